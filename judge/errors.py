@@ -1,0 +1,52 @@
+"""Errors the CLI turns into clear messages and exit codes (2: bad input or usage, 1: other)."""
+
+from __future__ import annotations
+
+
+class JudgeError(Exception):
+    """Base class: the message names the problem and, where possible, the fix."""
+
+    exit_code = 1
+
+
+class InputError(JudgeError):
+    """Bad input data or usage: exit 2. `where` is `FILE:LINE` or `FILE` when known."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(JudgeError):
+    """Bad configuration (missing key, unknown model, bad option): exit 2."""
+
+    exit_code = 2
+
+
+class BackendError(JudgeError):
+    """A model call failed. `transient` errors may pass on retry; `per_item` ones make that item
+    unjudged; the others (bad key, bad request, unknown model) stop the run at once."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        retry_after: float | None = None,
+        per_item: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+        # The item itself cannot be judged (too long for the context window, refused by a
+        # content filter): that item is reported unjudged and the run goes on.
+        self.per_item = per_item
+
+
+class BudgetExceeded(JudgeError):
+    exit_code = 1

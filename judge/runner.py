@@ -1,0 +1,384 @@
+"""The one place for concurrency, rate limits, retries, re-asks, the cache, cost and progress.
+
+Commands describe their work as units (one per candidate, pair, ...). A unit is a coroutine that
+makes model calls through `Runner.call`; the runner runs units concurrently within a bounded window
+(memory stays flat whatever the input size), yields their results in input order, and gives each
+call the cache, the budget guard, the rate limits and retries with backoff. Backends never retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from judge.backends.base import Backend, Message, Request, Response, request_key
+from judge.cache import Cache
+from judge.errors import BackendError
+from judge.pricing import Price, PriceTable, estimate_tokens
+from judge.records import Usage
+
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
+
+MAX_RETRY_AFTER = 600.0  # seconds
+
+
+class ParseError(ValueError):
+    """The model's answer does not follow the requested format; the runner re-asks."""
+
+
+@dataclass
+class Job(Generic[T]):
+    """One model call and how to read its answer."""
+
+    request: Request
+    parse: Callable[[Response], T]
+
+
+@dataclass
+class Outcome(Generic[T]):
+    value: T | None
+    error: str | None
+    usage: Usage
+    cached: bool
+    response: Response | None = None
+
+
+@dataclass
+class RunStats:
+    """What the progress display and the final summary show."""
+
+    total: int | None = None
+    done: int = 0
+    failed: int = 0
+    calls: int = 0  # model calls made (not cached)
+    cached_calls: int = 0
+    retries: int = 0
+    reasks: int = 0
+    spent: Usage = field(default_factory=Usage)  # this run's calls only
+    started: float = field(default_factory=time.monotonic)
+    budget_hit: bool = False
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class BudgetReached(Exception):
+    """Raised inside `call` once --max-cost would be passed; the unit is reported unjudged."""
+
+
+class _MinuteLimiter:
+    """Sliding one-minute window for requests or tokens per minute."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.per_minute = per_minute
+        self.events: deque[tuple[float, float]] = deque()
+        self.used = 0.0
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, amount: float = 1.0) -> None:
+        amount = min(amount, self.per_minute)  # one huge request must still be able to pass
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                while self.events and self.events[0][0] <= now - 60.0:
+                    self.used -= self.events.popleft()[1]
+                if self.used + amount <= self.per_minute:
+                    self.events.append((now, amount))
+                    self.used += amount
+                    return
+                await asyncio.sleep(max(0.01, self.events[0][0] + 60.0 - now))
+
+
+@dataclass
+class RunnerConfig:
+    concurrency: int = 8
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int = 8
+    max_reasks: int = 2
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    max_cost: float | None = None
+    window: int | None = None  # units in flight; default 4 x concurrency, at least 64
+
+
+class Runner:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cache: Cache | None = None,
+        config: RunnerConfig | None = None,
+        prices: PriceTable | None = None,
+        on_progress: Callable[[RunStats], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.config = config or RunnerConfig()
+        self.price: Price | None = (prices or PriceTable()).lookup(backend.name)
+        self.on_progress = on_progress
+        self.stats = RunStats()
+        self._sem: asyncio.Semaphore | None = None
+        self._rpm = (
+            _MinuteLimiter(self.config.requests_per_minute)
+            if self.config.requests_per_minute
+            else None
+        )
+        self._tpm = (
+            _MinuteLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
+        )
+        self._cooldown_until = 0.0
+        self._fatal: BackendError | None = None  # once set, no further call is made
+        self._reserved = 0.0  # worst-case cost of calls in flight, for the budget guard
+
+    # -- accounting ---------------------------------------------------------------------------
+
+    def usage_of(self, response: Response) -> Usage:
+        cost = (
+            None
+            if self.price is None
+            else self.price.cost(
+                response.input_tokens, response.output_tokens, response.cached_input_tokens
+            )
+        )
+        return Usage(
+            calls=1,
+            input_tokens=response.input_tokens,
+            cached_input_tokens=response.cached_input_tokens,
+            output_tokens=response.output_tokens,
+            cost_usd=cost,
+        )
+
+    def estimate(self, request: Request) -> tuple[int, int, float | None]:
+        """Input tokens, worst-case output tokens and worst-case dollars of one call."""
+        text = "".join(m.content for m in request.messages)
+        if request.schema is not None:
+            text += str(request.schema)
+        tokens_in = estimate_tokens(text)
+        cost = None if self.price is None else self.price.cost(tokens_in, request.max_tokens)
+        return tokens_in, request.max_tokens, cost
+
+    def _reserve(self, request: Request) -> float:
+        if self.config.max_cost is None:
+            return 0.0
+        _, _, worst = self.estimate(request)
+        worst = worst or 0.0
+        spent = self.stats.spent.cost_usd or 0.0
+        if spent + self._reserved + worst > self.config.max_cost:
+            self.stats.budget_hit = True
+            raise BudgetReached(
+                f"not judged: the budget of ${self.config.max_cost:.2f} (--max-cost) would be "
+                f"passed (spent ${spent:.4f}); raise it and run the same command again"
+            )
+        self._reserved += worst
+        return worst
+
+    # -- one call -----------------------------------------------------------------------------
+
+    async def _generate(self, request: Request) -> tuple[Response, bool]:
+        """One answer, from the cache or the backend, and whether it came from the cache."""
+        key = request_key(self.backend, request)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cached_calls += 1
+                return hit, True
+        reserved = self._reserve(request)
+        try:
+            response = await self._call_with_retries(request)
+        finally:
+            self._reserved -= reserved
+        self.stats.calls += 1
+        self.stats.spent = self.stats.spent + self.usage_of(response)
+        if self.cache is not None:
+            self.cache.put(key, self.backend.name, response)
+        return response, False
+
+    async def _call_with_retries(self, request: Request) -> Response:
+        assert self._sem is not None, "Runner.call used outside Runner.run"
+        attempt = 0
+        while True:
+            async with self._sem:
+                delay = self._cooldown_until - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self._rpm is not None:
+                    await self._rpm.acquire(1)
+                if self._tpm is not None:
+                    tokens_in, tokens_out, _ = self.estimate(request)
+                    await self._tpm.acquire(tokens_in + tokens_out)
+                if self._fatal is not None:
+                    raise self._fatal
+                try:
+                    return await self.backend.generate(request)
+                except BackendError as exc:
+                    if not exc.transient and not exc.per_item:
+                        self._fatal = exc
+                    if not exc.transient or attempt >= self.config.max_retries:
+                        if exc.transient:
+                            raise BackendError(
+                                f"{exc} (gave up after {attempt + 1} attempts)", transient=True
+                            ) from exc
+                        raise
+                    wait = self._backoff(attempt, exc.retry_after)
+                    if exc.retry_after is not None:
+                        # The server said when it will take requests again: hold everyone.
+                        self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
+            self.stats.retries += 1
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            # The server knows best; the cap only guards against absurd values.
+            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+        # Exponential backoff with full jitter.
+        cap = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
+        return random.uniform(cap / 2, cap)
+
+    async def call(self, job: Job[T]) -> Outcome[T]:
+        """Run one job: answer, parse, and re-ask a bounded number of times if it does not parse.
+
+        Errors that will not pass (bad key, bad request) propagate and stop the run; an answer
+        that never parses, or the budget, gives an Outcome with `error` set and no value.
+        """
+        request = job.request
+        usage = Usage()
+        all_cached = True
+        for ask in range(self.config.max_reasks + 1):
+            try:
+                response, cached = await self._generate(request)
+            except BudgetReached as exc:
+                return Outcome(None, str(exc), usage, cached=False)
+            except BackendError as exc:
+                # Retries exhausted, or a problem of this item only: unjudged, the run goes on.
+                if exc.transient or exc.per_item:
+                    return Outcome(None, f"model call failed: {exc}", usage, cached=False)
+                raise
+            all_cached = all_cached and cached
+            usage = usage + self.usage_of(response)
+            try:
+                value = job.parse(response)
+            except ParseError as exc:
+                if ask == self.config.max_reasks:
+                    return Outcome(
+                        None,
+                        f"unparseable answer after {ask + 1} attempts: {exc}",
+                        usage,
+                        cached=all_cached,
+                        response=response,
+                    )
+                self.stats.reasks += 1
+                request = _reask(request, response, str(exc))
+                continue
+            return Outcome(value, None, usage, cached=all_cached, response=response)
+        raise AssertionError("unreachable")
+
+    # -- many units ---------------------------------------------------------------------------
+
+    async def run(
+        self,
+        items: Iterable[I],
+        work: Callable[[I], Awaitable[R]],
+        *,
+        total: int | None = None,
+        failed: Callable[[R], bool] | None = None,
+    ) -> AsyncIterator[tuple[I, R]]:
+        """Yield (item, work(item)) in input order, with at most `window` units in flight."""
+        self._sem = asyncio.Semaphore(self.config.concurrency)
+        self.stats = RunStats(total=total)
+        window = self.config.window or max(64, 4 * self.config.concurrency)
+        pending: deque[tuple[I, asyncio.Task[R]]] = deque()
+        iterator = iter(items)
+        exhausted = False
+        last_report = 0.0
+        try:
+            while True:
+                while not exhausted and len(pending) < window:
+                    try:
+                        item = next(iterator)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending.append((item, asyncio.ensure_future(work(item))))
+                if not pending:
+                    break
+                item, task = pending[0]
+                if not task.done():
+                    # Wait for the head, but wake on any failure so a fatal error stops at once.
+                    done, _ = await asyncio.wait(
+                        [t for _, t in pending], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for t in done:
+                        if t.exception() is not None:
+                            raise t.exception()  # type: ignore[misc]
+                    continue
+                pending.popleft()
+                result = task.result()
+                self.stats.done += 1
+                if failed is not None and failed(result):
+                    self.stats.failed += 1
+                now = time.monotonic()
+                if self.on_progress is not None and (now - last_report > 0.1 or not pending):
+                    last_report = now
+                    self.on_progress(self.stats)
+                yield item, result
+        finally:
+            for _, task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+            if self.on_progress is not None:
+                self.on_progress(self.stats)
+
+
+def _reask(request: Request, response: Response, problem: str) -> Request:
+    """The same question, with the unparseable answer and what was wrong with it."""
+    follow_up = (
+        f"Your answer could not be used: {problem}. Answer again with only the JSON object "
+        "the instructions ask for, with no other text."
+    )
+    messages = (
+        *request.messages,
+        Message("assistant", response.text[:4000]),
+        Message("user", follow_up),
+    )
+    return replace(request, messages=messages)
+
+
+@dataclass
+class Plan:
+    """What a run would cost, for --dry-run: nothing is called."""
+
+    calls: int = 0
+    cached: int = 0  # calls the cache already answers: free
+    input_tokens: int = 0  # estimated, for the calls still to make
+    max_output_tokens: int = 0  # the output cap of those calls: the worst case
+    input_cost: float | None = 0.0
+    max_cost: float | None = 0.0
+
+    def add(self, runner: Runner, request: Request) -> None:
+        self.calls += 1
+        if runner.cache is not None and runner.cache.get(request_key(runner.backend, request)):
+            self.cached += 1
+            return
+        tokens_in, tokens_out, worst = runner.estimate(request)
+        self.input_tokens += tokens_in
+        self.max_output_tokens += tokens_out
+        if runner.price is None or self.input_cost is None or self.max_cost is None:
+            self.input_cost = self.max_cost = None
+        else:
+            self.input_cost += runner.price.cost(tokens_in, 0)
+            self.max_cost += worst or 0.0

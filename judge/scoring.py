@@ -1,0 +1,257 @@
+"""Absolute scoring: a candidate judged under every principle of a constitution.
+
+By default one call judges all principles at once (cost grows with candidates, not principles);
+`per_principle=True` makes one call per principle. Answers must be JSON that follows a schema built
+from the constitution; an answer that does not is re-asked by the runner, and after that the
+candidate is unjudged with the reason, never given a made-up score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from judge import prompts
+from judge.backends.base import Message, Request, Response
+from judge.constitution import Constitution, Principle
+from judge.records import Candidate, Usage, Verdict
+from judge.runner import Job, ParseError, Runner
+
+DEFAULT_MAX_CHARS = 24_000  # about 6,000 tokens: longer texts are cut, and the row says so
+RATIONALE_TOKENS = 80  # output budget per principle; the rationale is one or two sentences
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    per_principle: bool = False
+    max_chars: int = DEFAULT_MAX_CHARS
+    logprobs: bool = True  # ask for token log-probabilities (expected scores) where offered
+    temperature: float = 0.0
+    max_tokens: int | None = None  # default: RATIONALE_TOKENS per principle + room for JSON
+
+
+def principle_text(p: Principle) -> str:
+    lines = [f"## {p.id}" + (f" ({p.title})" if p.title else "")]
+    lines.append(f"Scale: integers from {p.scale.low} (worst) to {p.scale.high} (best).")
+    lines.append(p.statement.strip())
+    if p.rubric:
+        lines.append("Score levels:")
+        lines.extend(f"- {level}: {text}" for level, text in sorted(p.rubric.items()))
+    return "\n".join(lines)
+
+
+def principle_schema(p: Principle) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "rationale": {"type": "string"},
+            "score": {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))},
+        },
+        "required": ["rationale", "score"],
+        "additionalProperties": False,
+    }
+
+
+def verdict_schema(principles: Iterable[Principle]) -> dict[str, Any]:
+    plist = list(principles)
+    return {
+        "type": "object",
+        "properties": {p.id: principle_schema(p) for p in plist},
+        "required": [p.id for p in plist],
+        "additionalProperties": False,
+    }
+
+
+def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
+    """The delimited text the judge sees, the kind of item, and whether it was cut."""
+    text = candidate.response
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]"
+    if candidate.is_document or candidate.prompt is None:
+        return prompts.tagged("candidate_document", text), "document", truncated
+    prompt = candidate.prompt
+    if len(prompt) > max_chars:
+        prompt = prompt[:max_chars] + "\n[... cut]"
+        truncated = True
+    body = prompts.tagged("candidate_prompt", prompt) + "\n\n"
+    body += prompts.tagged("candidate_response", text)
+    return body, "response", truncated
+
+
+def build_request(
+    constitution: Constitution,
+    principles: list[Principle],
+    candidate: Candidate,
+    options: ScoreOptions,
+) -> tuple[Request, bool]:
+    data, kind, truncated = material(candidate, options.max_chars)
+    tags = (
+        "<candidate_document>"
+        if kind == "document"
+        else "<candidate_prompt> (the request) and <candidate_response> (the response to judge)"
+    )
+    ids = ", ".join(p.id for p in principles)
+    system = prompts.render(
+        "score_system",
+        preamble=constitution.preamble.strip(),
+        kind=kind,
+        name=constitution.name,
+        tags=tags,
+        principles="\n\n".join(principle_text(p) for p in principles),
+        ids=ids,
+    )
+    user = prompts.render("score_user", material=data, kind=kind, ids=ids)
+    max_tokens = options.max_tokens or (RATIONALE_TOKENS * len(principles) + 40)
+    request = Request(
+        messages=(Message("system", system, cache=True), Message("user", user)),
+        schema=verdict_schema(principles),
+        schema_name="verdict",
+        max_tokens=max_tokens,
+        temperature=options.temperature,
+        logprobs=5 if options.logprobs else None,
+    )
+    return request, truncated
+
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def parse_verdict(principles: list[Principle], response: Response) -> dict[str, tuple[int, str]]:
+    """principle id -> (score, rationale); raises ParseError naming what is wrong."""
+    text = response.text.strip()
+    if response.finish_reason == "length":
+        raise ParseError("the answer was cut off at the token limit")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        # Some servers wrap JSON in prose or code fences; take the outermost object if present.
+        match = _JSON_OBJECT.search(text)
+        if match is None:
+            raise ParseError(f"not JSON: {text[:120]!r}") from None
+        try:
+            data = json.loads(match.group(0))
+        except ValueError as exc:
+            raise ParseError(f"not valid JSON ({exc.msg}): {text[:120]!r}") from None
+    if not isinstance(data, dict):
+        raise ParseError("the answer is not a JSON object")
+    if len(principles) == 1 and principles[0].id not in data and "score" in data:
+        data = {principles[0].id: data}  # a single-principle answer without the outer key
+    out: dict[str, tuple[int, str]] = {}
+    for p in principles:
+        entry = data.get(p.id)
+        if not isinstance(entry, dict):
+            raise ParseError(f"no object for principle {p.id!r}")
+        score = entry.get("score")
+        if isinstance(score, float) and score.is_integer():
+            score = int(score)
+        if isinstance(score, str) and score.strip().lstrip("-").isdigit():
+            score = int(score.strip())
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise ParseError(f"principle {p.id!r}: score {score!r} is not an integer")
+        if not p.scale.low <= score <= p.scale.high:
+            raise ParseError(
+                f"principle {p.id!r}: score {score} is outside its scale {p.scale.low}-"
+                f"{p.scale.high}"
+            )
+        rationale = entry.get("rationale", "")
+        out[p.id] = (score, rationale if isinstance(rationale, str) else json.dumps(rationale))
+    return out
+
+
+def expected_scores(principles: list[Principle], response: Response) -> dict[str, float]:
+    """Expected score per principle from the log-probabilities of the score tokens.
+
+    Walks the answer's tokens; where a token is the score right after `"score":`, the digits among
+    its top alternatives give a distribution over the scale (as in G-Eval). Principles whose score
+    token is not a single in-scale digit are left out.
+    """
+    if not response.logprobs:
+        return {}
+    out: dict[str, float] = {}
+    text = ""
+    ids = {p.id: p for p in principles}
+    for tok in response.logprobs:
+        stripped = tok.token.strip()
+        if stripped.isdigit() and re.search(r'"score"\s*:\s*$', text):
+            keys = re.findall(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{', text)
+            pid = next((k for k in reversed(keys) if k in ids), None)
+            if pid is None and len(principles) == 1:
+                pid = principles[0].id
+            if pid is not None and pid not in out:
+                p = ids[pid]
+                weights: dict[int, float] = {}
+                for alt, lp in {tok.token: tok.logprob, **tok.top}.items():
+                    a = alt.strip()
+                    if a.isdigit() and p.scale.low <= int(a) <= p.scale.high:
+                        weights[int(a)] = max(weights.get(int(a), 0.0), math.exp(lp))
+                total = sum(weights.values())
+                if total > 0:
+                    out[pid] = sum(v * w for v, w in weights.items()) / total
+        text += tok.token
+    return out
+
+
+class Scorer:
+    """Judges candidates under a constitution through a runner."""
+
+    def __init__(self, constitution: Constitution, options: ScoreOptions | None = None) -> None:
+        self.constitution = constitution
+        self.options = options or ScoreOptions()
+
+    def groups(self) -> list[list[Principle]]:
+        """The principles each call judges."""
+        ps = self.constitution.principles
+        return [[p] for p in ps] if self.options.per_principle else [ps]
+
+    def requests(self, candidate: Candidate) -> list[Request]:
+        return [
+            build_request(self.constitution, group, candidate, self.options)[0]
+            for group in self.groups()
+        ]
+
+    async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
+        if candidate.note:
+            return Verdict(score=None, error=f"not judged: {candidate.note}")
+        scores: dict[str, float | None] = {}
+        rationales: dict[str, str] = {}
+        expected: dict[str, float] = {}
+        usage = Usage()
+        errors: list[str] = []
+        cached = True
+        for group in self.groups():
+            request, _ = build_request(self.constitution, group, candidate, self.options)
+
+            def parse(response: Response, group: list[Principle] = group) -> Any:
+                return parse_verdict(group, response), expected_scores(group, response)
+
+            outcome = await runner.call(Job(request, parse))
+            usage = usage + outcome.usage
+            cached = cached and outcome.cached
+            if outcome.value is None:
+                errors.append(outcome.error or "not judged")
+                for p in group:
+                    scores[p.id] = None
+                continue
+            parsed, exp = outcome.value
+            for pid, (s, why) in parsed.items():
+                scores[pid] = float(s)
+                rationales[pid] = why
+            expected.update(exp)
+        error = "; ".join(errors) if errors else None
+        return Verdict(
+            score=None if error else self.constitution.overall(scores),
+            scores=scores,
+            rationales=rationales,
+            usage=usage,
+            error=error,
+            cached=cached,
+            expected_scores=expected or None,
+        )
+
+    def truncated(self, candidate: Candidate) -> bool:
+        return material(candidate, self.options.max_chars)[2]

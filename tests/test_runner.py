@@ -1,0 +1,215 @@
+"""The runner: order, bounded concurrency, retries, re-asks, cache, budget and rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from judge.backends.base import Message, Request, Response
+from judge.cache import Cache
+from judge.errors import BackendError
+from judge.pricing import PriceTable
+from judge.runner import Job, Outcome, ParseError, Plan, Runner, RunnerConfig
+from tests.fakebackend import FakeBackend
+
+
+def req(i: int, max_tokens: int = 10) -> Request:
+    return Request(messages=(Message("user", f"item {i}"),), max_tokens=max_tokens)
+
+
+def parse_int(response: Response) -> int:
+    try:
+        return int(response.text)
+    except ValueError:
+        raise ParseError(f"not an integer: {response.text!r}") from None
+
+
+def echo(request: Request) -> str:
+    return request.messages[0].content.split()[-1]
+
+
+async def collect(runner: Runner, n: int, **kw: Any) -> list[tuple[int, Outcome[int]]]:
+    async def work(i: int) -> Outcome[int]:
+        return await runner.call(Job(req(i), parse_int))
+
+    return [x async for x in runner.run(range(n), work, total=n, **kw)]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def fast(**kw: Any) -> RunnerConfig:
+    return RunnerConfig(backoff_base=0.001, backoff_max=0.01, **kw)
+
+
+def test_results_come_in_input_order_with_bounded_concurrency() -> None:
+    import random
+
+    rng = random.Random(1)
+    backend = FakeBackend(answer=echo)
+
+    async def slow_generate(request: Request) -> Response:
+        await asyncio.sleep(rng.uniform(0, 0.01))
+        return await FakeBackend.generate(backend, request)
+
+    backend.generate = slow_generate  # type: ignore[method-assign]
+    runner = Runner(backend, config=fast(concurrency=4))
+    out = run(collect(runner, 200))
+    assert [i for i, _ in out] == list(range(200))
+    assert [o.value for _, o in out] == list(range(200))
+    assert backend.max_in_flight <= 4
+    assert runner.stats.done == 200 and runner.stats.calls == 200
+
+
+def test_concurrency_is_used() -> None:
+    backend = FakeBackend(answer=echo, latency=0.05)
+    runner = Runner(backend, config=fast(concurrency=16))
+    t = time.monotonic()
+    run(collect(runner, 64))
+    elapsed = time.monotonic() - t
+    assert backend.max_in_flight == 16
+    assert elapsed < 64 * 0.05 / 4  # far from serial
+
+
+def test_transient_errors_are_retried_then_succeed() -> None:
+    failures = {"n": 0}
+
+    def flaky(request: Request) -> str | BaseException:
+        if failures["n"] < 3:
+            failures["n"] += 1
+            return BackendError("503 from server", transient=True)
+        return echo(request)
+
+    runner = Runner(FakeBackend(answer=flaky), config=fast(concurrency=1))
+    out = run(collect(runner, 2))
+    assert [o.value for _, o in out] == [0, 1]
+    assert runner.stats.retries == 3
+
+
+def test_retry_after_is_honoured() -> None:
+    calls: list[float] = []
+
+    def limited(request: Request) -> str | BaseException:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return BackendError("429", transient=True, retry_after=0.3)
+        return echo(request)
+
+    runner = Runner(FakeBackend(answer=limited), config=fast(concurrency=1))
+    run(collect(runner, 1))
+    assert calls[1] - calls[0] >= 0.29
+
+
+def test_transient_errors_give_up_and_mark_the_item_unjudged() -> None:
+    def always_down(request: Request) -> BaseException:
+        return BackendError("500 internal error", transient=True)
+
+    runner = Runner(FakeBackend(answer=always_down), config=fast(max_retries=2))
+    out = run(collect(runner, 3, failed=lambda o: o.value is None))
+    assert all(o.value is None and "gave up after 3 attempts" in (o.error or "") for _, o in out)
+    assert runner.stats.failed == 3
+
+
+def test_fatal_error_stops_the_run_at_once() -> None:
+    def bad_key(request: Request) -> BaseException:
+        return BackendError("401: invalid key; check OPENAI_API_KEY", transient=False)
+
+    backend = FakeBackend(answer=bad_key)
+    runner = Runner(backend, config=fast(concurrency=4))
+    with pytest.raises(BackendError, match="OPENAI_API_KEY"):
+        run(collect(runner, 1000))
+    assert len(backend.requests) < 50  # stopped, not ploughing through 1000 items
+
+
+def test_unparseable_answer_is_reasked_then_reported() -> None:
+    answers = iter(["oops", "still not a number", "7"])
+    backend = FakeBackend(answer=lambda r: next(answers))
+    runner = Runner(backend, config=fast(max_reasks=2))
+    out = run(collect(runner, 1))
+    assert out[0][1].value == 7
+    # The re-ask shows the model its bad answer and what was wrong with it.
+    last = backend.requests[-1]
+    assert (
+        last.messages[-2].role == "assistant" and last.messages[-2].content == "still not a number"
+    )
+    assert "not an integer" in last.messages[-1].content
+    assert out[0][1].usage.calls == 3
+
+    backend = FakeBackend(answer=lambda r: "never")
+    runner = Runner(backend, config=fast(max_reasks=1))
+    out = run(collect(runner, 1))
+    assert out[0][1].value is None
+    assert "unparseable answer after 2 attempts" in (out[0][1].error or "")
+
+
+def test_cache_makes_the_second_run_free(tmp_path: Any) -> None:
+    backend = FakeBackend(answer=echo)
+    cache = Cache(tmp_path / "c.sqlite")
+    run(collect(Runner(backend, cache=cache, config=fast()), 20))
+    assert len(backend.requests) == 20
+    runner = Runner(backend, cache=Cache(tmp_path / "c.sqlite"), config=fast())
+    out = run(collect(runner, 25))
+    assert len(backend.requests) == 25  # only the 5 new items were asked
+    assert runner.stats.cached_calls == 20 and runner.stats.calls == 5
+    assert all(o.cached for _, o in out[:20]) and not any(o.cached for _, o in out[20:])
+
+
+def test_cache_key_changes_with_the_model(tmp_path: Any) -> None:
+    cache = Cache(tmp_path / "c.sqlite")
+    a, b = FakeBackend("a", answer=echo), FakeBackend("b", answer=echo)
+    run(collect(Runner(a, cache=cache, config=fast()), 3))
+    run(collect(Runner(b, cache=cache, config=fast()), 3))
+    assert len(a.requests) == 3 and len(b.requests) == 3
+
+
+def test_budget_stops_scheduling_before_it_is_passed(tmp_path: Any) -> None:
+    prices = tmp_path / "p.json"
+    # 1 dollar per output token and nothing for input: each call's worst case is max_tokens.
+    prices.write_text('{"fake/judge": {"input": 0, "output": 1000000}}')
+    backend = FakeBackend(answer=lambda r: "1")  # one output token: $1 a call
+    runner = Runner(
+        backend,
+        config=fast(concurrency=1, max_cost=15.0),
+        prices=PriceTable(prices),
+    )
+    out = run(collect(runner, 10, failed=lambda o: o.value is None))
+    # A call's worst case is $10 (max_tokens=10): after k calls ($k spent) another is made
+    # only while k + 10 <= 15, so exactly 6 calls are made and $6 is spent.
+    assert len(backend.requests) == 6
+    assert runner.stats.spent.cost_usd == pytest.approx(6.0)
+    assert runner.stats.budget_hit
+    unjudged = [o for _, o in out if o.value is None]
+    assert unjudged and all("--max-cost" in (o.error or "") for o in unjudged)
+    assert len(out) == 10  # every item is still reported
+
+
+def test_requests_per_minute_limit() -> None:
+    backend = FakeBackend(answer=echo)
+    runner = Runner(backend, config=fast(concurrency=8, requests_per_minute=5))
+    t = time.monotonic()
+
+    async def go() -> None:
+        task = asyncio.ensure_future(collect(runner, 6))
+        await asyncio.sleep(0.5)
+        assert len(backend.requests) == 5  # the sixth waits for the window to slide
+        task.cancel()
+
+    run(go())
+    assert time.monotonic() - t < 5
+
+
+def test_plan_counts_cached_calls(tmp_path: Any) -> None:
+    backend = FakeBackend(answer=echo)
+    cache = Cache(tmp_path / "c.sqlite")
+    run(collect(Runner(backend, cache=cache, config=fast()), 3))
+    runner = Runner(backend, cache=cache)
+    plan = Plan()
+    for i in range(5):
+        plan.add(runner, req(i))
+    assert plan.calls == 5 and plan.cached == 3
+    assert plan.max_output_tokens == 20
+    assert plan.input_cost is None  # no price for fake/judge
