@@ -1,0 +1,99 @@
+"""Turn a model spec (`provider/name`, as users write it after -m) into a backend.
+
+- `openai/NAME` -> OpenAIBackend (with `base_url`: any OpenAI-compatible server)
+- `anthropic/NAME` -> AnthropicBackend
+- `local/NAME` or `local` -> the embedded model (judge.backends.local.LocalBackend)
+- a NAME whose prefix is no known provider, with `base_url` -> an OpenAI-compatible server
+  (so `-m meta-llama/Llama-3.1-8B --base-url http://localhost:8000/v1` works as written)
+
+Providers import lazily: asking for one SDK never loads the others. `register()` adds providers
+(tests, plugins). A factory is called as `factory(NAME, **kwargs)`, with `base_url=` among the
+kwargs only when one was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from judge.backends.base import Backend
+from judge.errors import ConfigError
+
+BackendFactory = Callable[..., Backend]
+
+DEFAULT_LOCAL_MODEL = "smollm2"
+
+_factories: dict[str, BackendFactory] = {}
+
+
+def register(provider: str, factory: BackendFactory) -> None:
+    """Make `provider/NAME` specs build backends with `factory` (replacing any earlier one)."""
+    if not provider or "/" in provider:
+        raise ValueError(f"a provider name is a non-empty word without '/', got {provider!r}")
+    _factories[provider] = factory
+
+
+def providers() -> list[str]:
+    return sorted(_factories)
+
+
+def get_backend(spec: str, *, base_url: str | None = None, **kwargs: Any) -> Backend:
+    """Build the backend that `spec` names; ConfigError with the accepted forms if it names none."""
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError(f"empty model name; {_usage()}")
+    provider, sep, name = spec.partition("/")
+    if provider not in _factories:
+        if base_url is not None:  # a bare server-side model name, possibly with slashes
+            provider, name = "openai", spec
+        elif not sep:
+            raise ConfigError(f"model {spec!r} names no provider; {_usage()}")
+        else:
+            raise ConfigError(f"unknown model provider {provider!r} in {spec!r}; {_usage()}")
+    if base_url is not None:
+        kwargs["base_url"] = base_url
+    return _factories[provider](name, **kwargs)
+
+
+def _usage() -> str:
+    known = ", ".join(providers())
+    return (
+        f"write PROVIDER/NAME with PROVIDER one of: {known} (e.g. openai/gpt-4o-mini, "
+        "local/smollm2), or give --base-url URL to use NAME on an OpenAI-compatible server"
+    )
+
+
+def _openai(name: str, **kwargs: Any) -> Backend:
+    from judge.backends.openai import OpenAIBackend
+
+    return OpenAIBackend(name, **kwargs)
+
+
+def _anthropic(name: str, **kwargs: Any) -> Backend:
+    from judge.backends.anthropic import AnthropicBackend
+
+    return AnthropicBackend(name, **kwargs)
+
+
+def _local(name: str, **kwargs: Any) -> Backend:
+    if kwargs.get("base_url") is not None:
+        raise ConfigError(
+            "--base-url is for OpenAI-compatible servers; use -m openai/NAME --base-url URL, "
+            "or drop --base-url for the embedded local model"
+        )
+    # Network options (timeout, api_key) mean nothing to a model running in this process.
+    for option in ("base_url", "timeout", "api_key"):
+        kwargs.pop(option, None)
+    try:
+        from judge.backends.local import LocalBackend
+    except ImportError as exc:
+        raise ConfigError(
+            f"the embedded model is not available ({exc}); install it with "
+            "pip install 'judge[local]', or pick another model with -m"
+        ) from None
+    return LocalBackend(name or DEFAULT_LOCAL_MODEL, **kwargs)
+
+
+register("openai", _openai)
+register("anthropic", _anthropic)
+register("local", _local)
