@@ -104,10 +104,27 @@ model_options = _options(
 )
 
 field_options = _options(
-    click.option("--prompt-field", default="prompt", show_default=True),
-    click.option("--response-field", default="response", show_default=True),
-    click.option("--responses-field", default="responses", show_default=True),
-    click.option("--text-field", default="text", show_default=True),
+    click.option(
+        "--prompt-field", default="prompt", show_default=True, help="Input field of the prompt."
+    ),
+    click.option(
+        "--response-field",
+        default="response",
+        show_default=True,
+        help="Input field of the response.",
+    ),
+    click.option(
+        "--responses-field",
+        default="responses",
+        show_default=True,
+        help="Input field of a list of responses (one output row each).",
+    ),
+    click.option(
+        "--text-field",
+        default="text",
+        show_default=True,
+        help="Input field of a document judged without a prompt.",
+    ),
 )
 
 

@@ -19,7 +19,7 @@ from judge.cli.common import (
     summary,
 )
 from judge.constitution import load
-from judge.io import count_rows, iter_candidates, open_writer
+from judge.io import FieldMap, count_rows, iter_candidates, open_writer
 from judge.runner import Plan
 from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
 
@@ -84,7 +84,7 @@ def score(**kw: Any) -> None:
         return
 
     writer = open_writer(kw["output"])
-    total = count_rows(input_path)
+    total = _candidate_total(input_path, fields)
 
     async def go() -> None:
         try:
@@ -112,6 +112,15 @@ def score(**kw: Any) -> None:
     click.echo(summary("scored", stats), err=True)
     if stats.budget_hit:
         raise click.exceptions.Exit(_budget_exit(stats.failed))
+
+
+def _candidate_total(path: str, fields: FieldMap) -> int | None:
+    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
+    rows = count_rows(path)
+    if rows is None:
+        return None
+    first = next(iter_candidates(path, fields), None)
+    return rows if first is None or first.response_index is None else None
 
 
 def _budget_exit(failed: int) -> int:
