@@ -10,7 +10,7 @@ ROOT = Path(__file__).parent.parent
 
 def setup_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Set up", 1)[1].split("\n#", 1)[0]
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", section, re.DOTALL)]
 
 
