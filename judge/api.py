@@ -154,7 +154,9 @@ def _records(data: Any) -> tuple[list[dict[str, Any]], str]:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            return data.to_dict(orient="records"), "pandas"
+            return [
+                {str(k): v for k, v in r.items()} for r in data.to_dict(orient="records")
+            ], "pandas"
     except ImportError:  # pragma: no cover - pandas is a core dependency
         pass
     try:

@@ -135,7 +135,7 @@ def parse_verdict(principles: list[Principle], response: Response) -> dict[str, 
             raise ParseError(f"not JSON: {text[:120]!r}") from None
         try:
             data = json.loads(match.group(0))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ParseError(f"not valid JSON ({exc.msg}): {text[:120]!r}") from None
     if not isinstance(data, dict):
         raise ParseError("the answer is not a JSON object")
