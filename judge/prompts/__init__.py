@@ -7,6 +7,7 @@ constitution or in candidate text never break rendering.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from importlib import resources
 
@@ -14,7 +15,11 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 # Candidate text must not be able to close or open the tags that delimit it.
 TAGS = ("candidate_prompt", "candidate_response", "candidate_document", "response_a", "response_b")
-_TAG_LOOKALIKE = re.compile(r"<(\s*/?\s*)(" + "|".join(TAGS) + r")", re.IGNORECASE)
+# A model may read "<" lookalikes (full-width, small form) as "<", and skip invisible characters
+# inside a tag name (benchmarks/drills/injection.py found both getting through).
+_OPENERS = re.compile("[<\uff1c\ufe64]")
+_INVISIBLE = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_TAG_START = re.compile(r"\s*/?\s*(?:" + "|".join(TAGS) + ")", re.IGNORECASE)
 
 
 @cache
@@ -41,7 +46,20 @@ def neutralize(text: str) -> str:
     `<` becomes `‹` in a lookalike tag, so the judge still sees what the text tried to do, but no
     tag inside the data can end the data section.
     """
-    return _TAG_LOOKALIKE.sub(lambda m: "‹" + m.group(1) + m.group(2), text)
+    pieces: list[str] = []
+    last = 0
+    for m in _OPENERS.finditer(text):
+        # What follows the bracket, as a model would read it: compatibility forms folded
+        # (full-width letters, "／"), invisible characters dropped.
+        after = _INVISIBLE.sub("", text[m.end() : m.end() + 256])[:64]
+        if _TAG_START.match(unicodedata.normalize("NFKC", after)):
+            pieces.append(text[last : m.start()])
+            pieces.append("‹")
+            last = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def tagged(tag: str, text: str) -> str:
