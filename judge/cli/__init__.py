@@ -34,10 +34,21 @@ def main() -> None:
 
 
 def _register() -> None:
-    from judge.cli import constitution_cmd, score_cmd
+    from judge.cli import (
+        calibrate_cmd,
+        constitution_cmd,
+        filter_cmd,
+        pairs_cmd,
+        revise_cmd,
+        score_cmd,
+    )
 
-    main.add_command(constitution_cmd.constitution)
     main.add_command(score_cmd.score)
+    main.add_command(filter_cmd.filter_)
+    main.add_command(pairs_cmd.pairs)
+    main.add_command(calibrate_cmd.calibrate)
+    main.add_command(revise_cmd.revise)
+    main.add_command(constitution_cmd.constitution)
 
 
 _register()

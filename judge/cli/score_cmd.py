@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from judge.api import make_runner, score_stream
+from judge.calibration import load_for
 from judge.cli.common import (
     Progress,
     dollars,
@@ -52,6 +53,9 @@ from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
     help="Longer texts are cut to this many characters (the row says so).",
 )
 @click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False),
+              help="calibration.json from judge calibrate (absolute labels): adds "
+              "calibrated_score, P(a human rates it good), to each row.")
 @model_options
 @field_options
 def score(**kw: Any) -> None:
@@ -69,7 +73,13 @@ def score(**kw: Any) -> None:
         logprobs=not kw["no_logprobs"],
     )
     input_path: str = kw["input_path"]
+    calibration = None
+    if kw["calibration_path"]:
+        calibration, _ = load_for(kw["calibration_path"], kind="absolute")
     runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "cand")))
+    if calibration is not None:
+        for warning in calibration.warnings(sha256=constitution.sha256, model=runner.backend.name):
+            click.echo(f"judge: warning: {warning}", err=True)
 
     if kw["dry_run"]:
         plan = Plan()
@@ -96,6 +106,8 @@ def score(**kw: Any) -> None:
                 fields=fields,
                 total=total,
             ):
+                if calibration is not None:
+                    scored.row["calibrated_score"] = calibration.apply_score(scored.verdict.score)
                 writer.write(scored.row)
         finally:
             await runner.backend.aclose()

@@ -1,0 +1,194 @@
+"""`judge filter`: keep the candidates (documents or responses) a judge scores high."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import click
+
+from judge.api import make_runner
+from judge.calibration import Calibration, load_for
+from judge.cli.common import (
+    Progress,
+    field_options,
+    fields_from,
+    model_options,
+    settings_from,
+    summary,
+)
+from judge.cli.score_cmd import _budget_exit, _plan_text
+from judge.constitution import load
+from judge.filtering import Filter, Rule, describe_counts
+from judge.io import RowWriter, count_rows, iter_candidates, open_writer
+from judge.runner import Plan
+from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+
+
+@click.command("filter")
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    required=True,
+    envvar="JUDGE_CONSTITUTION",
+    help="Constitution file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    help="Kept rows: .jsonl, .parquet, .csv or a dataset folder. Default: JSON Lines on stdout.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    help="Keep rows whose score is >= this (a score equal to it is kept).",
+)
+@click.option(
+    "--keep-top",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Keep this fraction of the judged rows, best first: floor(F x judged); equal "
+    "scores at the cut are kept in input order.",
+)
+@click.option(
+    "--target-precision",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Keep rows above the lowest score whose precision on the calibration's human "
+    "labels is >= this; needs --calibration.",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="calibration.json from judge calibrate (absolute labels): adds "
+    "calibrated_score to each row; needed by --target-precision.",
+)
+@click.option(
+    "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
+)
+@click.option(
+    "--per-principle",
+    is_flag=True,
+    help="One call per principle instead of one per candidate (more accurate, costlier).",
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(100),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    help="Longer texts are cut to this many characters.",
+)
+@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@model_options
+@field_options
+def filter_(**kw: Any) -> None:
+    """Keep the rows of INPUT that a judge scores high under a constitution.
+
+    Rows are documents (`text`) or prompt + response(s). Kept rows carry their scores; kept,
+    dropped and failed counts and the tokens spent go to stderr. Rows the judge could not judge
+    are never kept.
+    """
+    settings = settings_from(kw)
+    fields = fields_from(kw)
+    constitution = load(kw["constitution_path"])
+    options = ScoreOptions(
+        per_principle=kw["per_principle"],
+        max_chars=kw["max_chars"],
+        logprobs=not kw["no_logprobs"],
+    )
+    calibration = None
+    if kw["calibration_path"]:
+        calibration, warnings = load_for(
+            kw["calibration_path"],
+            kind="absolute",
+            sha256=constitution.sha256,
+        )
+        for warning in warnings:
+            click.echo(f"judge: warning: {warning}", err=True)
+    rule = _rule(kw, calibration)
+    input_path: str = kw["input_path"]
+    runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "cand")))
+    if calibration is not None:
+        for warning in calibration.warnings(model=runner.backend.name):
+            click.echo(f"judge: warning: {warning}", err=True)
+
+    if kw["dry_run"]:
+        plan = Plan()
+        scorer = Scorer(constitution, options)
+        n = 0
+        for cand in iter_candidates(input_path, fields):
+            n += 1
+            if not cand.note:
+                for request in scorer.requests(cand):
+                    plan.add(runner, request)
+        click.echo(_plan_text(n, plan, runner.backend.name), err=True)
+        return
+
+    total = count_rows(input_path)
+    kept = open_writer(kw["output"])
+    writers: list[RowWriter] = [kept]
+    rejected = None
+    if kw["rejected_path"]:
+        rejected = open_writer(kw["rejected_path"])
+        writers.append(rejected)
+    out = kw["output"]
+    spool_dir = os.path.dirname(os.path.abspath(out)) if out and out != "-" else None
+    job = Filter(constitution, rule, options, fields, calibration)
+
+    async def go() -> Any:
+        try:
+            return await job.run(
+                iter_candidates(input_path, fields),
+                runner,
+                kept,
+                rejected,
+                total=total,
+                spool_dir=spool_dir if spool_dir and os.path.isdir(spool_dir) else None,
+            )
+        finally:
+            await runner.backend.aclose()
+
+    try:
+        counts = asyncio.run(go())
+    except BaseException:
+        progress.close()
+        for w in writers:
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
+    progress.close()
+    stats = runner.stats
+    click.echo(summary("filtered", stats), err=True)
+    click.echo(f"judge: {describe_counts(counts)}", err=True)
+    if stats.budget_hit:
+        raise click.exceptions.Exit(_budget_exit(stats.failed))
+
+
+def _rule(kw: dict[str, Any], calibration: Calibration | None) -> Rule:
+    given = [k for k in ("min_score", "keep_top", "target_precision") if kw[k] is not None]
+    if len(given) != 1:
+        raise click.UsageError(
+            "give exactly one of --min-score S, --keep-top FRACTION, or --target-precision P "
+            "(with --calibration FILE)"
+        )
+    if kw["min_score"] is not None:
+        return Rule(min_score=kw["min_score"])
+    if kw["keep_top"] is not None:
+        return Rule(keep_top=kw["keep_top"])
+    if calibration is None:
+        raise click.UsageError(
+            "--target-precision needs --calibration FILE (the calibration.json that "
+            "judge calibrate writes from absolute labels)"
+        )
+    chosen = calibration.threshold(kw["target_precision"])
+    click.echo(
+        f"judge: --target-precision {kw['target_precision']:g}: keeping scores >= "
+        f"{chosen['threshold']:.4g} (on the {calibration.n} labelled items of "
+        f"{calibration.where}: precision {chosen['precision']:.3f}, recall "
+        f"{chosen['recall']:.3f}, {chosen['kept']:.1%} kept)",
+        err=True,
+    )
+    return Rule(min_score=chosen["threshold"])

@@ -1,0 +1,451 @@
+"""`judge pairs`: preference pairs for DPO from prompts with several candidate responses."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import click
+
+from judge.api import make_runner
+from judge.calibration import load_calibration
+from judge.cli.common import (
+    Progress,
+    dollars,
+    field_options,
+    fields_from,
+    human_tokens,
+    model_options,
+    settings_from,
+)
+from judge.compare import CompareOptions
+from judge.constitution import load
+from judge.hub import CardInfo, dataset_card, push_to_hub
+from judge.io import count_rows, open_writer, read_rows
+from judge.pairs import STRATEGIES, empty_schema, is_folder_output, write_empty
+from judge.preference import (
+    COMPARISONS,
+    MODES,
+    GroupResult,
+    PairMaker,
+    PairsOptions,
+    PairsStats,
+    calibration_columns,
+    describe_calibration,
+)
+from judge.prompt_groups import iter_groups
+from judge.runner import Plan, Runner
+from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    required=True,
+    envvar="JUDGE_CONSTITUTION",
+    help="Constitution file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    help="Output: a folder (a Hugging Face dataset, for TRL), "
+    ".parquet, .jsonl, .csv. Default: JSON Lines on stdout.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="score",
+    show_default=True,
+    help="score: rank by absolute scores (one call per response, or none when INPUT "
+    "already has scores); compare: judge pairs of responses, in both orders.",
+)
+@click.option(
+    "--comparisons",
+    type=click.Choice(COMPARISONS),
+    default="all",
+    show_default=True,
+    help="compare mode: every pair (N(N-1)/2 pairs), or adaptive: a merge sort driven "
+    "by the judge (about N log2 N pairs).",
+)
+@click.option(
+    "--principles",
+    type=click.Choice(["all", "sample"]),
+    default="all",
+    show_default=True,
+    help="compare mode: all principles in each call, or one drawn "
+    "per comparison (seeded), as in Constitutional AI.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="best-worst",
+    show_default=True,
+    help="best-worst: best vs worst; best-random: best vs a random "
+    "other; all: every pair above --min-margin.",
+)
+@click.option(
+    "--min-margin",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Keep a pair only if the chosen score beats the rejected one by this much "
+    "(scores are in [0, 1]); ties never make a pair.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for best-random and --principles sample.",
+)
+@click.option(
+    "--conversational",
+    is_flag=True,
+    help="Write TRL's conversational format: prompt, chosen and rejected as messages.",
+)
+@click.option(
+    "--rescore", is_flag=True, help="Judge again even when INPUT rows already have a score."
+)
+@click.option(
+    "--id-field",
+    default="id",
+    show_default=True,
+    help="Input field copied to prompt_id, where rows have it.",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    envvar="JUDGE_CALIBRATION",
+    help="Calibration from judge calibrate: adds the calibrated probabilities to each pair.",
+)
+@click.option(
+    "--push-to-hub",
+    "push_repo",
+    metavar="REPO",
+    help="Also push the dataset, with its card, to this Hugging Face Hub repo.",
+)
+@click.option("--private", is_flag=True, help="With --push-to-hub: create the repo private.")
+@click.option(
+    "--card",
+    "card_path",
+    type=click.Path(dir_okay=False),
+    help="Write the dataset card here (a folder output gets README.md anyway).",
+)
+@click.option("--per-principle", is_flag=True, help="score mode: one call per principle.")
+@click.option(
+    "--max-chars",
+    type=click.IntRange(100),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    help="Longer texts are cut to this many characters.",
+)
+@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@model_options
+@field_options
+def pairs(**kw: Any) -> None:
+    """Make DPO preference pairs from prompts with several candidate responses.
+
+    INPUT rows have `prompt` + `responses` (a list), or `prompt` + `response` with the rows of one
+    prompt next to each other (as `judge score` writes them; their `score` is then used as it is).
+    The output loads in TRL's DPOTrainer as it is.
+    """
+    _check_mode_options(kw)
+    settings = settings_from(kw)
+    fields = fields_from(kw)
+    constitution = load(kw["constitution_path"])
+    calibration = load_calibration(kw["calibration_path"]) if kw["calibration_path"] else None
+    options = PairsOptions(
+        mode=kw["mode"],
+        comparisons=kw["comparisons"],
+        strategy=kw["strategy"],
+        min_margin=kw["min_margin"],
+        seed=kw["seed"],
+        conversational=kw["conversational"],
+        calibration=describe_calibration(calibration) if calibration else None,
+    )
+    maker = PairMaker(
+        constitution,
+        options,
+        score_options=ScoreOptions(
+            per_principle=kw["per_principle"],
+            max_chars=kw["max_chars"],
+            logprobs=not kw["no_logprobs"],
+        ),
+        compare_options=CompareOptions(
+            principles=kw["principles"],
+            seed=kw["seed"],
+            logprobs=not kw["no_logprobs"],
+            max_chars=kw["max_chars"],
+        ),
+        model=settings.model,
+        calibration=calibration,
+    )
+    input_path: str = kw["input_path"]
+    rows = read_rows(input_path)
+    first = next(rows)  # an empty input raises a clear error here
+    rows = itertools.chain([first], rows)
+    from_input = (
+        options.mode == "score"
+        and not kw["rescore"]
+        and "score" in first[1]
+        and fields.response in first[1]
+    )
+    groups = iter_groups(input_path, fields, kw["id_field"] or None, rows=rows)
+
+    if kw["dry_run"]:
+        if from_input:
+            click.echo("judge: dry run: INPUT already has scores: no model call", err=True)
+            return
+        planner = make_runner(settings)
+        plan = Plan()
+        n = 0
+        for group in groups:
+            n += 1
+            for request in maker.requests(group):
+                plan.add(planner, request)
+        click.echo(_plan_text(n, plan, planner.backend.name, options), err=True)
+        return
+
+    if calibration is not None:
+        for warning in calibration.warnings(sha256=constitution.sha256, model=settings.model):
+            click.echo(f"judge: warning: {warning}", err=True)
+    output: str | None = kw["output"]
+    push_repo: str | None = kw["push_repo"]
+    sink = _Sink(output, staged=bool(push_repo) and not is_folder_output(output))
+    stats = PairsStats()
+    progress = Progress(kw["quiet"], "prompt")
+    runner: Runner | None = None
+    if from_input:
+        click.echo(
+            "judge: using the scores already in INPUT (no model call; --rescore to judge again)",
+            err=True,
+        )
+    else:
+        runner = make_runner(settings, on_progress=progress)
+    listed = fields.responses in first[1] and fields.response not in first[1]
+    total = count_rows(input_path) if listed else None
+
+    def write(result: GroupResult) -> None:
+        stats.add(result)
+        for row in result.rows:
+            sink.write(row)
+
+    async def go() -> None:
+        if runner is None:
+            for group in groups:
+                write(maker.from_scores(group, input_path))
+            return
+        try:
+            async for result in maker.stream(runner, groups, total=total):
+                write(result)
+        finally:
+            await runner.backend.aclose()
+
+    try:
+        asyncio.run(go())
+    except BaseException:
+        progress.close()
+        sink.abort()
+        raise
+    progress.close()
+    if stats.pairs:
+        sink.close()
+    else:
+        sink.close_empty(
+            empty_schema(
+                conversational=options.conversational,
+                mode=options.mode,
+                principles=[p.id for p in constitution.principles],
+                calibration=calibration is not None,
+                extra=calibration_columns(calibration),
+                prompt_id=stats.ids,
+            )
+        )
+        why = _why(stats, options.mode)
+        click.echo(f"judge: no pair survived, so the dataset is empty: {why}", err=True)
+
+    if runner is not None:
+        model = runner.backend.name
+    else:
+        model = ", ".join(dict.fromkeys(m for m, _, _ in stats.judges)) or "unknown"
+        for _, name, sha in stats.judges:
+            if sha != constitution.sha256:
+                click.echo(
+                    f"judge: warning: INPUT was scored under constitution {name} (sha256 "
+                    f"{sha[:12]}), not {kw['constitution_path']} ({constitution.sha256[:12]}); "
+                    "the rows record the one that made the scores",
+                    err=True,
+                )
+    info = CardInfo(
+        constitution=constitution,
+        model=model,
+        options=options,
+        stats=stats,
+        principles=kw["principles"],
+        calls=runner.stats.calls if runner else 0,
+        cached_calls=runner.stats.cached_calls if runner else 0,
+        scores_from_input=from_input,
+        calibration=options.calibration,
+        source=input_path,
+    )
+    if output and is_folder_output(output):
+        _write_text(os.path.join(output.rstrip("/" + os.sep), "README.md"), dataset_card(info))
+    if kw["card_path"]:
+        _write_text(kw["card_path"], dataset_card(info, push_repo))
+    click.echo(_report(stats, options, runner, from_input), err=True)
+    if push_repo:
+        try:
+            push_to_hub(sink.dataset(), push_repo, info, private=kw["private"] or None)
+        finally:
+            sink.cleanup()
+        click.echo(
+            f"judge: pushed {stats.pairs} pairs to https://huggingface.co/datasets/{push_repo}",
+            err=True,
+        )
+    if runner is not None and runner.stats.budget_hit:
+        click.echo(
+            "judge: the --max-cost budget was reached; some responses or comparisons are not "
+            "judged, so some prompts have fewer pairs or none. Raise --max-cost and run the same "
+            "command again: verdicts already paid for come from the cache.",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
+
+
+def _check_mode_options(kw: dict[str, Any]) -> None:
+    """Options of the other mode would be silently ignored: say so instead."""
+    if kw["mode"] == "score":
+        for option, value, default in [
+            ("--comparisons", kw["comparisons"], "all"),
+            ("--principles", kw["principles"], "all"),
+        ]:
+            if value != default:
+                raise click.UsageError(f"{option} {value} needs --mode compare")
+    elif kw["per_principle"] or kw["rescore"]:
+        option = "--per-principle" if kw["per_principle"] else "--rescore"
+        raise click.UsageError(f"{option} is for --mode score")
+
+
+class _Sink:
+    """The output, plus a staged dataset folder to push when the output is no folder."""
+
+    def __init__(self, output: str | None, staged: bool) -> None:
+        self.output = output
+        self.writer = open_writer(output)  # checks the output path before any call is made
+        self.staging = tempfile.mkdtemp(prefix="judge-pairs-") if staged else None
+        self.staged = open_writer(self._staged_path()) if self.staging else None
+
+    def _staged_path(self) -> str:
+        return os.path.join(self.staging or "", "dataset")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.write(row)
+        if self.staged is not None:
+            self.staged.write(row)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.staged is not None:
+            self.staged.close()
+
+    def close_empty(self, schema: Any) -> None:
+        """No rows: an output with the columns and no rows (open_writer cannot know them)."""
+        self.writer.abort()
+        write_empty(self.output, schema)
+        if self.staged is not None:
+            self.staged.abort()
+            write_empty(self._staged_path(), schema)
+
+    def abort(self) -> None:
+        self.writer.abort()
+        if self.staged is not None:
+            self.staged.abort()
+        self.cleanup()
+
+    def dataset(self) -> Any:
+        import datasets
+
+        folder = self._staged_path() if self.staging else str(self.output).rstrip("/" + os.sep)
+        return datasets.load_from_disk(folder)
+
+    def cleanup(self) -> None:
+        if self.staging:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _write_text(path: str, text: str) -> None:
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _why(stats: PairsStats, mode: str) -> str:
+    if stats.prompts == 0:
+        return "the input has no prompts"
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(stats.no_pair_reasons.items()))
+    hint = ""
+    if "tied, or closer than --min-margin" in stats.no_pair_reasons:
+        other = "--mode compare or " if mode == "score" else ""
+        hint = f" (lower --min-margin, or judge with {other}a stronger model)"
+    return f"prompts without a pair: {reasons}{hint}"
+
+
+def _report(
+    stats: PairsStats, options: PairsOptions, runner: Runner | None, from_input: bool
+) -> str:
+    s = stats
+    lines = [
+        f"judge: {s.prompts} prompts, {s.candidates} candidates ({s.judged} judged, "
+        f"{s.failed} not judged, {s.duplicates} duplicate texts) -> pairs: {s.pairs} "
+        f"({options.strategy}, --min-margin {options.min_margin:g})"
+    ]
+    if s.prompts_without_pair:
+        lines.append(f"judge: {_why(s, options.mode)}")
+    if options.mode == "compare":
+        lines.append(
+            f"judge: {s.comparisons} comparisons in both orders ({s.comparisons_failed} not "
+            f"judged); ties {s.ties}; position bias: {s.flips} verdicts flipped with the order "
+            f"({_pct(s.flip_rate)}), the first-shown response won {_pct(s.first_position_rate)} "
+            "of orderings"
+        )
+    if s.errors:
+        top = sorted(s.errors.items(), key=lambda kv: -kv[1])[:3]
+        lines.append("judge: not judged because: " + "; ".join(f"{e} ({n}x)" for e, n in top))
+    if runner is not None:
+        r = runner.stats
+        spent = r.spent
+        lines.append(
+            f"judge: {r.calls} calls, {r.cached_calls} from cache; "
+            f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out "
+            f"tokens; {dollars(spent.cost_usd)}; {r.elapsed:.1f} s"
+            + (f"; {r.retries} retries, {r.reasks} re-asks" if r.retries or r.reasks else "")
+        )
+    elif from_input:
+        lines.append("judge: 0 calls (the scores came from INPUT)")
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _plan_text(prompts: int, plan: Plan, model: str, options: PairsOptions) -> str:
+    todo = plan.calls - plan.cached
+    worst = " (adaptive: the worst case of the sort)" if options.comparisons == "adaptive" else ""
+    return (
+        f"judge: dry run for {model}: {prompts} prompts -> {plan.calls} calls{worst} "
+        f"({plan.cached} already cached, {todo} to make); "
+        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token), "
+        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
+        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
+    )

@@ -1,0 +1,268 @@
+"""Pairwise comparison: which of two responses better follows a constitution.
+
+Every pair is judged in both orders (a shown first, then b shown first), because judges favour a
+position. The two verdicts are combined into P(a better): from the probability the judge put on the
+"A" and "B" tokens where the backend gives token log-probabilities (the soft label of Google's
+RLAIF), else from the verdicts themselves (A = 1, B = 0, tie = 0.5). A verdict that changes with
+the order is a tie: the judge was following the position, not the responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from judge import prompts
+from judge.backends.base import Message, Request, Response
+from judge.constitution import Constitution, Principle
+from judge.records import Comparison, Usage
+from judge.runner import Job, Outcome, ParseError, Runner
+from judge.scoring import DEFAULT_MAX_CHARS
+
+RATIONALE_TOKENS = 200  # three sentences and the JSON around them
+LABELS = ("A", "B", "tie")
+
+COMPARE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "rationale": {"type": "string"},
+        "winner": {"type": "string", "enum": list(LABELS)},
+    },
+    "required": ["rationale", "winner"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    principles: str = "all"  # "all" in one call, or "sample": one principle per comparison
+    seed: int = 0
+    logprobs: bool = True
+    max_chars: int = DEFAULT_MAX_CHARS
+    temperature: float = 0.0
+    max_tokens: int = RATIONALE_TOKENS
+
+    def __post_init__(self) -> None:
+        if self.principles not in ("all", "sample"):
+            raise ValueError(f"principles must be 'all' or 'sample', got {self.principles!r}")
+
+
+def _cut(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]"
+
+
+def principle_text(p: Principle) -> str:
+    title = f" ({p.title})" if p.title else ""
+    return f"## {p.id}{title}\n{p.statement.strip()}"
+
+
+def build_request(
+    constitution: Constitution,
+    principles: list[Principle],
+    prompt: str | None,
+    first: str,
+    second: str,
+    options: CompareOptions,
+) -> Request:
+    """The question for one ordering: `first` is shown as A, `second` as B."""
+    parts = []
+    if prompt is not None:
+        parts.append(prompts.tagged("candidate_prompt", _cut(prompt, options.max_chars)))
+    parts.append(prompts.tagged("response_a", _cut(first, options.max_chars)))
+    parts.append(prompts.tagged("response_b", _cut(second, options.max_chars)))
+    tags = "<response_a> (the first response) and <response_b> (the second response)"
+    if prompt is not None:
+        tags = "<candidate_prompt> (the request), " + tags
+    sampled = len(principles) < len(constitution.principles)
+    ids = ", ".join(p.id for p in principles)
+    system = prompts.render(
+        "compare_system",
+        preamble=constitution.preamble.strip(),
+        kind="responses to the same request" if prompt is not None else "texts",
+        name=constitution.name,
+        scope=" (this comparison is about one principle only)" if sampled else "",
+        tags=tags,
+        principles="\n\n".join(principle_text(p) for p in principles),
+    )
+    user = prompts.render("compare_user", material="\n\n".join(parts), ids=ids)
+    return Request(
+        messages=(Message("system", system, cache=True), Message("user", user)),
+        schema=COMPARE_SCHEMA,
+        schema_name="comparison",
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
+        logprobs=5 if options.logprobs else None,
+    )
+
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def parse_winner(response: Response) -> tuple[str, str]:
+    """("A" | "B" | "tie", rationale); raises ParseError naming what is wrong."""
+    if response.finish_reason == "length":
+        raise ParseError("the answer was cut off at the token limit")
+    text = response.text.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        match = _JSON_OBJECT.search(text)  # JSON wrapped in prose or code fences
+        if match is None:
+            raise ParseError(f"not JSON: {text[:120]!r}") from None
+        try:
+            data = json.loads(match.group(0))
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"not valid JSON ({exc.msg}): {text[:120]!r}") from None
+    if not isinstance(data, dict):
+        raise ParseError("the answer is not a JSON object")
+    winner = data.get("winner")
+    label = _label(winner) if isinstance(winner, str) else None
+    if label is None:
+        raise ParseError(f'"winner" must be "A", "B" or "tie", got {winner!r}')
+    rationale = data.get("rationale", "")
+    return label, rationale if isinstance(rationale, str) else json.dumps(rationale)
+
+
+def _label(text: str) -> str | None:
+    t = text.strip().strip('"').strip()
+    if t.upper() in ("A", "B"):
+        return t.upper()
+    return "tie" if t.lower() == "tie" else None
+
+
+_WINNER_KEY = re.compile(r'"winner"\s*:\s*"?\s*$')
+
+
+def soft_label(response: Response) -> float | None:
+    """P(A better) from the log-probabilities at the winner token, a tie counting half.
+
+    None when the backend gave no log-probabilities or the winner token is not found among them.
+    """
+    if not response.logprobs:
+        return None
+    text = ""
+    found: float | None = None
+    for tok in response.logprobs:
+        if _WINNER_KEY.search(text) and _first_label(tok.token) is not None:
+            mass = {"A": 0.0, "B": 0.0, "tie": 0.0}
+            for alt, lp in {**tok.top, tok.token: tok.logprob}.items():
+                label = _first_label(alt)
+                if label is not None:
+                    mass[label] += math.exp(lp)
+            total = sum(mass.values())
+            if total > 0:
+                found = (mass["A"] + 0.5 * mass["tie"]) / total
+        text += tok.token
+    return found
+
+
+def _first_label(token: str) -> str | None:
+    """The label a token starts ("t", "ti" and "tie" all start "tie")."""
+    t = token.strip().lstrip('"').strip()
+    if t in ("A", "B"):
+        return t
+    if t and "tie".startswith(t.lower()):
+        return "tie"
+    return None
+
+
+@dataclass(frozen=True)
+class OrderVerdict:
+    label: str  # "A" | "B" | "tie": of the ordering as shown
+    p_first: float  # P(the response shown first is better)
+    rationale: str
+
+
+def combine(first: OrderVerdict, second: OrderVerdict) -> tuple[float, str, bool, int]:
+    """(p_a, winner, flipped, first_position_wins) from a-first and b-first verdicts."""
+    to_ab = {"A": "a", "B": "b", "tie": "tie"}
+    v1 = to_ab[first.label]
+    v2 = {"A": "b", "B": "a", "tie": "tie"}[second.label]  # b was shown first
+    p_a = (first.p_first + (1.0 - second.p_first)) / 2.0
+    flipped = v1 != v2
+    winner = "tie" if flipped else v1
+    first_wins = (first.label == "A") + (second.label == "A")
+    return p_a, winner, flipped, first_wins
+
+
+class Comparer:
+    """Judges pairs of responses under a constitution, in both orders, through a runner."""
+
+    def __init__(self, constitution: Constitution, options: CompareOptions | None = None) -> None:
+        self.constitution = constitution
+        self.options = options or CompareOptions()
+
+    def principles_for(self, key: str) -> list[Principle]:
+        """All principles, or one drawn by weight, seeded by the options' seed and `key`."""
+        ps = self.constitution.principles
+        if self.options.principles == "all":
+            return list(ps)
+        rng = random.Random(f"{self.options.seed}:{key}")
+        return rng.choices(ps, weights=[p.weight for p in ps], k=1)
+
+    def _parse(self, response: Response) -> OrderVerdict:
+        label, rationale = parse_winner(response)
+        hard = {"A": 1.0, "B": 0.0, "tie": 0.5}[label]
+        soft = soft_label(response) if self.options.logprobs else None
+        return OrderVerdict(label, hard if soft is None else soft, rationale)
+
+    def requests(self, prompt: str | None, a: str, b: str, key: str = "") -> list[Request]:
+        ps = self.principles_for(key)
+        c, o = self.constitution, self.options
+        return [build_request(c, ps, prompt, a, b, o), build_request(c, ps, prompt, b, a, o)]
+
+    async def compare(
+        self,
+        runner: Runner,
+        prompt: str | None,
+        a: str,
+        b: str,
+        *,
+        key: str = "",
+        index_a: int = 0,
+        index_b: int = 1,
+    ) -> Comparison:
+        """Judge a against b in both orders; `index_a`/`index_b` only label the record."""
+        principles = self.principles_for(key)
+        sampled = None if self.options.principles == "all" else principles[0].id
+        outcomes = await asyncio.gather(
+            *(runner.call(Job(r, self._parse)) for r in self.requests(prompt, a, b, key))
+        )
+        usage = sum((o.usage for o in outcomes), Usage())
+        errors = [o.error or "not judged" for o in outcomes if o.value is None]
+        if errors:
+            return Comparison(
+                a=index_a,
+                b=index_b,
+                p_a=None,
+                winner=None,
+                usage=usage,
+                principle=sampled,
+                error="; ".join(dict.fromkeys(errors)),
+            )
+        first, second = (_value(o) for o in outcomes)
+        p_a, winner, flipped, first_wins = combine(first, second)
+        return Comparison(
+            a=index_a,
+            b=index_b,
+            p_a=p_a,
+            winner=winner,
+            flipped=flipped,
+            first_position_wins=first_wins,
+            rationale=first.rationale,
+            usage=usage,
+            principle=sampled,
+            verdicts=[first.label, second.label],
+        )
+
+
+def _value(outcome: Outcome[OrderVerdict]) -> OrderVerdict:
+    assert outcome.value is not None
+    return outcome.value

@@ -1,0 +1,528 @@
+"""The `judge pairs` pipeline: judge each prompt's candidates, rank them, select pairs.
+
+Each group (judge.prompt_groups: a prompt with its candidate responses) is one unit of work for
+the runner, so groups are judged concurrently and written in input order.
+
+Judging a group: identical texts (after stripping white space) are judged once; candidates with an
+empty response or no verdict are left out. Then, by mode:
+- score: each candidate is scored under the constitution (or its `score` field is used, when the
+  input already has one), and the candidates are ranked by score;
+- compare: candidates are compared in pairs, in both orders (judge.compare), either every pair or
+  the pairs a judge-driven merge sort asks for, and ranked by Bradley-Terry strengths.
+Pairs are then selected (judge.pairs) and turned into rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from judge.backends.base import Request
+from judge.calibration import Calibration, CalibrationError
+from judge.compare import CompareOptions, Comparer
+from judge.constitution import Constitution
+from judge.errors import InputError
+from judge.io import describe
+from judge.pairs import Allowed, Provenance, Ranked, Selection, pair_row, select
+from judge.prompt_groups import Group, prompt_key, response_index
+from judge.ranking import (
+    PairOutcome,
+    all_pairs,
+    bradley_terry,
+    merge_sort,
+    merge_sort_worst_case,
+    sigmoid,
+)
+from judge.records import Candidate, Comparison, Usage
+from judge.runner import Runner
+from judge.scoring import ScoreOptions, Scorer
+
+MODES = ("score", "compare")
+Todo = list[tuple[int, Candidate]]  # (response index, candidate) of a group's judged texts
+COMPARISONS = ("all", "adaptive")
+
+
+@dataclass(frozen=True)
+class PairsOptions:
+    mode: str = "score"  # "score" | "compare"
+    comparisons: str = "all"  # compare mode: "all" pairs, or "adaptive" (a judge-driven sort)
+    strategy: str = "best-worst"
+    min_margin: float = 0.1
+    seed: int = 0
+    conversational: bool = False
+    calibration: str | None = None  # recorded in the rows and the card when one was applied
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class GroupResult:
+    group: Group
+    rows: list[dict[str, Any]]
+    candidates: int  # in the input
+    judged: int  # distinct candidates with a verdict
+    failed: int  # candidates with no verdict (empty, or the judge failed)
+    duplicates: int  # candidates whose text repeats an earlier one of the same prompt
+    comparisons: list[Comparison] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    reason: str | None = None  # why the prompt gave no pair
+    errors: list[str] = field(default_factory=list)
+    ranked: list[Ranked] = field(default_factory=list)  # the judged candidates, with scores
+
+    @property
+    def all_failed(self) -> bool:
+        return self.judged == 0 and self.failed > 0
+
+
+@dataclass
+class PairsStats:
+    """Counts for the summary and the dataset card."""
+
+    prompts: int = 0
+    candidates: int = 0
+    judged: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    prompts_all_failed: int = 0
+    prompts_without_pair: int = 0
+    no_pair_reasons: dict[str, int] = field(default_factory=dict)
+    pairs: int = 0
+    comparisons: int = 0  # judged in both orders
+    comparisons_failed: int = 0
+    ties: int = 0  # comparisons whose verdict is a tie (flipped ones included)
+    flips: int = 0  # comparisons whose verdict changed with the order
+    first_position_wins: int = 0  # orderings won by the response shown first
+    usage: Usage = field(default_factory=Usage)
+    errors: dict[str, int] = field(default_factory=dict)
+    judges: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (model, name, sha)
+    ids: bool = False  # some prompt had an id (so the output has a prompt_id column)
+
+    def add(self, r: GroupResult) -> None:
+        self.prompts += 1
+        self.ids = self.ids or r.group.prompt_id is not None
+        self.candidates += r.candidates
+        self.judged += r.judged
+        self.failed += r.failed
+        self.duplicates += r.duplicates
+        self.prompts_all_failed += r.all_failed
+        self.pairs += len(r.rows)
+        for row in r.rows:
+            who = (row["judge_model"], row["constitution"], row["constitution_sha256"])
+            self.judges[who] = self.judges.get(who, 0) + 1
+        if not r.rows:
+            self.prompts_without_pair += 1
+            reason = "all candidates failed" if r.all_failed else (r.reason or "no pair")
+            self.no_pair_reasons[reason] = self.no_pair_reasons.get(reason, 0) + 1
+        for c in r.comparisons:
+            if c.p_a is None:
+                self.comparisons_failed += 1
+                continue
+            self.comparisons += 1
+            self.ties += c.winner == "tie"
+            self.flips += c.flipped
+            self.first_position_wins += c.first_position_wins
+        self.usage = self.usage + r.usage
+        for e in r.errors:
+            self.errors[e] = self.errors.get(e, 0) + 1
+
+    @property
+    def flip_rate(self) -> float | None:
+        return self.flips / self.comparisons if self.comparisons else None
+
+    @property
+    def first_position_rate(self) -> float | None:
+        """Share of orderings won by the first-shown response; 0.5 is unbiased (ties count 0)."""
+        return self.first_position_wins / (2 * self.comparisons) if self.comparisons else None
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def check_calibration(calibration: Calibration, mode: str) -> None:
+    """A calibration must map what this mode produces; say which one to use if not."""
+    where = calibration.where
+    if calibration.kind == "pairwise" and calibration.input == "p_a" and mode != "compare":
+        raise CalibrationError(
+            f"{where} maps comparison probabilities (judge calibrate --mode compare): use it "
+            "with --mode compare, or calibrate with --mode score for score-mode pairs"
+        )
+    if calibration.kind == "pairwise" and calibration.input != "p_a" and mode == "compare":
+        raise CalibrationError(
+            f"{where} maps score differences (judge calibrate --mode score): use it with "
+            "--mode score, or calibrate with --mode compare for compare-mode pairs"
+        )
+    if calibration.kind != "pairwise" and mode == "compare":
+        raise CalibrationError(
+            f"{where} maps absolute scores, which --mode compare does not produce: use "
+            "--mode score, or a calibration fitted on pairwise labels with --mode compare"
+        )
+
+
+def calibration_columns(calibration: Calibration | None) -> list[str]:
+    if calibration is None:
+        return []
+    if calibration.kind == "pairwise":
+        return ["p_calibrated"]
+    return ["p_good_chosen", "p_good_rejected"]
+
+
+def calibrated(calibration: Calibration, row: dict[str, Any]) -> dict[str, float | None]:
+    """P(a human prefers the chosen one) for pairwise calibrations; P(a human rates each
+    response good) for absolute ones."""
+    if calibration.kind == "pairwise":
+        if calibration.input == "p_a":
+            return {"p_calibrated": calibration.apply_pair(p_a=row["p_chosen"])}
+        return {
+            "p_calibrated": calibration.apply_pair(
+                score_a=row["score_chosen"], score_b=row["score_rejected"]
+            )
+        }
+    return {
+        "p_good_chosen": calibration.apply_score(row["score_chosen"]),
+        "p_good_rejected": calibration.apply_score(row["score_rejected"]),
+    }
+
+
+def describe_calibration(calibration: Calibration) -> str:
+    """One line for the rows and the card."""
+    what = "score differences" if calibration.input == "margin" else calibration.input
+    return (
+        f"{calibration.where}: {calibration.kind}, maps {what} with a {calibration.map.method} "
+        f"fit on {calibration.n} labels (judge {calibration.model})"
+    )
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class PairMaker:
+    """Turns groups into preference rows through a runner (or from scores already in the input)."""
+
+    def __init__(
+        self,
+        constitution: Constitution,
+        options: PairsOptions | None = None,
+        *,
+        score_options: ScoreOptions | None = None,
+        compare_options: CompareOptions | None = None,
+        model: str = "",
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.constitution = constitution
+        self.options = options or PairsOptions()
+        self.calibration = calibration
+        if calibration is not None:
+            check_calibration(calibration, self.options.mode)
+        if self.options.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.options.mode!r}")
+        if self.options.comparisons not in COMPARISONS:
+            raise ValueError(f"comparisons must be one of {COMPARISONS}")
+        self.scorer = Scorer(constitution, score_options)
+        self.comparer = Comparer(constitution, compare_options)
+        self.model = model
+
+    def provenance(self, model: str | None = None) -> Provenance:
+        c = self.constitution
+        return Provenance(
+            model=model or self.model,
+            constitution=c.name,
+            sha256=c.sha256,
+            mode=self.options.mode,
+            calibration=self.options.calibration,
+        )
+
+    # -- which candidates are judged ------------------------------------------------------
+
+    @staticmethod
+    def distinct(group: Group) -> tuple[Todo, int, int]:
+        """(response index, candidate) to judge, candidates with no text, duplicates."""
+        out: list[tuple[int, Candidate]] = []
+        texts: set[str] = set()
+        empty = dupes = 0
+        for position, cand in enumerate(group.candidates):
+            if cand.note:
+                empty += 1
+                continue
+            text = cand.response.strip()
+            if text in texts:
+                dupes += 1
+                continue
+            texts.add(text)
+            out.append((response_index(cand, position), cand))
+        if len({i for i, _ in out}) < len(out):  # response_index fields that repeat: positions
+            positions = {id(c): p for p, c in enumerate(group.candidates)}
+            out = [(positions[id(c)], c) for _, c in out]
+        return out, empty, dupes
+
+    def requests(self, group: Group) -> list[Request]:
+        """The model calls a group needs (adaptive: the worst case of the sort), for --dry-run."""
+        todo, _, _ = self.distinct(group)
+        if self.options.mode == "score":
+            return [r for _, c in todo for r in self.scorer.requests(c)]
+        pairs = all_pairs(list(range(len(todo))))
+        if self.options.comparisons == "adaptive":
+            pairs = pairs[: merge_sort_worst_case(len(todo))]
+        out: list[Request] = []
+        for i, j in pairs:
+            a, b = todo[i][1].response, todo[j][1].response
+            out += self.comparer.requests(group.prompt, a, b, key=_pair_key(group.prompt, a, b))
+        return out
+
+    # -- judging --------------------------------------------------------------------------
+
+    async def judge(self, runner: Runner, group: Group) -> GroupResult:
+        todo, empty, dupes = self.distinct(group)
+        if self.options.mode == "score":
+            return await self._by_score(runner, group, todo, empty, dupes)
+        return await self._by_comparison(runner, group, todo, empty, dupes)
+
+    def from_scores(self, group: Group, path: str) -> GroupResult:
+        """Use the `score` (and `scores`) fields already in the input: no model call."""
+        todo, empty, dupes = self.distinct(group)
+        ranked: list[Ranked] = []
+        failed = empty
+        info: dict[str, Any] = {}
+        for index, cand in todo:
+            where = describe(path, cand.row_index)
+            if "score" not in cand.row:
+                raise InputError(
+                    "no 'score' field, but the first row had one; give every row a score, or "
+                    "add --rescore to judge them all",
+                    where,
+                )
+            score = _number(cand.row["score"])
+            if score is None:
+                failed += 1
+                continue
+            if not isinstance(score, float) or not 0 <= score <= 1:
+                raise InputError(
+                    f"'score' must be a number in [0, 1] or null, got {cand.row['score']!r} "
+                    "(add --rescore to judge the responses instead)",
+                    where,
+                )
+            ranked.append(Ranked(index, cand.response, score, _per_principle(cand.row)))
+            if not info:
+                info = _object(cand.row.get("judge")) or {}
+        return self._finish(group, ranked, self.input_provenance(info), failed=failed, dupes=dupes)
+
+    def input_provenance(self, info: dict[str, Any]) -> Provenance:
+        """Who made the scores of an already-scored input: its `judge` field, where it has one."""
+        base = self.provenance()
+        model = info.get("model") if isinstance(info.get("model"), str) else None
+        c = info.get("constitution")
+        name = c.get("name") if isinstance(c, dict) else None
+        sha = c.get("sha256") if isinstance(c, dict) else None
+        return Provenance(
+            model=model or self.model or "unknown",
+            constitution=name if isinstance(name, str) else base.constitution,
+            sha256=sha if isinstance(sha, str) else base.sha256,
+            mode=base.mode,
+            calibration=base.calibration,
+        )
+
+    async def _by_score(
+        self,
+        runner: Runner,
+        group: Group,
+        todo: list[tuple[int, Candidate]],
+        empty: int,
+        dupes: int,
+    ) -> GroupResult:
+        verdicts = await asyncio.gather(*(self.scorer.score(runner, c) for _, c in todo))
+        ranked: list[Ranked] = []
+        errors: list[str] = []
+        for (index, cand), v in zip(todo, verdicts, strict=True):
+            if v.score is None:
+                errors.append(v.error or "not judged")
+                continue
+            ranked.append(Ranked(index, cand.response, v.score, dict(v.scores)))
+        usage = sum((v.usage for v in verdicts), Usage())
+        return self._finish(
+            group,
+            ranked,
+            self.provenance(),
+            failed=empty + len(todo) - len(ranked),
+            dupes=dupes,
+            usage=usage,
+            errors=errors,
+        )
+
+    async def _by_comparison(
+        self,
+        runner: Runner,
+        group: Group,
+        todo: list[tuple[int, Candidate]],
+        empty: int,
+        dupes: int,
+    ) -> GroupResult:
+        texts = [c.response for _, c in todo]
+        done: dict[tuple[int, int], asyncio.Future[Comparison]] = {}
+
+        async def compare(i: int, j: int) -> Comparison:
+            lo, hi = min(i, j), max(i, j)
+            if (lo, hi) not in done:  # a pair is judged once, whoever asks
+                done[(lo, hi)] = asyncio.ensure_future(
+                    self.comparer.compare(
+                        runner,
+                        group.prompt,
+                        texts[lo],
+                        texts[hi],
+                        key=_pair_key(group.prompt, texts[lo], texts[hi]),
+                        index_a=lo,
+                        index_b=hi,
+                    )
+                )
+            return await done[(lo, hi)]
+
+        async def better(i: int, j: int) -> float:
+            c = await compare(i, j)
+            if c.p_a is None:
+                return 0.5  # unjudged: no evidence either way
+            return c.p_a if c.a == i else 1.0 - c.p_a
+
+        local = list(range(len(todo)))
+        if self.options.comparisons == "adaptive":
+            await merge_sort(local, better)
+        else:
+            await asyncio.gather(*(compare(i, j) for i, j in all_pairs(local)))
+        comparisons = [f.result() for f in done.values()]
+        outcomes = [PairOutcome(c.a, c.b, c.p_a) for c in comparisons if c.p_a is not None]
+        # A lone candidate is not a failure; one whose every comparison failed is.
+        seen = {k for o in outcomes for k in (o.i, o.j)} if len(local) > 1 else set(local)
+        ranking = bradley_terry(sorted(seen), outcomes)
+        winners = {(c.a, c.b): c.winner for c in comparisons if c.p_a is not None}
+        by_index = {todo[k][0]: k for k in local}
+
+        def allowed(chosen: int, rejected: int) -> bool:
+            # A pair the judge compared directly is kept only if it preferred the chosen one.
+            i, j = by_index[chosen], by_index[rejected]
+            w = winners.get((min(i, j), max(i, j)))
+            return w is None or w == ("a" if i < j else "b")
+
+        direct = {(c.a, c.b): c.p_a for c in comparisons if c.p_a is not None}
+
+        def p_chosen(chosen: int, rejected: int) -> float:
+            # The judge's own P(chosen better) where it compared the two, else Bradley-Terry's.
+            i, j = by_index[chosen], by_index[rejected]
+            p = direct.get((min(i, j), max(i, j)))
+            if p is not None:
+                return p if i < j else 1.0 - p
+            return sigmoid(ranking.strengths[i] - ranking.strengths[j])
+
+        ranked = [Ranked(todo[k][0], texts[k], ranking.score(k)) for k in sorted(seen)]
+        errors = [c.error for c in comparisons if c.error]
+        # Rationales and per-comparison records are kept with the original (todo) indices.
+        labelled = [
+            c.model_copy(update={"a": todo[c.a][0], "b": todo[c.b][0]}) for c in comparisons
+        ]
+        return self._finish(
+            group,
+            ranked,
+            self.provenance(),
+            failed=empty + len(todo) - len(ranked),
+            dupes=dupes,
+            usage=sum((c.usage for c in comparisons), Usage()),
+            comparisons=labelled,
+            allowed=allowed,
+            p_chosen=p_chosen,
+            errors=errors,
+        )
+
+    def _finish(
+        self,
+        group: Group,
+        ranked: list[Ranked],
+        provenance: Provenance,
+        *,
+        failed: int,
+        dupes: int,
+        usage: Usage | None = None,
+        comparisons: list[Comparison] | None = None,
+        allowed: Allowed | None = None,
+        p_chosen: Callable[[int, int], float] | None = None,
+        errors: list[str] | None = None,
+    ) -> GroupResult:
+        o = self.options
+        rng = random.Random(f"{o.seed}:{prompt_key(group.prompt)}")
+        selection: Selection = select(
+            ranked, o.strategy, min_margin=o.min_margin, rng=rng, allowed=allowed
+        )
+        rows = [
+            pair_row(
+                group.prompt_value,
+                chosen,
+                rejected,
+                provenance,
+                conversational=o.conversational,
+                prompt_id=group.prompt_id,
+                p_chosen=None if p_chosen is None else p_chosen(chosen.index, rejected.index),
+            )
+            for chosen, rejected in selection.pairs
+        ]
+        if self.calibration is not None:
+            for row in rows:
+                row.update(calibrated(self.calibration, row))
+        return GroupResult(
+            group=group,
+            rows=rows,
+            candidates=len(group.candidates),
+            judged=len(ranked),
+            failed=failed,
+            duplicates=dupes,
+            comparisons=comparisons or [],
+            usage=usage or Usage(),
+            reason=selection.reason,
+            errors=errors or [],
+            ranked=ranked,
+        )
+
+    async def stream(
+        self, runner: Runner, groups: Iterable[Group], *, total: int | None = None
+    ) -> AsyncIterator[GroupResult]:
+        """Judge groups concurrently; results in input order."""
+
+        async def work(group: Group) -> GroupResult:
+            return await self.judge(runner, group)
+
+        async for _, result in runner.run(groups, work, total=total, failed=lambda r: r.all_failed):
+            yield result
+
+
+def _number(value: Any) -> float | str | None:
+    """A score as written: a number, or number text (CSV), or null / an empty CSV cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return str(value)
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """An object field of a scored row (JSON text in CSV), or None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _per_principle(row: dict[str, Any]) -> dict[str, float | None] | None:
+    return _object(row.get("scores"))
+
+
+def _pair_key(prompt: str, a: str, b: str) -> str:
+    """Seeds the principle drawn for a pair: the same texts always get the same principle."""
+    lo, hi = sorted((a, b))
+    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8")).hexdigest()[:16]
