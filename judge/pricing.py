@@ -11,6 +11,10 @@ from typing import Any
 
 from judge.errors import ConfigError
 
+# Anthropic bills prompt-cache writes (5-minute cache) at 1.25x the input rate; a price file entry
+# may give `cache_write` for providers that bill otherwise.
+CACHE_WRITE_MULTIPLIER = 1.25
+
 # Without a tokenizer for every provider, estimates count about four characters per token, the
 # usual figure for English text with BPE tokenizers. Estimates say so wherever they are shown.
 CHARS_PER_TOKEN = 4.0
@@ -20,14 +24,29 @@ CHARS_PER_TOKEN = 4.0
 class Price:
     input: float  # USD per million input tokens
     output: float
-    cached_input: float | None = None
+    cached_input: float | None = None  # cache reads; default: the input rate
+    cache_write: float | None = None  # cache writes; default: 1.25x the input rate
 
-    def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0) -> float:
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        cache_write_input_tokens: int = 0,
+    ) -> float:
+        """USD for a call; cache reads and writes are parts of `input_tokens`."""
         cached = min(cached_input_tokens, input_tokens)
+        written = min(cache_write_input_tokens, input_tokens - cached)
         cached_rate = self.cached_input if self.cached_input is not None else self.input
+        write_rate = (
+            self.cache_write
+            if self.cache_write is not None
+            else self.input * CACHE_WRITE_MULTIPLIER
+        )
         return (
-            (input_tokens - cached) * self.input
+            (input_tokens - cached - written) * self.input
             + cached * cached_rate
+            + written * write_rate
             + output_tokens * self.output
         ) / 1_000_000
 
@@ -43,16 +62,20 @@ def _parse_table(data: Any, source: str) -> dict[str, Price]:
             table[model] = Price(
                 input=float(entry["input"]),
                 output=float(entry["output"]),
-                cached_input=None
-                if entry.get("cached_input") is None
-                else float(entry["cached_input"]),
+                cached_input=_optional(entry, "cached_input"),
+                cache_write=_optional(entry, "cache_write"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"{source}: model {model!r} needs numeric 'input' and 'output' prices "
-                f"(USD per million tokens), optionally 'cached_input': {exc}"
+                f"(USD per million tokens), optionally 'cached_input' and 'cache_write': {exc}"
             ) from exc
     return table
+
+
+def _optional(entry: Any, key: str) -> float | None:
+    value = entry.get(key)
+    return None if value is None else float(value)
 
 
 class PriceTable:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from judge.backends.anthropic import AnthropicBackend, split_messages, tool_name
-from judge.backends.base import Backend, Message, Request, Response
-from judge.backends.openai import SCHEMA_INSTRUCTION
+from judge.backends.base import SCHEMA_INSTRUCTION, Backend, Message, Request, Response
 from judge.errors import BackendError, ConfigError
 from tests.fakes import FakeAnthropicServer, Fault, Reply
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from judge.backends.base import Backend, Message, Request, Response
+from judge.backends.http_errors import retry_after_seconds
 from judge.backends.openai import (
     SCHEMA_INSTRUCTION,
     OpenAIBackend,
     is_strict_schema,
-    retry_after_seconds,
 )
 from judge.errors import BackendError, ConfigError
 from tests.fakes import FakeOpenAIServer, Fault, Reply

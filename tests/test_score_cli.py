@@ -48,12 +48,18 @@ def test_score_writes_one_row_per_candidate(
     assert result.exit_code == 0, result.output
     out = rows_of(result.stdout)
     assert [(r["id"], r.get("response_index")) for r in out] == [
-        (1, None), (2, 0), (2, 1), (2, 2), (3, None)
+        (1, None),
+        (2, 0),
+        (2, 1),
+        (2, 2),
+        (3, None),
     ]
     assert out[0]["extra"] == {"k": [1, 2]}  # input fields kept
     assert out[1]["response"] == "Paris"
     assert out[3]["score"] is None and "empty response" in out[3]["judge"]["error"]
-    assert all(r["score"] == pytest.approx((3 * 0.75 + 0.4) / 4) for i, r in enumerate(out) if i != 3)
+    assert all(
+        r["score"] == pytest.approx((3 * 0.75 + 0.4) / 4) for i, r in enumerate(out) if i != 3
+    )
     assert len(fake_backend.requests) == 4  # the empty response cost nothing
     assert "5 candidates (4 judged, 1 not judged)" in result.stderr
 
@@ -63,8 +69,9 @@ def test_score_reads_stdin_and_writes_parquet(
 ) -> None:
     out = tmp_path / "out.parquet"
     stdin = "".join(json.dumps(r) + "\n" for r in ROWS[:1])
-    result = invoke("score", "-", "-c", str(constitution_file), "-m", "fake/judge", "-o", str(out),
-                    input=stdin)
+    result = invoke(
+        "score", "-", "-c", str(constitution_file), "-m", "fake/judge", "-o", str(out), input=stdin
+    )
     assert result.exit_code == 0, result.output
     import pandas as pd
 
@@ -80,7 +87,9 @@ def test_second_run_is_served_from_the_cache(
     n = len(fake_backend.requests)
     second = invoke("score", str(src), "-c", str(constitution_file), "-m", "fake/judge")
     assert len(fake_backend.requests) == n
-    assert [r["score"] for r in rows_of(first.stdout)] == [r["score"] for r in rows_of(second.stdout)]
+    assert [r["score"] for r in rows_of(first.stdout)] == [
+        r["score"] for r in rows_of(second.stdout)
+    ]
     assert all(r["judge"]["cached"] for r in rows_of(second.stdout) if r["score"] is not None)
     assert "4 from cache" in second.stderr
 
@@ -89,7 +98,9 @@ def test_dry_run_calls_nothing(
     tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
 ) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    result = invoke("score", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--dry-run")
+    result = invoke(
+        "score", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--dry-run"
+    )
     assert result.exit_code == 0
     assert fake_backend.requests == []
     assert result.stdout == ""
@@ -134,8 +145,18 @@ def test_missing_field_names_the_fields_present(
     src = write_jsonl(tmp_path / "in.jsonl", [{"question": "a", "answer": "b"}])
     result = invoke("score", str(src), "-c", str(constitution_file), "-m", "fake/judge")
     assert "question" in result.stderr and "answer" in result.stderr
-    remapped = invoke("score", str(src), "-c", str(constitution_file), "-m", "fake/judge",
-                      "--prompt-field", "question", "--response-field", "answer")
+    remapped = invoke(
+        "score",
+        str(src),
+        "-c",
+        str(constitution_file),
+        "-m",
+        "fake/judge",
+        "--prompt-field",
+        "question",
+        "--response-field",
+        "answer",
+    )
     assert remapped.exit_code == 0 and rows_of(remapped.stdout)[0]["score"] is not None
 
 
@@ -172,9 +193,22 @@ def test_subprocess_against_fake_openai_server_with_faults(
     faults = [Fault.rate_limit(0.2), Fault.status(503), Fault.reset(), Fault.garble()]
     with FakeOpenAIServer(faults=faults, latency=0.01) as server:
         proc = subprocess.run(
-            judge_cmd("score", str(src), "-c", str(constitution_file), "-m", "openai/test",
-                      "--base-url", server.base_url, "--concurrency", "4"),
-            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": "."},
+            judge_cmd(
+                "score",
+                str(src),
+                "-c",
+                str(constitution_file),
+                "-m",
+                "openai/test",
+                "--base-url",
+                server.base_url,
+                "--concurrency",
+                "4",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": "."},
         )
     assert proc.returncode == 0, proc.stderr
     out = rows_of(proc.stdout)
@@ -190,9 +224,22 @@ def test_kill_9_then_resume_pays_nothing_twice(tmp_path: Path, constitution_file
     out = tmp_path / "out.jsonl"
     cache = tmp_path / "cache.sqlite"
     with FakeOpenAIServer(latency=0.05) as server:
-        args = judge_cmd("score", str(src), "-c", str(constitution_file), "-m", "openai/test",
-                         "--base-url", server.base_url, "--concurrency", "4",
-                         "--cache", str(cache), "-o", str(out))
+        args = judge_cmd(
+            "score",
+            str(src),
+            "-c",
+            str(constitution_file),
+            "-m",
+            "openai/test",
+            "--base-url",
+            server.base_url,
+            "--concurrency",
+            "4",
+            "--cache",
+            str(cache),
+            "-o",
+            str(out),
+        )
         env = {**os.environ, "PYTHONPATH": "."}
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 60

@@ -14,8 +14,11 @@
   the SDK no longer accepts them, so `request.temperature` is not sent; there is no seed and no
   log-probabilities either (`request.logprobs` is ignored).
 - Usage: Anthropic's `input_tokens` counts only uncached input. `Response.input_tokens` is the
-  total (uncached + cache reads + cache writes) and `cached_input_tokens` the cache reads, the same
-  meaning as OpenAI's, so pricing can treat both alike.
+  total (uncached + cache reads + cache writes), `cached_input_tokens` the cache reads (the same
+  meaning as OpenAI's, so pricing can treat both alike) and `cache_write_input_tokens` the cache
+  writes (billed at 1.25x the input rate).
+- A prompt too long (400 "prompt is too long", 413) or a refusal (stop_reason "refusal") is a
+  per-item error: that item is unjudged and the run goes on.
 
 SDK retries are off: the runner owns retries, decided by `BackendError.transient`.
 """
@@ -30,14 +33,15 @@ import anthropic
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import TextBlock, ToolUseBlock
 
-from judge.backends.base import Message, Request, Response
-from judge.backends.openai import (
-    SCHEMA_INSTRUCTION,
+from judge.backends.base import SCHEMA_INSTRUCTION, Message, Request, Response
+from judge.backends.http_errors import (
     describe_cause,
+    error_codes,
     error_detail,
     error_from_status,
     garbled_error,
     redact,
+    refused_error,
 )
 from judge.errors import BackendError, ConfigError
 
@@ -120,9 +124,11 @@ class AnthropicBackend:
             try:
                 message = await self._client.messages.create(**params)
             except anthropic.BadRequestError as exc:
-                if self._degrade(exc, mode, request.schema):
+                error = self._error(exc)
+                # A prompt too long or filtered is about this item, not a feature to drop.
+                if not error.per_item and self._degrade(exc, mode, request.schema):
                     continue
-                raise self._error(exc) from None
+                raise error from None
             except anthropic.AnthropicError as exc:
                 raise self._error(exc) from None
             except ValueError as exc:  # JSONDecodeError: a 200 with a garbled body
@@ -201,17 +207,22 @@ class AnthropicBackend:
             cache_read = int(usage.cache_read_input_tokens or 0)
             cache_write = int(usage.cache_creation_input_tokens or 0)
             reason = message.stop_reason
-            return Response(
+            response = Response(
                 text=text,
                 input_tokens=int(usage.input_tokens or 0) + cache_read + cache_write,
                 output_tokens=int(usage.output_tokens or 0),
                 cached_input_tokens=cache_read,
+                cache_write_input_tokens=cache_write,
                 logprobs=None,
                 finish_reason=_STOP_REASONS.get(reason, reason) if reason else None,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             # The SDK does not validate bodies: a truncated-but-valid JSON lands here.
             raise garbled_error(self.name, exc) from None
+        if reason == "refusal":
+            # Asking again would get the same refusal: this item is unjudged, the run goes on.
+            raise refused_error(self.name, "the model refused to answer (stop_reason refusal)")
+        return response
 
     def _error(self, exc: anthropic.AnthropicError) -> BackendError:
         server = self.base_url or OFFICIAL_BASE_URL
@@ -223,6 +234,7 @@ class AnthropicBackend:
                 name=self.name,
                 key_env=API_KEY_ENV,
                 server=self.base_url,
+                codes=error_codes(exc.body),
             )
         if isinstance(exc, anthropic.APITimeoutError):
             return BackendError(

@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+# Where a server has no structured output, backends append this line and the schema to the prompt.
+SCHEMA_INSTRUCTION = "Answer with only a JSON object that follows this JSON schema:"
+
 
 @dataclass(frozen=True)
 class Message:
@@ -59,9 +62,11 @@ class Response:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
-    cached_input_tokens: int = 0
+    cached_input_tokens: int = 0  # of input_tokens: read from the provider's prompt cache
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str | None = None  # "stop", "length", ...
+    # Of input_tokens: written to the prompt cache, billed above the input rate (Anthropic).
+    cache_write_input_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,7 @@ class Response:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_input_tokens": self.cache_write_input_tokens,
             "finish_reason": self.finish_reason,
             "logprobs": None
             if self.logprobs is None
@@ -83,6 +89,8 @@ class Response:
             input_tokens=data.get("input_tokens", 0),
             output_tokens=data.get("output_tokens", 0),
             cached_input_tokens=data.get("cached_input_tokens", 0),
+            # Absent from entries cached before it existed.
+            cache_write_input_tokens=data.get("cache_write_input_tokens", 0),
             finish_reason=data.get("finish_reason"),
             logprobs=None
             if lps is None

@@ -9,31 +9,42 @@ Server and key:
 The key lives only inside the SDK client: never in identity(), repr() or an error message.
 
 Servers differ in what they support, so the request degrades, once per backend instance, when a
-server answers 400/422 naming the feature: structured output goes json_schema -> json_object ->
-the schema as a prompt instruction (the parser stays strict either way), and `logprobs`, `seed`
-and `temperature` (which reasoning models refuse) are dropped. The official API gets
-`max_completion_tokens` (reasoning models refuse `max_tokens`), compatible servers `max_tokens`
-(older vLLM, llama.cpp and Ollama only know that one).
+server answers 400/422 (llama-cpp-python: 500 "validation error") naming the feature: structured
+output goes json_schema -> json_object -> the schema as a prompt instruction (the parser stays
+strict either way), and `logprobs`, `seed` and `temperature` (which reasoning models refuse) are
+dropped. The official API gets `max_completion_tokens` (reasoning models refuse `max_tokens`),
+compatible servers `max_tokens` (older vLLM, llama.cpp and Ollama only know that one).
+
+Speed: calls go through the SDK client's `post` (its auth, base URL, timeouts and error types)
+with the JSON answer read here, and spread over several SDK clients at high concurrency; see the
+comments at `_ENDPOINT` and in `generate`.
+
+A prompt too long for the context window (400 context_length_exceeded, 413) or refused by a
+content filter (400 code content_filter, finish_reason "content_filter", a `refusal` instead of
+content) is a per-item error: that item is unjudged and the run goes on.
 
 SDK retries are off: the runner owns retries, decided by `BackendError.transient`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import os
 import re
-from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
-from openai.types.chat.chat_completion import ChoiceLogprobs
 
-from judge.backends.base import Request, Response, TokenLogprob
+from judge.backends.base import SCHEMA_INSTRUCTION, Request, Response, TokenLogprob
+from judge.backends.http_errors import (
+    describe_cause,
+    error_codes,
+    error_detail,
+    error_from_status,
+    garbled_error,
+    redact,
+    refused_error,
+)
 from judge.errors import BackendError, ConfigError
 
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -41,13 +52,19 @@ BASE_URL_ENV = "OPENAI_BASE_URL"
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 # Sent to compatible servers when no key is set; they ignore it, the SDK insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
-SCHEMA_INSTRUCTION = "Answer with only a JSON object that follows this JSON schema:"
 
 # Structured-output modes, strongest first; a backend only ever moves right.
 _SCHEMA_MODES = ("json_schema", "json_object", "prompt")
 # Request parameters a server may refuse; each is dropped once the server says so.
 _DROPPABLE = ("logprobs", "seed", "temperature")
 _MAX_DEGRADE_STEPS = len(_SCHEMA_MODES) + len(_DROPPABLE)
+_ENDPOINT = "/chat/completions"
+# An HTTP connection pool (httpcore) scans all its connections on every request and response, so
+# its CPU cost per call grows with its size: at 64 calls in flight the client, not the server,
+# capped throughput. Calls spread over several SDK clients of about this many calls in flight
+# each, added as concurrency grows.
+_CALLS_PER_CLIENT = 8
+_MAX_CLIENTS = 64
 
 
 class OpenAIBackend:
@@ -80,6 +97,9 @@ class OpenAIBackend:
         self._client = openai.AsyncOpenAI(
             api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
         )
+        self._clients = [self._client]
+        self._busy = [0]  # calls in flight per client
+        self._strict: dict[str, bool] = {}
         self._schema_mode = _SCHEMA_MODES[0]
         self._dropped: set[str] = set()
 
@@ -102,24 +122,57 @@ class OpenAIBackend:
         return f"OpenAIBackend(model={self.model!r}{server})"
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for client in self._clients:
+            await client.close()
+
+    def _pick_client(self) -> int:
+        """The least busy client, or a new one when every client has enough calls in flight."""
+        i = min(range(len(self._busy)), key=self._busy.__getitem__)
+        if self._busy[i] >= _CALLS_PER_CLIENT and len(self._clients) < _MAX_CLIENTS:
+            # A copy has the same key, server and timeout, and its own connection pool.
+            self._clients.append(self._client.copy(http_client=openai.DefaultAsyncHttpxClient()))
+            self._busy.append(0)
+            i = len(self._clients) - 1
+        return i
 
     async def generate(self, request: Request) -> Response:
         for _ in range(_MAX_DEGRADE_STEPS + 1):
             mode = self._schema_mode if request.schema is not None else None
             params = self._params(request, mode, set(self._dropped))
             try:
-                completion = await self._client.chat.completions.create(**params)
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if self._degrade(exc, mode, params):
+                # The SDK's own client (auth, base URL, timeouts, error types), without its
+                # per-call walk over the parameters and the pydantic models of the answer: with
+                # log-probabilities those cost more CPU than everything else in a verdict, and
+                # capped throughput at high concurrency (benchmarks/throughput.py).
+                which = self._pick_client()
+                self._busy[which] += 1
+                try:
+                    body = await self._clients[which].post(_ENDPOINT, body=params, cast_to=bytes)
+                finally:
+                    self._busy[which] -= 1
+                data = json.loads(body)
+            except openai.APIStatusError as exc:
+                error = self._error(exc)
+                # A prompt too long or filtered is about this item, not a feature to drop.
+                if refuses_request(exc) and not error.per_item and self._degrade(exc, mode, params):
                     continue
-                raise self._error(exc) from None
+                raise error from None
             except openai.OpenAIError as exc:
                 raise self._error(exc) from None
             except ValueError as exc:  # JSONDecodeError: a 200 with a garbled body
                 raise garbled_error(self.name, exc) from None
-            return self._response(completion, wants_logprobs="logprobs" in params)
+            return self._response(data, wants_logprobs="logprobs" in params)
         raise BackendError(f"{self.name}: the server kept rejecting the request", transient=False)
+
+    def _is_strict(self, schema: dict[str, Any]) -> bool:
+        """is_strict_schema, remembered: every item of a run sends the same schema."""
+        key = json.dumps(schema, sort_keys=True, default=str)
+        strict = self._strict.get(key)
+        if strict is None:
+            if len(self._strict) > 256:
+                self._strict.clear()
+            strict = self._strict[key] = is_strict_schema(schema)
+        return strict
 
     def _params(self, request: Request, mode: str | None, dropped: set[str]) -> dict[str, Any]:
         messages: list[dict[str, Any]] = [
@@ -145,12 +198,17 @@ class OpenAIBackend:
                     "json_schema": {
                         "name": schema_name(request.schema_name),
                         "schema": request.schema,
-                        "strict": is_strict_schema(request.schema),
+                        "strict": self._is_strict(request.schema),
                     },
                 }
             else:
                 if mode == "json_object":
-                    params["response_format"] = {"type": "json_object"}
+                    fmt: dict[str, Any] = {"type": "json_object"}
+                    if not self.official:
+                        # llama.cpp's servers, Together and Fireworks constrain the output to a
+                        # schema given here; other compatible servers ignore the key.
+                        fmt["schema"] = request.schema
+                    params["response_format"] = fmt
                 append_schema_instruction(messages, request.schema)
         return params
 
@@ -172,28 +230,35 @@ class OpenAIBackend:
                 return True
         return False
 
-    def _response(self, completion: object, *, wants_logprobs: bool) -> Response:
-        if not isinstance(completion, ChatCompletion):  # a 200 that is not JSON at all
-            raise garbled_error(self.name, "not a chat completion")
+    def _response(self, data: Any, *, wants_logprobs: bool) -> Response:
+        """A Response from the chat.completion JSON object; a wrong shape is a malformed answer."""
         try:
-            choice = completion.choices[0]
-            text = choice.message.content or ""
-            finish: str | None = choice.finish_reason
-            if not text and getattr(choice.message, "refusal", None):
-                finish = "refusal"
-            usage = completion.usage
-            details = usage.prompt_tokens_details if usage is not None else None
-            return Response(
+            choice = data["choices"][0]
+            message = choice["message"]
+            text = message.get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError(f"content is {type(text).__name__}, not text")
+            finish = choice.get("finish_reason")
+            refusal = message.get("refusal")
+            usage = data.get("usage") or {}
+            details = usage.get("prompt_tokens_details") or {}
+            response = Response(
                 text=text,
-                input_tokens=int(usage.prompt_tokens or 0) if usage else 0,
-                output_tokens=int(usage.completion_tokens or 0) if usage else 0,
-                cached_input_tokens=int(details.cached_tokens or 0) if details else 0,
-                logprobs=map_logprobs(choice.logprobs) if wants_logprobs else None,
-                finish_reason=finish,
+                input_tokens=int(usage.get("prompt_tokens") or 0),
+                output_tokens=int(usage.get("completion_tokens") or 0),
+                cached_input_tokens=int(details.get("cached_tokens") or 0),
+                logprobs=map_logprobs(choice.get("logprobs")) if wants_logprobs else None,
+                finish_reason=finish if isinstance(finish, str) else None,
             )
-        except (AttributeError, IndexError, TypeError, ValueError) as exc:
-            # The SDK does not validate bodies: a truncated-but-valid JSON lands here.
-            raise garbled_error(self.name, exc) from None
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            raise garbled_error(self.name, f"not a chat completion: {exc!r}") from None
+        # Asking again would get the same refusal: this item is unjudged, the run goes on.
+        if finish == "content_filter":
+            raise refused_error(self.name, "the provider's content filter stopped the answer")
+        if refusal and not text:
+            why = " ".join(str(refusal).split())[:200]
+            raise refused_error(self.name, f"the model refused to answer: {why}")
+        return response
 
     def _error(self, exc: openai.OpenAIError) -> BackendError:
         secret = self._client.api_key
@@ -206,6 +271,7 @@ class OpenAIBackend:
                 name=self.name,
                 key_env=API_KEY_ENV,
                 server=self.base_url,
+                codes=error_codes(exc.body),
             )
         if isinstance(exc, openai.APITimeoutError):
             return BackendError(
@@ -221,16 +287,28 @@ class OpenAIBackend:
         return BackendError(f"{self.name}: {redact(str(exc), secret)}", transient=False)
 
 
-def map_logprobs(logprobs: ChoiceLogprobs | None) -> list[TokenLogprob] | None:
-    if logprobs is None or logprobs.content is None:
+def refuses_request(exc: openai.APIStatusError) -> bool:
+    """Whether the server refused the request as such (so a feature it names may be dropped).
+    llama-cpp-python answers 500, not 422, when a request fails its validation (e.g. a
+    response_format of type json_schema)."""
+    if exc.status_code in (400, 422):
+        return True
+    return exc.status_code == 500 and "validation error" in str(exc.message).lower()
+
+
+def map_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
+    """TokenLogprobs from a choice's `logprobs` object (None when the server sent none)."""
+    content = logprobs.get("content") if logprobs else None
+    if content is None:
         return None
+    # Positional arguments: this runs for every output token of every verdict.
     return [
         TokenLogprob(
-            token=t.token,
-            logprob=float(t.logprob),
-            top={a.token: float(a.logprob) for a in (t.top_logprobs or [])},
+            t["token"],
+            float(t["logprob"]),
+            {a["token"]: float(a["logprob"]) for a in (t.get("top_logprobs") or ())},
         )
-        for t in logprobs.content
+        for t in content
     ]
 
 
@@ -270,106 +348,3 @@ def append_schema_instruction(messages: list[dict[str, Any]], schema: dict[str, 
             message["content"] = f"{message['content']}\n\n{instruction}"
             return
     messages.append({"role": "user", "content": instruction})
-
-
-# --- Error mapping shared with the Anthropic backend (provider-neutral: status, body, headers).
-
-_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
-
-
-def redact(text: str, secret: str | None = None) -> str:
-    """Remove the key, and anything shaped like one (servers echo masked keys on 401)."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
-
-
-def error_detail(body: object, fallback: str, limit: int = 300) -> str:
-    """The server's own message from an error body, on one line, trimmed."""
-    message: object = None
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, Mapping) else inner
-    elif isinstance(body, str):
-        message = body
-    text = " ".join(str(message or fallback).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            value = float(millis) / 1000.0
-            if math.isfinite(value):
-                return max(0.0, value)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-        return max(0.0, value) if math.isfinite(value) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def error_from_status(
-    status: int,
-    detail: str,
-    headers: Mapping[str, str],
-    *,
-    name: str,
-    key_env: str,
-    server: str | None = None,
-) -> BackendError:
-    """Map an HTTP error status to a BackendError; `detail` must already be redacted."""
-    model = name.split("/", 1)[-1]
-    if status == 401:
-        # The server's text is left out on purpose: it is where keys get echoed back.
-        return BackendError(
-            f"{name}: the API key was refused (HTTP 401); check {key_env}", transient=False
-        )
-    if status == 403:
-        return BackendError(
-            f"{name}: permission denied (HTTP 403): {detail}; check that the key in {key_env} "
-            f"may use model {model!r}",
-            transient=False,
-        )
-    if status == 404:
-        hint = f" and the server URL {server}" if server else ""
-        return BackendError(
-            f"{name}: model {model!r} was not found (HTTP 404): {detail}; check the model "
-            f"name{hint}",
-            transient=False,
-        )
-    if status in (408, 409, 425, 429) or status >= 500:
-        return BackendError(
-            f"{name}: HTTP {status}: {detail}",
-            transient=True,
-            retry_after=retry_after_seconds(headers),
-        )
-    return BackendError(
-        f"{name}: the request was rejected (HTTP {status}): {detail}", transient=False
-    )
-
-
-def garbled_error(name: str, detail: object) -> BackendError:
-    return BackendError(f"{name}: the server sent a malformed answer ({detail})", transient=True)
-
-
-def describe_cause(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if cause is None:
-        return str(exc)
-    text = str(cause).strip()
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__

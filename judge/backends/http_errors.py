@@ -1,0 +1,190 @@
+"""HTTP error mapping shared by the provider backends: status, body and headers -> BackendError.
+
+Provider-neutral on purpose (no SDK import), so loading one backend never loads another's SDK.
+The kind of a BackendError decides what the runner does: `transient` is retried, `per_item`
+makes that one item unjudged and the run goes on, anything else stops the run at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+
+from judge.errors import BackendError
+
+_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
+
+# Error codes (OpenAI `error.code`, Anthropic `error.type`, llama.cpp `error.type`) and message
+# wordings that say this one prompt is too long for the model. Servers word it in many ways:
+# OpenAI, vLLM and llama-cpp-python "maximum context length is N tokens", Anthropic "prompt is too
+# long", llama.cpp "exceeds the available context size", TGI "inputs tokens + max_new_tokens".
+_TOO_LONG_CODES = frozenset(
+    {
+        "context_length_exceeded",
+        "string_above_max_length",
+        "exceed_context_size_error",
+        "request_too_large",
+    }
+)
+_TOO_LONG_TEXT = re.compile(
+    r"context[ _](?:length|window|size)|maximum context|prompt is too long"
+    r"|(?:input|prompt|message|content|string|text)s? (?:is |are )?too (?:long|large)"
+    r"|too many (?:input )?tokens|reduce the length"
+    r"|exceeds? the (?:available |maximum )?context|inputs.{0,10}tokens \+ .{0,20}max_new_tokens",
+    re.IGNORECASE,
+)
+# Refusals by a content filter (OpenAI/Azure `code: content_filter`).
+_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
+_FILTER_TEXT = re.compile(
+    r"content[ _](?:filter|management policy)|responsible ?ai policy", re.IGNORECASE
+)
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """Remove the key, and anything shaped like one (servers echo masked keys on 401)."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("[redacted]", text)
+
+
+def error_detail(body: object, fallback: str, limit: int = 300) -> str:
+    """The server's own message from an error body, on one line, trimmed."""
+    message: object = None
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, Mapping) else inner
+    elif isinstance(body, str):
+        message = body
+    text = " ".join(str(message or fallback).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_codes(body: object) -> frozenset[str]:
+    """The machine-readable codes of an error body: `code` and `type`, with or without the
+    outer `error` object (the OpenAI SDK strips it, the Anthropic SDK keeps it)."""
+    if not isinstance(body, Mapping):
+        return frozenset()
+    inner = body.get("error", body)
+    if not isinstance(inner, Mapping):
+        return frozenset()
+    found = [inner.get("code"), inner.get("type"), body.get("type")]
+    details = inner.get("details")
+    if isinstance(details, Mapping):
+        found.append(details.get("error_code"))
+    return frozenset(str(c).lower() for c in found if isinstance(c, str | int) and str(c))
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            value = float(millis) / 1000.0
+            if math.isfinite(value):
+                return max(0.0, value)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+        return max(0.0, value) if math.isfinite(value) else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def is_too_long(status: int, detail: str, codes: Iterable[str] = ()) -> bool:
+    """Whether an error says that this item's prompt does not fit the model."""
+    if status == 413:
+        return True
+    return status in (400, 422) and (
+        bool(_TOO_LONG_CODES.intersection(codes)) or bool(_TOO_LONG_TEXT.search(detail))
+    )
+
+
+def is_content_filtered(status: int, detail: str, codes: Iterable[str] = ()) -> bool:
+    """Whether an error says that a content filter refused this item."""
+    return status == 400 and (
+        bool(_FILTER_CODES.intersection(codes)) or bool(_FILTER_TEXT.search(detail))
+    )
+
+
+def error_from_status(
+    status: int,
+    detail: str,
+    headers: Mapping[str, str],
+    *,
+    name: str,
+    key_env: str,
+    server: str | None = None,
+    codes: Iterable[str] = (),
+) -> BackendError:
+    """Map an HTTP error status to a BackendError; `detail` must already be redacted."""
+    model = name.split("/", 1)[-1]
+    codes = frozenset(codes)
+    if status == 401:
+        # The server's text is left out on purpose: it is where keys get echoed back.
+        return BackendError(
+            f"{name}: the API key was refused (HTTP 401); check {key_env}", transient=False
+        )
+    if status == 403:
+        return BackendError(
+            f"{name}: permission denied (HTTP 403): {detail}; check that the key in {key_env} "
+            f"may use model {model!r}",
+            transient=False,
+        )
+    if status == 404:
+        hint = f" and the server URL {server}" if server else ""
+        return BackendError(
+            f"{name}: model {model!r} was not found (HTTP 404): {detail}; check the model "
+            f"name{hint}",
+            transient=False,
+        )
+    if status in (408, 409, 425, 429) or status >= 500:
+        return BackendError(
+            f"{name}: HTTP {status}: {detail}",
+            transient=True,
+            retry_after=retry_after_seconds(headers),
+        )
+    if is_too_long(status, detail, codes):
+        return BackendError(
+            f"{name}: this item is too long for the model (HTTP {status}): {detail}; "
+            "shorten it (e.g. --max-chars) or use a model with a longer context",
+            per_item=True,
+        )
+    if is_content_filtered(status, detail, codes):
+        return BackendError(
+            f"{name}: the provider's content filter refused this item (HTTP {status}): {detail}",
+            per_item=True,
+        )
+    return BackendError(
+        f"{name}: the request was rejected (HTTP {status}): {detail}", transient=False
+    )
+
+
+def refused_error(name: str, why: str) -> BackendError:
+    """A 200 whose answer the model or a content filter withheld: this item only."""
+    return BackendError(f"{name}: no verdict for this item: {why}", per_item=True)
+
+
+def garbled_error(name: str, detail: object) -> BackendError:
+    return BackendError(f"{name}: the server sent a malformed answer ({detail})", transient=True)
+
+
+def describe_cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if cause is None:
+        return str(exc)
+    text = str(cause).strip()
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
