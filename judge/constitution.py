@@ -1,4 +1,4 @@
-"""Parse, validate and render constitution files (the format: docs/constitution-format.md).
+"""Parse, validate and render constitution files (the format: README.md, "Constitution format").
 
 A constitution is a Markdown-flavoured text file: an optional `# Title` line, a header of
 `key: value` lines, a preamble, then one `## id` section per principle with optional attribute
@@ -85,7 +85,7 @@ class Constitution(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # Problems and errors
 
-FORMAT_DOC = "docs/constitution-format.md"
+FORMAT_DOC = 'the README, section "Constitution format"'
 HEADER_KEYS = ("name", "description", "version", "scale")
 ATTRIBUTE_KEYS = ("title", "weight", "scale")
 SECTIONS = ("rubric", "critique", "revision")

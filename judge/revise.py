@@ -100,7 +100,7 @@ def no_principle_message(c: Constitution) -> str:
     return (
         f"{where}: no principle has both a `### Critique` and a `### Revision` section, so there "
         "is nothing to revise with; add both to at least one principle (see "
-        "docs/constitution-format.md)"
+        "the README, section 'Constitution format')"
     )
 
 

@@ -303,7 +303,7 @@ def test_not_text_and_empty() -> None:
     for text in ("", " \n\n\t\n"):
         assert only(text) == (
             "1: empty file; a constitution needs a header with `name:` and at least one "
-            "`## id` principle (see docs/constitution-format.md)"
+            '`## id` principle (see the README, section "Constitution format")'
         )
 
 

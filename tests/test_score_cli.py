@@ -18,7 +18,7 @@ from judge.backends.base import Request
 from judge.cli import main
 from judge.errors import BackendError
 from tests.fakebackend import FakeBackend
-from tests.fakes import Fault, FakeOpenAIServer
+from tests.fakes import FakeOpenAIServer, Fault
 
 ROWS = [
     {"id": 1, "prompt": "2+2?", "response": "4", "extra": {"k": [1, 2]}},

@@ -12,7 +12,7 @@ from judge.constitution import Constitution, Principle, Problem, load_checked
 
 @click.group()
 def constitution() -> None:
-    """Check and inspect constitution files (format: docs/constitution-format.md)."""
+    """Check and inspect constitution files (format: the README, "Constitution format")."""
 
 
 def _plural(n: int, word: str) -> str:

@@ -53,9 +53,13 @@ from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
     help="Longer texts are cut to this many characters (the row says so).",
 )
 @click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
-@click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False),
-              help="calibration.json from judge calibrate (absolute labels): adds "
-              "calibrated_score, P(a human rates it good), to each row.")
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="calibration.json from judge calibrate (absolute labels): adds "
+    "calibrated_score, P(a human rates it good), to each row.",
+)
 @model_options
 @field_options
 def score(**kw: Any) -> None:
