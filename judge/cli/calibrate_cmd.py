@@ -12,7 +12,17 @@ import click
 from judge.agreement import label_scale, summarize
 from judge.api import make_runner
 from judge.calibration import save
-from judge.cli.common import Progress, dollars, human_tokens, model_options, settings_from, summary
+from judge.cli.common import (
+    Progress,
+    constitution_option,
+    dollars,
+    human_tokens,
+    model_options,
+    score_options,
+    score_options_from,
+    settings_from,
+    summary,
+)
 from judge.compare import CompareOptions
 from judge.constitution import load
 from judge.errors import InputError
@@ -30,7 +40,6 @@ from judge.report import (
     write_markdown,
 )
 from judge.runner import Plan
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),
@@ -63,14 +72,7 @@ def _label_field_options(func: Any) -> Any:
 
 @click.command()
 @click.argument("labels_path", metavar="LABELS")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file.",
-)
+@constitution_option
 @click.option(
     "-o",
     "--output",
@@ -133,19 +135,7 @@ def _label_field_options(func: Any) -> Any:
     show_default=True,
     help="Compare mode: all principles in one call, or one drawn per pair by weight.",
 )
-@click.option(
-    "--per-principle",
-    is_flag=True,
-    help="Score mode: one call per principle instead of one per response.",
-)
-@click.option(
-    "--max-chars",
-    type=click.IntRange(100),
-    default=DEFAULT_MAX_CHARS,
-    show_default=True,
-    help="Longer texts are cut to this many characters.",
-)
-@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@score_options
 @model_options
 @_label_field_options
 def calibrate(**kw: Any) -> None:
@@ -164,11 +154,7 @@ def calibrate(**kw: Any) -> None:
     setup = JudgeSetup(
         mode=kw["mode"],
         tie_margin=kw["tie_margin"],
-        score=ScoreOptions(
-            per_principle=kw["per_principle"],
-            max_chars=kw["max_chars"],
-            logprobs=not kw["no_logprobs"],
-        ),
+        score=score_options_from(kw),
         compare=CompareOptions(
             principles=kw["principles"],
             seed=kw["seed"],

@@ -11,6 +11,7 @@ import click
 from judge.api import DEFAULT_MODEL, Settings
 from judge.io import FieldMap
 from judge.runner import RunnerConfig, RunStats
+from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,6 +127,41 @@ field_options = _options(
         help="Input field of a document judged without a prompt.",
     ),
 )
+
+
+constitution_option = click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    required=True,
+    envvar="JUDGE_CONSTITUTION",
+    help="Constitution file (check one with `judge constitution check`).",
+)
+
+score_options = _options(
+    click.option(
+        "--per-principle",
+        is_flag=True,
+        help="One call per principle instead of one per candidate (more accurate, costlier).",
+    ),
+    click.option(
+        "--max-chars",
+        type=click.IntRange(100),
+        default=DEFAULT_MAX_CHARS,
+        show_default=True,
+        help="Longer texts are cut to this many characters (the row says so).",
+    ),
+    click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities."),
+)
+
+
+def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
+    """ScoreOptions from the shared scoring options (compare options read them too)."""
+    return ScoreOptions(
+        per_principle=kw["per_principle"],
+        max_chars=kw["max_chars"],
+        logprobs=not kw["no_logprobs"],
+    )
 
 
 def settings_from(kw: dict[str, Any]) -> Settings:

@@ -12,9 +12,12 @@ from judge.api import make_runner
 from judge.calibration import Calibration, load_for
 from judge.cli.common import (
     Progress,
+    constitution_option,
     field_options,
     fields_from,
     model_options,
+    score_options,
+    score_options_from,
     settings_from,
     summary,
 )
@@ -23,19 +26,12 @@ from judge.constitution import load
 from judge.filtering import Filter, Rule, describe_counts
 from judge.io import RowWriter, count_rows, iter_candidates, open_writer
 from judge.runner import Plan
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+from judge.scoring import Scorer
 
 
 @click.command("filter")
 @click.argument("input_path", metavar="INPUT")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file.",
-)
+@constitution_option
 @click.option(
     "-o",
     "--output",
@@ -68,19 +64,7 @@ from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
 @click.option(
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )
-@click.option(
-    "--per-principle",
-    is_flag=True,
-    help="One call per principle instead of one per candidate (more accurate, costlier).",
-)
-@click.option(
-    "--max-chars",
-    type=click.IntRange(100),
-    default=DEFAULT_MAX_CHARS,
-    show_default=True,
-    help="Longer texts are cut to this many characters.",
-)
-@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@score_options
 @model_options
 @field_options
 def filter_(**kw: Any) -> None:
@@ -93,11 +77,7 @@ def filter_(**kw: Any) -> None:
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
-    options = ScoreOptions(
-        per_principle=kw["per_principle"],
-        max_chars=kw["max_chars"],
-        logprobs=not kw["no_logprobs"],
-    )
+    options = score_options_from(kw)
     calibration = None
     if kw["calibration_path"]:
         calibration, warnings = load_for(

@@ -15,11 +15,14 @@ from judge.api import make_runner
 from judge.calibration import load_calibration
 from judge.cli.common import (
     Progress,
+    constitution_option,
     dollars,
     field_options,
     fields_from,
     human_tokens,
     model_options,
+    score_options,
+    score_options_from,
     settings_from,
 )
 from judge.compare import CompareOptions
@@ -39,19 +42,11 @@ from judge.preference import (
 )
 from judge.prompt_groups import iter_groups
 from judge.runner import Plan, Runner
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file.",
-)
+@constitution_option
 @click.option(
     "-o",
     "--output",
@@ -139,15 +134,7 @@ from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
     type=click.Path(dir_okay=False),
     help="Write the dataset card here (a folder output gets README.md anyway).",
 )
-@click.option("--per-principle", is_flag=True, help="score mode: one call per principle.")
-@click.option(
-    "--max-chars",
-    type=click.IntRange(100),
-    default=DEFAULT_MAX_CHARS,
-    show_default=True,
-    help="Longer texts are cut to this many characters.",
-)
-@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@score_options
 @model_options
 @field_options
 def pairs(**kw: Any) -> None:
@@ -174,11 +161,7 @@ def pairs(**kw: Any) -> None:
     maker = PairMaker(
         constitution,
         options,
-        score_options=ScoreOptions(
-            per_principle=kw["per_principle"],
-            max_chars=kw["max_chars"],
-            logprobs=not kw["no_logprobs"],
-        ),
+        score_options=score_options_from(kw),
         compare_options=CompareOptions(
             principles=kw["principles"],
             seed=kw["seed"],

@@ -11,48 +11,32 @@ from judge.api import make_runner, score_stream
 from judge.calibration import load_for
 from judge.cli.common import (
     Progress,
+    constitution_option,
     dollars,
     field_options,
     fields_from,
     human_tokens,
     model_options,
+    score_options,
+    score_options_from,
     settings_from,
     summary,
 )
 from judge.constitution import load
 from judge.io import FieldMap, count_rows, iter_candidates, open_writer
 from judge.runner import Plan
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+from judge.scoring import Scorer
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file.",
-)
+@constitution_option
 @click.option(
     "-o",
     "--output",
     help="Output file (.jsonl, .parquet, .csv) or folder (dataset). Default: JSON Lines on stdout.",
 )
-@click.option(
-    "--per-principle",
-    is_flag=True,
-    help="One call per principle instead of one per candidate (more accurate, costlier).",
-)
-@click.option(
-    "--max-chars",
-    type=click.IntRange(100),
-    default=DEFAULT_MAX_CHARS,
-    show_default=True,
-    help="Longer texts are cut to this many characters (the row says so).",
-)
-@click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities.")
+@score_options
 @click.option(
     "--calibration",
     "calibration_path",
@@ -71,11 +55,7 @@ def score(**kw: Any) -> None:
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
-    options = ScoreOptions(
-        per_principle=kw["per_principle"],
-        max_chars=kw["max_chars"],
-        logprobs=not kw["no_logprobs"],
-    )
+    options = score_options_from(kw)
     input_path: str = kw["input_path"]
     calibration = None
     if kw["calibration_path"]:
