@@ -15,9 +15,8 @@ from judge.calibration import save
 from judge.cli.common import (
     Progress,
     constitution_option,
-    dollars,
-    human_tokens,
     model_options,
+    plan_text,
     score_options,
     score_options_from,
     settings_from,
@@ -172,7 +171,9 @@ def calibrate(**kw: Any) -> None:
         for item in labels.items:
             for request in judge.requests(item):
                 plan.add(runner, request)
-        click.echo(_plan_text(len(labels.items), plan, runner.backend.name), err=True)
+        click.echo(
+            plan_text(runner.backend.name, f"{len(labels.items)} labelled items", plan), err=True
+        )
         return
 
     async def go() -> list[Judgment]:
@@ -278,14 +279,3 @@ def _labels(kw: dict[str, Any]) -> LabelSet:
         chosen = sorted(random.Random(kw["seed"]).sample(range(len(labels.items)), kw["sample"]))
         labels.items = [labels.items[i] for i in chosen]
     return labels
-
-
-def _plan_text(items: int, plan: Plan, model: str) -> str:
-    todo = plan.calls - plan.cached
-    return (
-        f"judge: dry run for {model}: {items} labelled items -> {plan.calls} calls "
-        f"({plan.cached} already cached, {todo} to make); "
-        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token), "
-        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
-        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-    )

@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 import click
 
 from judge.api import DEFAULT_MODEL, Settings
-from judge.io import FieldMap
-from judge.runner import RunnerConfig, RunStats
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
+from judge.constitution import Constitution
+from judge.io import FieldMap, count_rows, iter_candidates
+from judge.runner import Plan, Runner, RunnerConfig, RunStats
+from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -250,3 +251,46 @@ def summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
     if stats.retries or stats.reasks:
         parts.append(f"{stats.retries} retries, {stats.reasks} re-asks")
     return "; ".join(parts)
+
+
+def plan_text(
+    model: str, what: str, plan: Plan, *, calls_note: str = "", input_note: str = ""
+) -> str:
+    """The --dry-run line every judging command prints."""
+    todo = plan.calls - plan.cached
+    return (
+        f"judge: dry run for {model}: {what} -> {plan.calls} calls{calls_note} "
+        f"({plan.cached} already cached, {todo} to make); "
+        f"~{human_tokens(plan.input_tokens)} input tokens "
+        f"(estimated at 4 characters a token{input_note}), "
+        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
+        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
+    )
+
+
+def plan_scoring(
+    input_path: str,
+    fields: FieldMap,
+    constitution: Constitution,
+    options: ScoreOptions,
+    runner: Runner,
+) -> str:
+    """--dry-run of scoring every candidate of INPUT: the line to print."""
+    plan = Plan()
+    scorer = Scorer(constitution, options)
+    n = 0
+    for cand in iter_candidates(input_path, fields):
+        n += 1
+        if not cand.note:
+            for request in scorer.requests(cand):
+                plan.add(runner, request)
+    return plan_text(runner.backend.name, f"{n} candidates", plan)
+
+
+def candidate_total(path: str, fields: FieldMap) -> int | None:
+    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
+    rows = count_rows(path)
+    if rows is None:
+        return None
+    first = next(iter_candidates(path, fields), None)
+    return rows if first is None or first.response_index is None else None

@@ -12,21 +12,21 @@ from judge.api import make_runner
 from judge.calibration import Calibration, load_for
 from judge.cli.common import (
     Progress,
+    candidate_total,
     constitution_option,
     field_options,
     fields_from,
     model_options,
+    plan_scoring,
     score_options,
     score_options_from,
     settings_from,
     summary,
 )
-from judge.cli.score_cmd import _budget_exit, _plan_text
+from judge.cli.score_cmd import _budget_exit
 from judge.constitution import load
 from judge.filtering import Filter, Rule, describe_counts
-from judge.io import RowWriter, count_rows, iter_candidates, open_writer
-from judge.runner import Plan
-from judge.scoring import Scorer
+from judge.io import RowWriter, iter_candidates, open_writer
 
 
 @click.command("filter")
@@ -95,18 +95,10 @@ def filter_(**kw: Any) -> None:
             click.echo(f"judge: warning: {warning}", err=True)
 
     if kw["dry_run"]:
-        plan = Plan()
-        scorer = Scorer(constitution, options)
-        n = 0
-        for cand in iter_candidates(input_path, fields):
-            n += 1
-            if not cand.note:
-                for request in scorer.requests(cand):
-                    plan.add(runner, request)
-        click.echo(_plan_text(n, plan, runner.backend.name), err=True)
+        click.echo(plan_scoring(input_path, fields, constitution, options, runner), err=True)
         return
 
-    total = count_rows(input_path)
+    total = candidate_total(input_path, fields)
     kept = open_writer(kw["output"])
     writers: list[RowWriter] = [kept]
     rejected = None

@@ -21,6 +21,7 @@ from judge.cli.common import (
     fields_from,
     human_tokens,
     model_options,
+    plan_text,
     score_options,
     score_options_from,
     settings_from,
@@ -194,7 +195,17 @@ def pairs(**kw: Any) -> None:
             n += 1
             for request in maker.requests(group):
                 plan.add(planner, request)
-        click.echo(_plan_text(n, plan, planner.backend.name, options), err=True)
+        click.echo(
+            plan_text(
+                planner.backend.name,
+                f"{n} prompts",
+                plan,
+                calls_note=" (adaptive: the worst case of the sort)"
+                if options.comparisons == "adaptive"
+                else "",
+            ),
+            err=True,
+        )
         return
 
     if calibration is not None:
@@ -420,15 +431,3 @@ def _report(
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _plan_text(prompts: int, plan: Plan, model: str, options: PairsOptions) -> str:
-    todo = plan.calls - plan.cached
-    worst = " (adaptive: the worst case of the sort)" if options.comparisons == "adaptive" else ""
-    return (
-        f"judge: dry run for {model}: {prompts} prompts -> {plan.calls} calls{worst} "
-        f"({plan.cached} already cached, {todo} to make); "
-        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token), "
-        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
-        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-    )

@@ -14,17 +14,19 @@ import click
 from judge.api import make_runner
 from judge.cli.common import (
     Progress,
+    candidate_total,
     dollars,
     field_options,
     fields_from,
     human_tokens,
     model_options,
+    plan_text,
     settings_from,
     summary,
 )
 from judge.constitution import load
 from judge.errors import InputError
-from judge.io import FieldMap, count_rows, describe, iter_candidates, open_writer
+from judge.io import FieldMap, describe, iter_candidates, open_writer
 from judge.pairs import empty_schema, write_empty
 from judge.records import Candidate
 from judge.revise import (
@@ -167,7 +169,16 @@ def revise(**kw: Any) -> None:
         for cand in _candidates(input_path, fields):
             n += 1
             reviser.plan(plan, runner, judge_runner, cand)
-        click.echo(_plan_text(n, plan, model, judge_model, options.rounds), err=True)
+        click.echo(
+            plan_text(
+                model + ("" if judge_model == model else f", judge {judge_model}"),
+                f"{n} items x ({options.rounds} rounds x 2 calls + 2 judge calls)",
+                plan,
+                input_note="; critiques and revisions not yet made are taken as long as "
+                "--critique-max-tokens and as the response they revise",
+            ),
+            err=True,
+        )
         return
 
     writer = open_writer(kw["output"])
@@ -204,7 +215,7 @@ def revise(**kw: Any) -> None:
                 runner,
                 judge_runner,
                 _candidates(input_path, fields),
-                total=_total(input_path, fields),
+                total=candidate_total(input_path, fields),
             ):
                 write(out)
         finally:
@@ -273,13 +284,6 @@ def _candidates(path: str, fields: FieldMap) -> Iterator[Candidate]:
         yield cand
 
 
-def _total(path: str, fields: FieldMap) -> int | None:
-    """Items, for the progress bar: rows, unless rows hold lists of responses."""
-    rows = count_rows(path)
-    first = next(iter_candidates(path, fields), None) if rows is not None else None
-    return rows if first is None or first.response_index is None else None
-
-
 def candidates_row(out: Revised, fields: FieldMap) -> dict[str, Any]:
     """The input row with `responses` = [original, revision 1, ..., last]: a `judge pairs` input."""
     row = dict(out.candidate.row)
@@ -332,16 +336,3 @@ def report(tally: Tally, min_margin: float, pairs: int | None) -> str:
         f"{human_tokens(t.kept_tokens)} kept, estimated at 4 characters a token); {cost}"
     )
     return "\n".join(lines)
-
-
-def _plan_text(items: int, plan: Plan, model: str, judge_model: str, rounds: int) -> str:
-    todo = plan.calls - plan.cached
-    judge = "" if judge_model == model else f", judge {judge_model}"
-    return (
-        f"judge: dry run for {model}{judge}: {items} items x ({rounds} rounds x 2 calls + 2 judge "
-        f"calls) -> {plan.calls} calls ({plan.cached} already cached, {todo} to make); "
-        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token; "
-        "critiques and revisions not yet made are taken as long as --critique-max-tokens and as "
-        f"the response they revise), at most {human_tokens(plan.max_output_tokens)} output "
-        f"tokens; input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-    )

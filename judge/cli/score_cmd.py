@@ -11,21 +11,19 @@ from judge.api import make_runner, score_stream
 from judge.calibration import load_for
 from judge.cli.common import (
     Progress,
+    candidate_total,
     constitution_option,
-    dollars,
     field_options,
     fields_from,
-    human_tokens,
     model_options,
+    plan_scoring,
     score_options,
     score_options_from,
     settings_from,
     summary,
 )
 from judge.constitution import load
-from judge.io import FieldMap, count_rows, iter_candidates, open_writer
-from judge.runner import Plan
-from judge.scoring import Scorer
+from judge.io import iter_candidates, open_writer
 
 
 @click.command()
@@ -66,19 +64,11 @@ def score(**kw: Any) -> None:
             click.echo(f"judge: warning: {warning}", err=True)
 
     if kw["dry_run"]:
-        plan = Plan()
-        scorer = Scorer(constitution, options)
-        n = 0
-        for cand in iter_candidates(input_path, fields):
-            n += 1
-            if not cand.note:
-                for request in scorer.requests(cand):
-                    plan.add(runner, request)
-        click.echo(_plan_text(n, plan, runner.backend.name), err=True)
+        click.echo(plan_scoring(input_path, fields, constitution, options, runner), err=True)
         return
 
     writer = open_writer(kw["output"])
-    total = _candidate_total(input_path, fields)
+    total = candidate_total(input_path, fields)
 
     async def go() -> None:
         try:
@@ -110,15 +100,6 @@ def score(**kw: Any) -> None:
         raise click.exceptions.Exit(_budget_exit(stats.failed))
 
 
-def _candidate_total(path: str, fields: FieldMap) -> int | None:
-    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
-    rows = count_rows(path)
-    if rows is None:
-        return None
-    first = next(iter_candidates(path, fields), None)
-    return rows if first is None or first.response_index is None else None
-
-
 def _budget_exit(failed: int) -> int:
     click.echo(
         f"judge: the --max-cost budget was reached; {failed} candidates are not judged "
@@ -127,14 +108,3 @@ def _budget_exit(failed: int) -> int:
         err=True,
     )
     return 1
-
-
-def _plan_text(candidates: int, plan: Plan, model: str) -> str:
-    todo = plan.calls - plan.cached
-    return (
-        f"judge: dry run for {model}: {candidates} candidates -> {plan.calls} calls "
-        f"({plan.cached} already cached, {todo} to make); "
-        f"~{human_tokens(plan.input_tokens)} input tokens (estimated at 4 characters a token), "
-        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
-        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-    )
