@@ -357,9 +357,10 @@ class Runner:
                 item, task = pending[0]
                 if not task.done():
                     # Wait for the head, but wake on any failure so a fatal error stops at once.
-                    done, _ = await asyncio.wait(
-                        [t for _, t in pending], return_when=asyncio.FIRST_COMPLETED
-                    )
+                    # Only unfinished tasks: a finished one would wake the wait at once, forever
+                    # (a busy loop that starved the embedded model's thread of the GIL).
+                    running = [t for _, t in pending if not t.done()]
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     for t in done:
                         if t.exception() is not None:
                             raise t.exception()  # type: ignore[misc]

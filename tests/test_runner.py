@@ -213,3 +213,19 @@ def test_plan_counts_cached_calls(tmp_path: Any) -> None:
     assert plan.calls == 5 and plan.cached == 3
     assert plan.max_output_tokens == 20
     assert plan.input_cost is None  # no price for fake/judge
+
+
+def test_waiting_for_a_slow_head_does_not_spin() -> None:
+    """A later unit finishing first must not turn the wait for the head into a busy loop."""
+
+    async def work(i: int) -> int:
+        await asyncio.sleep(1.0 if i == 0 else 0.0)
+        return i
+
+    async def go() -> list[int]:
+        runner = Runner(FakeBackend(), config=fast())
+        return [r async for _, r in runner.run(range(3), work)]
+
+    cpu = time.process_time()
+    assert run(go()) == [0, 1, 2]
+    assert time.process_time() - cpu < 0.5  # the spin burnt ~0.85 s of CPU per second of wait
