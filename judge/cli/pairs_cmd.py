@@ -208,9 +208,6 @@ def pairs(**kw: Any) -> None:
         )
         return
 
-    if calibration is not None:
-        for warning in calibration.warnings(sha256=constitution.sha256, model=settings.model):
-            click.echo(f"judge: warning: {warning}", err=True)
     output: str | None = kw["output"]
     push_repo: str | None = kw["push_repo"]
     sink = _Sink(output, staged=bool(push_repo) and not is_folder_output(output))
@@ -224,6 +221,12 @@ def pairs(**kw: Any) -> None:
         )
     else:
         runner = make_runner(settings, on_progress=progress)
+    if calibration is not None:
+        # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
+        # already in INPUT no model judges here, so only the constitution is compared.
+        model = runner.backend.name if runner is not None else None
+        for warning in calibration.warnings(sha256=constitution.sha256, model=model):
+            click.echo(f"judge: warning: {warning}", err=True)
     listed = fields.responses in first[1] and fields.response not in first[1]
     total = count_rows(input_path) if listed else None
 
