@@ -151,6 +151,16 @@ def verdict(r: dict[str, Any]) -> list[str]:
                 f"**Not distinguishable from chance** ({name} {_ci(stat)}): do not use its scores "
                 "as labels; try a stronger model or a sharper constitution."
             )
+            kappa = None  # said: no need for the strength of agreement as well
+        share, agree = _v(r.get("positive_rate")), _v(r.get("agreement"))
+        scale = r.get("label_scale") or {}
+        if scale.get("measure") == "binary" and share is not None and agree is not None:
+            common = max(share, 1 - share)
+            if agree < common:
+                out.append(
+                    f"It agrees with the labels less often ({agree:.2f}) than always giving the "
+                    f"most common label would ({common:.2f})."
+                )
     rho = r.get("spearman") or {}
     if rho.get("high") is not None and rho["high"] < 0:
         out.append(

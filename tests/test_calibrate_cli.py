@@ -365,3 +365,14 @@ def test_verdict_sentences() -> None:
     text = " ".join(verdict(strong))
     assert "coin flip" not in text and "longer response" not in text
     assert "agreement is substantial" in text
+    absolute = {
+        "n": 100,
+        "kind": "absolute",
+        "agreement": ci(0.59, 0.5, 0.68),
+        "positive_rate": ci(0.73, 0.65, 0.8),
+        "label_scale": {"measure": "binary"},
+        "cohen_kappa": ci(-0.22, -0.39, 0.0),
+    }
+    text = " ".join(verdict(absolute))
+    assert text.count("kappa") == 1 and "Not distinguishable from chance" in text
+    assert "than always giving the most common label would (0.73)" in text
