@@ -14,6 +14,7 @@ from judge.api import make_runner
 from judge.calibration import save
 from judge.cli.common import (
     Progress,
+    compare_options_from,
     constitution_option,
     model_options,
     plan_text,
@@ -22,7 +23,6 @@ from judge.cli.common import (
     settings_from,
     summary,
 )
-from judge.compare import CompareOptions
 from judge.constitution import load
 from judge.errors import InputError
 from judge.evaluate import JudgeSetup, Judgment, LabelJudge
@@ -154,12 +154,7 @@ def calibrate(**kw: Any) -> None:
         mode=kw["mode"],
         tie_margin=kw["tie_margin"],
         score=score_options_from(kw),
-        compare=CompareOptions(
-            principles=kw["principles"],
-            seed=kw["seed"],
-            logprobs=not kw["no_logprobs"],
-            max_chars=kw["max_chars"],
-        ),
+        compare=compare_options_from(kw),
     )
     folder = Path(kw["output_dir"])
     if folder.exists() and not folder.is_dir():

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from judge.api import DEFAULT_MODEL, Settings
+from judge.compare import CompareOptions
 from judge.constitution import Constitution
 from judge.io import FieldMap, count_rows, iter_candidates
 from judge.runner import Plan, Runner, RunnerConfig, RunStats
@@ -162,6 +163,16 @@ def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
         per_principle=kw["per_principle"],
         max_chars=kw["max_chars"],
         logprobs=not kw["no_logprobs"],
+    )
+
+
+def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
+    """CompareOptions from --principles, --seed and the shared scoring options."""
+    return CompareOptions(
+        principles=kw["principles"],
+        seed=kw["seed"],
+        logprobs=not kw["no_logprobs"],
+        max_chars=kw["max_chars"],
     )
 
 

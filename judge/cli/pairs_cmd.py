@@ -15,6 +15,7 @@ from judge.api import make_runner
 from judge.calibration import load_calibration
 from judge.cli.common import (
     Progress,
+    compare_options_from,
     constitution_option,
     dollars,
     field_options,
@@ -26,7 +27,6 @@ from judge.cli.common import (
     score_options_from,
     settings_from,
 )
-from judge.compare import CompareOptions
 from judge.constitution import load
 from judge.hub import CardInfo, dataset_card, push_to_hub
 from judge.io import count_rows, open_writer, read_rows
@@ -163,12 +163,7 @@ def pairs(**kw: Any) -> None:
         constitution,
         options,
         score_options=score_options_from(kw),
-        compare_options=CompareOptions(
-            principles=kw["principles"],
-            seed=kw["seed"],
-            logprobs=not kw["no_logprobs"],
-            max_chars=kw["max_chars"],
-        ),
+        compare_options=compare_options_from(kw),
         model=settings.model,
         calibration=calibration,
     )
