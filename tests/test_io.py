@@ -26,6 +26,7 @@ from judge.io import (
     count_rows,
     describe,
     iter_candidates,
+    json_input,  # the module that reads _JSON_CHUNK
     open_writer,
     read_rows,
     write_rows,
@@ -619,7 +620,7 @@ def test_csv_bom_and_long_field(tmp_path: Path) -> None:
 def test_json_array_streams_across_small_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jio, "_JSON_CHUNK", 7)
+    monkeypatch.setattr(json_input, "_JSON_CHUNK", 7)
     rows = [{"n": 12345678901234, "s": "é" * 40, "nested": {"x": [1.5, None, True]}}] * 5
     path = write_text(tmp_path / "in.json", " \n" + json.dumps(rows, indent=2) + "\n")
     assert list(read_rows(path)) == [(i + 1, row) for i, row in enumerate(rows)]
@@ -640,7 +641,7 @@ def test_json_array_streams_across_small_chunks(
 def test_json_array_errors_name_the_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, needle: str
 ) -> None:
-    monkeypatch.setattr(jio, "_JSON_CHUNK", 3)
+    monkeypatch.setattr(json_input, "_JSON_CHUNK", 3)
     path = write_text(tmp_path / "in.json", text)
     err = error_of(read_rows, path)
     assert err.where == f"{path}:{line}"

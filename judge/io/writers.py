@@ -1,0 +1,296 @@
+"""Writing rows to any supported output, chosen by the path's extension.
+
+Every file output is written to a hidden temporary name next to it (see tempfiles) and moved
+into place at `close()`, so a crash never leaves a half-written output (and the input may
+safely be the output)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any, Protocol
+
+from judge.errors import InputError
+from judge.io.arrow import _arrow_batches, _infer_schema
+from judge.io.tempfiles import _remove_stale_temps, _temp_name
+from judge.io.values import _csv_cell, _dumps
+
+
+class RowWriter(Protocol):
+    """Writes rows to one output; a context manager that aborts on an exception."""
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def __enter__(self) -> RowWriter: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def open_writer(path: str | None) -> RowWriter:
+    """A writer chosen by the output's extension (see the module docstring)."""
+    if path is None or path == "-":
+        return _StdoutWriter()
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    writers: dict[str, type[_FileWriter]] = {
+        ".jsonl": _FileWriter,
+        ".ndjson": _FileWriter,
+        ".json": _JsonArrayWriter,
+        ".csv": _CsvWriter,
+        ".parquet": _ParquetWriter,
+    }
+    if path.endswith(("/", os.sep)) or (suffix not in writers and os.path.isdir(path)):
+        return _DatasetWriter(path.rstrip("/" + os.sep) or path)
+    if not suffix:
+        return _DatasetWriter(path)
+    if suffix not in writers:
+        raise InputError(
+            f"unsupported output format {suffix!r}: use .jsonl, .ndjson, .json, .csv, .parquet, "
+            "or a folder name without an extension (or ending in /) for a Hugging Face dataset",
+            where=path,
+        )
+    return writers[suffix](path)
+
+
+def write_rows(path: str | None, rows: Iterable[dict[str, Any]]) -> int:
+    """Write all rows to `path` (see open_writer); return how many were written."""
+    count = 0
+    with open_writer(path) as writer:
+        for row in rows:
+            writer.write(row)
+            count += 1
+    return count
+
+
+class _BaseWriter:
+    def write(self, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> _BaseWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class _StdoutWriter(_BaseWriter):
+    """JSON Lines on stdout, flushed per line so that a pipe sees each row as it is judged."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        line = _dumps(row) + "\n"
+        stream = sys.stdout
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+        buffer = getattr(stream, "buffer", None)
+        if encoding != "utf8" and buffer is not None:
+            stream.flush()  # we write UTF-8 whatever the locale says
+            buffer.write(line.encode("utf-8"))
+            buffer.flush()
+        else:
+            stream.write(line)
+            stream.flush()
+
+    def close(self) -> None:
+        sys.stdout.flush()
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+
+
+class _FileWriter(_BaseWriter):
+    """JSON Lines to a temporary file, moved into place at close(). Subclasses convert it."""
+
+    _folder = False  # True for outputs that are folders (a Hugging Face dataset)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if os.path.isdir(path) and not self._folder:
+            raise InputError("is a folder; give a file name for this format", where=path)
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        _remove_stale_temps(path)  # a run killed with SIGKILL could not remove its own
+        self._temps: list[str] = []
+        self._tmp = self._new_temp(path)
+        self._file = open(self._tmp, "x", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self._done = False
+        self.count = 0
+
+    def _new_temp(self, path: str, suffix: str = ".tmp") -> str:
+        name = _temp_name(path, suffix)
+        self._temps.append(name)
+        return name
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._done:
+            raise ValueError(f"writing to {self.path} after it was closed")
+        self._write_line(_dumps(row))
+        self.count += 1
+
+    def _write_line(self, line: str) -> None:
+        self._file.write(line + "\n")
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+            self._finish()
+        except BaseException:
+            self._remove_temps()
+            raise
+        self._remove_temps()
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._remove_temps()
+
+    def _finish(self) -> None:
+        os.replace(self._tmp, self.path)
+
+    def _remove_temps(self) -> None:
+        for name in self._temps:
+            if os.path.isdir(name):
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(name)
+
+
+class _JsonArrayWriter(_FileWriter):
+    """A JSON array, one object per line, streamed (no spool needed)."""
+
+    def _write_line(self, line: str) -> None:
+        self._file.write(("[\n" if self.count == 0 else ",\n") + line)
+
+    def _finish(self) -> None:
+        with open(self._tmp, "a", encoding="utf-8", newline="\n") as f:
+            f.write("\n]\n" if self.count else "[]\n")
+        os.replace(self._tmp, self.path)
+
+
+def _spool_rows(spool: str) -> Iterator[dict[str, Any]]:
+    with open(spool, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+class _CsvWriter(_FileWriter):
+    """CSV with the union of all keys as header; nested values are JSON text in the cell."""
+
+    def _finish(self) -> None:
+        keys: dict[str, None] = {}
+        for row in _spool_rows(self._tmp):
+            keys.update(dict.fromkeys(row))
+        out = self._new_temp(self.path, ".csv.tmp")
+        with open(out, "x", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            if keys:
+                writer.writerow(keys)
+            for row in _spool_rows(self._tmp):
+                writer.writerow([_csv_cell(row.get(key)) for key in keys])
+        os.replace(out, self.path)
+
+
+class _ParquetWriter(_FileWriter):
+    def _finish(self) -> None:
+        import pyarrow.parquet as pq
+
+        out = self._new_temp(self.path, ".parquet.tmp")
+        schema, text_columns = _infer_schema(self._tmp, "Parquet")
+        with pq.ParquetWriter(out, schema) as writer:
+            for table in _arrow_batches(self._tmp, schema, text_columns):
+                writer.write_table(table)
+        os.replace(out, self.path)
+
+
+class _DatasetWriter(_FileWriter):
+    """A Hugging Face dataset folder: the spool becomes an Arrow file, then save_to_disk."""
+
+    _folder = True
+
+    def __init__(self, path: str) -> None:
+        if os.path.isfile(path):
+            raise InputError(
+                "exists and is a file; a path without an extension writes a Hugging Face "
+                "dataset folder (add .jsonl, .parquet, ... to write a file)",
+                where=path,
+            )
+        if os.path.isdir(path) and os.listdir(path) and not _is_dataset_folder(path):
+            # Never replace a folder that holds something else.
+            raise InputError(
+                "the folder exists and is not a Hugging Face dataset; choose a new folder",
+                where=path,
+            )
+        super().__init__(path)
+
+    def _finish(self) -> None:
+        import datasets
+        import pyarrow as pa
+
+        work = self._new_temp(self.path, ".dataset.tmp")
+        os.makedirs(work)
+        arrow_file = os.path.join(work, "data.arrow")
+        schema, text_columns = _infer_schema(self._tmp, "a dataset folder")
+        with pa.OSFile(arrow_file, "wb") as sink, pa.ipc.new_stream(sink, schema) as stream:
+            for table in _arrow_batches(self._tmp, schema, text_columns):
+                stream.write_table(table)
+        saved = os.path.join(work, "saved")
+        bars_were_on = not datasets.are_progress_bars_disabled()
+        datasets.disable_progress_bars()  # the CLI owns progress output
+        try:
+            dataset = datasets.Dataset.from_file(arrow_file)
+            dataset.save_to_disk(saved)
+            del dataset
+        finally:
+            if bars_were_on:
+                datasets.enable_progress_bars()
+        if not os.path.exists(self.path):
+            os.rename(saved, self.path)
+            return
+        # A folder cannot be replaced atomically: move the old one aside, then drop it.
+        old = self._new_temp(self.path, ".old")
+        os.rename(self.path, old)
+        try:
+            os.rename(saved, self.path)
+        except OSError:
+            os.rename(old, self.path)
+            raise
+
+
+def _is_dataset_folder(path: str) -> bool:
+    return any(os.path.isfile(os.path.join(path, n)) for n in ("state.json", "dataset_dict.json"))
