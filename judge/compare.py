@@ -99,6 +99,7 @@ def build_request(
         max_tokens=options.max_tokens,
         temperature=options.temperature,
         logprobs=5 if options.logprobs else None,
+        logprobs_after=WINNER_KEY if options.logprobs else None,
     )
 
 
@@ -137,7 +138,9 @@ def _label(text: str) -> str | None:
     return "tie" if t.lower() == "tie" else None
 
 
-_WINNER_KEY = re.compile(r'"winner"\s*:\s*"?\s*$')
+# The text before the winner token; its log-probabilities are the only ones kept (Request).
+WINNER_KEY = r'"winner"\s*:\s*"?\s*'
+_AFTER_WINNER_KEY = re.compile(WINNER_KEY + "$")
 
 
 def soft_label(response: Response) -> float | None:
@@ -147,10 +150,11 @@ def soft_label(response: Response) -> float | None:
     """
     if not response.logprobs:
         return None
-    text = ""
     found: float | None = None
     for tok in response.logprobs:
-        if _WINNER_KEY.search(text) and _first_label(tok.token) is not None:
+        if _first_label(tok.token) is not None and _AFTER_WINNER_KEY.search(
+            response.text[: tok.offset]
+        ):
             mass = {"A": 0.0, "B": 0.0, "tie": 0.0}
             for alt, lp in {**tok.top, tok.token: tok.logprob}.items():
                 label = _first_label(alt)
@@ -159,7 +163,6 @@ def soft_label(response: Response) -> float | None:
             total = sum(mass.values())
             if total > 0:
                 found = (mass["A"] + 0.5 * mass["tie"]) / total
-        text += tok.token
     return found
 
 

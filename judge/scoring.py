@@ -83,20 +83,50 @@ def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
     return body, "response", truncated
 
 
+# A Scorer's system prompts and schemas, by (principle ids, kind of item): the same for every
+# candidate, and rendering them was a tenth of a verdict's CPU.
+_Fixed = dict[tuple[tuple[str, ...], str], tuple[str, dict[str, Any]]]
+
+
 def build_request(
     constitution: Constitution,
     principles: list[Principle],
     candidate: Candidate,
     options: ScoreOptions,
+    memo: _Fixed | None = None,
 ) -> tuple[Request, bool]:
     data, kind, truncated = material(candidate, options.max_chars)
+    ids = ", ".join(p.id for p in principles)
+    key = (tuple(p.id for p in principles), kind)
+    fixed = memo.get(key) if memo is not None else None
+    if fixed is None:
+        fixed = (system_prompt(constitution, principles, kind, ids), verdict_schema(principles))
+        if memo is not None:
+            memo[key] = fixed
+    system, schema = fixed
+    user = prompts.render("score_user", material=data, kind=kind, ids=ids)
+    max_tokens = options.max_tokens or (RATIONALE_TOKENS * len(principles) + 40)
+    request = Request(
+        messages=(Message("system", system, cache=True), Message("user", user)),
+        schema=schema,
+        schema_name="verdict",
+        max_tokens=max_tokens,
+        temperature=options.temperature,
+        logprobs=5 if options.logprobs else None,
+        logprobs_after=SCORE_KEY if options.logprobs else None,
+    )
+    return request, truncated
+
+
+def system_prompt(
+    constitution: Constitution, principles: list[Principle], kind: str, ids: str
+) -> str:
     tags = (
         "<candidate_document>"
         if kind == "document"
         else "<candidate_prompt> (the request) and <candidate_response> (the response to judge)"
     )
-    ids = ", ".join(p.id for p in principles)
-    system = prompts.render(
+    return prompts.render(
         "score_system",
         preamble=constitution.preamble.strip(),
         kind=kind,
@@ -105,17 +135,6 @@ def build_request(
         principles="\n\n".join(principle_text(p) for p in principles),
         ids=ids,
     )
-    user = prompts.render("score_user", material=data, kind=kind, ids=ids)
-    max_tokens = options.max_tokens or (RATIONALE_TOKENS * len(principles) + 40)
-    request = Request(
-        messages=(Message("system", system, cache=True), Message("user", user)),
-        schema=verdict_schema(principles),
-        schema_name="verdict",
-        max_tokens=max_tokens,
-        temperature=options.temperature,
-        logprobs=5 if options.logprobs else None,
-    )
-    return request, truncated
 
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
@@ -163,36 +182,44 @@ def parse_verdict(principles: list[Principle], response: Response) -> dict[str, 
     return out
 
 
+# The text before a score token; its log-probabilities are the only ones kept (Request).
+SCORE_KEY = r'"score"\s*:\s*'
+_AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
+_PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
+
+
 def expected_scores(principles: list[Principle], response: Response) -> dict[str, float]:
     """Expected score per principle from the log-probabilities of the score tokens.
 
-    Walks the answer's tokens; where a token is the score right after `"score":`, the digits among
-    its top alternatives give a distribution over the scale (as in G-Eval). Principles whose score
-    token is not a single in-scale digit are left out.
+    Where a token is the score right after `"score":`, the digits among its top alternatives give
+    a distribution over the scale (as in G-Eval); the principle is the last one named before it.
+    Principles whose score token is not a single in-scale digit are left out.
     """
     if not response.logprobs:
         return {}
     out: dict[str, float] = {}
-    text = ""
     ids = {p.id: p for p in principles}
     for tok in response.logprobs:
-        stripped = tok.token.strip()
-        if stripped.isdigit() and re.search(r'"score"\s*:\s*$', text):
-            keys = re.findall(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{', text)
-            pid = next((k for k in reversed(keys) if k in ids), None)
-            if pid is None and len(principles) == 1:
-                pid = principles[0].id
-            if pid is not None and pid not in out:
-                p = ids[pid]
-                weights: dict[int, float] = {}
-                for alt, lp in {tok.token: tok.logprob, **tok.top}.items():
-                    a = alt.strip()
-                    if a.isdigit() and p.scale.low <= int(a) <= p.scale.high:
-                        weights[int(a)] = max(weights.get(int(a), 0.0), math.exp(lp))
-                total = sum(weights.values())
-                if total > 0:
-                    out[pid] = sum(v * w for v, w in weights.items()) / total
-        text += tok.token
+        if not tok.token.strip().isdigit():
+            continue
+        before = response.text[: tok.offset]
+        if not _AFTER_SCORE_KEY.search(before):
+            continue
+        keys = _PRINCIPLE_KEY.findall(before)
+        pid = next((k for k in reversed(keys) if k in ids), None)
+        if pid is None and len(principles) == 1:
+            pid = principles[0].id
+        if pid is None or pid in out:
+            continue
+        p = ids[pid]
+        weights: dict[int, float] = {}
+        for alt, lp in {tok.token: tok.logprob, **tok.top}.items():
+            a = alt.strip()
+            if a.isdigit() and p.scale.low <= int(a) <= p.scale.high:
+                weights[int(a)] = max(weights.get(int(a), 0.0), math.exp(lp))
+        total = sum(weights.values())
+        if total > 0:
+            out[pid] = sum(v * w for v, w in weights.items()) / total
     return out
 
 
@@ -202,6 +229,7 @@ class Scorer:
     def __init__(self, constitution: Constitution, options: ScoreOptions | None = None) -> None:
         self.constitution = constitution
         self.options = options or ScoreOptions()
+        self._fixed: _Fixed = {}
 
     def groups(self) -> list[list[Principle]]:
         """The principles each call judges."""
@@ -210,7 +238,7 @@ class Scorer:
 
     def requests(self, candidate: Candidate) -> list[Request]:
         return [
-            build_request(self.constitution, group, candidate, self.options)[0]
+            build_request(self.constitution, group, candidate, self.options, self._fixed)[0]
             for group in self.groups()
         ]
 
@@ -224,7 +252,9 @@ class Scorer:
         errors: list[str] = []
         cached = True
         for group in self.groups():
-            request, _ = build_request(self.constitution, group, candidate, self.options)
+            request, _ = build_request(
+                self.constitution, group, candidate, self.options, self._fixed
+            )
 
             def parse(response: Response, group: list[Principle] = group) -> Any:
                 return parse_verdict(group, response), expected_scores(group, response)

@@ -1,4 +1,8 @@
-"""OpenAIBackend against the fake server, through the real openai SDK."""
+"""OpenAIBackend against the fake server, through the real openai SDK.
+
+Every test runs twice: through the lean aiohttp POST that compatible servers get, and through the
+SDK's own request path that the official API gets (both must behave the same).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,19 @@ ASK_JSON = Request(messages=ASK.messages, schema=SCHEMA)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True, params=["lean", "sdk"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which request path every OpenAIBackend made in the test takes."""
+    made = OpenAIBackend.__init__
+
+    def init(self: OpenAIBackend, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lean", request.param == "lean")
+        made(self, *args, **kwargs)
+
+    monkeypatch.setattr(OpenAIBackend, "__init__", init)
+    return str(request.param)
 
 
 class FakeUrl:

@@ -1,5 +1,6 @@
-"""OpenAIBackend at high concurrency: calls spread over several SDK clients (small connection
-pools are cheaper per call), all of them the same server, key and settings."""
+"""OpenAIBackend at high concurrency, on both request paths: the lean aiohttp POST (compatible
+servers) and the SDK's own (the official API). Both send the SDK client's headers and never retry
+on their own; the lean one survives a backend used from more than one event loop."""
 
 from __future__ import annotations
 
@@ -8,53 +9,73 @@ import asyncio
 import pytest
 
 from judge.backends.base import Message, Request, Response
-from judge.backends.openai import _CALLS_PER_CLIENT, OpenAIBackend
+from judge.backends.openai import OpenAIBackend
 from judge.errors import BackendError
 from tests.fakes import FakeOpenAIServer, Fault
 
 KEY = "sk-test-concurrency-0123456789"
 
 
-async def many(backend: OpenAIBackend, n: int) -> tuple[list[Response], int, list[int]]:
+async def many(backend: OpenAIBackend, n: int) -> list[Response]:
     requests = [Request(messages=(Message("user", f"item {i}"),)) for i in range(n)]
     try:
-        answers = await asyncio.gather(*(backend.generate(r) for r in requests))
-        return answers, len(backend._clients), [c.max_retries for c in backend._clients]
+        return list(await asyncio.gather(*(backend.generate(r) for r in requests)))
     finally:
         await backend.aclose()
 
 
-def test_calls_spread_over_clients_of_one_server() -> None:
-    with FakeOpenAIServer(latency=0.2, api_key=KEY) as server:
-        backend = OpenAIBackend("gpt-test", base_url=server.base_url, api_key=KEY, timeout=9)
-        answers, clients, retries = asyncio.run(many(backend, 40))
+@pytest.mark.parametrize("lean", [True, False])
+def test_calls_all_in_flight_together(lean: bool) -> None:
+    with FakeOpenAIServer(latency=0.3, api_key=KEY) as server:
+        backend = OpenAIBackend(
+            "gpt-test", base_url=server.base_url, api_key=KEY, timeout=9, lean=lean
+        )
+        answers = asyncio.run(many(backend, 64))
         records = server.requests
-    assert [a.text for a in answers] == ["OK"] * 40  # every call authorized and answered
-    assert clients == 40 // _CALLS_PER_CLIENT  # 40 at once: 5 clients of 8 calls each
-    assert retries == [0] * clients  # SDK retries stay off in every copy
+    assert [a.text for a in answers] == ["OK"] * 64  # every call authorized and answered
     assert {r.headers["authorization"] for r in records} == {f"Bearer {KEY}"}
     assert {r.path for r in records} == {"/v1/chat/completions"}
-    # All in flight together: the server saw them within one latency period.
-    assert max(r.time for r in records) - min(r.time for r in records) < 0.2
+    # No pool cap of its own: the server saw all 64 within one latency period.
+    assert max(r.time for r in records) - min(r.time for r in records) < 0.3
 
 
-def test_few_calls_use_one_client() -> None:
-    with FakeOpenAIServer() as server:
-        backend = OpenAIBackend("gpt-test", base_url=server.base_url)
-        _, clients, _ = asyncio.run(many(backend, _CALLS_PER_CLIENT))
-    assert clients == 1
+def test_the_lean_path_sends_the_sdk_clients_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-test")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+    with FakeOpenAIServer(api_key=KEY) as server:
+        backend = OpenAIBackend("gpt-test", base_url=server.base_url, api_key=KEY, lean=True)
+        asyncio.run(many(backend, 1))
+        headers = server.requests[0].headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert headers["openai-organization"] == "org-test"
+    assert headers["openai-project"] == "proj-test"
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("AsyncOpenAI/Python")
 
 
-def test_a_failed_call_frees_its_slot() -> None:
+@pytest.mark.parametrize("lean", [True, False])
+def test_no_retry_below_the_runner(lean: bool) -> None:
     with FakeOpenAIServer(faults=[Fault.status(503)] * 3) as server:
-        backend = OpenAIBackend("gpt-test", base_url=server.base_url)
+        backend = OpenAIBackend("gpt-test", base_url=server.base_url, lean=lean)
 
-        async def go() -> list[int]:
+        async def go() -> None:
             for _ in range(3):
-                with pytest.raises(BackendError):
+                with pytest.raises(BackendError) as caught:
                     await backend.generate(Request(messages=(Message("user", "x"),)))
-            busy = list(backend._busy)
+                assert caught.value.transient
             await backend.aclose()
-            return busy
 
-        assert asyncio.run(go()) == [0]
+        asyncio.run(go())
+        assert len(server.requests) == 3  # one HTTP request per call: no hidden retries
+
+
+def test_one_backend_across_event_loops() -> None:
+    """`asyncio.run` twice with one backend (the Python API does): the second loop gets its own
+    connections instead of the first loop's dead ones."""
+    with FakeOpenAIServer() as server:
+        backend = OpenAIBackend("gpt-test", base_url=server.base_url, lean=True)
+        ask = Request(messages=(Message("user", "x"),))
+        first = asyncio.run(backend.generate(ask))
+        second = asyncio.run(backend.generate(ask))
+        asyncio.run(backend.aclose())
+    assert first.text == second.text == "OK"

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 # Where a server has no structured output, backends append this line and the schema to the prompt.
 SCHEMA_INSTRUCTION = "Answer with only a JSON object that follows this JSON schema:"
 
@@ -37,6 +39,11 @@ class Request:
     seed: int | None = None
     # Ask for the top-k log-probabilities of output tokens where the provider offers them.
     logprobs: int | None = None
+    # Keep log-probabilities only for the tokens where a match of this regex (over the answer
+    # text) ends, e.g. the score after `"score":`; None keeps every token's. An answer carries
+    # top-k alternatives for each of its ~100 tokens: kept whole they cost more CPU and cache
+    # space than everything else in a verdict (benchmarks/throughput.py).
+    logprobs_after: str | None = None
 
     def key_material(self) -> dict[str, Any]:
         """Everything in the request that changes the answer (feeds the cache key)."""
@@ -47,6 +54,7 @@ class Request:
             "temperature": self.temperature,
             "seed": self.seed,
             "logprobs": self.logprobs,
+            **({"logprobs_after": self.logprobs_after} if self.logprobs_after else {}),
         }
 
 
@@ -55,6 +63,9 @@ class TokenLogprob:
     token: str
     logprob: float
     top: dict[str, float] = field(default_factory=dict)  # alternative token -> logprob
+    # Where the token starts in Response.text (characters). None: right after the token before
+    # it, as when every token is listed (Response fills it in).
+    offset: int | None = None
 
 
 @dataclass
@@ -68,6 +79,13 @@ class Response:
     # Of input_tokens: written to the prompt cache, billed above the input rate (Anthropic).
     cache_write_input_tokens: int = 0
 
+    def __post_init__(self) -> None:
+        at = 0
+        for t in self.logprobs or ():
+            if t.offset is None:
+                t.offset = at
+            at = t.offset + len(t.token)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
@@ -78,7 +96,7 @@ class Response:
             "finish_reason": self.finish_reason,
             "logprobs": None
             if self.logprobs is None
-            else [[t.token, t.logprob, t.top] for t in self.logprobs],
+            else [[t.token, t.logprob, t.top, t.offset] for t in self.logprobs],
         }
 
     @classmethod
@@ -92,9 +110,8 @@ class Response:
             # Absent from entries cached before it existed.
             cache_write_input_tokens=data.get("cache_write_input_tokens", 0),
             finish_reason=data.get("finish_reason"),
-            logprobs=None
-            if lps is None
-            else [TokenLogprob(token=t, logprob=lp, top=top) for t, lp, top in lps],
+            # [token, logprob, top, offset]; entries cached before offsets have no offset.
+            logprobs=None if lps is None else [TokenLogprob(*entry) for entry in lps],
         )
 
 
@@ -122,5 +139,11 @@ class Backend(Protocol):
 def request_key(backend: Backend, request: Request) -> str:
     """A stable hash of everything that changes a backend's answer to a request."""
     material = {"backend": backend.identity(), "request": request.key_material()}
-    blob = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # orjson writes what json.dumps(sort_keys, ensure_ascii=False, compact separators) writes
+    # (floats in exponent form aside), so keys made before it are unchanged, at a fraction of the
+    # CPU: a prompt is ~10 KB. Text with a lone surrogate is not UTF-8: json, which escapes it.
+    try:
+        blob = orjson.dumps(material, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        blob = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()

@@ -15,9 +15,11 @@ strict either way), and `logprobs`, `seed` and `temperature` (which reasoning mo
 dropped. The official API gets `max_completion_tokens` (reasoning models refuse `max_tokens`),
 compatible servers `max_tokens` (older vLLM, llama.cpp and Ollama only know that one).
 
-Speed: calls go through the SDK client's `post` (its auth, base URL, timeouts and error types)
-with the JSON answer read here, and spread over several SDK clients at high concurrency; see the
-comments at `_ENDPOINT` and in `generate`.
+Speed: the answer's JSON is read here (orjson), not into the SDK's pydantic models, and only the
+log-probabilities a request asks to keep are kept (Request.logprobs_after). The official API goes
+through the SDK client's `post` (on the SDK's aiohttp transport); compatible servers through a
+lean aiohttp POST with the same client's headers and the SDK's exception types (lean_http.py),
+because there the judge's own CPU sets the pace.
 
 A prompt too long for the context window (400 context_length_exceeded, 413) or refused by a
 content filter (400 code content_filter, finish_reason "content_filter", a `refusal` instead of
@@ -34,8 +36,10 @@ import re
 from typing import Any
 
 import openai
+import orjson
 
-from judge.backends.base import SCHEMA_INSTRUCTION, Request, Response, TokenLogprob
+from judge.backends.base import SCHEMA_INSTRUCTION, Request, Response
+from judge.backends.chat_completion import Unreadable, read_completion
 from judge.backends.http_errors import (
     describe_cause,
     error_codes,
@@ -45,6 +49,7 @@ from judge.backends.http_errors import (
     redact,
     refused_error,
 )
+from judge.backends.lean_http import LeanPoster
 from judge.errors import BackendError, ConfigError
 
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -59,12 +64,6 @@ _SCHEMA_MODES = ("json_schema", "json_object", "prompt")
 _DROPPABLE = ("logprobs", "seed", "temperature")
 _MAX_DEGRADE_STEPS = len(_SCHEMA_MODES) + len(_DROPPABLE)
 _ENDPOINT = "/chat/completions"
-# An HTTP connection pool (httpcore) scans all its connections on every request and response, so
-# its CPU cost per call grows with its size: at 64 calls in flight the client, not the server,
-# capped throughput. Calls spread over several SDK clients of about this many calls in flight
-# each, added as concurrency grows.
-_CALLS_PER_CLIENT = 8
-_MAX_CLIENTS = 64
 
 
 class OpenAIBackend:
@@ -79,6 +78,7 @@ class OpenAIBackend:
         base_url: str | None = None,
         api_key: str | None = None,
         timeout: float = 120.0,
+        lean: bool | None = None,
     ) -> None:
         if not model:
             raise ConfigError("missing model name: write openai/NAME, e.g. openai/gpt-4o-mini")
@@ -95,11 +95,21 @@ class OpenAIBackend:
                 )
             key = PLACEHOLDER_KEY
         self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
+            api_key=key,
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=0,
         )
-        self._clients = [self._client]
-        self._busy = [0]  # calls in flight per client
+        # Compatible servers (local vLLM, llama.cpp, ...) get the lean POST: there the judge's
+        # own CPU sets the pace (lean_http.py). The official API, rate-limited far below that,
+        # keeps the SDK's whole request path.
+        self._lean = (
+            LeanPoster(self._client, _ENDPOINT, timeout)
+            if (self.base_url is not None if lean is None else lean)
+            else None
+        )
         self._strict: dict[str, bool] = {}
+        self._strict_by_id: dict[int, tuple[dict[str, Any], bool]] = {}
         self._schema_mode = _SCHEMA_MODES[0]
         self._dropped: set[str] = set()
 
@@ -122,35 +132,22 @@ class OpenAIBackend:
         return f"OpenAIBackend(model={self.model!r}{server})"
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.close()
-
-    def _pick_client(self) -> int:
-        """The least busy client, or a new one when every client has enough calls in flight."""
-        i = min(range(len(self._busy)), key=self._busy.__getitem__)
-        if self._busy[i] >= _CALLS_PER_CLIENT and len(self._clients) < _MAX_CLIENTS:
-            # A copy has the same key, server and timeout, and its own connection pool.
-            self._clients.append(self._client.copy(http_client=openai.DefaultAsyncHttpxClient()))
-            self._busy.append(0)
-            i = len(self._clients) - 1
-        return i
+        if self._lean is not None:
+            await self._lean.aclose()
+        await self._client.close()
 
     async def generate(self, request: Request) -> Response:
         for _ in range(_MAX_DEGRADE_STEPS + 1):
             mode = self._schema_mode if request.schema is not None else None
             params = self._params(request, mode, set(self._dropped))
             try:
-                # The SDK's own client (auth, base URL, timeouts, error types), without its
-                # per-call walk over the parameters and the pydantic models of the answer: with
-                # log-probabilities those cost more CPU than everything else in a verdict, and
-                # capped throughput at high concurrency (benchmarks/throughput.py).
-                which = self._pick_client()
-                self._busy[which] += 1
-                try:
-                    body = await self._clients[which].post(_ENDPOINT, body=params, cast_to=bytes)
-                finally:
-                    self._busy[which] -= 1
-                data = json.loads(body)
+                # Raw JSON in and out: the SDK's pydantic models of a chat completion with
+                # log-probabilities cost more CPU than everything else in a verdict.
+                payload = orjson.dumps(params)
+                if self._lean is not None:
+                    body = await self._lean.post(payload)
+                else:
+                    body = await self._client.post(_ENDPOINT, content=payload, cast_to=bytes)
             except openai.APIStatusError as exc:
                 error = self._error(exc)
                 # A prompt too long or filtered is about this item, not a feature to drop.
@@ -159,19 +156,24 @@ class OpenAIBackend:
                 raise error from None
             except openai.OpenAIError as exc:
                 raise self._error(exc) from None
-            except ValueError as exc:  # JSONDecodeError: a 200 with a garbled body
-                raise garbled_error(self.name, exc) from None
-            return self._response(data, wants_logprobs="logprobs" in params)
+            return self._answer(body, request, logprobs="logprobs" in params)
         raise BackendError(f"{self.name}: the server kept rejecting the request", transient=False)
 
     def _is_strict(self, schema: dict[str, Any]) -> bool:
-        """is_strict_schema, remembered: every item of a run sends the same schema."""
+        """is_strict_schema, remembered: every item of a run sends the same schema, mostly the
+        very same dict (the id is checked against the dict kept alive beside it)."""
+        known = self._strict_by_id.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
         key = json.dumps(schema, sort_keys=True, default=str)
         strict = self._strict.get(key)
         if strict is None:
             if len(self._strict) > 256:
                 self._strict.clear()
             strict = self._strict[key] = is_strict_schema(schema)
+        if len(self._strict_by_id) > 256:
+            self._strict_by_id.clear()
+        self._strict_by_id[id(schema)] = (schema, strict)
         return strict
 
     def _params(self, request: Request, mode: str | None, dropped: set[str]) -> dict[str, Any]:
@@ -230,32 +232,17 @@ class OpenAIBackend:
                 return True
         return False
 
-    def _response(self, data: Any, *, wants_logprobs: bool) -> Response:
-        """A Response from the chat.completion JSON object; a wrong shape is a malformed answer."""
+    def _answer(self, body: bytes, request: Request, *, logprobs: bool) -> Response:
+        """The Response in a 200's body; a refusal or a filtered answer is a per-item error."""
         try:
-            choice = data["choices"][0]
-            message = choice["message"]
-            text = message.get("content") or ""
-            if not isinstance(text, str):
-                raise TypeError(f"content is {type(text).__name__}, not text")
-            finish = choice.get("finish_reason")
-            refusal = message.get("refusal")
-            usage = data.get("usage") or {}
-            details = usage.get("prompt_tokens_details") or {}
-            response = Response(
-                text=text,
-                input_tokens=int(usage.get("prompt_tokens") or 0),
-                output_tokens=int(usage.get("completion_tokens") or 0),
-                cached_input_tokens=int(details.get("cached_tokens") or 0),
-                logprobs=map_logprobs(choice.get("logprobs")) if wants_logprobs else None,
-                finish_reason=finish if isinstance(finish, str) else None,
-            )
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-            raise garbled_error(self.name, f"not a chat completion: {exc!r}") from None
+            keep = request.logprobs_after
+            response, refusal = read_completion(body, logprobs=logprobs, keep=keep)
+        except Unreadable as exc:
+            raise garbled_error(self.name, str(exc)) from None
         # Asking again would get the same refusal: this item is unjudged, the run goes on.
-        if finish == "content_filter":
+        if response.finish_reason == "content_filter":
             raise refused_error(self.name, "the provider's content filter stopped the answer")
-        if refusal and not text:
+        if refusal and not response.text:
             why = " ".join(str(refusal).split())[:200]
             raise refused_error(self.name, f"the model refused to answer: {why}")
         return response
@@ -273,7 +260,7 @@ class OpenAIBackend:
                 server=self.base_url,
                 codes=error_codes(exc.body),
             )
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
             return BackendError(
                 f"{self.name}: no answer from {server} within {self.timeout:g} s", transient=True
             )
@@ -287,6 +274,19 @@ class OpenAIBackend:
         return BackendError(f"{self.name}: {redact(str(exc), secret)}", transient=False)
 
 
+def refused_connection(exc: BaseException) -> bool:
+    """Whether an error's causes include a refused or reset connection: the aiohttp transport
+    reports a refused connection as a connect *timeout*, which would name the wrong problem."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError) or type(seen).__name__ == "ClientConnectorError":
+            return True
+    return False
+
+
 def refuses_request(exc: openai.APIStatusError) -> bool:
     """Whether the server refused the request as such (so a feature it names may be dropped).
     llama-cpp-python answers 500, not 422, when a request fails its validation (e.g. a
@@ -294,22 +294,6 @@ def refuses_request(exc: openai.APIStatusError) -> bool:
     if exc.status_code in (400, 422):
         return True
     return exc.status_code == 500 and "validation error" in str(exc.message).lower()
-
-
-def map_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
-    """TokenLogprobs from a choice's `logprobs` object (None when the server sent none)."""
-    content = logprobs.get("content") if logprobs else None
-    if content is None:
-        return None
-    # Positional arguments: this runs for every output token of every verdict.
-    return [
-        TokenLogprob(
-            t["token"],
-            float(t["logprob"]),
-            {a["token"]: float(a["logprob"]) for a in (t.get("top_logprobs") or ())},
-        )
-        for t in content
-    ]
 
 
 def schema_name(name: str) -> str:
