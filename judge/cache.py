@@ -7,11 +7,16 @@ busy timeout let two processes share one cache file safely.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import socket
 import sqlite3
 import time
 from pathlib import Path
+
+import orjson
 
 from judge.backends.base import Response
 from judge.errors import ConfigError
@@ -24,6 +29,51 @@ CREATE TABLE IF NOT EXISTS answers (
     created REAL NOT NULL
 )
 """
+
+# Which process is calling the model for a key right now, so that two runs over the same items
+# pay once: the first to claim a key calls, the other waits for its answer (see Runner).
+# `expires` is a Unix time; a claim also ends when its owner's process is gone.
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID
+"""
+
+# One statement: insert, or take over our own or an expired claim; rowcount 0 if someone else's
+# live claim holds the key.
+_CLAIM = """
+INSERT INTO claims (key, owner, expires) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
+WHERE claims.owner = excluded.owner OR claims.expires < ?
+"""
+
+_TOKEN = secrets.token_hex(6)  # this process, as opposed to an earlier one with the same pid
+
+
+def claim_owner() -> str:
+    """This process, as a claim's owner: `pid@host:token`."""
+    return f"{os.getpid()}@{socket.gethostname()}:{_TOKEN}"
+
+
+def claim_owner_alive(owner: str) -> bool:
+    """Whether a claim's owner may still be at work. Only a process on this host can be known
+    to be gone; one elsewhere counts as alive until its claim expires."""
+    pid_text, _, rest = owner.partition("@")
+    host, _, token = rest.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or os.name == "nt":
+        return True  # (on Windows os.kill(pid, 0) would stop the process, not probe it)
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return token == _TOKEN  # our pid with another token: a killed run before this one
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, as another user's process
+        return True
+    return True
 
 
 def default_path() -> Path:
@@ -48,6 +98,7 @@ class Cache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute(_SCHEMA)
+            self._db.execute(_CLAIMS_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(
                 f"cannot open the cache at {self.path}: {exc}; "
@@ -59,18 +110,77 @@ class Cache:
         if row is None:
             return None
         try:
-            return Response.from_json(json.loads(row[0]))
-        except (ValueError, KeyError, TypeError):
+            return Response.from_json(orjson.loads(row[0]))
+        except (ValueError, KeyError, TypeError, IndexError):
             return None  # a damaged entry is a miss, not a crash
 
     def put(self, key: str, model: str, response: Response) -> None:
-        # Compact separators: with log-probabilities an answer is ~20 KB of JSON, a tenth of
-        # it the spaces after separators.
-        blob = json.dumps(response.to_json(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            blob = orjson.dumps(response.to_json()).decode("utf-8")
+        except orjson.JSONEncodeError:  # a lone surrogate is not UTF-8; json escapes it
+            blob = json.dumps(response.to_json())
         self._db.execute(
             "INSERT OR REPLACE INTO answers (key, model, response, created) VALUES (?, ?, ?, ?)",
             (key, model, blob, time.time()),
         )
+
+    # -- claims (best effort: they only save money, so a failure to record one is no error) --
+
+    def claim(self, key: str, owner: str, ttl: float) -> str | None:
+        """Claim `key` for `owner` for `ttl` seconds, unless another owner's unexpired claim
+        holds it. None when the claim is `owner`'s now, else the holder's owner."""
+        for _ in range(3):
+            now = time.time()
+            try:
+                if self._db.execute(_CLAIM, (key, owner, now + ttl, now)).rowcount > 0:
+                    return None
+                row = self._db.execute("SELECT owner FROM claims WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                return None
+            if row is not None:
+                return str(row[0])
+            # Released between the two statements: try again.
+        return None
+
+    def claim_holder(self, key: str) -> tuple[str, float] | None:
+        """The owner of `key`'s claim and when it expires (Unix time), or None."""
+        try:
+            row = self._db.execute(
+                "SELECT owner, expires FROM claims WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error:
+            return None
+        return None if row is None else (str(row[0]), float(row[1]))
+
+    def take_over_claim(self, key: str, owner: str, ttl: float, previous: str) -> bool:
+        """Take `key`'s claim from `previous` (expired, or its process is gone); False if the
+        claim changed hands meanwhile."""
+        try:
+            cursor = self._db.execute(
+                "UPDATE claims SET owner = ?, expires = ? WHERE key = ? AND owner = ?",
+                (owner, time.time() + ttl, key, previous),
+            )
+        except sqlite3.Error:
+            return True
+        return cursor.rowcount > 0
+
+    def renew_claim(self, key: str, owner: str, ttl: float) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "UPDATE claims SET expires = ? WHERE key = ? AND owner = ?",
+                (time.time() + ttl, key, owner),
+            )
+
+    def release_claim(self, key: str, owner: str) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def release_claims(self, owner: str) -> None:
+        """Every claim of `owner`, and every expired one (left by killed runs)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "DELETE FROM claims WHERE owner = ? OR expires < ?", (owner, time.time())
+            )
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])

@@ -1,4 +1,5 @@
-"""Two `judge score` processes share one cache file at the same time (SQLite WAL + busy timeout)."""
+"""Two `judge score` processes share one cache file at the same time (SQLite WAL + busy timeout),
+and pay once for each item: a call claims its key in the cache, the other process waits for it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def write_jsonl(path: Path, items: list[int]) -> Path:
     rows = [{"id": i, "prompt": f"question {i}", "response": f"answer {i}"} for i in items]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def calls_made(stderr: str) -> int:
+    """The model calls a run made, from its summary ("N calls, M from cache")."""
+    found = re.findall(r"(\d+) calls, \d+ from cache", stderr)
+    assert found, stderr
+    return int(found[-1])
 
 
 class BothRunning:
@@ -79,6 +87,7 @@ def test_two_processes_share_one_cache(tmp_path: Path, constitution_file: Path) 
         procs = {"a": judge("a", A_ITEMS), "b": judge("b", B_ITEMS)}
         errors = {name: p.communicate(timeout=120)[1] for name, p in procs.items()}
         paid = server.answered
+        server_count = server.count
         both_ran = gate.a.is_set() and gate.b.is_set()
 
         # A third run over everything finds every verdict in the cache.
@@ -107,15 +116,18 @@ def test_two_processes_share_one_cache(tmp_path: Path, constitution_file: Path) 
         paid_again = server.answered - paid
 
     assert both_ran
+    calls = {name: calls_made(errors[name]) for name in procs}
     for name, items in (("a", A_ITEMS), ("b", B_ITEMS)):
         assert procs[name].returncode == 0, errors[name]
         out = [json.loads(line) for line in (tmp_path / f"{name}.out.jsonl").open()]
         assert [r["id"] for r in out] == items  # complete, in input order
         assert all(r["score"] is not None for r in out)
         assert f"{len(items)} judged" in errors[name]
-    # Every verdict once: one row per request key; the shared items were paid at most twice.
+    # Every verdict once: one row per request key, and one model call per item in total, counted
+    # at the server (without claims, the 30 shared items were often paid twice).
     assert len(Cache(cache)) == N
-    assert N <= paid <= N + 30
+    assert paid == N and server_count == N
+    assert calls["a"] + calls["b"] == N
     assert again.returncode == 0, again.stderr
     assert paid_again == 0 and f"{N} from cache" in again.stderr
     assert len(again.stdout.splitlines()) == N

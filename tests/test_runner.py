@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from judge.backends.base import Message, Request, Response
-from judge.cache import Cache
+from judge.backends.base import Message, Request, Response, request_key
+from judge.cache import Cache, claim_owner, claim_owner_alive
 from judge.errors import BackendError
 from judge.pricing import PriceTable
-from judge.runner import Job, Outcome, ParseError, Plan, Runner, RunnerConfig
+from judge.runner import CLAIM_POLL, Job, Outcome, ParseError, Plan, Runner, RunnerConfig
 from tests.fakebackend import FakeBackend
 
 
@@ -229,3 +235,132 @@ def test_waiting_for_a_slow_head_does_not_spin() -> None:
     cpu = time.process_time()
     assert run(go()) == [0, 1, 2]
     assert time.process_time() - cpu < 0.5  # the spin burnt ~0.85 s of CPU per second of wait
+
+
+# -- claims: two runs over the same items pay once --------------------------------------------
+
+ELSEWHERE = "4242@another-host:feed"  # a process on another host: alive until its claim expires
+
+
+def claims(path: Path) -> dict[str, tuple[str, float]]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT key, owner, expires FROM claims").fetchall()
+    return {key: (owner, expires) for key, owner, expires in rows}
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_two_runners_on_one_cache_pay_once_per_item(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    backend = FakeBackend(answer=echo, latency=0.05)
+
+    async def go() -> tuple[Runner, Runner, list[Any], list[Any]]:
+        a = Runner(backend, cache=Cache(path), config=fast(concurrency=4))
+        b = Runner(backend, cache=Cache(path), config=fast(concurrency=4))
+        b.claim_owner = ELSEWHERE  # as if another process
+        out_a, out_b = await asyncio.gather(collect(a, 30), collect(b, 30))
+        return a, b, out_a, out_b
+
+    a, b, out_a, out_b = run(go())
+    assert [o.value for _, o in out_a] == list(range(30))
+    assert [o.value for _, o in out_b] == list(range(30))
+    assert len(backend.requests) == 30  # each item paid once, by one runner or the other
+    assert a.stats.calls + b.stats.calls == 30 and a.stats.calls > 0 and b.stats.calls > 0
+    assert a.stats.cached_calls + b.stats.cached_calls == 30
+    assert claims(path) == {}  # released as each run ended
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    backend = FakeBackend(answer=echo)
+    cache = Cache(path)
+    dead = f"{dead_pid()}@{socket.gethostname()}:0000"
+    # Unexpired for 30 s: only knowing that its process is gone lets the run go on at once.
+    assert cache.claim(request_key(backend, req(0)), dead, 30) is None
+    t = time.monotonic()
+    out = run(collect(Runner(backend, cache=cache, config=fast()), 1))
+    assert time.monotonic() - t < CLAIM_POLL * 0.8  # no wait for the dead process
+    assert out[0][1].value == 0 and len(backend.requests) == 1
+
+
+def test_an_expired_claim_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    backend = FakeBackend(answer=echo)
+    cache = Cache(path)
+    assert cache.claim(request_key(backend, req(0)), ELSEWHERE, -1.0) is None  # expired
+    t = time.monotonic()
+    out = run(collect(Runner(backend, cache=cache, config=fast()), 1))
+    assert time.monotonic() - t < CLAIM_POLL * 0.8
+    assert out[0][1].value == 0 and len(backend.requests) == 1
+
+
+def test_a_live_claim_waits_for_the_holders_answer(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    backend = FakeBackend(answer=echo)
+    key = request_key(backend, req(0))
+    assert Cache(path).claim(key, ELSEWHERE, 3600) is None
+    runner = Runner(backend, cache=Cache(path), config=fast())
+
+    async def go() -> list[Any]:
+        async def holder_answers() -> None:
+            await asyncio.sleep(0.4)
+            Cache(path).put(key, backend.name, Response(text="7", output_tokens=1))
+
+        later = asyncio.ensure_future(holder_answers())
+        out = await collect(runner, 1)
+        await later
+        return out
+
+    t = time.monotonic()
+    out = run(go())
+    assert time.monotonic() - t >= 0.4
+    assert out[0][1].value == 7 and out[0][1].cached  # the holder's answer, not a new call
+    assert backend.requests == [] and runner.stats.calls == 0 and runner.stats.cached_calls == 1
+
+
+def test_a_failed_call_releases_its_claim_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    seen: list[dict[str, tuple[str, float]]] = []
+
+    def answer(request: Request) -> str | BaseException:
+        if echo(request) == "0":
+            return BackendError("too long for the model", per_item=True)
+        seen.append(claims(path))  # item 1, called after item 0 failed
+        return echo(request)
+
+    backend = FakeBackend(answer=answer)
+    out = run(collect(Runner(backend, cache=Cache(path), config=fast(concurrency=1)), 2))
+    assert out[0][1].value is None and out[1][1].value == 1
+    assert list(seen[0]) == [request_key(backend, req(1))]  # item 0's claim is gone
+
+
+def test_a_call_that_keeps_retrying_renews_its_claim(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    tries: list[float] = []
+
+    def answer(request: Request) -> str | BaseException:
+        tries.append(time.time())
+        if len(tries) < 4:
+            return BackendError("429", transient=True, retry_after=0.15)
+        [(owner, expires)] = claims(path).values()
+        assert owner == claim_owner() and expires > time.time()  # not expired after ~0.5 s
+        return echo(request)
+
+    runner = Runner(FakeBackend(answer=answer), cache=Cache(path), config=fast(claim_ttl=0.3))
+    out = run(collect(runner, 1))
+    assert out[0][1].value == 0 and tries[-1] - tries[0] > 0.3
+
+
+def test_claim_owners_known_to_be_gone() -> None:
+    host = socket.gethostname()
+    assert claim_owner_alive(claim_owner())
+    assert claim_owner_alive(f"{os.getppid()}@{host}:0000")
+    assert not claim_owner_alive(f"{dead_pid()}@{host}:0000")
+    # Our pid with another token: a run killed before this process got the same pid.
+    assert not claim_owner_alive(f"{os.getpid()}@{host}:0000")
+    # On another host nothing can be known: alive until the claim expires.
+    assert claim_owner_alive(f"{dead_pid()}@another-host:0000")
