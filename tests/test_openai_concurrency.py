@@ -35,6 +35,7 @@ def test_calls_all_in_flight_together(lean: bool) -> None:
     assert [a.text for a in answers] == ["OK"] * 64  # every call authorized and answered
     assert {r.headers["authorization"] for r in records} == {f"Bearer {KEY}"}
     assert {r.path for r in records} == {"/v1/chat/completions"}
+    assert {r.headers["content-type"] for r in records} == {"application/json"}
     # No pool cap of its own: the server saw all 64 within one latency period.
     assert max(r.time for r in records) - min(r.time for r in records) < 0.3
 
