@@ -267,12 +267,22 @@ class Runner:
         )
 
     def estimate(self, request: Request) -> tuple[int, int, float | None]:
-        """Input tokens, worst-case output tokens and worst-case dollars of one call."""
+        """Input tokens, worst-case output tokens and worst-case dollars of one call.
+
+        Where the backend bills writes to its prompt cache above the input rate (Anthropic:
+        1.25x), the worst case is that the call writes every block marked cacheable: a cache
+        expires after minutes, and concurrent first calls all write it.
+        """
         text = "".join(m.content for m in request.messages)
         if request.schema is not None:
             text += str(request.schema)
         tokens_in = estimate_tokens(text)
-        cost = None if self.price is None else self.price.cost(tokens_in, request.max_tokens)
+        if self.price is None:
+            return tokens_in, request.max_tokens, None
+        written = 0
+        if getattr(self.backend, "bills_cache_writes", False):
+            written = estimate_tokens("".join(m.content for m in request.messages if m.cache))
+        cost = self.price.cost(tokens_in, request.max_tokens, cache_write_input_tokens=written)
         return tokens_in, request.max_tokens, cost
 
     def _reserve(self, request: Request) -> float:

@@ -133,3 +133,22 @@ def test_anthropic_first_call_writes_the_cache_and_costs_more() -> None:
     expected = (plain * 3.0 + r1.cache_write_input_tokens * 3.75 + r1.output_tokens * 15.0) / 1e6
     assert first.usage.cost_usd == pytest.approx(expected)
     assert (first.usage.cost_usd or 0) > (second.usage.cost_usd or 0) > 0
+
+
+def test_worst_case_counts_cache_writes_where_the_backend_bills_them() -> None:
+    """--max-cost and --dry-run reserve a cacheable block at the cache-write rate (Anthropic)."""
+    ask = Request(
+        messages=(Message("system", "c" * 4000, cache=True), Message("user", "u" * 400)),
+        max_tokens=100,
+    )
+    prices = PriceTable()
+    backend = AnthropicBackend("claude-sonnet-4-5-test", api_key="k")
+    tokens_in, tokens_out, worst = Runner(backend, prices=prices).estimate(ask)
+    system = len("c" * 4000) // 4  # judge.pricing estimates about four characters a token
+    assert tokens_in >= system and tokens_out == 100 and worst is not None
+    plain = (tokens_in - system) * 3.0 + system * 3.75 + 100 * 15.0
+    assert worst == pytest.approx(plain / 1e6, rel=0.02)
+    # A backend that bills no cache writes (OpenAI caches for free) is estimated at input rates.
+    backend.bills_cache_writes = False
+    _, _, flat = Runner(backend, prices=prices).estimate(ask)
+    assert flat == pytest.approx((tokens_in * 3.0 + 100 * 15.0) / 1e6)

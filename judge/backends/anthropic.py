@@ -65,6 +65,8 @@ class AnthropicBackend:
     """A Claude model behind the Anthropic Messages API."""
 
     provider = "anthropic"
+    # Writing the prompt cache costs 1.25x input: the runner's worst-case estimates count it.
+    bills_cache_writes = True
 
     def __init__(
         self,
