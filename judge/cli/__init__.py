@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from judge.errors import JudgeError
+
+# name -> (module in judge.cli, the click command in it). Imported when the command is asked
+# for: `judge score` then never loads scipy and the rest that pairs and calibrate need (a second
+# of start-up on a small machine).
+_COMMANDS = {
+    "score": ("score_cmd", "score"),
+    "filter": ("filter_cmd", "filter_"),
+    "pairs": ("pairs_cmd", "pairs"),
+    "calibrate": ("calibrate_cmd", "calibrate"),
+    "revise": ("revise_cmd", "revise"),
+    "constitution": ("constitution_cmd", "constitution"),
+}
 
 
 class _Group(click.Group):
@@ -27,28 +40,21 @@ class _Group(click.Group):
             sys.exit(0)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(_Group):
+    """The `judge` group: its commands are imported when used (see _COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*_COMMANDS, *(n for n in super().list_commands(ctx) if n not in _COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _COMMANDS and cmd_name not in self.commands:
+            module, attribute = _COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"judge.cli.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="judge")
 def main() -> None:
     """Constitutional-AI judging: score, filter, pair and calibrate with AI judges."""
-
-
-def _register() -> None:
-    from judge.cli import (
-        calibrate_cmd,
-        constitution_cmd,
-        filter_cmd,
-        pairs_cmd,
-        revise_cmd,
-        score_cmd,
-    )
-
-    main.add_command(score_cmd.score)
-    main.add_command(filter_cmd.filter_)
-    main.add_command(pairs_cmd.pairs)
-    main.add_command(calibrate_cmd.calibrate)
-    main.add_command(revise_cmd.revise)
-    main.add_command(constitution_cmd.constitution)
-
-
-_register()
