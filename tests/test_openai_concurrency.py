@@ -80,3 +80,24 @@ def test_one_backend_across_event_loops() -> None:
         second = asyncio.run(backend.generate(ask))
         asyncio.run(backend.aclose())
     assert first.text == second.text == "OK"
+
+
+def test_the_lean_path_honours_proxy_settings_like_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY applies (here a dead proxy: the call fails as a connection error) unless
+    NO_PROXY names the server, as with the SDK's httpx client."""
+    with FakeOpenAIServer() as dead:
+        proxy = dead.base_url.rsplit("/v1", 1)[0]
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "example.invalid")
+        ask = Request(messages=(Message("user", "x"),))
+        backend = OpenAIBackend("gpt-test", base_url=server.base_url, lean=True)
+        with pytest.raises(BackendError) as caught:
+            asyncio.run(backend.generate(ask))
+        assert caught.value.transient and "connection" in str(caught.value)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        backend = OpenAIBackend("gpt-test", base_url=server.base_url, lean=True)
+        assert asyncio.run(backend.generate(ask)).text == "OK"
+        assert len(server.requests) == 1

@@ -47,6 +47,8 @@ class LeanPoster:
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
                 timeout=self._timeout,
                 headers=headers,
+                # As the SDK's httpx client does: HTTP(S)_PROXY, NO_PROXY and .netrc apply.
+                trust_env=True,
             )
             self._loop = loop
         return self._session
