@@ -74,6 +74,9 @@ class RunStats:
     spent: Usage = field(default_factory=Usage)  # this run's calls only
     started: float = field(default_factory=time.monotonic)
     budget_hit: bool = False
+    rate_limits: int = 0  # answers that said "come back later" (429 with Retry-After)
+    in_flight_limit: int | None = None  # the adaptive limit while below --concurrency
+    lowest_in_flight_limit: int | None = None
 
     @property
     def elapsed(self) -> float:
@@ -368,9 +371,12 @@ class Runner:
                             wait, told = self._failed(exc, attempt, limited)
                             if told:
                                 slots.rate_limited(epoch)
+                                self.stats.rate_limits += 1
+                                self._note_limit(slots)
                         else:
                             if slots.limit < slots.ceiling:
                                 slots.succeeded()
+                                self._note_limit(slots)
                             return response, True
                 finally:
                     slots.release()
@@ -395,6 +401,14 @@ class Runner:
             if claimed and cache is not None:
                 cache.release_claim(key, self.claim_owner)  # another run may try it now
             raise
+
+    def _note_limit(self, slots: _Slots) -> None:
+        """Show the adaptive limit in the progress display and the summary."""
+        below = slots.limit < slots.ceiling
+        self.stats.in_flight_limit = slots.limit if below else None
+        low = self.stats.lowest_in_flight_limit
+        if below and (low is None or slots.limit < low):
+            self.stats.lowest_in_flight_limit = slots.limit
 
     def _failed(self, exc: BackendError, attempt: int, limited: int) -> tuple[float, bool]:
         """Raise if the call must not be retried; else the wait before the next attempt, and

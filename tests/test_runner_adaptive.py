@@ -8,6 +8,7 @@ from typing import Any
 
 from judge.backends.base import Message, Request, Response
 from judge.backends.openai import OpenAIBackend
+from judge.cli.common import summary
 from judge.runner import CUT, PROBE, Job, Runner, RunnerConfig, _Slots
 from tests.fakes import FakeOpenAIServer
 
@@ -146,5 +147,10 @@ def test_a_steady_rate_limit_costs_far_fewer_requests_than_a_fixed_limit() -> No
     assert per_item[False] > 2.5, per_item  # the fixed limit: a storm of 429s
     assert per_item[True] < 0.6 * per_item[False] and per_item[True] < 2.0, per_item
     assert runner._slots is not None and runner._slots.cuts > 0
+    # What the progress display and the summary show: the 429s and how low the limit went.
+    stats = runner.stats
+    assert stats.rate_limits == server.count - n  # every request beyond one an item was a 429
+    assert stats.lowest_in_flight_limit is not None and 1 <= stats.lowest_in_flight_limit < 16
+    assert "rate-limited answers, calls in flight lowered to" in summary("scored", stats)
     # Not slower: the server's rate is the bound either way (2 s for 80 items).
     assert wall[True] < 1.5 * wall[False] + 1.0, wall

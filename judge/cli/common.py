@@ -238,7 +238,12 @@ class Progress:
         self.bar.set_postfix_str(
             f"{human_tokens(spent.total_tokens)} tok, {dollars(spent.cost_usd)}"
             f", {stats.failed} failed"
-            + (f", {stats.cached_calls} cached" if stats.cached_calls else ""),
+            + (f", {stats.cached_calls} cached" if stats.cached_calls else "")
+            + (
+                f", rate-limited: {stats.in_flight_limit} in flight"
+                if stats.in_flight_limit is not None
+                else ""
+            ),
             refresh=False,
         )
         self.bar.refresh()
@@ -261,6 +266,13 @@ def summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
     ]
     if stats.retries or stats.reasks:
         parts.append(f"{stats.retries} retries, {stats.reasks} re-asks")
+    if stats.rate_limits:
+        lowest = stats.lowest_in_flight_limit
+        parts.append(
+            f"{stats.rate_limits} rate-limited answers"
+            + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
+            + " (--rpm/--tpm at the provider's limits avoid them)"
+        )
     return "; ".join(parts)
 
 
