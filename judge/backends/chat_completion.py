@@ -13,6 +13,7 @@ import bisect
 import functools
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -119,28 +120,22 @@ def _kept(sizes: list[int], raw: bytes, keep: re.Pattern[bytes] | None) -> list[
     return out
 
 
-def _char_offset(raw: bytes, at: int) -> int:
-    return len(raw[:at].decode("utf-8", errors="ignore"))
-
-
-def _typed_logprobs(
-    content: list[_Token], text: str, keep: re.Pattern[bytes] | None
+def _collect(
+    sizes: list[int],
+    text: str,
+    keep: re.Pattern[bytes] | None,
+    make: Callable[[int, int], TokenLogprob],
 ) -> list[TokenLogprob]:
-    sizes = [len(t.bytes) if t.bytes is not None else len(t.token.encode("utf-8")) for t in content]
+    """`make(index, offset)` for each kept token, offset in characters of `text`."""
     raw = text.encode("utf-8")
-    out = []
-    for index, at in _kept(sizes, raw, keep):
-        t = content[index]
-        out.append(TokenLogprob(t.token, t.logprob, _alternatives(t), _char_offset(raw, at)))
-    return out
+    return [
+        make(index, len(raw[:at].decode("utf-8", errors="ignore")))
+        for index, at in _kept(sizes, raw, keep)
+    ]
 
 
-def _alternatives(token: _Token) -> dict[str, float]:
-    """A kept token's top alternatives (raw JSON until now); malformed entries are skipped."""
-    try:
-        found = orjson.loads(memoryview(token.top_logprobs)) if token.top_logprobs else None
-    except ValueError:
-        return {}
+def _alternatives(found: Any) -> dict[str, float]:
+    """A token's top alternatives from their JSON list; malformed entries are skipped."""
     out: dict[str, float] = {}
     for a in found if isinstance(found, list) else ():
         if isinstance(a, dict) and isinstance(a.get("token"), str):
@@ -148,6 +143,22 @@ def _alternatives(token: _Token) -> dict[str, float]:
             if isinstance(lp, (int, float)) and not isinstance(lp, bool):
                 out[a["token"]] = float(lp)
     return out
+
+
+def _typed_logprobs(
+    content: list[_Token], text: str, keep: re.Pattern[bytes] | None
+) -> list[TokenLogprob]:
+    sizes = [len(t.bytes) if t.bytes is not None else len(t.token.encode("utf-8")) for t in content]
+
+    def make(index: int, offset: int) -> TokenLogprob:
+        t = content[index]
+        try:  # the alternatives stayed raw JSON until now: only kept tokens pay for them
+            found = orjson.loads(memoryview(t.top_logprobs)) if t.top_logprobs else None
+        except ValueError:
+            found = None
+        return TokenLogprob(t.token, t.logprob, _alternatives(found), offset)
+
+    return _collect(sizes, text, keep, make)
 
 
 def _read_generic(
@@ -193,10 +204,11 @@ def map_logprobs(
     for t in content:
         span = t.get("bytes")
         sizes.append(len(span) if isinstance(span, list) else len(t["token"].encode("utf-8")))
-    raw = text.encode("utf-8")
-    out = []
-    for index, at in _kept(sizes, raw, keep):
+
+    def make(index: int, offset: int) -> TokenLogprob:
         t = content[index]
-        top = {a["token"]: float(a["logprob"]) for a in (t.get("top_logprobs") or ())}
-        out.append(TokenLogprob(t["token"], float(t["logprob"]), top, _char_offset(raw, at)))
-    return out
+        return TokenLogprob(
+            t["token"], float(t["logprob"]), _alternatives(t.get("top_logprobs")), offset
+        )
+
+    return _collect(sizes, text, keep, make)

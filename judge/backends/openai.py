@@ -108,8 +108,7 @@ class OpenAIBackend:
             if (self.base_url is not None if lean is None else lean)
             else None
         )
-        self._strict: dict[str, bool] = {}
-        self._strict_by_id: dict[int, tuple[dict[str, Any], bool]] = {}
+        self._strict: dict[int, tuple[dict[str, Any], bool]] = {}
         self._schema_mode = _SCHEMA_MODES[0]
         self._dropped: set[str] = set()
 
@@ -161,19 +160,14 @@ class OpenAIBackend:
 
     def _is_strict(self, schema: dict[str, Any]) -> bool:
         """is_strict_schema, remembered: every item of a run sends the same schema, mostly the
-        very same dict (the id is checked against the dict kept alive beside it)."""
-        known = self._strict_by_id.get(id(schema))
+        very same dict (its id is checked against the dict kept alive beside it)."""
+        known = self._strict.get(id(schema))
         if known is not None and known[0] is schema:
             return known[1]
-        key = json.dumps(schema, sort_keys=True, default=str)
-        strict = self._strict.get(key)
-        if strict is None:
-            if len(self._strict) > 256:
-                self._strict.clear()
-            strict = self._strict[key] = is_strict_schema(schema)
-        if len(self._strict_by_id) > 256:
-            self._strict_by_id.clear()
-        self._strict_by_id[id(schema)] = (schema, strict)
+        if len(self._strict) > 256:
+            self._strict.clear()
+        strict = is_strict_schema(schema)
+        self._strict[id(schema)] = (schema, strict)
         return strict
 
     def _params(self, request: Request, mode: str | None, dropped: set[str]) -> dict[str, Any]:
