@@ -19,10 +19,10 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 from judge.constitution import parse
+from judge.engine.runner import Runner
 from judge.io import FieldMap
-from judge.preference import GroupResult, PairMaker, PairsOptions
-from judge.prompt_groups import iter_groups
-from judge.runner import Runner
+from judge.tasks.pairs.groups import iter_groups
+from judge.tasks.pairs.pipeline import GroupResult, PairMaker, PairsOptions
 from tests.fakebackend import FakeBackend
 from tests.quality_judge import QualityJudge, quality
 

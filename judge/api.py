@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 from judge.backends.base import Backend
 from judge.backends.registry import get_backend
-from judge.cache import Cache
 from judge.constitution import Constitution, load
+from judge.engine.cache import Cache
+from judge.engine.prices import PriceTable
+from judge.engine.runner import Runner, RunnerConfig, RunStats
 from judge.io import FieldMap, iter_candidates
-from judge.pricing import PriceTable
+from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate, Verdict
-from judge.runner import Runner, RunnerConfig, RunStats
-from judge.scoring import ScoreOptions, Scorer
 
 DEFAULT_MODEL = "local/smollm2"
 T = TypeVar("T")

@@ -50,3 +50,7 @@ class BackendError(JudgeError):
 
 class BudgetExceeded(JudgeError):
     exit_code = 1
+
+
+class ParseError(ValueError):
+    """The model's answer does not follow the requested format; the runner re-asks."""

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from judge.cache import Cache
+from judge.engine.cache import Cache
 from tests.fakes import FakeOpenAIServer, HandlerResult, auto_reply
 
 N = 90

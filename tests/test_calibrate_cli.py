@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from judge.agreement import REQUIRED_KEYS
 from judge.backends import registry
 from judge.backends.base import Request
+from judge.calibration.agreement import REQUIRED_KEYS
 from judge.cli import main
 from judge.cli.calibrate_cmd import calibrate
 from judge.cli.filter_cmd import filter_
@@ -326,7 +326,7 @@ def test_budget_reached_writes_the_report_and_fails(
 
 
 def test_verdict_sentences() -> None:
-    from judge.report import verdict
+    from judge.calibration.report import verdict
 
     def ci(value: float, low: float, high: float) -> dict[str, float]:
         return {"value": value, "low": low, "high": high}

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from judge.agreement import label_scale
 from judge.calibration import (
     EPS,
     FORMAT,
@@ -25,11 +24,12 @@ from judge.calibration import (
     principle_weights,
     save,
 )
+from judge.calibration.agreement import label_scale
+from judge.calibration.fitting import fit
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.constitution import parse
 from judge.errors import InputError
-from judge.evaluate import Judgment
-from judge.fitting import fit
-from judge.labels import AbsoluteItem, PairItem
 
 CONSTITUTION = parse(
     "name: two\nscale: 1-5\n\n## useful\nIs it useful?\n\n## polite\nIs it polite?\n"

@@ -10,9 +10,17 @@ from typing import Any
 import pytest
 
 from judge.backends.base import Request, Response, TokenLogprob
-from judge.compare import CompareOptions, Comparer, OrderVerdict, combine, parse_winner, soft_label
 from judge.constitution import Constitution, parse
-from judge.runner import ParseError, Runner, RunnerConfig
+from judge.engine.runner import Runner, RunnerConfig
+from judge.errors import ParseError
+from judge.judging.comparison import (
+    CompareOptions,
+    Comparer,
+    OrderVerdict,
+    combine,
+    parse_winner,
+    soft_label,
+)
 from tests.fakebackend import FakeBackend
 from tests.quality_judge import QualityJudge, tag
 

@@ -11,10 +11,10 @@ import pytest
 
 from judge.backends.anthropic import AnthropicBackend
 from judge.backends.base import Message, Request, Response
-from judge.cache import Cache
+from judge.engine.cache import Cache
+from judge.engine.prices import Price, PriceTable
+from judge.engine.runner import Job, Outcome, Runner, RunnerConfig
 from judge.errors import ConfigError
-from judge.pricing import Price, PriceTable
-from judge.runner import Job, Outcome, Runner, RunnerConfig
 from tests.fakebackend import FakeBackend
 from tests.fakes import FakeAnthropicServer, Reply
 

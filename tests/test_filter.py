@@ -17,7 +17,7 @@ from judge.calibration import Calibration, ProbabilityMap, precision_curve, save
 from judge.cli import main
 from judge.cli.filter_cmd import filter_
 from judge.constitution import load
-from judge.filtering import passes, top_count, top_mask
+from judge.tasks.filter import passes, top_count, top_mask
 from tests.fakebackend import FakeBackend
 
 main.add_command(filter_)  # the lead registers it in judge/cli/__init__.py

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from judge.errors import InputError
-from judge.labels import (
+from judge.calibration.labels import (
     LabelFields,
     dpo_swapped,
     get_field,
@@ -19,6 +18,7 @@ from judge.labels import (
     pair_majority,
     parse_label_map,
 )
+from judge.errors import InputError
 
 
 def write(tmp_path: Path, rows: list[dict[str, Any]], name: str = "labels.jsonl") -> str:

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from judge import metrics as m
-from judge.agreement import REQUIRED_KEYS, label_scale, summarize
-from judge.evaluate import Judgment
-from judge.labels import AbsoluteItem, LabelSet, PairItem
+from judge.calibration import metrics as m
+from judge.calibration.agreement import REQUIRED_KEYS, label_scale, summarize
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, LabelSet, PairItem
 
 # -- judge vs humans ------------------------------------------------------------------------
 

@@ -13,19 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judge.calibration import Calibration, CalibrationError, ProbabilityMap
-from judge.compare import CompareOptions
 from judge.constitution import Constitution, parse
+from judge.engine.runner import Runner
 from judge.errors import InputError
 from judge.io import FieldMap, open_writer
-from judge.pairs import STRATEGIES, TIE, Ranked, empty_schema, select, write_empty
-from judge.preference import (
-    GroupResult,
-    PairMaker,
-    PairsOptions,
-    PairsStats,
-)
-from judge.prompt_groups import iter_groups
-from judge.runner import Runner
+from judge.judging.comparison import CompareOptions
+from judge.tasks.pairs.groups import iter_groups
+from judge.tasks.pairs.pipeline import GroupResult, PairMaker, PairsOptions, PairsStats
+from judge.tasks.pairs.rows import empty_schema, write_empty
+from judge.tasks.pairs.selection import STRATEGIES, TIE, Ranked, select
 from tests.fakebackend import FakeBackend
 from tests.quality_judge import QualityJudge
 

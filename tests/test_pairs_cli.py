@@ -228,8 +228,8 @@ def test_the_card_records_constitution_judge_counts_bias_and_calibration(
     constitution_file: Path,
 ) -> None:
     from judge.constitution import load
-    from judge.hub import CardInfo, dataset_card
-    from judge.preference import PairsOptions, PairsStats
+    from judge.tasks.pairs.card import CardInfo, dataset_card
+    from judge.tasks.pairs.pipeline import PairsOptions, PairsStats
 
     stats = PairsStats(prompts=7, candidates=50, pairs=6, comparisons=40, flips=10)
     stats.first_position_wins = 50

@@ -20,8 +20,8 @@ from judge.backends.base import Backend, Message, Request, Response
 from judge.backends.http_errors import error_codes, error_from_status
 from judge.backends.openai import OpenAIBackend
 from judge.cli import main
-from judge.errors import BackendError
-from judge.runner import Job, Outcome, ParseError, Runner, RunnerConfig
+from judge.engine.runner import Job, Outcome, Runner, RunnerConfig
+from judge.errors import BackendError, ParseError
 from tests.fakes import (
     FakeAnthropicServer,
     FakeOpenAIServer,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judge.ranking import (
+from judge.tasks.pairs.ranking import (
     PairOutcome,
     all_pairs,
     bradley_terry,

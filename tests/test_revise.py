@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from judge.backends.base import Request, Response
-from judge.cache import Cache
 from judge.constitution import parse
-from judge.errors import ConfigError
+from judge.engine.cache import Cache
+from judge.engine.runner import Runner
+from judge.errors import ConfigError, ParseError
 from judge.records import Candidate
-from judge.revise import Revised, ReviseOptions, Reviser, clean_revision, revise_stream
-from judge.runner import ParseError, Runner
+from judge.tasks.revise import Revised, ReviseOptions, Reviser, clean_revision, revise_stream
 from tests.fakebackend import FakeBackend
 
 CONSTITUTION = """\

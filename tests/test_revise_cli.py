@@ -17,7 +17,7 @@ from judge.backends.base import Request, Response
 from judge.cli import _Group
 from judge.cli.pairs_cmd import pairs
 from judge.cli.revise_cmd import revise
-from judge.pairs import empty_schema
+from judge.tasks.pairs.rows import empty_schema
 from tests.fakebackend import FakeBackend
 from tests.test_revise import between, router
 

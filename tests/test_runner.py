@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from judge.backends.base import Message, Request, Response, request_key
-from judge.cache import Cache, claim_owner, claim_owner_alive
-from judge.errors import BackendError
-from judge.pricing import PriceTable
-from judge.runner import CLAIM_POLL, Job, Outcome, ParseError, Plan, Runner, RunnerConfig
+from judge.engine.cache import Cache, claim_owner, claim_owner_alive
+from judge.engine.plan import Plan
+from judge.engine.prices import PriceTable
+from judge.engine.runner import CLAIM_POLL, Job, Outcome, Runner, RunnerConfig
+from judge.errors import BackendError, ParseError
 from tests.fakebackend import FakeBackend
 
 

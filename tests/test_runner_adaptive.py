@@ -9,12 +9,13 @@ from typing import Any
 from judge.backends.base import Message, Request, Response
 from judge.backends.openai import OpenAIBackend
 from judge.cli.common import summary
-from judge.runner import CUT, PROBE, Job, Runner, RunnerConfig, _Slots
+from judge.engine.limits import CUT, PROBE
+from judge.engine.runner import Job, Runner, RunnerConfig, Slots
 from tests.fakes import FakeOpenAIServer
 
 
 def test_a_burst_of_429s_from_one_round_trip_cuts_once() -> None:
-    slots = _Slots(16)
+    slots = Slots(16)
     sent_in = slots.epoch  # 16 calls sent together, all answered 429
     for _ in range(16):
         slots.rate_limited(sent_in)
@@ -22,7 +23,7 @@ def test_a_burst_of_429s_from_one_round_trip_cuts_once() -> None:
 
 
 def test_each_round_trip_cuts_again_down_to_one() -> None:
-    slots = _Slots(16)
+    slots = Slots(16)
     limits = []
     for _ in range(6):
         slots.rate_limited(slots.epoch)  # a call sent after the last cut
@@ -31,7 +32,7 @@ def test_each_round_trip_cuts_again_down_to_one() -> None:
 
 
 def test_successes_raise_the_limit_back_to_the_ceiling() -> None:
-    slots = _Slots(8)
+    slots = Slots(8)
     slots.rate_limited(slots.epoch)  # 8 -> 4
     assert slots.limit == 4
     successes = 0
@@ -44,14 +45,14 @@ def test_successes_raise_the_limit_back_to_the_ceiling() -> None:
 
 
 def test_a_fixed_limit_ignores_rate_limits() -> None:
-    slots = _Slots(8, adaptive=False)
+    slots = Slots(8, adaptive=False)
     slots.rate_limited(slots.epoch)
     assert slots.limit == 8
 
 
 def test_waiters_get_slots_as_they_free_and_as_the_limit_grows() -> None:
     async def go() -> None:
-        slots = _Slots(4)
+        slots = Slots(4)
         slots.rate_limited(slots.epoch)  # 4 -> 2
         for _ in range(2):
             await slots.acquire()
@@ -76,7 +77,7 @@ def test_waiters_get_slots_as_they_free_and_as_the_limit_grows() -> None:
 
 def test_a_waiter_cancelled_as_it_gets_a_slot_passes_it_on() -> None:
     async def go() -> None:
-        slots = _Slots(1)
+        slots = Slots(1)
         await slots.acquire()
         first = asyncio.ensure_future(slots.acquire())
         second = asyncio.ensure_future(slots.acquire())
@@ -92,7 +93,7 @@ def test_a_waiter_cancelled_as_it_gets_a_slot_passes_it_on() -> None:
 
 def test_waiting_for_a_slot_does_not_spin() -> None:
     async def go() -> None:
-        slots = _Slots(1)
+        slots = Slots(1)
         await slots.acquire()
         waiters = [asyncio.ensure_future(slots.acquire()) for _ in range(50)]
         await asyncio.sleep(1.0)

@@ -260,7 +260,7 @@ def test_kill_9_then_resume_pays_nothing_twice(tmp_path: Path, constitution_file
             for b in server.bodies
             if isinstance(b, dict) and "messages" in b
         ]
-    from judge.cache import Cache
+    from judge.engine.cache import Cache
 
     cached_at_kill = int(done.stderr.split(" from cache")[0].rsplit(" ", 1)[-1])
     # Every item exactly once, in input order, and no judgment asked twice.

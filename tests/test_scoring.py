@@ -11,10 +11,10 @@ import pytest
 from judge.api import output_row, score_stream
 from judge.backends.base import Request, Response, TokenLogprob
 from judge.constitution import Constitution, parse
-from judge.prompts import neutralize
+from judge.engine.runner import Runner, RunnerConfig
+from judge.judging.prompts import neutralize
+from judge.judging.scoring import ScoreOptions, Scorer, expected_scores, parse_verdict
 from judge.records import Candidate
-from judge.runner import Runner, RunnerConfig
-from judge.scoring import ScoreOptions, Scorer, expected_scores, parse_verdict
 from tests.fakebackend import FakeBackend, all_principles
 
 TEXT = """\
@@ -207,7 +207,7 @@ def test_parse_verdict_is_strict(constitution: Constitution) -> None:
         '"honest": {"rationale": "r", "score": "7"}}\n```'
     )
     assert parse_verdict(ps, ok) == {"helpful": (2, "r"), "honest": (7, "r")}
-    from judge.runner import ParseError
+    from judge.errors import ParseError
 
     for bad in [
         '{"helpful": {"score": 2}}',

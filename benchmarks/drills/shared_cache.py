@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.drills.common import env, read_jsonl, rows, run, score_cmd, write_jsonl
-from judge.cache import Cache
+from judge.engine.cache import Cache
 from tests.fakes import FakeOpenAIServer
 
 

@@ -9,9 +9,21 @@ from typing import Any
 
 import click
 
-from judge.agreement import label_scale, summarize
 from judge.api import make_runner
 from judge.calibration import save
+from judge.calibration.agreement import label_scale, summarize
+from judge.calibration.fitting import fit
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
+from judge.calibration.report import (
+    FILES,
+    headline,
+    threshold_table,
+    write_figures,
+    write_json,
+    write_judgments,
+    write_markdown,
+)
 from judge.cli.common import (
     Progress,
     compare_options_from,
@@ -24,21 +36,10 @@ from judge.cli.common import (
     summary,
 )
 from judge.constitution import load
+from judge.engine.plan import Plan
 from judge.errors import InputError
-from judge.evaluate import JudgeSetup, Judgment, LabelJudge
-from judge.fitting import fit
-from judge.labels import LabelFields, LabelSet, load_labels, parse_label_map
 from judge.records import Usage
-from judge.report import (
-    FILES,
-    headline,
-    threshold_table,
-    write_figures,
-    write_json,
-    write_judgments,
-    write_markdown,
-)
-from judge.runner import Plan
+from judge.tasks.calibrate import JudgeSetup, LabelJudge
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),

@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 import click
 
 from judge.api import DEFAULT_MODEL, Settings
-from judge.compare import CompareOptions
 from judge.constitution import Constitution
+from judge.engine.plan import Plan
+from judge.engine.runner import Runner, RunnerConfig, RunStats
 from judge.io import FieldMap, count_rows, iter_candidates
-from judge.runner import Plan, Runner, RunnerConfig, RunStats
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+from judge.judging.comparison import CompareOptions
+from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -25,8 +25,8 @@ from judge.cli.common import (
 )
 from judge.cli.score_cmd import _budget_exit
 from judge.constitution import load
-from judge.filtering import Filter, Rule, describe_counts
 from judge.io import RowWriter, iter_candidates, open_writer
+from judge.tasks.filter import Filter, Rule, describe_counts
 
 
 @click.command("filter")

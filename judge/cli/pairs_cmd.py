@@ -28,10 +28,12 @@ from judge.cli.common import (
     settings_from,
 )
 from judge.constitution import load
-from judge.hub import CardInfo, dataset_card, push_to_hub
+from judge.engine.plan import Plan
+from judge.engine.runner import Runner
 from judge.io import count_rows, open_writer, read_rows
-from judge.pairs import STRATEGIES, empty_schema, is_folder_output, write_empty
-from judge.preference import (
+from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
+from judge.tasks.pairs.groups import iter_groups
+from judge.tasks.pairs.pipeline import (
     COMPARISONS,
     MODES,
     GroupResult,
@@ -41,8 +43,8 @@ from judge.preference import (
     calibration_columns,
     describe_calibration,
 )
-from judge.prompt_groups import iter_groups
-from judge.runner import Plan, Runner
+from judge.tasks.pairs.rows import empty_schema, is_folder_output, write_empty
+from judge.tasks.pairs.selection import STRATEGIES
 
 
 @click.command()

@@ -25,11 +25,13 @@ from judge.cli.common import (
     summary,
 )
 from judge.constitution import load
+from judge.engine.plan import Plan
 from judge.errors import InputError
 from judge.io import FieldMap, describe, iter_candidates, open_writer
-from judge.pairs import empty_schema, write_empty
+from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 from judge.records import Candidate
-from judge.revise import (
+from judge.tasks.pairs.rows import empty_schema, write_empty
+from judge.tasks.revise import (
     CRITIQUE_TOKENS,
     DEFAULT_MIN_MARGIN,
     Revised,
@@ -38,8 +40,6 @@ from judge.revise import (
     Tally,
     revise_stream,
 )
-from judge.runner import Plan
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
 
 @click.command()

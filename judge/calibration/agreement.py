@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from judge import metrics as m
 from judge.calibration import TIE_TOLERANCE
-from judge.evaluate import Judgment
-from judge.labels import AbsoluteItem, LabelSet, PairItem
+from judge.calibration import metrics as m
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, LabelSet, PairItem
 
 REQUIRED_KEYS = (
     "n",

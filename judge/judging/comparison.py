@@ -17,12 +17,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from judge import prompts
 from judge.backends.base import Message, Request, Response
 from judge.constitution import Constitution, Principle
+from judge.engine.runner import Job, Outcome, Runner
+from judge.errors import ParseError
+from judge.judging import prompts
+from judge.judging.scoring import DEFAULT_MAX_CHARS
 from judge.records import Comparison, Usage
-from judge.runner import Job, Outcome, ParseError, Runner
-from judge.scoring import DEFAULT_MAX_CHARS
 
 RATIONALE_TOKENS = 200  # three sentences and the JSON around them
 LABELS = ("A", "B", "tie")

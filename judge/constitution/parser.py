@@ -1,133 +1,18 @@
-"""Parse, validate and render constitution files (the format: README.md, "Constitution format").
+"""The grammar of a constitution file (the format: docs, "Constitution format").
 
 A constitution is a Markdown-flavoured text file: an optional `# Title` line, a header of
 `key: value` lines, a preamble, then one `## id` section per principle with optional attribute
 lines, a statement and optional `### Rubric`, `### Critique` and `### Revision` sub-sections.
-The parser reports every problem it finds (not only the first) as `FILE:LINE: message`.
-"""
+The parser reports every problem it finds (not only the first)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from judge.errors import InputError
-
-
-class Scale(BaseModel):
-    low: int = 1
-    high: int = 5
-
-    def normalize(self, value: float) -> float:
-        """Map a score on this scale to [0, 1]."""
-        return (value - self.low) / (self.high - self.low)
-
-    def __str__(self) -> str:
-        return f"{self.low}-{self.high}"
-
-
-class Principle(BaseModel):
-    id: str
-    title: str | None = None
-    weight: float = 1.0
-    scale: Scale = Field(default_factory=Scale)
-    statement: str
-    rubric: dict[int, str] = Field(default_factory=dict)  # score level -> what it means
-    critique: str | None = None  # critique request (Constitutional AI)
-    revision: str | None = None  # revision request
-    line: int = 0  # line of the `## id` heading
-
-
-class Constitution(BaseModel):
-    name: str
-    title: str | None = None  # from an optional `# Title` first line
-    description: str | None = None
-    version: str | None = None
-    scale: Scale = Field(default_factory=Scale)  # the default for principles
-    preamble: str = ""
-    principles: list[Principle]
-    path: str | None = None
-    sha256: str  # of the file's bytes: travels with every verdict
-
-    def principle(self, pid: str) -> Principle:
-        for p in self.principles:
-            if p.id == pid:
-                return p
-        raise KeyError(pid)
-
-    def critique_principles(self) -> list[Principle]:
-        """The principles that can drive a critique-and-revision step (they have both requests)."""
-        return [p for p in self.principles if p.critique and p.revision]
-
-    def overall(self, scores: dict[str, float | None]) -> float | None:
-        """Weighted mean of the principles' normalized scores; None if any is missing."""
-        total = 0.0
-        weights = 0.0
-        for p in self.principles:
-            if p.id not in scores:
-                continue
-            s = scores[p.id]
-            if s is None:
-                return None
-            total += p.weight * p.scale.normalize(s)
-            weights += p.weight
-        if weights == 0:
-            return None
-        return min(1.0, max(0.0, total / weights))
-
-
-# ---------------------------------------------------------------------------------------------
-# Problems and errors
-
-FORMAT_DOC = 'the README, section "Constitution format"'
-HEADER_KEYS = ("name", "description", "version", "scale")
-ATTRIBUTE_KEYS = ("title", "weight", "scale")
-SECTIONS = ("rubric", "critique", "revision")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem in a constitution file. Warnings do not make the file invalid."""
-
-    file: str
-    line: int | None  # None for problems with the file as a whole (missing, unreadable)
-    message: str
-    level: Literal["error", "warning"] = "error"
-
-    @property
-    def where(self) -> str:
-        return self.file if self.line is None else f"{self.file}:{self.line}"
-
-    def __str__(self) -> str:
-        prefix = "warning: " if self.level == "warning" else ""
-        return f"{self.where}: {prefix}{self.message}"
-
-
-class ConstitutionError(InputError):
-    """A constitution that cannot be used. `.problems` holds every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        errors = [p for p in problems if p.level == "error"] or problems
-        if len(problems) == 1:
-            message = str(problems[0])
-        else:
-            n = len(errors)
-            message = f"{errors[0].file}: {n} error{'s' if n != 1 else ''}\n" + "\n".join(
-                str(p) for p in problems
-            )
-        super().__init__(message)
-        self.where = errors[0].where
-
-
-# ---------------------------------------------------------------------------------------------
-# Lines: HTML comments removed, fenced code blocks marked (they are never grammar)
+from judge.constitution.lines import Line
+from judge.constitution.model import Constitution, Principle, Scale
+from judge.constitution.problems import ATTRIBUTE_KEYS, HEADER_KEYS, SECTIONS, Report
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # `key: value`; `(?!//)` keeps a URL such as `https://...` from looking like a key.
@@ -135,85 +20,9 @@ _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(?!//)\s*(.*)\Z")
 _SCALE = re.compile(r"(\d+)\s*-\s*(\d+)\Z")
 _RUBRIC_LINE = re.compile(r"(?:[-*+]\s+)?(-?\d+)\s*:\s*(.*)\Z")
 _HEADING = re.compile(r" {0,3}(#{1,6})(.*)\Z")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
-@dataclass(frozen=True)
-class _Line:
-    no: int  # 1-based line number in the file
-    text: str  # trailing whitespace removed
-    code: bool = False  # inside a fenced code block (fence lines included)
-
-    @property
-    def blank(self) -> bool:
-        return not self.text.strip()
-
-
-def _split_lines(text: str, report: _Report) -> list[_Line]:
-    lines: list[_Line] = []
-    comment_start: int | None = None  # line where an open `<!--` began
-    fence: str | None = None  # the open fence's marker, e.g. "```"
-    fence_start = 0
-    for no, raw in enumerate(text.split("\n"), start=1):
-        raw = raw.rstrip()
-        if fence is not None:
-            m = _FENCE.match(raw)
-            closes = m is not None and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence)
-            if m is not None and closes and not raw[m.end() :].strip():
-                fence = None
-            lines.append(_Line(no, raw, code=True))
-            continue
-        if comment_start is None:
-            m = _FENCE.match(raw)
-            if m:
-                fence, fence_start = m.group(1), no
-                lines.append(_Line(no, raw, code=True))
-                continue
-        touched = comment_start is not None or "<!--" in raw
-        kept, rest = "", raw
-        while rest:
-            if comment_start is not None:
-                end = rest.find("-->")
-                if end < 0:
-                    rest = ""
-                else:
-                    comment_start, rest = None, rest[end + 3 :]
-            else:
-                start = rest.find("<!--")
-                if start < 0:
-                    kept, rest = kept + rest, ""
-                else:
-                    kept, rest, comment_start = kept + rest[:start], rest[start + 4 :], no
-        if touched and not kept.strip():
-            continue  # a line that held only a comment is no line at all (not a blank line)
-        lines.append(_Line(no, kept.rstrip()))
-    if comment_start is not None:
-        report.error(comment_start, "this `<!--` comment is never closed; end it with `-->`")
-    if fence is not None:
-        report.error(fence_start, f"this code fence is never closed; end it with a line of {fence}")
-    return lines
-
-
-class _Report:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message))
-
-    def warn(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message, "warning"))
-
-    def has_errors(self) -> bool:
-        return any(p.level == "error" for p in self.problems)
-
-
-# ---------------------------------------------------------------------------------------------
-# The parser
-
-
-def _text(lines: list[_Line]) -> str:
+def _text(lines: list[Line]) -> str:
     """A body's text: leading and trailing blank lines dropped, inner lines kept as written."""
     texts = [ln.text for ln in lines]
     while texts and not texts[0].strip():
@@ -248,15 +57,15 @@ def _parse_weight(value: str) -> float | None:
     return w if math.isfinite(w) and w > 0 else None
 
 
-class _Parser:
-    def __init__(self, lines: list[_Line], report: _Report) -> None:
+class Parser:
+    def __init__(self, lines: list[Line], report: Report) -> None:
         self.lines = lines
         self.report = report
         self.i = 0
 
     # -- line kinds --------------------------------------------------------------------------
 
-    def _kind(self, ln: _Line) -> tuple[str, str] | None:
+    def _kind(self, ln: Line) -> tuple[str, str] | None:
         """("principle", id), ("section", name) or ("bad", message) for grammar lines."""
         if ln.code:
             return None
@@ -272,16 +81,16 @@ class _Parser:
             return ("bad", f"`{marks}` heading without a {what}")
         return ("principle" if marks == "##" else "section", rest)
 
-    def _peek(self) -> _Line | None:
+    def _peek(self) -> Line | None:
         return self.lines[self.i] if self.i < len(self.lines) else None
 
     def _skip_blank(self) -> None:
         while (ln := self._peek()) is not None and ln.blank:
             self.i += 1
 
-    def _body(self) -> list[_Line]:
+    def _body(self) -> list[Line]:
         """Lines up to the next `##` or `###` heading; malformed headings are reported."""
-        body: list[_Line] = []
+        body: list[Line] = []
         while (ln := self._peek()) is not None:
             kind = self._kind(ln)
             if kind and kind[0] != "bad":
@@ -327,7 +136,7 @@ class _Parser:
                 out.append((ln.no, key, value))
         return out
 
-    def _warn_misplaced(self, body: list[_Line], known: tuple[str, ...], where: str) -> None:
+    def _warn_misplaced(self, body: list[Line], known: tuple[str, ...], where: str) -> None:
         first = next((ln for ln in body if not ln.blank), None)
         if first is None or first.code:
             return
@@ -402,7 +211,7 @@ class _Parser:
         )
 
     def _principle(
-        self, heading: _Line, default: Scale | None, seen: dict[str, int]
+        self, heading: Line, default: Scale | None, seen: dict[str, int]
     ) -> Principle | None:
         report = self.report
         kind = self._kind(heading)
@@ -497,7 +306,7 @@ class _Parser:
             line=heading.no,
         )
 
-    def _rubric(self, heading: _Line, body: list[_Line], scale: Scale | None) -> dict[int, str]:
+    def _rubric(self, heading: Line, body: list[Line], scale: Scale | None) -> dict[int, str]:
         """`N: text` lines; a level's text may go on over the next lines (no blank line between)."""
         report = self.report
         texts: dict[int, list[str]] = {}
@@ -530,126 +339,3 @@ class _Parser:
         if not any(not ln.blank for ln in body):
             report.error(heading.no, "`### Rubric` has no levels; write lines like `1: ...`")
         return {level: " ".join(parts) for level, parts in sorted(texts.items())}
-
-
-# ---------------------------------------------------------------------------------------------
-# Public API
-
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _check(text: str, path: str, sha256: str) -> tuple[Constitution | None, list[Problem]]:
-    report = _Report(path)
-    if "\x00" in text:
-        report.error(1, "not a text file (contains NUL bytes); a constitution is UTF-8 text")
-        return None, report.problems
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        report.error(
-            1,
-            "empty file; a constitution needs a header with `name:` and at least one "
-            f"`## id` principle (see {FORMAT_DOC})",
-        )
-        return None, report.problems
-    lines = _split_lines(text, report)
-    c = _Parser(lines, report).parse(sha256, None if path == "<string>" else path)
-    problems = sorted(report.problems, key=lambda p: p.line or 0)
-    return (None if report.has_errors() else c), problems
-
-
-def check_text(text: str, *, path: str = "<string>") -> list[Problem]:
-    """Every problem in a constitution's text (warnings included); [] when it is clean."""
-    return _check(text, path, _sha256_text(text))[1]
-
-
-def parse(text: str, *, path: str = "<string>", sha256: str | None = None) -> Constitution:
-    """Parse a constitution's text; raises ConstitutionError listing every problem."""
-    c, problems = _check(text, path, sha256 or _sha256_text(text))
-    if c is None:
-        raise ConstitutionError(problems)
-    return c
-
-
-def _read(path: str | Path) -> tuple[str | None, str, list[Problem]]:
-    """(text, sha256 of the bytes, problems) for a file; text is None when it cannot be used."""
-    name = str(path)
-    p = Path(path)
-    try:
-        if p.is_dir():
-            return None, "", [Problem(name, None, "is a directory, not a constitution file")]
-        data = p.read_bytes()
-    except FileNotFoundError:
-        return None, "", [Problem(name, None, "no such file")]
-    except OSError as exc:
-        return None, "", [Problem(name, None, f"cannot read: {exc.strerror or exc}")]
-    sha = hashlib.sha256(data).hexdigest()
-    if b"\x00" in data:
-        return None, sha, [Problem(name, 1, "not a text file (contains NUL bytes)")]
-    try:
-        return data.decode("utf-8"), sha, []
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        why = f"invalid UTF-8 on line {line}, byte {exc.start}; save the file as UTF-8"
-        return None, sha, [Problem(name, 1, f"not a text file ({why})")]
-
-
-def load_checked(path: str | Path) -> tuple[Constitution | None, list[Problem]]:
-    """The constitution in a file (None when it has errors) and every problem, warnings included."""
-    text, sha, problems = _read(path)
-    if text is None:
-        return None, problems
-    return _check(text, str(path), sha)
-
-
-def load(path: str | Path) -> Constitution:
-    """Read and parse a constitution file; raises ConstitutionError listing every problem."""
-    c, problems = load_checked(path)
-    if c is None:
-        raise ConstitutionError(problems)
-    return c
-
-
-def check_file(path: str | Path) -> list[Problem]:
-    """Every problem in a constitution file (warnings included); [] when it is clean."""
-    return load_checked(path)[1]
-
-
-def _number(x: float) -> str:
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
-
-
-def render(c: Constitution) -> str:
-    """The canonical text of a constitution; parsing it gives back an equal one (but for
-    path, sha256 and line numbers)."""
-    out: list[str] = []
-    if c.title:
-        out += [f"# {c.title}", ""]
-    out.append(f"name: {c.name}")
-    if c.description:
-        out.append(f"description: {c.description}")
-    if c.version:
-        out.append(f"version: {c.version}")
-    out += [f"scale: {c.scale}", ""]
-    if c.preamble:
-        out += [c.preamble, ""]
-    for p in c.principles:
-        out.append(f"## {p.id}")
-        if p.title:
-            out.append(f"title: {p.title}")
-        if p.weight != 1.0:
-            out.append(f"weight: {_number(p.weight)}")
-        if p.scale != c.scale:
-            out.append(f"scale: {p.scale}")
-        out += ["", p.statement, ""]
-        if p.rubric:
-            out.append("### Rubric")
-            out += [
-                f"{level}: {' '.join(p.rubric[level].splitlines())}" for level in sorted(p.rubric)
-            ]
-            out.append("")
-        for heading, text in (("Critique", p.critique), ("Revision", p.revision)):
-            if text:
-                out += [f"### {heading}", "", text, ""]
-    return "\n".join(out).rstrip("\n") + "\n"

@@ -24,13 +24,15 @@ from typing import Any
 
 from judge.backends.base import Request
 from judge.calibration import Calibration, CalibrationError
-from judge.compare import CompareOptions, Comparer
 from judge.constitution import Constitution
+from judge.engine.runner import Runner
 from judge.errors import InputError
 from judge.io import describe
-from judge.pairs import Allowed, Provenance, Ranked, Selection, pair_row, select
-from judge.prompt_groups import Group, prompt_key, response_index
-from judge.ranking import (
+from judge.judging.comparison import CompareOptions, Comparer
+from judge.judging.scoring import ScoreOptions, Scorer
+from judge.records import Candidate, Comparison, Usage
+from judge.tasks.pairs.groups import Group, prompt_key, response_index
+from judge.tasks.pairs.ranking import (
     PairOutcome,
     all_pairs,
     bradley_terry,
@@ -38,9 +40,8 @@ from judge.ranking import (
     merge_sort_worst_case,
     sigmoid,
 )
-from judge.records import Candidate, Comparison, Usage
-from judge.runner import Runner
-from judge.scoring import ScoreOptions, Scorer
+from judge.tasks.pairs.rows import Provenance, pair_row
+from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
 Todo = list[tuple[int, Candidate]]  # (response index, candidate) of a group's judged texts

@@ -31,10 +31,10 @@ import numpy as np
 from judge.api import Scored, score_stream
 from judge.calibration import TIE_TOLERANCE, Calibration
 from judge.constitution import Constitution
+from judge.engine.runner import Runner
 from judge.io import FieldMap, RowWriter, open_writer, read_rows
+from judge.judging.scoring import ScoreOptions
 from judge.records import Candidate
-from judge.runner import Runner
-from judge.scoring import ScoreOptions
 
 
 @dataclass(frozen=True)

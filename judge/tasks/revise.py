@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from judge import prompts
 from judge.backends.base import Message, Request, Response, request_key
 from judge.constitution import Constitution, Principle
-from judge.errors import ConfigError
+from judge.engine.plan import Plan
+from judge.engine.prices import CHARS_PER_TOKEN, estimate_tokens
+from judge.engine.runner import Job, Runner
+from judge.errors import ConfigError, ParseError
 from judge.io import FieldMap
-from judge.pairs import Provenance, Ranked, pair_row, select
-from judge.pricing import CHARS_PER_TOKEN, estimate_tokens
+from judge.judging import prompts
+from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
 from judge.records import Candidate, Usage, Verdict
-from judge.runner import Job, ParseError, Plan, Runner
-from judge.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
+from judge.tasks.pairs.rows import Provenance, pair_row
+from judge.tasks.pairs.selection import Ranked, select
 
 DEFAULT_MIN_MARGIN = 0.05  # on the [0, 1] overall score: one rubric step of one principle in ~5
 CRITIQUE_TOKENS = 300

@@ -15,8 +15,8 @@ from typing import Any
 
 from judge.errors import InputError
 from judge.io import FieldMap, describe, iter_candidates, read_rows
-from judge.pairs import Messages
 from judge.records import Candidate
+from judge.tasks.pairs.rows import Messages
 
 
 @dataclass

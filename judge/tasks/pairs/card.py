@@ -14,7 +14,7 @@ import yaml
 
 from judge.constitution import Constitution
 from judge.errors import JudgeError
-from judge.preference import PairsOptions, PairsStats
+from judge.tasks.pairs.pipeline import PairsOptions, PairsStats
 
 CARD_TAGS = ["dpo", "preference", "rlaif", "constitutional-ai", "judge"]
 

@@ -6,7 +6,7 @@ makes model calls through `Runner.call`; the runner runs units concurrently with
 call the cache, the budget guard, the rate limits and retries with backoff. Backends never retry.
 
 Two mechanisms keep calls from being wasted:
-- The limit on calls in flight adapts to rate limits (`_Slots`): a 429 lowers it, successes raise
+- The limit on calls in flight adapts to rate limits (`Slots`): a 429 lowers it, successes raise
   it back to --concurrency, so a rate-limited server is not answered with a storm of retries.
 - With a cache, a call first claims its key in the cache file (`Cache.claim`), so that two runs
   over the same items (two processes, even) never pay twice: the other run waits for the answer.
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from judge.backends.base import Backend, Message, Request, Response, request_key
-from judge.cache import Cache, claim_owner, claim_owner_alive
-from judge.errors import BackendError
-from judge.pricing import Price, PriceTable, estimate_tokens
+from judge.engine.cache import Cache, claim_owner, claim_owner_alive
+from judge.engine.limits import MinuteLimiter, Slots
+from judge.engine.prices import Price, PriceTable, estimate_tokens
+from judge.errors import BackendError, ParseError
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -33,14 +34,8 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 MAX_RETRY_AFTER = 600.0  # seconds
-CUT = 0.6  # a rate limit multiplies the limit on calls in flight by this
-PROBE = 4  # times more successes before the limit goes back to where it was last cut
 CLAIM_MARGIN = 180.0  # a claim lasts the backend's timeout plus this, renewed while retrying
 CLAIM_POLL = 0.25  # seconds between looks at the cache while another process holds a claim
-
-
-class ParseError(ValueError):
-    """The model's answer does not follow the requested format; the runner re-asks."""
 
 
 @dataclass
@@ -91,106 +86,6 @@ class BudgetReached(Exception):
     """Raised inside `call` once --max-cost would be passed; the unit is reported unjudged."""
 
 
-class _MinuteLimiter:
-    """Requests or tokens per minute, spread evenly: a token bucket of about one second's worth.
-
-    A sliding one-minute window let a whole minute's quota go out in the first second, which
-    servers that meter per second (most do) answer with 429s (benchmarks/peers found --rpm 600
-    slower than no --rpm against a 600 rpm server).
-    """
-
-    def __init__(self, per_minute: float) -> None:
-        self.per_minute = per_minute
-        self.rate = per_minute / 60.0  # per second
-        # One second's worth, and a small burst (up to 10) for low limits.
-        self.capacity = max(self.rate, min(per_minute, 10.0))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def acquire(self, amount: float = 1.0) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                # A request larger than the bucket waits for a full bucket, then goes into debt,
-                # so the long-run rate stays exact and a huge request still passes.
-                need = min(amount, self.capacity)
-                if self.tokens >= need:
-                    self.tokens -= amount
-                    return
-                await asyncio.sleep(max(0.001, (need - self.tokens) / self.rate))
-
-
-class _Slots:
-    """The limit on calls in flight: --concurrency at most, lower after rate limits (AIMD).
-
-    With a fixed limit of 16 against a server that takes 10 calls a second, most calls were
-    answered 429 (~4 requests per item, benchmarks/peers). A rate limit multiplies the limit by
-    CUT, at most once per round trip: the 429s of calls sent before a cut say nothing about the
-    new limit (`epoch` tells them apart). Each `limit` successes then raise it by one, back up to
-    the ceiling; at the ceiling a success costs one compare. The step back to the limit that was
-    last cut waits PROBE times longer: under a steady limit that step is the one that fails, and
-    probing it less often took requests per item from 1.6 to 1.3 (a server like benchmarks/peers'
-    rpm600). A longer wait saves more under a steady limit but recovers slower from a stray 429.
-    Waiting calls sleep on futures that `release` wakes: never a polling loop (one starved the
-    embedded model of the GIL).
-    """
-
-    def __init__(self, ceiling: int, *, adaptive: bool = True) -> None:
-        self.ceiling = max(1, ceiling)
-        self.limit = self.ceiling
-        self.adaptive = adaptive
-        self.busy = 0
-        self.epoch = 0  # bumped by every cut
-        self.successes = 0  # since the limit last grew
-        self.cuts = 0
-        self.cut_from = self.ceiling + 1  # the limit before the last cut
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> None:
-        if self.busy < self.limit and not self._waiters:
-            self.busy += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed a slot just as it was cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        self.busy -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.busy < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():  # a cancelled waiter is dropped
-                self.busy += 1
-                waiter.set_result(None)
-
-    def rate_limited(self, epoch: int) -> None:
-        """A call sent in `epoch` was rate-limited."""
-        if self.adaptive and epoch == self.epoch:
-            self.epoch += 1
-            self.cuts += 1
-            self.cut_from = self.limit
-            self.limit = max(1, int(self.limit * CUT))
-            self.successes = 0
-
-    def succeeded(self) -> None:
-        """A call succeeded while the limit is below the ceiling (the caller checks)."""
-        self.successes += 1
-        if self.successes >= self.limit * (PROBE if self.limit + 1 >= self.cut_from else 1):
-            self.successes = 0
-            self.limit += 1
-            self._wake()
-
-
 @dataclass
 class RunnerConfig:
     concurrency: int = 8
@@ -206,7 +101,7 @@ class RunnerConfig:
     backoff_max: float = 60.0
     max_cost: float | None = None
     window: int | None = None  # units in flight; default 4 x concurrency, at least 64
-    # Lower the limit on calls in flight after a rate limit (see _Slots); False: a fixed limit.
+    # Lower the limit on calls in flight after a rate limit (see Slots); False: a fixed limit.
     adaptive: bool = True
     # Seconds a claim on a cache key lasts (renewed while the call retries); None: the backend's
     # timeout + CLAIM_MARGIN. A claim whose process is gone (same host) ends at once.
@@ -229,7 +124,7 @@ class Runner:
         self.price: Price | None = (prices or PriceTable()).lookup(backend.name)
         self.on_progress = on_progress
         self.stats = RunStats()
-        self._slots: _Slots | None = None
+        self._slots: Slots | None = None
         self._joined: list[Runner] = []  # runners calling inside this one's run (see join)
         self.claim_owner = claim_owner()
         timeout = getattr(backend, "timeout", None)
@@ -237,12 +132,12 @@ class Runner:
             (float(timeout) if isinstance(timeout, int | float) else 120.0) + CLAIM_MARGIN
         )
         self._rpm = (
-            _MinuteLimiter(self.config.requests_per_minute)
+            MinuteLimiter(self.config.requests_per_minute)
             if self.config.requests_per_minute
             else None
         )
         self._tpm = (
-            _MinuteLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
+            MinuteLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
         )
         self._cooldown_until = 0.0
         self._fatal: BackendError | None = None  # once set, no further call is made
@@ -402,7 +297,7 @@ class Runner:
                 cache.release_claim(key, self.claim_owner)  # another run may try it now
             raise
 
-    def _note_limit(self, slots: _Slots) -> None:
+    def _note_limit(self, slots: Slots) -> None:
         """Show the adaptive limit in the progress display and the summary."""
         below = slots.limit < slots.ceiling
         self.stats.in_flight_limit = slots.limit if below else None
@@ -509,7 +404,7 @@ class Runner:
             return
         self.stats = parent.stats
         if self._slots is None:
-            self._slots = _Slots(self.config.concurrency, adaptive=self.config.adaptive)
+            self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         if not any(r is self for r in parent._joined):
             parent._joined.append(self)
 
@@ -531,7 +426,7 @@ class Runner:
         failed: Callable[[R], bool] | None = None,
     ) -> AsyncIterator[tuple[I, R]]:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
-        self._slots = _Slots(self.config.concurrency, adaptive=self.config.adaptive)
+        self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)
         window = self.config.window or max(64, 4 * self.config.concurrency)
         pending: deque[tuple[I, asyncio.Task[R]]] = deque()
@@ -593,29 +488,3 @@ def _reask(request: Request, response: Response, problem: str) -> Request:
         Message("user", follow_up),
     )
     return replace(request, messages=messages)
-
-
-@dataclass
-class Plan:
-    """What a run would cost, for --dry-run: nothing is called."""
-
-    calls: int = 0
-    cached: int = 0  # calls the cache already answers: free
-    input_tokens: int = 0  # estimated, for the calls still to make
-    max_output_tokens: int = 0  # the output cap of those calls: the worst case
-    input_cost: float | None = 0.0
-    max_cost: float | None = 0.0
-
-    def add(self, runner: Runner, request: Request) -> None:
-        self.calls += 1
-        if runner.cache is not None and runner.cache.get(request_key(runner.backend, request)):
-            self.cached += 1
-            return
-        tokens_in, tokens_out, worst = runner.estimate(request)
-        self.input_tokens += tokens_in
-        self.max_output_tokens += tokens_out
-        if runner.price is None or self.input_cost is None or self.max_cost is None:
-            self.input_cost = self.max_cost = None
-        else:
-            self.input_cost += runner.price.cost(tokens_in, 0)
-            self.max_cost += worst or 0.0

@@ -24,7 +24,7 @@ _TAG_START = re.compile(r"\s*/?\s*(?:" + "|".join(TAGS) + ")", re.IGNORECASE)
 
 @cache
 def template(name: str) -> str:
-    return resources.files("judge.prompts").joinpath(f"{name}.txt").read_text("utf-8")
+    return resources.files("judge.judging.prompts").joinpath(f"{name}.txt").read_text("utf-8")
 
 
 def render(template_name: str, /, **values: str) -> str:

@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from judge import prompts
 from judge.backends.base import Message, Request, Response
 from judge.constitution import Constitution, Principle
+from judge.engine.runner import Job, Runner
+from judge.errors import ParseError
+from judge.judging import prompts
 from judge.records import Candidate, Usage, Verdict
-from judge.runner import Job, ParseError, Runner
 
 DEFAULT_MAX_CHARS = 24_000  # about 6,000 tokens: longer texts are cut, and the row says so
 RATIONALE_TOKENS = 80  # output budget per principle; the rationale is one or two sentences

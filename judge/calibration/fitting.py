@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from judge.agreement import LabelScale
 from judge.calibration import (
     Calibration,
     CalibrationError,
@@ -25,9 +24,10 @@ from judge.calibration import (
     precision_curve,
     principle_weights,
 )
+from judge.calibration.agreement import LabelScale
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.constitution import Constitution
-from judge.evaluate import Judgment
-from judge.labels import AbsoluteItem, PairItem
 
 PAIR_TARGETS = {"a": ((1.0, 1.0),), "b": ((0.0, 1.0),), "tie": ((1.0, 0.5), (0.0, 0.5))}
 

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from judge import plots
-from judge.agreement import DEFINITIONS, LabelScale
-from judge.evaluate import Judgment
-from judge.fitting import Fit
-from judge.labels import AbsoluteItem, PairItem
+from judge.calibration import plots
+from judge.calibration.agreement import DEFINITIONS, LabelScale
+from judge.calibration.fitting import Fit
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, PairItem
 
 FILES = ("report.md", "report.json", "reliability.png", "scores.png", "judgments.jsonl")
 # Landis and Koch's words for kappa, from the top: the first cut that kappa passes names it.

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judge.backends.base import Request
-from judge.calibration import TIE_TOLERANCE
-from judge.compare import CompareOptions, Comparer
+from judge.calibration.judgments import Judgment, preference_from_margin
+from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
 from judge.constitution import Constitution
-from judge.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
-from judge.records import Candidate, Usage, Verdict
-from judge.runner import Runner
-from judge.scoring import ScoreOptions, Scorer
+from judge.engine.runner import Runner
+from judge.judging.comparison import CompareOptions, Comparer
+from judge.judging.scoring import ScoreOptions, Scorer
+from judge.records import Candidate, Verdict
 
 MODES = ("score", "compare")
 
@@ -41,75 +41,6 @@ class JudgeSetup:
         else:
             out["principles"] = self.compare.principles
         return out
-
-
-@dataclass
-class Judgment:
-    """The judge's verdict on one labelled item."""
-
-    item: LabelItem
-    error: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    cached: bool = False
-    # absolute items
-    score: float | None = None
-    scores: dict[str, float | None] = field(default_factory=dict)
-    # pairwise items
-    preference: str | None = None  # the judge's: "a", "b" or "tie"
-    signal: float | None = None  # what the calibration reads: the margin, or p_a
-    score_a: float | None = None
-    score_b: float | None = None
-    scores_a: dict[str, float | None] = field(default_factory=dict)
-    scores_b: dict[str, float | None] = field(default_factory=dict)
-    compared: bool = False  # judged by comparison (compare mode), not by two scores
-    flipped: bool | None = None
-    first_position_wins: int | None = None
-    verdicts: list[str] | None = None
-    rationale: str = ""
-
-    @property
-    def judged(self) -> bool:
-        return self.error is None
-
-    def to_json(self) -> dict[str, Any]:
-        """A row of judgments.jsonl, for reading the disagreements."""
-        item = self.item
-        row: dict[str, Any] = {"index": item.index, "where": item.where, "prompt": item.prompt}
-        if isinstance(item, PairItem):
-            row.update(
-                response_a=item.response_a,
-                response_b=item.response_b,
-                human=item.preference,
-                annotators=item.annotators,
-                judge=self.preference,
-                agree=None if self.preference is None else self.preference == item.preference,
-            )
-            if item.swapped:
-                row["chosen_shown_as"] = "b"
-            if not self.compared:
-                row.update(margin=self.signal, score_a=self.score_a, score_b=self.score_b)
-                row.update(scores_a=self.scores_a, scores_b=self.scores_b)
-            else:
-                row.update(p_a=self.signal, flipped=self.flipped, verdicts=self.verdicts)
-                row["first_position_wins"] = self.first_position_wins
-        else:
-            row.update(
-                response=item.response,
-                label=item.label,
-                annotators=item.annotators,
-                score=self.score,
-                scores=self.scores,
-            )
-        row.update(rationale=self.rationale, error=self.error, usage=self.usage.model_dump())
-        return row
-
-
-def preference_from_margin(margin: float, tie_margin: float) -> str:
-    if margin > tie_margin + TIE_TOLERANCE:
-        return "a"
-    if margin < -tie_margin - TIE_TOLERANCE:
-        return "b"
-    return "tie"
 
 
 def candidate(item: LabelItem, response: str, which: int = 0) -> Candidate:

@@ -1,0 +1,67 @@
+"""A parsed constitution: its principles, their scales, weights, rubrics and requests."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Scale(BaseModel):
+    low: int = 1
+    high: int = 5
+
+    def normalize(self, value: float) -> float:
+        """Map a score on this scale to [0, 1]."""
+        return (value - self.low) / (self.high - self.low)
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+class Principle(BaseModel):
+    id: str
+    title: str | None = None
+    weight: float = 1.0
+    scale: Scale = Field(default_factory=Scale)
+    statement: str
+    rubric: dict[int, str] = Field(default_factory=dict)  # score level -> what it means
+    critique: str | None = None  # critique request (Constitutional AI)
+    revision: str | None = None  # revision request
+    line: int = 0  # line of the `## id` heading
+
+
+class Constitution(BaseModel):
+    name: str
+    title: str | None = None  # from an optional `# Title` first line
+    description: str | None = None
+    version: str | None = None
+    scale: Scale = Field(default_factory=Scale)  # the default for principles
+    preamble: str = ""
+    principles: list[Principle]
+    path: str | None = None
+    sha256: str  # of the file's bytes: travels with every verdict
+
+    def principle(self, pid: str) -> Principle:
+        for p in self.principles:
+            if p.id == pid:
+                return p
+        raise KeyError(pid)
+
+    def critique_principles(self) -> list[Principle]:
+        """The principles that can drive a critique-and-revision step (they have both requests)."""
+        return [p for p in self.principles if p.critique and p.revision]
+
+    def overall(self, scores: dict[str, float | None]) -> float | None:
+        """Weighted mean of the principles' normalized scores; None if any is missing."""
+        total = 0.0
+        weights = 0.0
+        for p in self.principles:
+            if p.id not in scores:
+                continue
+            s = scores[p.id]
+            if s is None:
+                return None
+            total += p.weight * p.scale.normalize(s)
+            weights += p.weight
+        if weights == 0:
+            return None
+        return min(1.0, max(0.0, total / weights))

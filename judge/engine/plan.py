@@ -1,0 +1,37 @@
+"""What a run would cost, for --dry-run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from judge.backends.base import Request, request_key
+
+if TYPE_CHECKING:
+    from judge.engine.runner import Runner
+
+
+@dataclass
+class Plan:
+    """What a run would cost, for --dry-run: nothing is called."""
+
+    calls: int = 0
+    cached: int = 0  # calls the cache already answers: free
+    input_tokens: int = 0  # estimated, for the calls still to make
+    max_output_tokens: int = 0  # the output cap of those calls: the worst case
+    input_cost: float | None = 0.0
+    max_cost: float | None = 0.0
+
+    def add(self, runner: Runner, request: Request) -> None:
+        self.calls += 1
+        if runner.cache is not None and runner.cache.get(request_key(runner.backend, request)):
+            self.cached += 1
+            return
+        tokens_in, tokens_out, worst = runner.estimate(request)
+        self.input_tokens += tokens_in
+        self.max_output_tokens += tokens_out
+        if runner.price is None or self.input_cost is None or self.max_cost is None:
+            self.input_cost = self.max_cost = None
+        else:
+            self.input_cost += runner.price.cost(tokens_in, 0)
+            self.max_cost += worst or 0.0

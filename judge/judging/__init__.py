@@ -1,0 +1,2 @@
+"""Judging one item: the prompts, the requests, and reading the judge's answers (scores,
+comparisons)."""
