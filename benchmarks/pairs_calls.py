@@ -22,8 +22,9 @@ from judge.constitution import parse
 from judge.engine.runner import Runner
 from judge.io import FieldMap
 from judge.tasks.pairs.groups import iter_groups
-from judge.tasks.pairs.pipeline import GroupResult, PairMaker, PairsOptions
-from tests.fakebackend import FakeBackend
+from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
+from judge.tasks.pairs.results import GroupResult
+from judge.testing import FakeBackend
 from tests.quality_judge import QualityJudge, quality
 
 CONSTITUTION = "name: bench\n\n## helpful\nAnswers the question.\n"

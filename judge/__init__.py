@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Scored", "Settings", "load_constitution", "score"]
+__all__ = [
+    "CompareOptions",
+    "FieldMap",
+    "JudgeSetup",
+    "LabelFields",
+    "PairsOptions",
+    "ReviseOptions",
+    "RunFailed",
+    "ScoreOptions",
+    "Scored",
+    "Settings",
+    "calibrate",
+    "filter",
+    "load_constitution",
+    "pairs",
+    "revise",
+    "score",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,172 +1,121 @@
-"""The Python API that the CLI is a thin layer over; usable from a notebook.
+"""The Python API: one function per command, run by the same driver as the CLI.
 
-import judge
-c = judge.load_constitution("constitutions/helpful-honest-harmless.md")
-results = judge.score([{"prompt": "Hi", "response": "Hello!"}], c, model="local/smollm2")
-results[0].verdict.score, results[0].row          # typed results
-judge.score(df, c)                                 # a pandas DataFrame in, a DataFrame out
-judge.score(dataset, c)                            # a datasets.Dataset in, a Dataset out
+    import judge
+    c = judge.load_constitution("constitutions/helpful-honest-harmless.md")
+    results = judge.score([{"prompt": "Hi", "response": "Hello!"}], c, model="openai/gpt-4o-mini")
+    results[0].verdict.score, results[0].row          # typed results for records
+    judge.score(df, c)                                 # a pandas DataFrame in, a DataFrame out
+    judge.filter(dataset, c, min_score=0.7)            # a datasets.Dataset in, a Dataset out
+    judge.pairs(records, c)                            # preference rows, ready for TRL
+    judge.calibrate(labels, c, output_dir="calib")     # agreement with people; files in the dir
+    judge.revise(records, c)                           # critique and revision rounds, judged
+
+Each function takes records (a list of dicts), a pandas DataFrame or a datasets.Dataset and
+returns the same kind; settings (model, server, cache, budget, concurrency) come from `model=` or
+`settings=`, which is never changed. Where the CLI would exit 1 (the model could not be reached,
+the budget ran out) the function raises `judge.errors.RunFailed`, whose `result` holds what it
+would have returned (every row, the unjudged ones with their reason) and `lines` the summary.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from judge.backends.base import Backend
-from judge.backends.registry import get_backend
+from judge.calibration.labels import LabelFields, load_labels
 from judge.constitution import Constitution, load
-from judge.engine.cache import Cache
-from judge.engine.prices import PriceTable
-from judge.engine.runner import Runner, RunnerConfig, RunStats
+from judge.engine.settings import DEFAULT_MODEL, Settings, make_runner
+from judge.errors import RunFailed
 from judge.io import FieldMap, iter_candidates
-from judge.judging.scoring import ScoreOptions, Scorer
-from judge.records import Candidate, Verdict
+from judge.judging.comparison import CompareOptions
+from judge.judging.revision import ReviseOptions, Reviser
+from judge.judging.scoring import ScoreOptions
+from judge.records import Candidate
+from judge.tasks.calibrate import CalibrateTask, JudgeSetup
+from judge.tasks.driver import Report, RowList, Task, drive, run_sync
+from judge.tasks.filter import FilterTask, Rule
+from judge.tasks.pairs.groups import iter_groups
+from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
+from judge.tasks.pairs.task import PairsTask
+from judge.tasks.revise import ReviseTask
+from judge.tasks.score import OUT, Scored, ScoreTask
 
-DEFAULT_MODEL = "local/smollm2"
-T = TypeVar("T")
-
-
-@dataclass
-class Settings:
-    """How to reach the judge model and how hard to push it."""
-
-    model: str = DEFAULT_MODEL
-    base_url: str | None = None
-    cache: str | Path | None = None  # None: the default cache file
-    use_cache: bool = True
-    prices: str | Path | None = None
-    timeout: float = 120.0
-    runner: RunnerConfig = field(default_factory=RunnerConfig)
-
-
-def make_backend(settings: Settings) -> Backend:
-    return get_backend(settings.model, base_url=settings.base_url, timeout=settings.timeout)
-
-
-def make_runner(
-    settings: Settings,
-    backend: Backend | None = None,
-    on_progress: Callable[[RunStats], None] | None = None,
-) -> Runner:
-    return Runner(
-        backend or make_backend(settings),
-        cache=Cache(settings.cache) if settings.use_cache else None,
-        config=settings.runner,
-        prices=PriceTable(settings.prices),
-        on_progress=on_progress,
-    )
-
-
-@dataclass
-class Scored:
-    """One judged candidate: the input, the verdict, and the output row."""
-
-    candidate: Candidate
-    verdict: Verdict
-    row: dict[str, Any]
-
-
-def output_row(
-    candidate: Candidate,
-    verdict: Verdict,
-    constitution: Constitution,
-    model: str,
-    *,
-    fields: FieldMap | None = None,
-    truncated: bool = False,
-    mode: str = "all-principles",
-) -> dict[str, Any]:
-    """The contract's row: every input field, then `score`, `scores`, `rationales`, `judge`."""
-    fields = fields or FieldMap()
-    row = dict(candidate.row)
-    if candidate.response_index is not None:
-        # One row per response: the list becomes this row's response and its position.
-        row.pop(fields.responses, None)
-        row[fields.response] = candidate.response
-        row["response_index"] = candidate.response_index
-    row["score"] = verdict.score
-    row["scores"] = verdict.scores
-    row["rationales"] = verdict.rationales
-    judge_info: dict[str, Any] = {
-        "model": model,
-        "constitution": {"name": constitution.name, "sha256": constitution.sha256},
-        "mode": mode,
-        "usage": verdict.usage.model_dump(),
-        "cached": verdict.cached,
-        "error": verdict.error,
-    }
-    if truncated:
-        judge_info["truncated"] = True
-    if verdict.expected_scores:
-        judge_info["expected_scores"] = verdict.expected_scores
-    row["judge"] = judge_info
-    return row
-
-
-async def score_stream(
-    candidates: Iterable[Candidate],
-    constitution: Constitution,
-    runner: Runner,
-    options: ScoreOptions | None = None,
-    *,
-    fields: FieldMap | None = None,
-    total: int | None = None,
-) -> AsyncIterator[Scored]:
-    """Judge candidates in input order, streaming, through one runner."""
-    scorer = Scorer(constitution, options)
-    mode = "per-principle" if scorer.options.per_principle else "all-principles"
-
-    async def work(c: Candidate) -> Verdict:
-        return await scorer.score(runner, c)
-
-    async for cand, verdict in runner.run(
-        candidates, work, total=total, failed=lambda v: v.score is None
-    ):
-        row = output_row(
-            cand,
-            verdict,
-            constitution,
-            runner.backend.name,
-            fields=fields,
-            truncated=scorer.truncated(cand),
-            mode=mode,
-        )
-        yield Scored(cand, verdict, row)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also inside a notebook whose event loop is running."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+__all__ = [
+    "DEFAULT_MODEL",
+    "CompareOptions",
+    "FieldMap",
+    "JudgeSetup",
+    "LabelFields",
+    "PairsOptions",
+    "ReviseOptions",
+    "RunFailed",
+    "ScoreOptions",
+    "Scored",
+    "Settings",
+    "calibrate",
+    "filter",
+    "load_constitution",
+    "pairs",
+    "revise",
+    "score",
+]
 
 
 def _records(data: Any) -> tuple[list[dict[str, Any]], str]:
-    try:
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        rows = [{str(k): v for k, v in r.items()} for r in data.to_dict(orient="records")]
+        return rows, "pandas"
+    import datasets
+
+    if isinstance(data, datasets.Dataset):
+        return list(data), "datasets"
+    return [dict(r) for r in data], "records"
+
+
+def _like(rows: list[dict[str, Any]], kind: str) -> Any:
+    """Rows as the kind of table they came in (records stay a list of dicts)."""
+    if kind == "pandas":
         import pandas as pd
 
-        if isinstance(data, pd.DataFrame):
-            return [
-                {str(k): v for k, v in r.items()} for r in data.to_dict(orient="records")
-            ], "pandas"
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pass
-    try:
+        return pd.DataFrame(rows)
+    if kind == "datasets":
         import datasets
 
-        if isinstance(data, datasets.Dataset):
-            return list(data), "datasets"
-    except ImportError:  # pragma: no cover
-        pass
-    return [dict(r) for r in data], "records"
+        return datasets.Dataset.from_list(rows)
+    return rows
+
+
+def _settings(settings: Settings | None, model: str | None) -> Settings:
+    settings = settings or Settings()
+    return replace(settings, model=model) if model is not None else replace(settings)
+
+
+def _constitution(constitution: Constitution | str | Path) -> Constitution:
+    return constitution if isinstance(constitution, Constitution) else load(constitution)
+
+
+def _candidates(data: Any, fields: FieldMap) -> tuple[list[Candidate], str]:
+    """The candidates in `data`, and the kind of table it is."""
+    records, kind = _records(data)
+    rows = ((i + 1, r) for i, r in enumerate(records))
+    return list(iter_candidates("<data>", fields, rows=rows)), kind
+
+
+def _table(task: Task[Any, Any], kind: str) -> Any:
+    """Run a task whose rows go to `out`; its rows as the kind of table the input was."""
+    sink = RowList()
+    return _run(task, {OUT: sink}, lambda: _like(sink.rows, kind))
+
+
+def _run(task: Task[Any, Any], sinks: dict[str, RowList], result: Any) -> Any:
+    """Drive `task`; `result()` is what the function returns, or RunFailed carries."""
+    report: Report[Any] = run_sync(drive(task, sinks))
+    if report.exit_code:
+        raise RunFailed(report.lines, result())
+    return result()
 
 
 def load_constitution(path: str | Path) -> Constitution:
@@ -182,42 +131,163 @@ def score(
     settings: Settings | None = None,
     fields: FieldMap | None = None,
 ) -> Any:
-    """Score records (a list of dicts, a pandas DataFrame or a datasets.Dataset).
+    """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
+    of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
+    fields = fields or FieldMap()
+    candidates, kind = _candidates(data, fields)
+    task = ScoreTask(
+        _constitution(constitution),
+        make_runner(_settings(settings, model)),
+        lambda: iter(candidates),
+        options=options or ScoreOptions(),
+        fields=fields,
+        count=len(candidates),
+        keep=kind == "records",
+    )
+    if kind == "records":
+        return _run(task, {OUT: RowList()}, lambda: task.results)
+    return _table(task, kind)
 
-    Returns a list of `Scored` for records, or the same kind of table with the output columns
-    added for a DataFrame or a Dataset.
-    """
-    if not isinstance(constitution, Constitution):
-        constitution = load(constitution)
-    settings = settings or Settings()
-    if model is not None:
-        settings.model = model
+
+def filter(
+    data: Any,
+    constitution: Constitution | str | Path,
+    model: str | None = None,
+    *,
+    min_score: float | None = None,
+    keep_top: float | None = None,
+    options: ScoreOptions | None = None,
+    settings: Settings | None = None,
+    fields: FieldMap | None = None,
+) -> Any:
+    """The rows a judge keeps (`min_score` or `keep_top`), with their scores, as the same kind
+    of table as `data`."""
+    fields = fields or FieldMap()
+    candidates, kind = _candidates(data, fields)
+    task = FilterTask(
+        _constitution(constitution),
+        make_runner(_settings(settings, model)),
+        lambda: iter(candidates),
+        options=options or ScoreOptions(),
+        fields=fields,
+        count=len(candidates),
+        rule=Rule(min_score=min_score, keep_top=keep_top),
+    )
+    return _table(task, kind)
+
+
+def pairs(
+    data: Any,
+    constitution: Constitution | str | Path,
+    model: str | None = None,
+    *,
+    options: PairsOptions | None = None,
+    score_options: ScoreOptions | None = None,
+    compare_options: CompareOptions | None = None,
+    settings: Settings | None = None,
+    fields: FieldMap | None = None,
+    id_field: str | None = "id",
+) -> Any:
+    """DPO preference pairs from prompts with several responses (`prompt` + `responses`, or
+    rows of one prompt next to each other), as the same kind of table as `data`; rows that
+    already have a `score` are ranked by it, with no model call (`options.mode == "score"`)."""
     fields = fields or FieldMap()
     records, kind = _records(data)
-    candidates = list(
-        iter_candidates("<data>", fields, rows=((i + 1, r) for i, r in enumerate(records)))
+    options = options or PairsOptions()
+    c = _constitution(constitution)
+    settings = _settings(settings, model)
+    maker = PairMaker(
+        c,
+        options,
+        score_options=score_options,
+        compare_options=compare_options,
+        model=settings.model,
     )
-
-    async def collect() -> list[Scored]:
-        runner = make_runner(settings)
-        try:
-            return [s async for s in score_stream(candidates, constitution, runner, options)]
-        finally:
-            await runner.backend.aclose()
-
-    results = run_sync(collect())
-    if kind == "records":
-        return results
-    rows = [s.row for s in results]
-    if kind == "pandas":
-        import pandas as pd
-
-        return pd.DataFrame(rows)
-    import datasets
-
-    return datasets.Dataset.from_list(rows)
+    from_input = (
+        options.mode == "score"
+        and bool(records)
+        and "score" in records[0]
+        and fields.response in records[0]
+    )
+    rows = [(i + 1, r) for i, r in enumerate(records)]
+    task = PairsTask(
+        maker,
+        None if from_input else make_runner(settings),
+        lambda: iter_groups("<data>", fields, id_field, rows=rows),
+        "<data>",
+    )
+    return _table(task, kind)
 
 
-def iter_rows(results: Iterable[Scored]) -> Iterator[dict[str, Any]]:
-    for s in results:
-        yield s.row
+def calibrate(
+    labels: Any,
+    constitution: Constitution | str | Path,
+    model: str | None = None,
+    *,
+    output_dir: str | Path,
+    setup: JudgeSetup | None = None,
+    kind: str | None = None,
+    label_fields: LabelFields | None = None,
+    positive_label: float | None = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Measure a judge against human labels (records, a DataFrame or a Dataset of pairwise or
+    absolute labels, as `judge calibrate` reads them) and fit a calibration: the report as a
+    dict; report.md, report.json, the figures, judgments.jsonl and calibration.json (when one
+    could be fitted) are written to `output_dir`."""
+    records, _ = _records(labels)
+    label_set = load_labels(
+        "<labels>",
+        label_fields,
+        kind=kind,  # type: ignore[arg-type]
+        seed=seed,
+        rows=[(i + 1, r) for i, r in enumerate(records)],
+    )
+    c = _constitution(constitution)
+    task = CalibrateTask(
+        c,
+        make_runner(_settings(settings, model)),
+        label_set,
+        setup or JudgeSetup(),
+        Path(output_dir),
+        meta={"constitution": c.path, "labels": None, "sample": None},
+        positive_label=positive_label,
+        seed=seed,
+        resamples=resamples,
+    )
+    result: dict[str, Any] = _run(task, {}, lambda: task.report)
+    return result
+
+
+def revise(
+    data: Any,
+    constitution: Constitution | str | Path,
+    model: str | None = None,
+    *,
+    options: ReviseOptions | None = None,
+    judge_model: str | None = None,
+    settings: Settings | None = None,
+    fields: FieldMap | None = None,
+) -> Any:
+    """Critique and revise each response (`prompt` + `response` rows) under the constitution,
+    judged against the original by `judge_model` (default: `model`); rows as `judge revise`
+    writes them, as the same kind of table as `data`."""
+    fields = fields or FieldMap()
+    candidates, kind = _candidates(data, fields)
+    settings = _settings(settings, model)
+    c = _constitution(constitution)
+    options = options or ReviseOptions()
+    runner = make_runner(settings)
+    judge_runner = make_runner(replace(settings, model=judge_model)) if judge_model else runner
+    task = ReviseTask(
+        Reviser(c, options, ScoreOptions(max_chars=options.max_chars)),
+        runner,
+        judge_runner,
+        lambda: iter(candidates),
+        fields=fields,
+        paths={},
+        count=len(candidates),
+    )
+    return _table(task, kind)

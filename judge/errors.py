@@ -39,6 +39,7 @@ class BackendError(JudgeError):
         transient: bool = False,
         retry_after: float | None = None,
         per_item: bool = False,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.transient = transient
@@ -46,10 +47,27 @@ class BackendError(JudgeError):
         # The item itself cannot be judged (too long for the context window, refused by a
         # content filter): that item is reported unjudged and the run goes on.
         self.per_item = per_item
+        # For per-item errors: "too_long" (the context window) or None (refused, filtered).
+        self.kind = kind
 
 
-class BudgetExceeded(JudgeError):
+class BudgetReached(JudgeError):
+    """A call would pass --max-cost: the runner does not make it, and its item is unjudged."""
+
     exit_code = 1
+
+
+class RunFailed(JudgeError):
+    """A Python API run that the CLI would end with exit 1 (model unreachable, budget reached):
+    `result` is what the function would have returned, `lines` the run's summary."""
+
+    exit_code = 1
+
+    def __init__(self, lines: list[str], result: object = None) -> None:
+        self.lines = lines
+        self.result = result
+        reasons = [line for line in lines if "error" in line or "budget" in line]
+        super().__init__("; ".join(reasons or lines))
 
 
 class ParseError(ValueError):

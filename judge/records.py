@@ -19,10 +19,11 @@ class Usage(BaseModel):
     cost_usd: float | None = None
 
     def __add__(self, other: Usage) -> Usage:
-        cost: float | None
-        if self.cost_usd is None and other.cost_usd is None:
-            cost = None
-        else:
+        # Unknown (None) is not zero: calls of a model without a price make the sum unknown;
+        # Usage() (no calls) adds nothing either way.
+        unknown = [u for u in (self, other) if u.cost_usd is None]
+        cost = None
+        if not any(u.calls for u in unknown) and len(unknown) < 2:
             cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
         return Usage(
             calls=self.calls + other.calls,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from judge.backends import registry
-from tests.fakebackend import FakeBackend, all_principles
+from judge.testing import FakeBackend, all_principles, use_backend
 
 CONSTITUTION = """\
 name: tiny
@@ -70,6 +69,5 @@ def constitution_file(tmp_path: Path) -> Path:
 def fake_backend() -> Iterator[FakeBackend]:
     """Registers provider `fake`: `-m fake/judge` reaches this backend in CLI tests."""
     backend = FakeBackend(answer=all_principles(4))
-    registry.register("fake", lambda name, **kw: backend)
-    yield backend
-    registry._factories.pop("fake", None)
+    with use_backend("fake", backend):
+        yield backend

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 import judge
-from judge.api import Scored, Settings
-from tests.fakebackend import FakeBackend
+from judge.engine.settings import Settings
+from judge.tasks.score import Scored
+from judge.testing import FakeBackend
 
 
 def test_score_records_gives_typed_results(

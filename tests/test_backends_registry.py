@@ -30,6 +30,7 @@ class Recorder:
     """A backend stand-in that remembers how it was built."""
 
     provider = "rec"
+    bills_cache_writes = False
 
     def __init__(self, model: str = "", **kwargs: Any) -> None:
         self.model = model

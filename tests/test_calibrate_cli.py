@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from judge.backends import registry
 from judge.backends.base import Request
 from judge.calibration.agreement import REQUIRED_KEYS
 from judge.cli import main
 from judge.cli.calibrate_cmd import calibrate
 from judge.cli.filter_cmd import filter_
 from judge.cli.score_cmd import score
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend, use_backend
 
 main.add_command(calibrate)  # the lead registers these in judge/cli/__init__.py
 main.add_command(filter_)
@@ -62,9 +61,8 @@ def backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeBackend]]:
         made.append(FakeBackend(name, length_judge))
         return made[-1]
 
-    monkeypatch.setattr(registry, "_factories", dict(registry._factories))
-    registry.register("fake", factory)
-    yield made
+    with use_backend("fake", factory):
+        yield made
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from judge.judging.comparison import (
     parse_winner,
     soft_label,
 )
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 from tests.quality_judge import QualityJudge, tag
 
 CONSTITUTION = """name: test-pairs

@@ -15,7 +15,7 @@ from judge.engine.cache import Cache
 from judge.engine.prices import Price, PriceTable
 from judge.engine.runner import Job, Outcome, Runner, RunnerConfig
 from judge.errors import ConfigError
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 from tests.fakes import FakeAnthropicServer, Reply
 
 SONNET = Price(input=3.0, output=15.0, cached_input=0.3)

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from judge.backends import registry
 from judge.backends.base import Request
 from judge.calibration import Calibration, ProbabilityMap, precision_curve, save
 from judge.cli import main
 from judge.cli.filter_cmd import filter_
 from judge.constitution import load
 from judge.tasks.filter import passes, top_count, top_mask
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend, use_backend
 
 main.add_command(filter_)  # the lead registers it in judge/cli/__init__.py
 
@@ -49,9 +48,8 @@ def backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeBackend]]:
         made.append(FakeBackend(name, answer))
         return made[-1]
 
-    monkeypatch.setattr(registry, "_factories", dict(registry._factories))
-    registry.register("fake", factory)
-    yield made
+    with use_backend("fake", factory):
+        yield made
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ from judge.errors import InputError
 from judge.io import FieldMap, open_writer
 from judge.judging.comparison import CompareOptions
 from judge.tasks.pairs.groups import iter_groups
-from judge.tasks.pairs.pipeline import GroupResult, PairMaker, PairsOptions, PairsStats
+from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
+from judge.tasks.pairs.results import GroupResult, PairsStats
 from judge.tasks.pairs.rows import empty_schema, write_empty
 from judge.tasks.pairs.selection import STRATEGIES, TIE, Ranked, select
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 from tests.quality_judge import QualityJudge
 
 CONSTITUTION = """name: test-pairs

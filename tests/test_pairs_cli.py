@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from judge.cli import _Group
 from judge.cli.pairs_cmd import pairs
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 from tests.quality_judge import QualityJudge
 
 cli = _Group(name="judge", commands={"pairs": pairs})
@@ -229,7 +229,8 @@ def test_the_card_records_constitution_judge_counts_bias_and_calibration(
 ) -> None:
     from judge.constitution import load
     from judge.tasks.pairs.card import CardInfo, dataset_card
-    from judge.tasks.pairs.pipeline import PairsOptions, PairsStats
+    from judge.tasks.pairs.pipeline import PairsOptions
+    from judge.tasks.pairs.results import PairsStats
 
     stats = PairsStats(prompts=7, candidates=50, pairs=6, comparisons=40, flips=10)
     stats.first_position_wins = 50

@@ -15,9 +15,9 @@ from judge.constitution import parse
 from judge.engine.cache import Cache
 from judge.engine.runner import Runner
 from judge.errors import ConfigError, ParseError
+from judge.judging.revision import Revised, ReviseOptions, Reviser, clean_revision, revise_stream
 from judge.records import Candidate
-from judge.tasks.revise import Revised, ReviseOptions, Reviser, clean_revision, revise_stream
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 
 CONSTITUTION = """\
 name: three

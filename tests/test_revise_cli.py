@@ -12,13 +12,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from judge.backends import registry
 from judge.backends.base import Request, Response
 from judge.cli import _Group
 from judge.cli.pairs_cmd import pairs
 from judge.cli.revise_cmd import revise
 from judge.tasks.pairs.rows import empty_schema
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend, use_backend
 from tests.test_revise import between, router
 
 
@@ -279,9 +278,8 @@ def test_a_constitution_without_critique_and_revision_exits_2(
 @pytest.fixture
 def strong() -> Iterator[FakeBackend]:
     backend = FakeBackend(model="strong", answer=router(score=score))
-    registry.register("strong", lambda name, **kw: backend)
-    yield backend
-    registry._factories.pop("strong", None)
+    with use_backend("strong", backend):
+        yield backend
 
 
 def test_judge_model_judges_and_the_budget_covers_both_models(

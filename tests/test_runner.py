@@ -20,7 +20,7 @@ from judge.engine.plan import Plan
 from judge.engine.prices import PriceTable
 from judge.engine.runner import CLAIM_POLL, Job, Outcome, Runner, RunnerConfig
 from judge.errors import BackendError, ParseError
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 
 
 def req(i: int, max_tokens: int = 10) -> Request:

@@ -8,9 +8,9 @@ from typing import Any
 
 from judge.backends.base import Message, Request, Response
 from judge.backends.openai import OpenAIBackend
-from judge.cli.common import summary
 from judge.engine.limits import CUT, PROBE
 from judge.engine.runner import Job, Runner, RunnerConfig, Slots
+from judge.tasks.summary import run_summary as summary
 from tests.fakes import FakeOpenAIServer
 
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from judge.backends.base import Request
 from judge.cli import main
 from judge.errors import BackendError
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend
 from tests.fakes import FakeOpenAIServer, Fault
 
 ROWS = [

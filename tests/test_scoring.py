@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from judge.api import output_row, score_stream
 from judge.backends.base import Request, Response, TokenLogprob
 from judge.constitution import Constitution, parse
 from judge.engine.runner import Runner, RunnerConfig
 from judge.judging.prompts import neutralize
 from judge.judging.scoring import ScoreOptions, Scorer, expected_scores, parse_verdict
 from judge.records import Candidate
-from tests.fakebackend import FakeBackend, all_principles
+from judge.tasks.driver import RowList, drive
+from judge.tasks.score import OUT, ScoreTask, output_row
+from judge.testing import FakeBackend, all_principles
 
 TEXT = """\
 name: tiny
@@ -62,7 +63,10 @@ def run_all(
     runner = Runner(backend, config=RunnerConfig(concurrency=4, backoff_base=0.001))
 
     async def go() -> list[Any]:
-        return [s async for s in score_stream(cands, c, runner, ScoreOptions(**opts))]
+        options = ScoreOptions(**opts)
+        task = ScoreTask(c, runner, lambda: iter(cands), options=options, keep=True)
+        await drive(task, {OUT: RowList()})
+        return task.results
 
     return asyncio.run(go())
 

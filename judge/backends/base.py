@@ -121,6 +121,9 @@ class Backend(Protocol):
 
     provider: str  # "openai", "anthropic", "local", ...
     model: str  # the provider's model name
+    # Writing the provider's prompt cache is billed above the input rate (Anthropic: 1.25x):
+    # the runner's worst-case cost estimates count it.
+    bills_cache_writes: bool
 
     @property
     def name(self) -> str:

@@ -162,6 +162,7 @@ def error_from_status(
             f"{name}: this item is too long for the model (HTTP {status}): {detail}; "
             "shorten it (e.g. --max-chars) or use a model with a longer context",
             per_item=True,
+            kind="too_long",
         )
     if is_content_filtered(status, detail, codes):
         return BackendError(

@@ -89,6 +89,7 @@ def _load(path: Path, n_ctx: int) -> Any:
 
 class LocalBackend:
     provider = "local"
+    bills_cache_writes = False
 
     def __init__(self, model: str = DEFAULT_NAME, *, n_ctx: int = 8192) -> None:
         self.model = model or DEFAULT_NAME
@@ -121,7 +122,9 @@ class LocalBackend:
                 out = llm.create_chat_completion(**kwargs)
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise BackendError(
-                    f"the embedded model cannot take this item: {exc}", per_item=True
+                    f"the embedded model cannot take this item: {exc}",
+                    per_item=True,
+                    kind="too_long",
                 ) from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}

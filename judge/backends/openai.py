@@ -70,6 +70,7 @@ class OpenAIBackend:
     """A chat model behind the OpenAI Chat Completions API or a compatible server."""
 
     provider = "openai"
+    bills_cache_writes = False
 
     def __init__(
         self,

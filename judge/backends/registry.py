@@ -33,6 +33,16 @@ def register(provider: str, factory: BackendFactory) -> None:
     _factories[provider] = factory
 
 
+def unregister(provider: str) -> None:
+    """Forget `provider` (no error if it was never registered)."""
+    _factories.pop(provider, None)
+
+
+def factory(provider: str) -> BackendFactory | None:
+    """The factory `provider/NAME` specs use now, if any."""
+    return _factories.get(provider)
+
+
 def providers() -> list[str]:
     return sorted(_factories)
 

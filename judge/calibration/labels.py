@@ -27,7 +27,7 @@ import json
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -334,14 +334,16 @@ def load_labels(
     kind: Kind | None = None,
     label_map: dict[str, str] | None = None,
     seed: int = 0,
+    rows: Iterable[tuple[int, Any]] | None = None,
 ) -> LabelSet:
-    """Read a label file; InputError naming FILE:LINE and the row's fields for a bad row."""
+    """Read a label file (or `rows`, with `path` naming them in messages); InputError naming
+    FILE:LINE and the row's fields for a bad row."""
     fields = fields or LabelFields()
     reader = _Reader(fields, label_map or {}, seed)
     items: list[LabelItem] = []
     shape = ""
     used: dict[str, str] = {}
-    for line, row in read_rows(path):
+    for line, row in read_rows(path) if rows is None else rows:
         where = describe(path, line)
         if not isinstance(row, dict):
             raise InputError("expected an object with named fields", where)

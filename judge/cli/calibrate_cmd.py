@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from pathlib import Path
 from typing import Any
 
 import click
 
-from judge.api import make_runner
-from judge.calibration import save
-from judge.calibration.agreement import label_scale, summarize
-from judge.calibration.fitting import fit
-from judge.calibration.judgments import Judgment
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
-from judge.calibration.report import (
-    FILES,
-    headline,
-    threshold_table,
-    write_figures,
-    write_json,
-    write_judgments,
-    write_markdown,
-)
 from judge.cli.common import (
-    Progress,
     compare_options_from,
     constitution_option,
+    exit_with,
     model_options,
-    plan_text,
+    run_task,
     score_options,
     score_options_from,
     settings_from,
-    summary,
 )
 from judge.constitution import load
-from judge.engine.plan import Plan
+from judge.engine.settings import make_runner
 from judge.errors import InputError
-from judge.records import Usage
-from judge.tasks.calibrate import JudgeSetup, LabelJudge
+from judge.tasks.calibrate import CalibrateTask, JudgeSetup
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),
@@ -160,101 +143,22 @@ def calibrate(**kw: Any) -> None:
     folder = Path(kw["output_dir"])
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file; give -o a folder for the report", where=str(folder))
-    judge = LabelJudge(constitution, setup)
-    runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "item")))
-    if kw["dry_run"]:
-        plan = Plan()
-        for item in labels.items:
-            for request in judge.requests(item):
-                plan.add(runner, request)
-        click.echo(
-            plan_text(runner.backend.name, f"{len(labels.items)} labelled items", plan), err=True
-        )
-        return
-
-    async def go() -> list[Judgment]:
-        try:
-            return [j async for j in judge.stream(runner, labels)]
-        finally:
-            await runner.backend.aclose()
-
-    try:
-        judgments = asyncio.run(go())
-    finally:
-        progress.close()
-    stats = runner.stats
-    click.echo(summary("judged", stats, "labelled items"), err=True)
-
-    folder.mkdir(parents=True, exist_ok=True)
-    scale = (
-        label_scale([i.label for i in labels.absolutes()], kw["positive_label"])
-        if labels.kind == "absolute"
-        else None
-    )
-    result = fit(
-        judgments,
-        kind=labels.kind,
-        mode=kw["mode"],
-        constitution=constitution,
-        model=runner.backend.name,
-        options=setup.describe(),
-        scale=scale,
-        seed=kw["seed"],
-    )
-    report = summarize(
-        judgments,
+    task = CalibrateTask(
+        constitution,
+        make_runner(settings, require_key=not kw["dry_run"]),
         labels,
-        mode=kw["mode"],
+        setup,
+        folder,
+        meta={
+            "constitution": kw["constitution_path"],
+            "labels": kw["labels_path"],
+            "sample": kw["sample"],
+        },
         positive_label=kw["positive_label"],
         seed=kw["seed"],
         resamples=kw["resamples"],
     )
-    report.update(
-        model=runner.backend.name,
-        constitution={
-            "name": constitution.name,
-            "sha256": constitution.sha256,
-            "path": kw["constitution_path"],
-        },
-        labels={"path": kw["labels_path"], "fields": labels.fields, "sample": kw["sample"]},
-        options={**setup.describe(), "seed": kw["seed"], "resamples": kw["resamples"]},
-        calibration=result.to_json(),
-        usage=sum((j.usage for j in judgments), Usage()).model_dump(),
-    )
-    if result.calibration is not None:
-        save(result.calibration, folder / "calibration.json")
-        report["thresholds"] = threshold_table(result.calibration.thresholds) or None
-    write_judgments(folder / "judgments.jsonl", judgments)
-    report["figures"] = write_figures(folder, result, judgments, scale)
-    write_json(folder / "report.json", report)
-    write_markdown(folder / "report.md", report)
-
-    written = ["report.md", "report.json", *report["figures"].values(), "judgments.jsonl"]
-    if result.calibration is not None:
-        written.append("calibration.json")
-    for stale in {*FILES, "calibration.json"} - set(written):
-        # A file left by an earlier run would pass for this run's (a calibration, above all).
-        (folder / stale).unlink(missing_ok=True)
-    if report["n"]:
-        click.echo(f"judge: {headline(report)}", err=True)
-    if result.calibration is None:
-        click.echo(f"judge: no calibration fitted: {result.reason}", err=True)
-    click.echo(f"judge: wrote {', '.join(written)} in {folder}", err=True)
-    if stats.budget_hit:
-        click.echo(
-            f"judge: the --max-cost budget was reached; {stats.failed} items are not judged and "
-            "left out of the figures. Raise --max-cost and run the same command again: verdicts "
-            "already paid for come from the cache.",
-            err=True,
-        )
-        raise click.exceptions.Exit(1)
-    if report["n"] == 0:
-        click.echo(
-            f"judge: error: the judge could not judge any item; the reasons are in "
-            f"{folder / 'judgments.jsonl'} (field error)",
-            err=True,
-        )
-        raise click.exceptions.Exit(1)
+    exit_with(run_task(task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
 
 
 def _labels(kw: dict[str, Any]) -> LabelSet:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 
-from judge.api import DEFAULT_MODEL, Settings
-from judge.constitution import Constitution
-from judge.engine.plan import Plan
-from judge.engine.runner import Runner, RunnerConfig, RunStats
-from judge.io import FieldMap, count_rows, iter_candidates
+from judge.engine.runner import RunnerConfig
+from judge.engine.settings import DEFAULT_MODEL, Settings
+from judge.engine.stats import RunStats
+from judge.io import FieldMap, count_rows, iter_candidates, open_writer
 from judge.judging.comparison import CompareOptions
-from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer
+from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
+from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
+from judge.tasks.summary import dollars, human_tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,20 +206,6 @@ def fields_from(kw: dict[str, Any]) -> FieldMap:
     )
 
 
-def human_tokens(n: float) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.2f}M"
-    if n >= 1e4:
-        return f"{n / 1e3:.0f}k"
-    return f"{n:.0f}"
-
-
-def dollars(x: float | None) -> str:
-    if x is None:
-        return "$? (price unknown; give one with --prices)"
-    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
-
-
 class Progress:
     """A tqdm bar on stderr, shown only on a terminal and without --quiet."""
 
@@ -255,62 +242,6 @@ class Progress:
             self.bar = None
 
 
-def summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
-    spent = stats.spent
-    judged = stats.done - stats.failed
-    parts = [
-        f"judge: {verb} {stats.done} {noun} ({judged} judged, {stats.failed} not judged)",
-        f"in {stats.elapsed:.1f} s ({stats.rate:.1f}/s)",
-        f"{stats.calls} calls, {stats.cached_calls} from cache",
-        f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out tokens",
-        dollars(spent.cost_usd),
-    ]
-    if stats.retries or stats.reasks:
-        parts.append(f"{stats.retries} retries, {stats.reasks} re-asks")
-    if stats.rate_limits:
-        lowest = stats.lowest_in_flight_limit
-        parts.append(
-            f"{stats.rate_limits} rate-limited answers"
-            + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
-            + " (--rpm/--tpm at the provider's limits avoid them)"
-        )
-    return "; ".join(parts)
-
-
-def plan_text(
-    model: str, what: str, plan: Plan, *, calls_note: str = "", input_note: str = ""
-) -> str:
-    """The --dry-run line every judging command prints."""
-    todo = plan.calls - plan.cached
-    return (
-        f"judge: dry run for {model}: {what} -> {plan.calls} calls{calls_note} "
-        f"({plan.cached} already cached, {todo} to make); "
-        f"~{human_tokens(plan.input_tokens)} input tokens "
-        f"(estimated at 4 characters a token{input_note}), "
-        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
-        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-    )
-
-
-def plan_scoring(
-    input_path: str,
-    fields: FieldMap,
-    constitution: Constitution,
-    options: ScoreOptions,
-    runner: Runner,
-) -> str:
-    """--dry-run of scoring every candidate of INPUT: the line to print."""
-    plan = Plan()
-    scorer = Scorer(constitution, options)
-    n = 0
-    for cand in iter_candidates(input_path, fields):
-        n += 1
-        if not cand.note:
-            for request in scorer.requests(cand):
-                plan.add(runner, request)
-    return plan_text(runner.backend.name, f"{n} candidates", plan)
-
-
 def candidate_total(path: str, fields: FieldMap) -> int | None:
     """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
     rows = count_rows(path)
@@ -318,3 +249,33 @@ def candidate_total(path: str, fields: FieldMap) -> int | None:
         return None
     first = next(iter_candidates(path, fields), None)
     return rows if first is None or first.response_index is None else None
+
+
+def run_task(
+    task: Task[Any, Any],
+    outputs: Mapping[str, str | None],
+    *,
+    quiet: bool,
+    dry_run: bool = False,
+    unit: str = "item",
+) -> Report[Any]:
+    """Run a task through the driver as a command: progress on a terminal, the summary on
+    stderr, the exit status. `outputs` maps the task's sinks to paths (None: stdout); each is
+    opened before any call is made, so a bad path fails fast."""
+    if dry_run:
+        click.echo(run_sync(plan_only(task)), err=True)
+        raise click.exceptions.Exit(0)
+    sinks = {name: open_writer(path) for name, path in outputs.items()}
+    progress = Progress(quiet, unit)
+    try:
+        report = run_sync(drive(task, sinks, on_progress=progress))
+    finally:
+        progress.close()
+    for line in report.lines:
+        click.echo(line, err=True)
+    return report
+
+
+def exit_with(report: Report[Any]) -> None:
+    if report.exit_code:
+        raise click.exceptions.Exit(report.exit_code)

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
 import click
 
-from judge.api import make_runner
 from judge.calibration import Calibration, load_for
 from judge.cli.common import (
-    Progress,
     candidate_total,
     constitution_option,
+    exit_with,
     field_options,
     fields_from,
     model_options,
-    plan_scoring,
+    run_task,
     score_options,
     score_options_from,
     settings_from,
-    summary,
 )
-from judge.cli.score_cmd import _budget_exit
 from judge.constitution import load
-from judge.io import RowWriter, iter_candidates, open_writer
-from judge.tasks.filter import Filter, Rule, describe_counts
+from judge.engine.settings import make_runner
+from judge.io import iter_candidates
+from judge.tasks.filter import REJECTED, FilterTask, Rule
+from judge.tasks.score import OUT
 
 
 @click.command("filter")
@@ -77,7 +75,6 @@ def filter_(**kw: Any) -> None:
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
-    options = score_options_from(kw)
     calibration = None
     if kw["calibration_path"]:
         calibration, warnings = load_for(
@@ -89,54 +86,26 @@ def filter_(**kw: Any) -> None:
             click.echo(f"judge: warning: {warning}", err=True)
     rule = _rule(kw, calibration)
     input_path: str = kw["input_path"]
-    runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "cand")))
+    runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None:
         for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
-
-    if kw["dry_run"]:
-        click.echo(plan_scoring(input_path, fields, constitution, options, runner), err=True)
-        return
-
-    total = candidate_total(input_path, fields)
-    kept = open_writer(kw["output"])
-    writers: list[RowWriter] = [kept]
-    rejected = None
-    if kw["rejected_path"]:
-        rejected = open_writer(kw["rejected_path"])
-        writers.append(rejected)
     out = kw["output"]
     spool_dir = os.path.dirname(os.path.abspath(out)) if out and out != "-" else None
-    job = Filter(constitution, rule, options, fields, calibration)
-
-    async def go() -> Any:
-        try:
-            return await job.run(
-                iter_candidates(input_path, fields),
-                runner,
-                kept,
-                rejected,
-                total=total,
-                spool_dir=spool_dir if spool_dir and os.path.isdir(spool_dir) else None,
-            )
-        finally:
-            await runner.backend.aclose()
-
-    try:
-        counts = asyncio.run(go())
-    except BaseException:
-        progress.close()
-        for w in writers:
-            w.abort()
-        raise
-    for w in writers:
-        w.close()
-    progress.close()
-    stats = runner.stats
-    click.echo(summary("filtered", stats), err=True)
-    click.echo(f"judge: {describe_counts(counts)}", err=True)
-    if stats.budget_hit:
-        raise click.exceptions.Exit(_budget_exit(stats.failed))
+    task = FilterTask(
+        constitution,
+        runner,
+        lambda: iter_candidates(input_path, fields),
+        options=score_options_from(kw),
+        fields=fields,
+        calibration=calibration,
+        count=None if kw["dry_run"] else candidate_total(input_path, fields),
+        rule=rule,
+        spool_dir=spool_dir if spool_dir and os.path.isdir(spool_dir) else None,
+    )
+    outputs = {OUT: out, **({REJECTED: kw["rejected_path"]} if kw["rejected_path"] else {})}
+    report = run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand")
+    exit_with(report)
 
 
 def _rule(kw: dict[str, Any], calibration: Calibration | None) -> Rule:

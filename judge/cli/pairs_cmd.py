@@ -2,49 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
-import shutil
-import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from judge.api import make_runner
 from judge.calibration import load_calibration
 from judge.cli.common import (
-    Progress,
     compare_options_from,
     constitution_option,
-    dollars,
+    exit_with,
     field_options,
     fields_from,
-    human_tokens,
     model_options,
-    plan_text,
+    run_task,
     score_options,
     score_options_from,
     settings_from,
 )
 from judge.constitution import load
-from judge.engine.plan import Plan
-from judge.engine.runner import Runner
-from judge.io import count_rows, open_writer, read_rows
-from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
-from judge.tasks.pairs.groups import iter_groups
-from judge.tasks.pairs.pipeline import (
-    COMPARISONS,
-    MODES,
-    GroupResult,
-    PairMaker,
-    PairsOptions,
-    PairsStats,
-    calibration_columns,
-    describe_calibration,
-)
-from judge.tasks.pairs.rows import empty_schema, is_folder_output, write_empty
+from judge.engine.settings import make_runner
+from judge.io import count_rows, read_rows
+from judge.tasks.pairs.calibrated import describe_calibration
+from judge.tasks.pairs.groups import Group, iter_groups
+from judge.tasks.pairs.pipeline import COMPARISONS, MODES, PairMaker, PairsOptions
 from judge.tasks.pairs.selection import STRATEGIES
+from judge.tasks.pairs.task import STAGED, PairsTask, staging_for
+from judge.tasks.score import OUT
 
 
 @click.command()
@@ -179,139 +164,45 @@ def pairs(**kw: Any) -> None:
         and "score" in first[1]
         and fields.response in first[1]
     )
-    groups = iter_groups(input_path, fields, kw["id_field"] or None, rows=rows)
+    used = iter([rows])
 
-    if kw["dry_run"]:
-        if from_input:
-            click.echo("judge: dry run: INPUT already has scores: no model call", err=True)
-            return
-        planner = make_runner(settings)
-        plan = Plan()
-        n = 0
-        for group in groups:
-            n += 1
-            for request in maker.requests(group):
-                plan.add(planner, request)
-        click.echo(
-            plan_text(
-                planner.backend.name,
-                f"{n} prompts",
-                plan,
-                calls_note=" (adaptive: the worst case of the sort)"
-                if options.comparisons == "adaptive"
-                else "",
-            ),
-            err=True,
-        )
-        return
+    def groups() -> Iterator[Group]:
+        # The first pass reuses the rows already opened (stdin can be read once).
+        given = next(used, None)
+        return iter_groups(input_path, fields, kw["id_field"] or None, rows=given)
 
-    output: str | None = kw["output"]
-    push_repo: str | None = kw["push_repo"]
-    sink = _Sink(output, staged=bool(push_repo) and not is_folder_output(output))
-    stats = PairsStats()
-    progress = Progress(kw["quiet"], "prompt")
-    runner: Runner | None = None
-    if from_input:
+    if from_input and not kw["dry_run"]:
         click.echo(
             "judge: using the scores already in INPUT (no model call; --rescore to judge again)",
             err=True,
         )
-    else:
-        runner = make_runner(settings, on_progress=progress)
-    if calibration is not None:
+    runner = None if from_input else make_runner(settings, require_key=not kw["dry_run"])
+    if calibration is not None and not kw["dry_run"]:
         # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
         # already in INPUT no model judges here, so only the constitution is compared.
         model = runner.backend.name if runner is not None else None
         for warning in calibration.warnings(sha256=constitution.sha256, model=model):
             click.echo(f"judge: warning: {warning}", err=True)
     listed = fields.responses in first[1] and fields.response not in first[1]
-    total = count_rows(input_path) if listed else None
-
-    def write(result: GroupResult) -> None:
-        stats.add(result)
-        for row in result.rows:
-            sink.write(row)
-
-    async def go() -> None:
-        if runner is None:
-            for group in groups:
-                write(maker.from_scores(group, input_path))
-            return
-        try:
-            async for result in maker.stream(runner, groups, total=total):
-                write(result)
-        finally:
-            await runner.backend.aclose()
-
-    try:
-        asyncio.run(go())
-    except BaseException:
-        progress.close()
-        sink.abort()
-        raise
-    progress.close()
-    if stats.pairs:
-        sink.close()
-    else:
-        sink.close_empty(
-            empty_schema(
-                conversational=options.conversational,
-                mode=options.mode,
-                principles=[p.id for p in constitution.principles],
-                calibration=calibration is not None,
-                extra=calibration_columns(calibration),
-                prompt_id=stats.ids,
-            )
-        )
-        why = _why(stats, options.mode)
-        click.echo(f"judge: no pair survived, so the dataset is empty: {why}", err=True)
-
-    if runner is not None:
-        model = runner.backend.name
-    else:
-        model = ", ".join(dict.fromkeys(m for m, _, _ in stats.judges)) or "unknown"
-        for _, name, sha in stats.judges:
-            if sha != constitution.sha256:
-                click.echo(
-                    f"judge: warning: INPUT was scored under constitution {name} (sha256 "
-                    f"{sha[:12]}), not {kw['constitution_path']} ({constitution.sha256[:12]}); "
-                    "the rows record the one that made the scores",
-                    err=True,
-                )
-    info = CardInfo(
-        constitution=constitution,
-        model=model,
-        options=options,
-        stats=stats,
-        principles=kw["principles"],
-        calls=runner.stats.calls if runner else 0,
-        cached_calls=runner.stats.cached_calls if runner else 0,
-        scores_from_input=from_input,
-        calibration=options.calibration,
-        source=input_path,
+    output: str | None = kw["output"]
+    hub = None if kw["dry_run"] else staging_for(kw["push_repo"], output)
+    if hub is not None:
+        hub.private = kw["private"] or None
+    task = PairsTask(
+        maker,
+        runner,
+        groups,
+        input_path,
+        output=output,
+        hub=hub,
+        card_path=kw["card_path"],
+        calibration=calibration,
+        count=count_rows(input_path) if listed and not kw["dry_run"] else None,
     )
-    if output and is_folder_output(output):
-        _write_text(os.path.join(output.rstrip("/" + os.sep), "README.md"), dataset_card(info))
-    if kw["card_path"]:
-        _write_text(kw["card_path"], dataset_card(info, push_repo))
-    click.echo(_report(stats, options, runner, from_input), err=True)
-    if push_repo:
-        try:
-            push_to_hub(sink.dataset(), push_repo, info, private=kw["private"] or None)
-        finally:
-            sink.cleanup()
-        click.echo(
-            f"judge: pushed {stats.pairs} pairs to https://huggingface.co/datasets/{push_repo}",
-            err=True,
-        )
-    if runner is not None and runner.stats.budget_hit:
-        click.echo(
-            "judge: the --max-cost budget was reached; some responses or comparisons are not "
-            "judged, so some prompts have fewer pairs or none. Raise --max-cost and run the same "
-            "command again: verdicts already paid for come from the cache.",
-            err=True,
-        )
-        raise click.exceptions.Exit(1)
+    outputs: dict[str, str | None] = {OUT: output}
+    if hub is not None and hub.staging is not None:
+        outputs[STAGED] = hub.staged_path()
+    exit_with(run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="prompt"))
 
 
 def _check_mode_options(kw: dict[str, Any]) -> None:
@@ -326,108 +217,3 @@ def _check_mode_options(kw: dict[str, Any]) -> None:
     elif kw["per_principle"] or kw["rescore"]:
         option = "--per-principle" if kw["per_principle"] else "--rescore"
         raise click.UsageError(f"{option} is for --mode score")
-
-
-class _Sink:
-    """The output, plus a staged dataset folder to push when the output is no folder."""
-
-    def __init__(self, output: str | None, staged: bool) -> None:
-        self.output = output
-        self.writer = open_writer(output)  # checks the output path before any call is made
-        self.staging = tempfile.mkdtemp(prefix="judge-pairs-") if staged else None
-        self.staged = open_writer(self._staged_path()) if self.staging else None
-
-    def _staged_path(self) -> str:
-        return os.path.join(self.staging or "", "dataset")
-
-    def write(self, row: dict[str, Any]) -> None:
-        self.writer.write(row)
-        if self.staged is not None:
-            self.staged.write(row)
-
-    def close(self) -> None:
-        self.writer.close()
-        if self.staged is not None:
-            self.staged.close()
-
-    def close_empty(self, schema: Any) -> None:
-        """No rows: an output with the columns and no rows (open_writer cannot know them)."""
-        self.writer.abort()
-        write_empty(self.output, schema)
-        if self.staged is not None:
-            self.staged.abort()
-            write_empty(self._staged_path(), schema)
-
-    def abort(self) -> None:
-        self.writer.abort()
-        if self.staged is not None:
-            self.staged.abort()
-        self.cleanup()
-
-    def dataset(self) -> Any:
-        import datasets
-
-        folder = self._staged_path() if self.staging else str(self.output).rstrip("/" + os.sep)
-        return datasets.load_from_disk(folder)
-
-    def cleanup(self) -> None:
-        if self.staging:
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _write_text(path: str, text: str) -> None:
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-def _why(stats: PairsStats, mode: str) -> str:
-    if stats.prompts == 0:
-        return "the input has no prompts"
-    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(stats.no_pair_reasons.items()))
-    hint = ""
-    if "tied, or closer than --min-margin" in stats.no_pair_reasons:
-        other = "--mode compare or " if mode == "score" else ""
-        hint = f" (lower --min-margin, or judge with {other}a stronger model)"
-    return f"prompts without a pair: {reasons}{hint}"
-
-
-def _report(
-    stats: PairsStats, options: PairsOptions, runner: Runner | None, from_input: bool
-) -> str:
-    s = stats
-    lines = [
-        f"judge: {s.prompts} prompts, {s.candidates} candidates ({s.judged} judged, "
-        f"{s.failed} not judged, {s.duplicates} duplicate texts) -> pairs: {s.pairs} "
-        f"({options.strategy}, --min-margin {options.min_margin:g})"
-    ]
-    if s.prompts_without_pair:
-        lines.append(f"judge: {_why(s, options.mode)}")
-    if options.mode == "compare":
-        lines.append(
-            f"judge: {s.comparisons} comparisons in both orders ({s.comparisons_failed} not "
-            f"judged); ties {s.ties}; position bias: {s.flips} verdicts flipped with the order "
-            f"({_pct(s.flip_rate)}), the first-shown response won {_pct(s.first_position_rate)} "
-            "of orderings"
-        )
-    if s.errors:
-        top = sorted(s.errors.items(), key=lambda kv: -kv[1])[:3]
-        lines.append("judge: not judged because: " + "; ".join(f"{e} ({n}x)" for e, n in top))
-    if runner is not None:
-        r = runner.stats
-        spent = r.spent
-        lines.append(
-            f"judge: {r.calls} calls, {r.cached_calls} from cache; "
-            f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out "
-            f"tokens; {dollars(spent.cost_usd)}; {r.elapsed:.1f} s"
-            + (f"; {r.retries} retries, {r.reasks} re-asks" if r.retries or r.reasks else "")
-        )
-    elif from_input:
-        lines.append("judge: 0 calls (the scores came from INPUT)")
-    return "\n".join(lines)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"

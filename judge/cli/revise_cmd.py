@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import click
 
-from judge.api import make_runner
 from judge.cli.common import (
-    Progress,
     candidate_total,
-    dollars,
+    exit_with,
     field_options,
     fields_from,
-    human_tokens,
     model_options,
-    plan_text,
+    run_task,
     settings_from,
-    summary,
 )
 from judge.constitution import load
-from judge.engine.plan import Plan
+from judge.engine.settings import make_runner
 from judge.errors import InputError
-from judge.io import FieldMap, describe, iter_candidates, open_writer
+from judge.io import FieldMap, describe, iter_candidates
+from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions, Reviser
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 from judge.records import Candidate
-from judge.tasks.pairs.rows import empty_schema, write_empty
-from judge.tasks.revise import (
-    CRITIQUE_TOKENS,
-    DEFAULT_MIN_MARGIN,
-    Revised,
-    ReviseOptions,
-    Reviser,
-    Tally,
-    revise_stream,
-)
+from judge.tasks.revise import CANDIDATES, PAIRS, ReviseTask
+from judge.tasks.score import OUT
 
 
 @click.command()
@@ -147,130 +133,34 @@ def revise(**kw: Any) -> None:
         max_chars=kw["max_chars"],
     )
     reviser = Reviser(constitution, options, ScoreOptions(max_chars=kw["max_chars"]))
-    outputs = [p for p in (kw["output"], kw["pairs_path"], kw["candidates_path"]) if p]
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
     if to_stdout.count(True) > 1:
         raise click.UsageError("only one output can go to stdout; give the others a file name")
     input_path: str = kw["input_path"]
-    progress = Progress(kw["quiet"], "item")
-    runner = make_runner(settings, on_progress=progress)
+    require_key = not kw["dry_run"]
+    runner = make_runner(settings, require_key=require_key)
     judge_runner = runner
     judge_model = kw["judge_model"] or settings.model
     # --base-url belongs to -m: a different judge model gets only --judge-base-url.
     same = judge_model == settings.model
     judge_url = kw["judge_base_url"] or (settings.base_url if same else None)
     if (judge_model, judge_url) != (settings.model, settings.base_url):
-        judge_runner = make_runner(replace(settings, model=judge_model, base_url=judge_url))
-    model, judge_model = runner.backend.name, judge_runner.backend.name
-
-    if kw["dry_run"]:
-        plan = Plan()
-        n = 0
-        for cand in _candidates(input_path, fields):
-            n += 1
-            reviser.plan(plan, runner, judge_runner, cand)
-        click.echo(
-            plan_text(
-                model + ("" if judge_model == model else f", judge {judge_model}"),
-                f"{n} items x ({options.rounds} rounds x 2 calls + 2 judge calls)",
-                plan,
-                input_note="; critiques and revisions not yet made are taken as long as "
-                "--critique-max-tokens and as the response they revise",
-            ),
-            err=True,
-        )
-        return
-
-    writer = open_writer(kw["output"])
-    pairs_writer = open_writer(kw["pairs_path"]) if kw["pairs_path"] else None
-    cands_writer = open_writer(kw["candidates_path"]) if kw["candidates_path"] else None
-    writers = [w for w in (writer, pairs_writer, cands_writer) if w is not None]
-    tally = Tally(price_known=runner.price is not None and judge_runner.price is not None)
-    pairs_written = 0
-    ids = False
-
-    def write(out: Revised) -> None:
-        nonlocal pairs_written, ids
-        tally.add(out)
-        writer.write(reviser.row(out, judge_model, model, fields))
-        raw_id = out.candidate.row.get(kw["id_field"]) if kw["id_field"] else None
-        ids = ids or raw_id is not None
-        if pairs_writer is not None:
-            pair = reviser.pair(
-                out,
-                judge_model,
-                conversational=kw["conversational"],
-                prompt_id=None if raw_id is None else str(raw_id),
-            )
-            if pair is not None:
-                pairs_writer.write(pair)
-                pairs_written += 1
-        if cands_writer is not None and out.rounds:
-            cands_writer.write(candidates_row(out, fields))
-
-    async def go() -> None:
-        try:
-            async for out in revise_stream(
-                reviser,
-                runner,
-                judge_runner,
-                _candidates(input_path, fields),
-                total=candidate_total(input_path, fields),
-            ):
-                write(out)
-        finally:
-            await runner.backend.aclose()
-            if judge_runner is not runner:
-                await judge_runner.backend.aclose()
-
-    try:
-        asyncio.run(go())
-    except BaseException:
-        progress.close()
-        for w in writers:
-            w.abort()
-        raise
-    progress.close()
-    writer.close()
-    if cands_writer is not None:
-        cands_writer.close()
-    if pairs_writer is not None:
-        if pairs_written:
-            pairs_writer.close()
-        else:  # `judge pairs` writes an empty dataset with the pairs' columns: so do we
-            pairs_writer.abort()
-            schema = empty_schema(
-                conversational=kw["conversational"],
-                mode="score",
-                principles=[p.id for p in constitution.principles],
-                prompt_id=ids,
-            )
-            write_empty(kw["pairs_path"], schema)
-    meta = {
-        "command": "judge revise",
-        "model": model,
-        "judge_model": judge_model,
-        "constitution": {"name": constitution.name, "sha256": constitution.sha256},
-        "rounds": options.rounds,
-        "seed": options.seed,
-        "min_margin": options.min_margin,
-        "pairs": pairs_written if pairs_writer is not None else None,
-        **tally.metadata(),
-    }
-    for path in outputs:
-        if path != "-":
-            write_meta(path, meta)
-    stats = runner.stats
-    click.echo(summary("revised", stats, "items"), err=True)
-    click.echo(report(tally, options.min_margin, pairs_written if pairs_writer else None), err=True)
-    if stats.budget_hit:
-        click.echo(
-            f"judge: the --max-cost budget was reached; {stats.failed} items are not revised or "
-            "not judged (improved null, reason in judge.error). Raise --max-cost and run the same "
-            "command again: answers already paid for come from the cache.",
-            err=True,
-        )
-        raise click.exceptions.Exit(1)
+        judge_settings = replace(settings, model=judge_model, base_url=judge_url)
+        judge_runner = make_runner(judge_settings, require_key=require_key)
+    paths = {OUT: kw["output"], PAIRS: kw["pairs_path"], CANDIDATES: kw["candidates_path"]}
+    paths = {name: path for name, path in paths.items() if name == OUT or path}
+    task = ReviseTask(
+        reviser,
+        runner,
+        judge_runner,
+        lambda: _candidates(input_path, fields),
+        fields=fields,
+        paths=paths,
+        id_field=kw["id_field"] or None,
+        conversational=kw["conversational"],
+        count=None if kw["dry_run"] else candidate_total(input_path, fields),
+    )
+    exit_with(run_task(task, paths, quiet=kw["quiet"], dry_run=kw["dry_run"]))
 
 
 def _candidates(path: str, fields: FieldMap) -> Iterator[Candidate]:
@@ -282,57 +172,3 @@ def _candidates(path: str, fields: FieldMap) -> Iterator[Candidate]:
                 describe(path, cand.row_index),
             )
         yield cand
-
-
-def candidates_row(out: Revised, fields: FieldMap) -> dict[str, Any]:
-    """The input row with `responses` = [original, revision 1, ..., last]: a `judge pairs` input."""
-    row = dict(out.candidate.row)
-    row.pop(fields.response, None)
-    row[fields.responses] = [out.candidate.response, *(r.revision for r in out.rounds)]
-    return row
-
-
-def meta_path(output: str) -> str:
-    return output.rstrip("/" + os.sep) + ".meta.json"
-
-
-def write_meta(output: str, meta: dict[str, Any]) -> None:
-    path = meta_path(output)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def report(tally: Tally, min_margin: float, pairs: int | None) -> str:
-    t = tally
-    lines = [
-        f"judge: improved {t.improved} of {t.judged} judged items (--min-margin {min_margin:g}); "
-        f"{t.unchanged} unchanged; {t.items - t.revised} not revised"
-        + (f"; {pairs} pairs written" if pairs is not None else "")
-    ]
-    if t.errors:
-        top = sorted(t.errors.items(), key=lambda kv: -kv[1])[:3]
-        reasons = "; ".join(f"{e} ({n}x)" for e, n in top)
-        lines.append(f"judge: not revised or not judged: {reasons}")
-    generated = (
-        f"{human_tokens(t.generated_tokens)} generated: "
-        f"{human_tokens(t.revise_usage.output_tokens)} critique and revision output, "
-        f"{human_tokens(t.judge_usage.total_tokens)} judge in + out"
-    )
-    if t.per_token_kept is None:
-        lines.append(
-            f"judge: tokens generated per token kept: n/a, no improved revision kept ({generated})"
-        )
-        return "\n".join(lines)
-    cost = (
-        "price unknown (give one with --prices)"
-        if t.per_1000_kept is None
-        else f"{dollars(t.per_1000_kept)} per 1,000 kept samples at list prices"
-    )
-    lines.append(
-        f"judge: tokens generated per token kept: {t.per_token_kept:.1f} ({generated}; "
-        f"{human_tokens(t.kept_tokens)} kept, estimated at 4 characters a token); {cost}"
-    )
-    return "\n".join(lines)

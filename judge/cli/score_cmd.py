@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from judge.api import make_runner, score_stream
 from judge.calibration import load_for
 from judge.cli.common import (
-    Progress,
     candidate_total,
     constitution_option,
+    exit_with,
     field_options,
     fields_from,
     model_options,
-    plan_scoring,
+    run_task,
     score_options,
     score_options_from,
     settings_from,
-    summary,
 )
 from judge.constitution import load
-from judge.io import iter_candidates, open_writer
+from judge.engine.settings import make_runner
+from judge.io import iter_candidates
+from judge.tasks.score import OUT, ScoreTask
 
 
 @click.command()
@@ -53,58 +52,24 @@ def score(**kw: Any) -> None:
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
-    options = score_options_from(kw)
     input_path: str = kw["input_path"]
     calibration = None
     if kw["calibration_path"]:
         calibration, _ = load_for(kw["calibration_path"], kind="absolute")
-    runner = make_runner(settings, on_progress=(progress := Progress(kw["quiet"], "cand")))
+    runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None:
         for warning in calibration.warnings(sha256=constitution.sha256, model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
-
-    if kw["dry_run"]:
-        click.echo(plan_scoring(input_path, fields, constitution, options, runner), err=True)
-        return
-
-    writer = open_writer(kw["output"])
-    total = candidate_total(input_path, fields)
-
-    async def go() -> None:
-        try:
-            async for scored in score_stream(
-                iter_candidates(input_path, fields),
-                constitution,
-                runner,
-                options,
-                fields=fields,
-                total=total,
-            ):
-                if calibration is not None:
-                    scored.row["calibrated_score"] = calibration.apply_score(scored.verdict.score)
-                writer.write(scored.row)
-        finally:
-            await runner.backend.aclose()
-
-    try:
-        asyncio.run(go())
-    except BaseException:
-        progress.close()
-        writer.abort()
-        raise
-    writer.close()
-    progress.close()
-    stats = runner.stats
-    click.echo(summary("scored", stats), err=True)
-    if stats.budget_hit:
-        raise click.exceptions.Exit(_budget_exit(stats.failed))
-
-
-def _budget_exit(failed: int) -> int:
-    click.echo(
-        f"judge: the --max-cost budget was reached; {failed} candidates are not judged "
-        "(score null, reason in judge.error). Raise --max-cost and run the same command again: "
-        "verdicts already paid for come from the cache.",
-        err=True,
+    task = ScoreTask(
+        constitution,
+        runner,
+        lambda: iter_candidates(input_path, fields),
+        options=score_options_from(kw),
+        fields=fields,
+        calibration=calibration,
+        count=None if kw["dry_run"] else candidate_total(input_path, fields),
     )
-    return 1
+    report = run_task(
+        task, {OUT: kw["output"]}, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand"
+    )
+    exit_with(report)

@@ -164,11 +164,13 @@ class Cache:
             return True
         return cursor.rowcount > 0
 
-    def renew_claim(self, key: str, owner: str, ttl: float) -> None:
+    def renew_claims(self, keys: list[str], owner: str, ttl: float) -> None:
+        """Push back the expiry of `owner`'s claims on `keys` (calls still pending)."""
+        expires = time.time() + ttl
         with contextlib.suppress(sqlite3.Error):
-            self._db.execute(
+            self._db.executemany(
                 "UPDATE claims SET expires = ? WHERE key = ? AND owner = ?",
-                (time.time() + ttl, key, owner),
+                [(expires, key, owner) for key in keys],
             )
 
     def release_claim(self, key: str, owner: str) -> None:
@@ -186,4 +188,5 @@ class Cache:
         return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
     def close(self) -> None:
+        """Close the database (idempotent)."""
         self._db.close()

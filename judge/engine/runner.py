@@ -19,14 +19,15 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 from judge.backends.base import Backend, Message, Request, Response, request_key
 from judge.engine.cache import Cache, claim_owner, claim_owner_alive
 from judge.engine.limits import MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable, estimate_tokens
-from judge.errors import BackendError, ParseError
+from judge.engine.stats import BUDGET, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
+from judge.errors import BackendError, BudgetReached, ParseError
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -34,7 +35,9 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 MAX_RETRY_AFTER = 600.0  # seconds
-CLAIM_MARGIN = 180.0  # a claim lasts the backend's timeout plus this, renewed while retrying
+# A claim lasts this long unless renewed; a background task renews the claims of calls in flight
+# every third of it, so a call may take hours (a batch job) and a killed run's claims still end.
+CLAIM_TTL = 300.0
 CLAIM_POLL = 0.25  # seconds between looks at the cache while another process holds a claim
 
 
@@ -53,37 +56,7 @@ class Outcome(Generic[T]):
     usage: Usage
     cached: bool
     response: Response | None = None
-
-
-@dataclass
-class RunStats:
-    """What the progress display and the final summary show."""
-
-    total: int | None = None
-    done: int = 0
-    failed: int = 0
-    calls: int = 0  # model calls made (not cached)
-    cached_calls: int = 0
-    retries: int = 0
-    reasks: int = 0
-    spent: Usage = field(default_factory=Usage)  # this run's calls only
-    started: float = field(default_factory=time.monotonic)
-    budget_hit: bool = False
-    rate_limits: int = 0  # answers that said "come back later" (429 with Retry-After)
-    in_flight_limit: int | None = None  # the adaptive limit while below --concurrency
-    lowest_in_flight_limit: int | None = None
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    @property
-    def rate(self) -> float:
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-
-class BudgetReached(Exception):
-    """Raised inside `call` once --max-cost would be passed; the unit is reported unjudged."""
+    kind: str | None = None  # why there is no value (judge.engine.stats KINDS)
 
 
 @dataclass
@@ -103,9 +76,9 @@ class RunnerConfig:
     window: int | None = None  # units in flight; default 4 x concurrency, at least 64
     # Lower the limit on calls in flight after a rate limit (see Slots); False: a fixed limit.
     adaptive: bool = True
-    # Seconds a claim on a cache key lasts (renewed while the call retries); None: the backend's
-    # timeout + CLAIM_MARGIN. A claim whose process is gone (same host) ends at once.
-    claim_ttl: float | None = None
+    # Seconds a claim on a cache key lasts unless renewed (see CLAIM_TTL). A claim whose process
+    # is gone (same host) ends at once.
+    claim_ttl: float = CLAIM_TTL
 
 
 class Runner:
@@ -127,10 +100,9 @@ class Runner:
         self._slots: Slots | None = None
         self._joined: list[Runner] = []  # runners calling inside this one's run (see join)
         self.claim_owner = claim_owner()
-        timeout = getattr(backend, "timeout", None)
-        self._claim_ttl = self.config.claim_ttl or (
-            (float(timeout) if isinstance(timeout, int | float) else 120.0) + CLAIM_MARGIN
-        )
+        self._claim_ttl = self.config.claim_ttl
+        self._held: set[str] = set()  # keys this runner has claimed and is calling the model for
+        self._renewer: asyncio.Task[None] | None = None
         self._rpm = (
             MinuteLimiter(self.config.requests_per_minute)
             if self.config.requests_per_minute
@@ -142,6 +114,22 @@ class Runner:
         self._cooldown_until = 0.0
         self._fatal: BackendError | None = None  # once set, no further call is made
         self._reserved = 0.0  # worst-case cost of calls in flight, for the budget guard
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End the run's claims, then close the backend and the cache (idempotent)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
+        self.release_claims()
+        await self.backend.aclose()
+        if self.cache is not None:
+            self.cache.close()
 
     # -- accounting ---------------------------------------------------------------------------
 
@@ -178,7 +166,7 @@ class Runner:
         if self.price is None:
             return tokens_in, request.max_tokens, None
         written = 0
-        if getattr(self.backend, "bills_cache_writes", False):
+        if self.backend.bills_cache_writes:
             written = estimate_tokens("".join(m.content for m in request.messages if m.cache))
         cost = self.price.cost(tokens_in, request.max_tokens, cache_write_input_tokens=written)
         return tokens_in, request.max_tokens, cost
@@ -227,11 +215,9 @@ class Runner:
     async def _call_with_retries(self, request: Request, key: str) -> tuple[Response, bool]:
         """The backend's answer and True; or, when another process held the claim on `key` and
         answered meanwhile, that answer and False."""
-        slots = self._slots
-        assert slots is not None, "Runner.call used outside Runner.run"
+        slots = self._slots_now()
         cache = self.cache
         claimed = cache is None  # --no-cache: no claims
-        renew_at = 0.0
         attempt = 0
         limited = 0  # rate-limit retries, counted apart (see RunnerConfig.max_rate_limit_retries)
         try:
@@ -243,15 +229,12 @@ class Runner:
                         # In the slot, just before the call: a claim covers a call, not a queue.
                         holder = cache.claim(key, self.claim_owner, self._claim_ttl)
                         claimed = holder is None
-                        renew_at = time.monotonic() + self._claim_ttl / 3
+                        if claimed:
+                            self._hold(key)
                     if claimed:
-                        now = time.monotonic()
-                        delay = self._cooldown_until - now
+                        delay = self._cooldown_until - time.monotonic()
                         if delay > 0:
                             await asyncio.sleep(delay)
-                        if renew_at and now > renew_at and cache is not None:
-                            cache.renew_claim(key, self.claim_owner, self._claim_ttl)
-                            renew_at = now + self._claim_ttl / 3
                         if self._rpm is not None:
                             await self._rpm.acquire(1)
                         if self._tpm is not None:
@@ -275,13 +258,12 @@ class Runner:
                             return response, True
                 finally:
                     slots.release()
-                if holder is not None:
-                    assert cache is not None
+                if holder is not None and cache is not None:
                     hit = await self._wait_for_claim(cache, key, holder)
                     if hit is not None:
                         return hit, False
                     claimed = True
-                    renew_at = time.monotonic() + self._claim_ttl / 3
+                    self._hold(key)
                     continue
                 self.stats.retries += 1
                 if told:
@@ -296,6 +278,25 @@ class Runner:
             if claimed and cache is not None:
                 cache.release_claim(key, self.claim_owner)  # another run may try it now
             raise
+        finally:
+            self._held.discard(key)
+
+    def _hold(self, key: str) -> None:
+        """Keep `key`'s claim alive while its call is pending, however long it takes."""
+        self._held.add(key)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._renew_claims())
+
+    async def _renew_claims(self) -> None:
+        while self._held and self.cache is not None:
+            await asyncio.sleep(self._claim_ttl / 3)
+            self.cache.renew_claims(list(self._held), self.claim_owner, self._claim_ttl)
+
+    def _slots_now(self) -> Slots:
+        """The limit on calls in flight (made at the first call outside `run`, e.g. by a test)."""
+        if self._slots is None:
+            self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
+        return self._slots
 
     def _note_limit(self, slots: Slots) -> None:
         """Show the adaptive limit in the progress display and the summary."""
@@ -363,39 +364,53 @@ class Runner:
         """Run one job: answer, parse, and re-ask a bounded number of times if it does not parse.
 
         Errors that will not pass (bad key, bad request) propagate and stop the run; an answer
-        that never parses, or the budget, gives an Outcome with `error` set and no value.
+        that never parses, or the budget, gives an Outcome with `error` set, no value, and the
+        kind of failure (judge.engine.stats), which the run's summary and exit status read.
+        An answer cut off at its token cap is asked once more with the cap doubled (small models
+        ramble) before the usual re-asks.
         """
         request = job.request
         usage = Usage()
         all_cached = True
-        for ask in range(self.config.max_reasks + 1):
+        reasks = 0
+        doubled = False
+        while True:
             try:
                 response, cached = await self._generate(request)
             except BudgetReached as exc:
-                return Outcome(None, str(exc), usage, cached=False)
+                return self._failed_outcome(BUDGET, str(exc), usage)
             except BackendError as exc:
                 # Retries exhausted, or a problem of this item only: unjudged, the run goes on.
-                if exc.transient or exc.per_item:
-                    return Outcome(None, f"model call failed: {exc}", usage, cached=False)
+                if exc.transient:
+                    return self._failed_outcome(UNREACHABLE, f"model call failed: {exc}", usage)
+                if exc.per_item:
+                    kind = TOO_LONG if exc.kind == TOO_LONG else REFUSED
+                    return self._failed_outcome(kind, f"model call failed: {exc}", usage)
                 raise
             all_cached = all_cached and cached
             usage = usage + self.usage_of(response)
             try:
                 value = job.parse(response)
             except ParseError as exc:
-                if ask == self.config.max_reasks:
-                    return Outcome(
-                        None,
-                        f"unparseable answer after {ask + 1} attempts: {exc}",
-                        usage,
-                        cached=all_cached,
-                        response=response,
-                    )
+                if response.finish_reason == "length" and not doubled:
+                    doubled = True
+                    self.stats.reasks += 1
+                    request = replace(request, max_tokens=2 * request.max_tokens)
+                    continue
+                if reasks == self.config.max_reasks:
+                    message = f"unparseable answer after {reasks + 1 + doubled} attempts: {exc}"
+                    outcome = self._failed_outcome(UNPARSEABLE, message, usage)
+                    outcome.cached, outcome.response = all_cached, response
+                    return outcome
+                reasks += 1
                 self.stats.reasks += 1
                 request = _reask(request, response, str(exc))
                 continue
             return Outcome(value, None, usage, cached=all_cached, response=response)
-        raise AssertionError("unreachable")
+
+    def _failed_outcome(self, kind: str, message: str, usage: Usage) -> Outcome[Any]:
+        self.stats.failure(kind, message)
+        return Outcome(None, message, usage, cached=False, kind=kind)
 
     def join(self, parent: Runner) -> None:
         """Let this runner make calls inside `parent.run()` (a second model in one command),

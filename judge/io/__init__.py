@@ -28,6 +28,7 @@ from __future__ import annotations
 from judge.io.arrow import _BATCH_ROWS as _BATCH_ROWS
 from judge.io.candidates import FieldMap, iter_candidates
 from judge.io.readers import count_rows, describe, read_rows
+from judge.io.tempfiles import write_text_atomic
 from judge.io.text_input import STDIN_NAME
 from judge.io.writers import RowWriter, open_writer, write_rows
 
@@ -41,4 +42,5 @@ __all__ = [
     "open_writer",
     "read_rows",
     "write_rows",
+    "write_text_atomic",
 ]

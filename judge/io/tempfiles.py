@@ -69,3 +69,22 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, OverflowError):  # PermissionError: a live process of another user
         return True
     return True
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write a text file beside its readers' view: to a hidden temp name, then moved into place
+    (a crash leaves the old file or the new one, never half of one); a killed writer's temp file
+    of the same path is removed first."""
+    head = os.path.dirname(path)
+    if head:
+        os.makedirs(head, exist_ok=True)
+    _remove_stale_temps(path)
+    tmp = _temp_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

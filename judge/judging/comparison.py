@@ -10,7 +10,6 @@ the order is a tie: the judge was following the position, not the responses.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import re
@@ -22,6 +21,7 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Outcome, Runner
 from judge.errors import ParseError
 from judge.judging import prompts
+from judge.judging.parsing import json_object, text_field
 from judge.judging.scoring import DEFAULT_MAX_CHARS
 from judge.records import Comparison, Usage
 
@@ -104,32 +104,14 @@ def build_request(
     )
 
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
 def parse_winner(response: Response) -> tuple[str, str]:
     """("A" | "B" | "tie", rationale); raises ParseError naming what is wrong."""
-    if response.finish_reason == "length":
-        raise ParseError("the answer was cut off at the token limit")
-    text = response.text.strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        match = _JSON_OBJECT.search(text)  # JSON wrapped in prose or code fences
-        if match is None:
-            raise ParseError(f"not JSON: {text[:120]!r}") from None
-        try:
-            data = json.loads(match.group(0))
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"not valid JSON ({exc.msg}): {text[:120]!r}") from None
-    if not isinstance(data, dict):
-        raise ParseError("the answer is not a JSON object")
+    data = json_object(response)
     winner = data.get("winner")
     label = _label(winner) if isinstance(winner, str) else None
     if label is None:
         raise ParseError(f'"winner" must be "A", "B" or "tie", got {winner!r}')
-    rationale = data.get("rationale", "")
-    return label, rationale if isinstance(rationale, str) else json.dumps(rationale)
+    return label, text_field(data.get("rationale", ""))
 
 
 def _label(text: str) -> str | None:

@@ -8,7 +8,6 @@ candidate is unjudged with the reason, never given a made-up score.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Runner
 from judge.errors import ParseError
 from judge.judging import prompts
+from judge.judging.parsing import json_object, text_field
 from judge.records import Candidate, Usage, Verdict
 
 DEFAULT_MAX_CHARS = 24_000  # about 6,000 tokens: longer texts are cut, and the row says so
@@ -138,27 +138,9 @@ def system_prompt(
     )
 
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
 def parse_verdict(principles: list[Principle], response: Response) -> dict[str, tuple[int, str]]:
     """principle id -> (score, rationale); raises ParseError naming what is wrong."""
-    text = response.text.strip()
-    if response.finish_reason == "length":
-        raise ParseError("the answer was cut off at the token limit")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        # Some servers wrap JSON in prose or code fences; take the outermost object if present.
-        match = _JSON_OBJECT.search(text)
-        if match is None:
-            raise ParseError(f"not JSON: {text[:120]!r}") from None
-        try:
-            data = json.loads(match.group(0))
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"not valid JSON ({exc.msg}): {text[:120]!r}") from None
-    if not isinstance(data, dict):
-        raise ParseError("the answer is not a JSON object")
+    data = json_object(response)
     if len(principles) == 1 and principles[0].id not in data and "score" in data:
         data = {principles[0].id: data}  # a single-principle answer without the outer key
     out: dict[str, tuple[int, str]] = {}
@@ -178,8 +160,7 @@ def parse_verdict(principles: list[Principle], response: Response) -> dict[str, 
                 f"principle {p.id!r}: score {score} is outside its scale {p.scale.low}-"
                 f"{p.scale.high}"
             )
-        rationale = entry.get("rationale", "")
-        out[p.id] = (score, rationale if isinstance(rationale, str) else json.dumps(rationale))
+        out[p.id] = (score, text_field(entry.get("rationale", "")))
     return out
 
 

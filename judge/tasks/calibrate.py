@@ -10,18 +10,34 @@ items are judged in one of two modes:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Request
+from judge.calibration import save
+from judge.calibration.agreement import label_scale, summarize
+from judge.calibration.fitting import Fit, fit
 from judge.calibration.judgments import Judgment, preference_from_margin
 from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
+from judge.calibration.report import (
+    FILES,
+    headline,
+    threshold_table,
+    write_figures,
+    write_json,
+    write_judgments,
+    write_markdown,
+)
 from judge.constitution import Constitution
+from judge.engine.plan import Plan
 from judge.engine.runner import Runner
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
-from judge.records import Candidate, Verdict
+from judge.records import Candidate, Usage, Verdict
+from judge.tasks.driver import Sinks
+from judge.tasks.summary import plan_text
 
 MODES = ("score", "compare")
 
@@ -130,16 +146,128 @@ class LabelJudge:
             rationale=c.rationale,
         )
 
-    async def stream(self, runner: Runner, labels: LabelSet) -> AsyncIterator[Judgment]:
-        """Judgments in label-file order, streaming through the runner."""
 
-        async def work(item: LabelItem) -> Judgment:
-            return await self.judge(runner, item)
+@dataclass
+class CalibrateTask:
+    """Judge every labelled item, then measure agreement, fit a calibration and write the
+    report: report.md, report.json, the figures, judgments.jsonl and calibration.json in
+    `folder` (files an earlier run left there and this one did not write are removed)."""
 
-        async for _, judgment in runner.run(
-            labels.items, work, total=len(labels.items), failed=lambda j: not j.judged
-        ):
-            yield judgment
+    constitution: Constitution
+    runner: Runner
+    labels: LabelSet
+    setup: JudgeSetup
+    folder: Path
+    meta: dict[str, Any] = field(default_factory=dict)  # labels path, constitution path, ...
+    positive_label: float | None = None
+    seed: int = 0
+    resamples: int = 1000
+    noun = "labelled items"
+    verb = "judged"
+
+    def __post_init__(self) -> None:
+        self.judge_items = LabelJudge(self.constitution, self.setup)
+        self.judgments: list[Judgment] = []
+        self.report: dict[str, Any] = {}
+
+    @property
+    def runners(self) -> Sequence[Runner]:
+        return [self.runner]
+
+    def units(self) -> Iterable[LabelItem]:
+        return self.labels.items
+
+    def total(self) -> int | None:
+        return len(self.labels.items)
+
+    def dry_run(self) -> str:
+        plan = Plan()
+        for item in self.labels.items:
+            for request in self.judge_items.requests(item):
+                plan.add(self.runner, request)
+        return plan_text(self.runner.backend.name, f"{len(self.labels.items)} labelled items", plan)
+
+    async def judge(self, item: LabelItem) -> Judgment:
+        return await self.judge_items.judge(self.runner, item)
+
+    def failed(self, judgment: Judgment) -> bool:
+        return not judgment.judged
+
+    def write(self, item: LabelItem, judgment: Judgment, sinks: Sinks) -> None:
+        self.judgments.append(judgment)
+
+    def finish(self, sinks: Sinks) -> list[str]:
+        self.report, written, result = write_calibration(self)
+        lines = []
+        if self.report["n"]:
+            lines.append(f"judge: {headline(self.report)}")
+        if result.calibration is None:
+            lines.append(f"judge: no calibration fitted: {result.reason}")
+        lines.append(f"judge: wrote {', '.join(written)} in {self.folder}")
+        return lines
+
+    def failure(self) -> str | None:
+        if self.report.get("n", 0) == 0 and self.judgments:
+            where = self.folder / "judgments.jsonl"
+            return f"the judge could not judge any item; the reasons are in {where} (field error)"
+        return None
+
+
+def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], Fit]:
+    """Fit, measure and write every file of a calibration run; (report, files written, fit)."""
+    folder, labels, judgments = task.folder, task.labels, task.judgments
+    model = task.runner.backend.name
+    folder.mkdir(parents=True, exist_ok=True)
+    scale = (
+        label_scale([i.label for i in labels.absolutes()], task.positive_label)
+        if labels.kind == "absolute"
+        else None
+    )
+    result = fit(
+        judgments,
+        kind=labels.kind,
+        mode=task.setup.mode,
+        constitution=task.constitution,
+        model=model,
+        options=task.setup.describe(),
+        scale=scale,
+        seed=task.seed,
+    )
+    report = summarize(
+        judgments,
+        labels,
+        mode=task.setup.mode,
+        positive_label=task.positive_label,
+        seed=task.seed,
+        resamples=task.resamples,
+    )
+    c = task.constitution
+    report.update(
+        model=model,
+        constitution={"name": c.name, "sha256": c.sha256, "path": task.meta.get("constitution")},
+        labels={
+            "path": task.meta.get("labels"),
+            "fields": labels.fields,
+            "sample": task.meta.get("sample"),
+        },
+        options={**task.setup.describe(), "seed": task.seed, "resamples": task.resamples},
+        calibration=result.to_json(),
+        usage=sum((j.usage for j in judgments), Usage()).model_dump(),
+    )
+    if result.calibration is not None:
+        save(result.calibration, folder / "calibration.json")
+        report["thresholds"] = threshold_table(result.calibration.thresholds) or None
+    write_judgments(folder / "judgments.jsonl", judgments)
+    report["figures"] = write_figures(folder, result, judgments, scale)
+    write_json(folder / "report.json", report)
+    write_markdown(folder / "report.md", report)
+    written = ["report.md", "report.json", *report["figures"].values(), "judgments.jsonl"]
+    if result.calibration is not None:
+        written.append("calibration.json")
+    for stale in {*FILES, "calibration.json"} - set(written):
+        # A file left by an earlier run would pass for this run's (a calibration, above all).
+        (folder / stale).unlink(missing_ok=True)
+    return report, written, result
 
 
 def _rationale(v: Verdict) -> str:

@@ -21,20 +21,20 @@ import math
 import os
 import tempfile
 from array import array
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from judge.api import Scored, score_stream
-from judge.calibration import TIE_TOLERANCE, Calibration
-from judge.constitution import Constitution
-from judge.engine.runner import Runner
-from judge.io import FieldMap, RowWriter, open_writer, read_rows
-from judge.judging.scoring import ScoreOptions
-from judge.records import Candidate
+from judge.calibration import TIE_TOLERANCE
+from judge.io import RowWriter, open_writer, read_rows
+from judge.records import Candidate, Verdict
+from judge.tasks.driver import Sink, Sinks
+from judge.tasks.score import OUT, ScoreTask
+
+REJECTED = "rejected"  # the sink of dropped and unjudged rows, when asked for
 
 
 @dataclass(frozen=True)
@@ -78,88 +78,45 @@ class FilterCounts:
 
 
 @dataclass
-class Filter:
-    constitution: Constitution
-    rule: Rule
-    options: ScoreOptions | None = None
-    fields: FieldMap | None = None
-    calibration: Calibration | None = None  # adds calibrated_score to every row
+class FilterTask(ScoreTask):
+    """Judge every candidate, keep those the rule keeps (sink `out`), and send the dropped and
+    the unjudged ones to the sink `rejected` when there is one."""
 
-    def _row(self, scored: Scored) -> dict[str, Any]:
-        row = scored.row
-        if self.calibration is not None:
-            row["calibrated_score"] = self.calibration.apply_score(scored.verdict.score)
-        return row
+    rule: Rule = field(default_factory=lambda: Rule(min_score=0.5))
+    spool_dir: str | None = None  # keep-top: where the judged rows wait for the cut
+    verb = "filtered"
 
-    def _stream(
-        self, candidates: Iterable[Candidate], runner: Runner, total: int | None
-    ) -> AsyncIterator[Scored]:
-        return score_stream(
-            candidates, self.constitution, runner, self.options, fields=self.fields, total=total
-        )
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.counts = FilterCounts()
+        self._scores = array("d")
+        self._spool: tempfile.TemporaryDirectory[str] | None = None
+        self._spooled: RowWriter | None = None
 
-    async def run(
-        self,
-        candidates: Iterable[Candidate],
-        runner: Runner,
-        kept: RowWriter,
-        rejected: RowWriter | None = None,
-        *,
-        total: int | None = None,
-        spool_dir: str | None = None,
-    ) -> FilterCounts:
-        """Judge and write: kept rows to `kept`, dropped and failed ones to `rejected`."""
+    def write(self, candidate: Candidate, verdict: Verdict, sinks: Sinks) -> None:
+        row = self.scored(candidate, verdict).row
+        score = verdict.score
         if self.rule.min_score is not None:
-            return await self._threshold(candidates, runner, kept, rejected, total)
-        return await self._top(candidates, runner, kept, rejected, total, spool_dir)
+            keep = passes(score, self.rule.min_score)
+            _route(self.counts, row, score, keep, sinks[OUT], sinks.get(REJECTED))
+            return
+        # keep-top cannot know the cut before the last score: the row waits on disk.
+        if self._spooled is None:
+            self._spool = tempfile.TemporaryDirectory(prefix=".judge-filter-", dir=self.spool_dir)
+            self._spooled = open_writer(os.path.join(self._spool.name, "spool.jsonl"))
+        self._spooled.write(row)
+        self._scores.append(float("nan") if score is None else score)
 
-    async def _threshold(
-        self,
-        candidates: Iterable[Candidate],
-        runner: Runner,
-        kept: RowWriter,
-        rejected: RowWriter | None,
-        total: int | None,
-    ) -> FilterCounts:
-        assert self.rule.min_score is not None
-        counts = FilterCounts()
-        async for scored in self._stream(candidates, runner, total):
-            row = self._row(scored)
-            score = scored.verdict.score
-            _route(counts, row, score, passes(score, self.rule.min_score), kept, rejected)
-        return counts
-
-    async def _top(
-        self,
-        candidates: Iterable[Candidate],
-        runner: Runner,
-        kept: RowWriter,
-        rejected: RowWriter | None,
-        total: int | None,
-        spool_dir: str | None,
-    ) -> FilterCounts:
-        assert self.rule.keep_top is not None
-        scores = array("d")
-        with tempfile.TemporaryDirectory(prefix=".judge-filter-", dir=spool_dir) as tmp:
-            spool_path = os.path.join(tmp, "spool.jsonl")
-            spool = open_writer(spool_path)
-            try:
-                async for scored in self._stream(candidates, runner, total):
-                    spool.write(self._row(scored))
-                    score = scored.verdict.score
-                    scores.append(float("nan") if score is None else score)
-            except BaseException:
-                spool.abort()
-                raise
-            spool.close()
-            counts = FilterCounts()
-            if not scores:
-                return counts
-            mask = top_mask(scores, self.rule.keep_top)
-            for i, (_, row) in enumerate(read_rows(spool_path)):
-                score = None if math.isnan(scores[i]) else scores[i]
-                _route(counts, row, score, bool(mask[i]), kept, rejected)
-        return counts
+    def finish(self, sinks: Sinks) -> list[str]:
+        if self._spooled is not None and self._spool is not None and self.rule.keep_top:
+            self._spooled.close()
+            mask = top_mask(self._scores, self.rule.keep_top)
+            spooled = os.path.join(self._spool.name, "spool.jsonl")
+            for i, (_, row) in enumerate(read_rows(spooled)):
+                score = None if math.isnan(self._scores[i]) else self._scores[i]
+                _route(self.counts, row, score, bool(mask[i]), sinks[OUT], sinks.get(REJECTED))
+            self._spool.cleanup()
+        return [f"judge: {describe_counts(self.counts)}"]
 
 
 def _route(
@@ -167,8 +124,8 @@ def _route(
     row: dict[str, Any],
     score: float | None,
     keep: bool,
-    kept: RowWriter,
-    rejected: RowWriter | None,
+    kept: Sink,
+    rejected: Sink | None,
 ) -> None:
     if score is None:
         counts.failed += 1

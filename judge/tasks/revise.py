@@ -1,426 +1,32 @@
-"""Critique and revision under a constitution (Constitutional AI's supervised stage), judged.
+"""`judge revise` as a task: critique and revise each item, judge it, and tally what it cost.
 
-Each item goes through N rounds; a round draws a principle that has a critique and a revision
-request (seeded per item, so a rerun asks the same questions and the cache answers them), asks the
-model for a critique of the current response, then, in the same conversation, for a revision that
-answers it. The next round starts from the revision. The judge then scores the original and the
-final revision under the whole constitution; `improved` says whether the final one wins by at least
-the margin, with the same rule `judge pairs` uses to keep a pair.
+Outputs (sinks): `out`, a row per item; `pairs`, revision-vs-original preference pairs where the
+revision improved; `candidates`, prompt + responses [original, revisions...] for `judge pairs`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import random
+import os
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from judge.backends.base import Message, Request, Response, request_key
-from judge.constitution import Constitution, Principle
+import orjson
+
 from judge.engine.plan import Plan
-from judge.engine.prices import CHARS_PER_TOKEN, estimate_tokens
-from judge.engine.runner import Job, Runner
-from judge.errors import ConfigError, ParseError
-from judge.io import FieldMap
-from judge.judging import prompts
-from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
-from judge.records import Candidate, Usage, Verdict
-from judge.tasks.pairs.rows import Provenance, pair_row
-from judge.tasks.pairs.selection import Ranked, select
+from judge.engine.prices import estimate_tokens
+from judge.engine.runner import Runner
+from judge.io import FieldMap, write_text_atomic
+from judge.judging.revision import Revised, Reviser
+from judge.records import Candidate, Usage
+from judge.tasks.driver import Defaults, Sinks
+from judge.tasks.pairs.rows import empty_schema, write_empty
+from judge.tasks.score import OUT
+from judge.tasks.summary import dollars, human_tokens, plan_text
 
-DEFAULT_MIN_MARGIN = 0.05  # on the [0, 1] overall score: one rubric step of one principle in ~5
-CRITIQUE_TOKENS = 300
-MAX_REVISION_TOKENS = 4096
-
-
-@dataclass(frozen=True)
-class ReviseOptions:
-    rounds: int = 1
-    seed: int = 0
-    min_margin: float = DEFAULT_MIN_MARGIN
-    critique_tokens: int = CRITIQUE_TOKENS
-    # None: twice the current response's estimated tokens, at least 256 and at most 4096.
-    revision_tokens: int | None = None
-    max_chars: int = DEFAULT_MAX_CHARS
-    temperature: float = 0.0
-
-
-@dataclass
-class Round:
-    round: int
-    principle: str
-    critique: str
-    revision: str
-
-    @property
-    def record(self) -> dict[str, Any]:
-        return {
-            "round": self.round,
-            "principle": self.principle,
-            "critique": self.critique,
-            "revision": self.revision,
-        }
-
-
-@dataclass
-class Revised:
-    """One item after its rounds and the judge's two verdicts."""
-
-    candidate: Candidate
-    rounds: list[Round] = field(default_factory=list)
-    final: str | None = None  # None when a round failed: the chain is incomplete
-    original: Verdict | None = None
-    revision: Verdict | None = None
-    improved: bool | None = None
-    error: str | None = None
-    revise_usage: Usage = field(default_factory=Usage)
-    cached: bool = True
-
-    @property
-    def judge_usage(self) -> Usage:
-        verdicts = (
-            [self.original]
-            if self.revision is self.original
-            else [
-                self.original,
-                self.revision,
-            ]
-        )
-        return sum((v.usage for v in verdicts if v), Usage())
-
-    @property
-    def changed(self) -> bool:
-        return self.final is not None and self.final.strip() != self.candidate.response.strip()
-
-
-def no_principle_message(c: Constitution) -> str:
-    where = c.path or c.name
-    return (
-        f"{where}: no principle has both a `### Critique` and a `### Revision` section, so there "
-        "is nothing to revise with; add both to at least one principle (see "
-        "the README, section 'Constitution format')"
-    )
-
-
-# --------------------------------------------------------------------------- answers
-
-_LABEL = re.compile(
-    r"\A(?:#+\s*)?(?:\*\*)?(?:here(?: is|'s) (?:the |my |a )?)?"
-    r"(?:revised|rewritten|improved) (?:response|answer|version)(?:\*\*)?\s*:\s*(?:\*\*)?\s*",
-    re.IGNORECASE,
-)
-_FENCE = re.compile(r"\A```[\w+-]*\n(.*)\n```\Z", re.DOTALL)
-_QUOTES = (('"', '"'), ("\u201c", "\u201d"), ("'", "'"))
-
-
-def _wrapped(text: str) -> str | None:
-    """The inside of a code fence or of quotes that wrap all of `text`, else None."""
-    m = _FENCE.match(text)
-    if m:
-        return m.group(1)
-    for left, right in _QUOTES:
-        inner = text[1:-1]
-        wraps = len(text) > 1 and text[0] == left and text[-1] == right
-        if wraps and left not in inner and right not in inner:
-            return inner
-    return None
-
-
-def clean_revision(response: Response, current: str) -> str:
-    """Just the revised response: a label such as "Revised response:" and a fence or quotes that
-    wrap the whole answer are removed (unless the response being revised is wrapped that way)."""
-    if response.finish_reason == "length":
-        raise ParseError(
-            "the revision was cut off at the token limit; write a shorter revision "
-            "(or raise --revision-max-tokens)"
-        )
-    text = _LABEL.sub("", response.text.strip(), count=1).strip()
-    if _wrapped(current.strip()) is None:
-        inner = _wrapped(text)
-        text = text if inner is None else inner.strip()
-    if not text:
-        raise ParseError("the revision is empty; write the revised response as plain text")
-    return text
-
-
-def clean_critique(response: Response) -> str:
-    text = response.text.strip()
-    if not text:
-        raise ParseError("the critique is empty; write the critique as plain text")
-    return text
-
-
-# --------------------------------------------------------------------------- the reviser
-
-
-class Reviser:
-    def __init__(
-        self,
-        constitution: Constitution,
-        options: ReviseOptions | None = None,
-        score_options: ScoreOptions | None = None,
-    ) -> None:
-        self.constitution = constitution
-        self.options = options or ReviseOptions()
-        self.principles = constitution.critique_principles()
-        if not self.principles:
-            raise ConfigError(no_principle_message(constitution))
-        self.scorer = Scorer(constitution, score_options or ScoreOptions())
-
-    def draw(self, cand: Candidate) -> list[Principle]:
-        """One principle per round, by weight, seeded by --seed and the item's text."""
-        key = hashlib.sha256(f"{cand.prompt}\0{cand.response}".encode()).hexdigest()[:16]
-        rng = random.Random(f"{self.options.seed}:{key}")
-        ps = self.principles
-        return rng.choices(ps, weights=[p.weight for p in ps], k=self.options.rounds)
-
-    def _start(self, p: Principle, cand: Candidate, text: str) -> tuple[Message, Message] | None:
-        """System and user messages of a round; None when the text must be cut to fit."""
-        data, _, truncated = material(_with(cand, text), self.options.max_chars)
-        if truncated:
-            return None
-        c = self.constitution
-        statement = f"## {p.id}" + (f" ({p.title})" if p.title else "") + "\n" + p.statement
-        system = prompts.render(
-            "critique_system", preamble=c.preamble.strip(), name=c.name, principle=statement
-        )
-        user = prompts.render("critique_user", material=data, request=p.critique or "")
-        return Message("system", system, cache=True), Message("user", user)
-
-    def critique_request(self, p: Principle, cand: Candidate, text: str) -> Request | None:
-        start = self._start(p, cand, text)
-        if start is None:
-            return None
-        return Request(
-            messages=start,
-            max_tokens=self.options.critique_tokens,
-            temperature=self.options.temperature,
-        )
-
-    def revision_request(
-        self, p: Principle, cand: Candidate, text: str, critique: str
-    ) -> Request | None:
-        start = self._start(p, cand, text)
-        if start is None:
-            return None
-        tokens = self.options.revision_tokens or min(
-            MAX_REVISION_TOKENS, max(256, 2 * estimate_tokens(text))
-        )
-        follow = prompts.render("revise_user", request=p.revision or "")
-        return Request(
-            messages=(*start, Message("assistant", critique), Message("user", follow)),
-            max_tokens=tokens,
-            temperature=self.options.temperature,
-        )
-
-    def _too_long(self, k: int) -> str:
-        what = "the response" if k == 1 else f"the revision of round {k - 1}"
-        return (
-            f"not revised: the prompt or {what} is longer than --max-chars "
-            f"({self.options.max_chars}); raise --max-chars"
-        )
-
-    async def revise(self, runner: Runner, judge_runner: Runner, cand: Candidate) -> Revised:
-        out = Revised(cand)
-        if cand.note:
-            out.error = f"not revised: {cand.note}"
-            return out
-        text = cand.response
-        for k, p in enumerate(self.draw(cand), start=1):
-            creq = self.critique_request(p, cand, text)
-            if creq is None:
-                out.error = self._too_long(k)
-                return out
-            critique = await self._call(runner, out, Job(creq, clean_critique))
-            if critique is None:
-                out.error = f"round {k} ({p.id}): critique failed: {out.error}"
-                return out
-            rreq = self.revision_request(p, cand, text, critique)
-            assert rreq is not None  # the same material as the critique's, which fitted
-            revision = await self._call(runner, out, Job(rreq, partial(_revision_of, text)))
-            if revision is None:
-                out.error = f"round {k} ({p.id}): revision failed: {out.error}"
-                return out
-            out.rounds.append(Round(k, p.id, critique, revision))
-            text = revision
-        out.final = text
-        if out.changed:
-            v_orig, v_rev = await asyncio.gather(
-                self.scorer.score(judge_runner, cand),
-                self.scorer.score(judge_runner, _with(cand, text)),
-            )
-        else:  # no change: one verdict serves both (and `improved` is false)
-            v_orig = v_rev = await self.scorer.score(judge_runner, cand)
-        out.original, out.revision = v_orig, v_rev
-        out.cached = out.cached and v_orig.cached and v_rev.cached
-        self._decide(out)
-        return out
-
-    async def _call(self, runner: Runner, out: Revised, job: Job[str]) -> str | None:
-        outcome = await runner.call(job)
-        out.revise_usage = out.revise_usage + outcome.usage
-        out.cached = out.cached and outcome.cached
-        out.error = outcome.error
-        return outcome.value
-
-    def _decide(self, out: Revised) -> None:
-        o, r = out.original, out.revision
-        assert o is not None and r is not None and out.final is not None
-        verdicts = [("original", o)] if r is o else [("original", o), ("revision", r)]
-        problems = [
-            f"{what} not judged: {v.error or 'no score'}" for what, v in verdicts if v.score is None
-        ]
-        if problems:
-            out.error, out.improved = "; ".join(problems), None
-            return
-        assert o.score is not None and r.score is not None
-        pair = self._pair(out.candidate.response, out.final, o, r, len(out.rounds))
-        out.error, out.improved = None, pair is not None
-
-    def _pair(
-        self, original: str, final: str, o: Verdict, r: Verdict, rounds: int
-    ) -> tuple[Ranked, Ranked] | None:
-        """(final, original) when `judge pairs` would keep that pair; None otherwise."""
-        assert o.score is not None and r.score is not None
-        first = Ranked(0, original, o.score, dict(o.scores))
-        last = Ranked(rounds, final, r.score, dict(r.scores))
-        chosen = select([first, last], "best-worst", min_margin=self.options.min_margin).pairs
-        return chosen[0] if chosen and chosen[0][0] is last else None
-
-    # -- output ------------------------------------------------------------------------------
-
-    def row(self, out: Revised, judge_model: str, model: str, fields: FieldMap) -> dict[str, Any]:
-        cand = out.candidate
-        row = dict(cand.row)
-        if cand.response_index is not None:
-            row.pop(fields.responses, None)
-            row[fields.response] = cand.response
-            row["response_index"] = cand.response_index
-        o, r = out.original, out.revision
-        row["revisions"] = [x.record for x in out.rounds]
-        row["revision"] = out.final
-        row["score_original"] = o.score if o else None
-        row["score_revision"] = r.score if r else None
-        row["scores_original"] = o.scores if o else None
-        row["scores_revision"] = r.scores if r else None
-        row["improved"] = out.improved
-        usage = out.revise_usage + out.judge_usage
-        row["judge"] = {
-            "model": judge_model,
-            "revision_model": model,
-            "constitution": {"name": self.constitution.name, "sha256": self.constitution.sha256},
-            "usage": usage.model_dump(),
-            "usage_revision": out.revise_usage.model_dump(),
-            "usage_judge": out.judge_usage.model_dump(),
-            "cached": out.cached,
-            "error": out.error,
-        }
-        return row
-
-    def pair(
-        self,
-        out: Revised,
-        judge_model: str,
-        *,
-        conversational: bool = False,
-        prompt_id: str | None = None,
-    ) -> dict[str, Any] | None:
-        """The `judge pairs` row (chosen: final revision, rejected: original) when improved."""
-        o, r, cand = out.original, out.revision, out.candidate
-        if not out.improved or o is None or r is None or out.final is None or cand.prompt is None:
-            return None
-        pair = self._pair(cand.response, out.final, o, r, len(out.rounds))
-        assert pair is not None
-        c = self.constitution
-        provenance = Provenance(judge_model, c.name, c.sha256, mode="score")
-        return pair_row(
-            cand.prompt,
-            *pair,
-            provenance,
-            conversational=conversational,
-            prompt_id=prompt_id,
-        )
-
-    # -- dry run -----------------------------------------------------------------------------
-
-    def plan(self, plan: Plan, runner: Runner, judge_runner: Runner, cand: Candidate) -> None:
-        """Add an item's calls to `plan`. Answers the cache holds are followed exactly; past the
-        first one it lacks, a critique is taken to be --critique-max-tokens long and a revision
-        as long as the response it revises (estimates: the text is not known in advance)."""
-        if cand.note:
-            return
-        text, known = cand.response, True
-        for p in self.draw(cand):
-            creq = self.critique_request(p, cand, text)
-            if creq is None:
-                return
-            plan.add(runner, creq)
-            critique = _cached(runner, creq, clean_critique) if known else None
-            if critique is None:
-                known = False
-                critique = "x" * int(self.options.critique_tokens * CHARS_PER_TOKEN)
-            rreq = self.revision_request(p, cand, text, critique)
-            assert rreq is not None
-            plan.add(runner, rreq)
-            revised = _cached(runner, rreq, partial(_revision_of, text)) if known else None
-            if revised is None:
-                known = False
-                revised = "x" * len(text)
-            text = revised
-        requests = self.scorer.requests(cand)
-        if text.strip() != cand.response.strip():
-            requests += self.scorer.requests(_with(cand, text))
-        for request in requests:
-            plan.add(judge_runner, request)
-
-
-def _revision_of(current: str, response: Response) -> str:
-    return clean_revision(response, current)
-
-
-def _with(cand: Candidate, text: str) -> Candidate:
-    return cand.model_copy(update={"response": text, "note": None})
-
-
-def _cached(runner: Runner, request: Request, parse: Any) -> str | None:
-    """The parsed answer the cache holds for `request`, if any."""
-    if runner.cache is None:
-        return None
-    hit = runner.cache.get(request_key(runner.backend, request))
-    if hit is None:
-        return None
-    try:
-        value: str = parse(hit)
-    except ParseError:
-        return None
-    return value
-
-
-async def revise_stream(
-    reviser: Reviser,
-    runner: Runner,
-    judge_runner: Runner,
-    candidates: Iterable[Candidate],
-    *,
-    total: int | None = None,
-) -> AsyncIterator[Revised]:
-    """Revise and judge items concurrently; results in input order."""
-
-    async def work(cand: Candidate) -> Revised:
-        judge_runner.join(runner)
-        return await reviser.revise(runner, judge_runner, cand)
-
-    async for _, out in runner.run(
-        candidates, work, total=total, failed=lambda r: r.improved is None
-    ):
-        yield out
-
-
-# --------------------------------------------------------------------------- does it pay
+PAIRS = "pairs"  # revision-vs-original preference pairs
+CANDIDATES = "candidates"  # prompt + [original, revisions...]: a `judge pairs` input
 
 
 @dataclass
@@ -433,7 +39,6 @@ class Tally:
     4 characters a token (judge.pricing.estimate_tokens), as no tokenizer is at hand.
     """
 
-    price_known: bool = True
     items: int = 0
     revised: int = 0  # every round done
     judged: int = 0
@@ -468,9 +73,8 @@ class Tally:
 
     @property
     def cost(self) -> float | None:
-        if not self.price_known:
-            return None
-        return (self.revise_usage.cost_usd or 0.0) + (self.judge_usage.cost_usd or 0.0)
+        """Dollars of both models; unknown (None) when either has no price."""
+        return (self.revise_usage + self.judge_usage).cost_usd
 
     @property
     def per_1000_kept(self) -> float | None:
@@ -501,3 +105,159 @@ class Tally:
                 "list prices (judge/data/prices.json), null when a price is unknown"
             ),
         }
+
+
+@dataclass
+class ReviseTask(Defaults):
+    reviser: Reviser
+    runner: Runner  # writes critiques and revisions
+    judge_runner: Runner  # scores the original and the revision (may be `runner` itself)
+    candidates: Callable[[], Iterable[Candidate]]
+    fields: FieldMap = field(default_factory=FieldMap)
+    paths: dict[str, str | None] = field(default_factory=dict)  # sink -> path, for .meta.json
+    id_field: str | None = "id"
+    conversational: bool = False
+    count: int | None = None
+    noun = "items"
+    verb = "revised"
+
+    def __post_init__(self) -> None:
+        self.tally = Tally()
+        self.pairs_written = 0
+        self.ids = False
+
+    @property
+    def runners(self) -> Sequence[Runner]:
+        return (
+            [self.runner] if self.judge_runner is self.runner else [self.runner, self.judge_runner]
+        )
+
+    @property
+    def models(self) -> tuple[str, str]:
+        return self.runner.backend.name, self.judge_runner.backend.name
+
+    def units(self) -> Iterable[Candidate]:
+        return self.candidates()
+
+    def dry_run(self) -> str:
+        plan = Plan()
+        n = 0
+        for cand in self.candidates():
+            n += 1
+            self.reviser.plan(plan, self.runner, self.judge_runner, cand)
+        model, judge_model = self.models
+        rounds = self.reviser.options.rounds
+        return plan_text(
+            model + ("" if judge_model == model else f", judge {judge_model}"),
+            f"{n} items x ({rounds} rounds x 2 calls + 2 judge calls)",
+            plan,
+            input_note="; critiques and revisions not yet made are taken as long as "
+            "--critique-max-tokens and as the response they revise",
+        )
+
+    async def judge(self, cand: Candidate) -> Revised:
+        # Joined inside the run, so progress, the summary and --max-cost cover both models.
+        self.judge_runner.join(self.runner)
+        return await self.reviser.revise(self.runner, self.judge_runner, cand)
+
+    def failed(self, out: Revised) -> bool:
+        return out.improved is None
+
+    def write(self, cand: Candidate, out: Revised, sinks: Sinks) -> None:
+        model, judge_model = self.models
+        self.tally.add(out)
+        sinks[OUT].write(self.reviser.row(out, judge_model, model, self.fields))
+        raw_id = cand.row.get(self.id_field) if self.id_field else None
+        self.ids = self.ids or raw_id is not None
+        if PAIRS in sinks:
+            pair = self.reviser.pair(
+                out,
+                judge_model,
+                conversational=self.conversational,
+                prompt_id=None if raw_id is None else str(raw_id),
+            )
+            if pair is not None:
+                sinks[PAIRS].write(pair)
+                self.pairs_written += 1
+        if CANDIDATES in sinks and out.rounds:
+            sinks[CANDIDATES].write(candidates_row(out, self.fields))
+
+    def finish(self, sinks: Sinks) -> list[str]:
+        if PAIRS in sinks and not self.pairs_written:
+            # `judge pairs` writes an empty dataset with the pairs' columns: so do we.
+            sinks[PAIRS].abort()
+            schema = empty_schema(
+                conversational=self.conversational,
+                mode="score",
+                principles=[p.id for p in self.reviser.constitution.principles],
+                prompt_id=self.ids,
+            )
+            write_empty(self.paths.get(PAIRS), schema)
+        meta = self.metadata(PAIRS in sinks)
+        for path in self.paths.values():
+            if path and path != "-":
+                write_text_atomic(
+                    meta_path(path), orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode() + "\n"
+                )
+        pairs = self.pairs_written if PAIRS in sinks else None
+        return [report(self.tally, self.reviser.options.min_margin, pairs)]
+
+    def metadata(self, with_pairs: bool) -> dict[str, Any]:
+        model, judge_model = self.models
+        c, o = self.reviser.constitution, self.reviser.options
+        return {
+            "command": "judge revise",
+            "model": model,
+            "judge_model": judge_model,
+            "constitution": {"name": c.name, "sha256": c.sha256},
+            "rounds": o.rounds,
+            "seed": o.seed,
+            "min_margin": o.min_margin,
+            "pairs": self.pairs_written if with_pairs else None,
+            **self.tally.metadata(),
+        }
+
+
+def candidates_row(out: Revised, fields: FieldMap) -> dict[str, Any]:
+    """The input row with `responses` = [original, revision 1, ..., last]: a `judge pairs` input."""
+    row = dict(out.candidate.row)
+    row.pop(fields.response, None)
+    row[fields.responses] = [out.candidate.response, *(r.revision for r in out.rounds)]
+    return row
+
+
+def meta_path(output: str) -> str:
+    return output.rstrip("/" + os.sep) + ".meta.json"
+
+
+def report(tally: Tally, min_margin: float, pairs: int | None) -> str:
+    t = tally
+    lines = [
+        f"judge: improved {t.improved} of {t.judged} judged items (--min-margin {min_margin:g}); "
+        f"{t.unchanged} unchanged; {t.items - t.revised} not revised"
+        + (f"; {pairs} pairs written" if pairs is not None else "")
+    ]
+    if t.errors:
+        top = sorted(t.errors.items(), key=lambda kv: -kv[1])[:3]
+        reasons = "; ".join(f"{e} ({n}x)" for e, n in top)
+        lines.append(f"judge: not revised or not judged: {reasons}")
+    generated = (
+        f"{human_tokens(t.generated_tokens)} generated: "
+        f"{human_tokens(t.revise_usage.output_tokens)} critique and revision output, "
+        f"{human_tokens(t.judge_usage.total_tokens)} judge in + out"
+    )
+    if t.per_token_kept is None:
+        lines.append(
+            f"judge: tokens generated per token kept: n/a, no improved revision kept ({generated})"
+        )
+        return "\n".join(lines)
+    cost = (
+        "price unknown (give one with --prices)"
+        if t.per_1000_kept is None
+        else f"{dollars(t.per_1000_kept)} per 1,000 kept samples at list prices"
+    )
+    lines.append(
+        f"judge: tokens generated per token kept: {t.per_token_kept:.1f} ({generated}; "
+        f"{human_tokens(t.kept_tokens)} kept, estimated at 4 characters a token); {cost}"
+    )
+    return "\n".join(lines)

@@ -14,7 +14,8 @@ import yaml
 
 from judge.constitution import Constitution
 from judge.errors import JudgeError
-from judge.tasks.pairs.pipeline import PairsOptions, PairsStats
+from judge.tasks.pairs.pipeline import PairsOptions
+from judge.tasks.pairs.results import PairsStats
 
 CARD_TAGS = ["dpo", "preference", "rlaif", "constitutional-ai", "judge"]
 

@@ -19,11 +19,11 @@ import hashlib
 import json
 import random
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from judge.backends.base import Request
-from judge.calibration import Calibration, CalibrationError
+from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
 from judge.errors import InputError
@@ -31,6 +31,7 @@ from judge.io import describe
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate, Comparison, Usage
+from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
 from judge.tasks.pairs.ranking import (
     PairOutcome,
@@ -40,6 +41,7 @@ from judge.tasks.pairs.ranking import (
     merge_sort_worst_case,
     sigmoid,
 )
+from judge.tasks.pairs.results import GroupResult
 from judge.tasks.pairs.rows import Provenance, pair_row
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
@@ -57,146 +59,6 @@ class PairsOptions:
     seed: int = 0
     conversational: bool = False
     calibration: str | None = None  # recorded in the rows and the card when one was applied
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass
-class GroupResult:
-    group: Group
-    rows: list[dict[str, Any]]
-    candidates: int  # in the input
-    judged: int  # distinct candidates with a verdict
-    failed: int  # candidates with no verdict (empty, or the judge failed)
-    duplicates: int  # candidates whose text repeats an earlier one of the same prompt
-    comparisons: list[Comparison] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    reason: str | None = None  # why the prompt gave no pair
-    errors: list[str] = field(default_factory=list)
-    ranked: list[Ranked] = field(default_factory=list)  # the judged candidates, with scores
-
-    @property
-    def all_failed(self) -> bool:
-        return self.judged == 0 and self.failed > 0
-
-
-@dataclass
-class PairsStats:
-    """Counts for the summary and the dataset card."""
-
-    prompts: int = 0
-    candidates: int = 0
-    judged: int = 0
-    failed: int = 0
-    duplicates: int = 0
-    prompts_all_failed: int = 0
-    prompts_without_pair: int = 0
-    no_pair_reasons: dict[str, int] = field(default_factory=dict)
-    pairs: int = 0
-    comparisons: int = 0  # judged in both orders
-    comparisons_failed: int = 0
-    ties: int = 0  # comparisons whose verdict is a tie (flipped ones included)
-    flips: int = 0  # comparisons whose verdict changed with the order
-    first_position_wins: int = 0  # orderings won by the response shown first
-    usage: Usage = field(default_factory=Usage)
-    errors: dict[str, int] = field(default_factory=dict)
-    judges: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (model, name, sha)
-    ids: bool = False  # some prompt had an id (so the output has a prompt_id column)
-
-    def add(self, r: GroupResult) -> None:
-        self.prompts += 1
-        self.ids = self.ids or r.group.prompt_id is not None
-        self.candidates += r.candidates
-        self.judged += r.judged
-        self.failed += r.failed
-        self.duplicates += r.duplicates
-        self.prompts_all_failed += r.all_failed
-        self.pairs += len(r.rows)
-        for row in r.rows:
-            who = (row["judge_model"], row["constitution"], row["constitution_sha256"])
-            self.judges[who] = self.judges.get(who, 0) + 1
-        if not r.rows:
-            self.prompts_without_pair += 1
-            reason = "all candidates failed" if r.all_failed else (r.reason or "no pair")
-            self.no_pair_reasons[reason] = self.no_pair_reasons.get(reason, 0) + 1
-        for c in r.comparisons:
-            if c.p_a is None:
-                self.comparisons_failed += 1
-                continue
-            self.comparisons += 1
-            self.ties += c.winner == "tie"
-            self.flips += c.flipped
-            self.first_position_wins += c.first_position_wins
-        self.usage = self.usage + r.usage
-        for e in r.errors:
-            self.errors[e] = self.errors.get(e, 0) + 1
-
-    @property
-    def flip_rate(self) -> float | None:
-        return self.flips / self.comparisons if self.comparisons else None
-
-    @property
-    def first_position_rate(self) -> float | None:
-        """Share of orderings won by the first-shown response; 0.5 is unbiased (ties count 0)."""
-        return self.first_position_wins / (2 * self.comparisons) if self.comparisons else None
-
-
-# --------------------------------------------------------------------------- calibration
-
-
-def check_calibration(calibration: Calibration, mode: str) -> None:
-    """A calibration must map what this mode produces; say which one to use if not."""
-    where = calibration.where
-    if calibration.kind == "pairwise" and calibration.input == "p_a" and mode != "compare":
-        raise CalibrationError(
-            f"{where} maps comparison probabilities (judge calibrate --mode compare): use it "
-            "with --mode compare, or calibrate with --mode score for score-mode pairs"
-        )
-    if calibration.kind == "pairwise" and calibration.input != "p_a" and mode == "compare":
-        raise CalibrationError(
-            f"{where} maps score differences (judge calibrate --mode score): use it with "
-            "--mode score, or calibrate with --mode compare for compare-mode pairs"
-        )
-    if calibration.kind != "pairwise" and mode == "compare":
-        raise CalibrationError(
-            f"{where} maps absolute scores, which --mode compare does not produce: use "
-            "--mode score, or a calibration fitted on pairwise labels with --mode compare"
-        )
-
-
-def calibration_columns(calibration: Calibration | None) -> list[str]:
-    if calibration is None:
-        return []
-    if calibration.kind == "pairwise":
-        return ["p_calibrated"]
-    return ["p_good_chosen", "p_good_rejected"]
-
-
-def calibrated(calibration: Calibration, row: dict[str, Any]) -> dict[str, float | None]:
-    """P(a human prefers the chosen one) for pairwise calibrations; P(a human rates each
-    response good) for absolute ones."""
-    if calibration.kind == "pairwise":
-        if calibration.input == "p_a":
-            return {"p_calibrated": calibration.apply_pair(p_a=row["p_chosen"])}
-        return {
-            "p_calibrated": calibration.apply_pair(
-                score_a=row["score_chosen"], score_b=row["score_rejected"]
-            )
-        }
-    return {
-        "p_good_chosen": calibration.apply_score(row["score_chosen"]),
-        "p_good_rejected": calibration.apply_score(row["score_rejected"]),
-    }
-
-
-def describe_calibration(calibration: Calibration) -> str:
-    """One line for the rows and the card."""
-    what = "score differences" if calibration.input == "margin" else calibration.input
-    return (
-        f"{calibration.where}: {calibration.kind}, maps {what} with a {calibration.map.method} "
-        f"fit on {calibration.n} labels (judge {calibration.model})"
-    )
 
 
 # --------------------------------------------------------------------------- the pipeline

@@ -1,0 +1,54 @@
+"""How to reach a judge model and how hard to push it: Settings, and the runner they make."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from judge.backends.base import Backend
+from judge.backends.registry import get_backend
+from judge.engine.cache import Cache
+from judge.engine.prices import PriceTable
+from judge.engine.runner import Runner, RunnerConfig
+from judge.engine.stats import RunStats
+
+DEFAULT_MODEL = "local/smollm2"
+
+
+@dataclass
+class Settings:
+    """How to reach the judge model and how hard to push it."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str | None = None
+    cache: str | Path | None = None  # None: the default cache file
+    use_cache: bool = True
+    prices: str | Path | None = None
+    timeout: float = 120.0
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+
+
+def make_backend(settings: Settings, *, require_key: bool = True) -> Backend:
+    """The backend `settings.model` names; `require_key=False` for a dry run, which calls nothing
+    and so needs no API key."""
+    extra = {} if require_key else {"require_key": False}
+    return get_backend(
+        settings.model, base_url=settings.base_url, timeout=settings.timeout, **extra
+    )
+
+
+def make_runner(
+    settings: Settings,
+    backend: Backend | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
+    *,
+    require_key: bool = True,
+) -> Runner:
+    return Runner(
+        backend or make_backend(settings, require_key=require_key),
+        cache=Cache(settings.cache) if settings.use_cache else None,
+        config=settings.runner,
+        prices=PriceTable(settings.prices),
+        on_progress=on_progress,
+    )

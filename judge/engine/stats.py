@@ -1,0 +1,58 @@
+"""What a run did: the counts behind the progress display, the summary and the exit status."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from judge.records import Usage
+
+# Why a call gave no answer, as the summary and the exit status read it. `unreachable` and
+# `budget` are the run's problems (exit 1); the others are the item's own (exit 0, counted).
+UNREACHABLE = "unreachable"  # connection refused, 5xx or time-outs out of retries
+TOO_LONG = "too_long"  # the item does not fit the model's context window
+REFUSED = "refused"  # a content filter or the model refused this item
+UNPARSEABLE = "unparseable"  # the answer never followed the format, re-asks included
+BUDGET = "budget"  # --max-cost would have been passed
+KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET)
+
+
+@dataclass
+class RunStats:
+    """What the progress display and the final summary show."""
+
+    total: int | None = None
+    done: int = 0
+    failed: int = 0
+    calls: int = 0  # model calls made (not cached)
+    cached_calls: int = 0
+    retries: int = 0
+    reasks: int = 0
+    # This run's calls only. Zero dollars, not unknown, until a call of an unpriced model.
+    spent: Usage = field(default_factory=lambda: Usage(cost_usd=0.0))
+    started: float = field(default_factory=time.monotonic)
+    budget_hit: bool = False
+    rate_limits: int = 0  # answers that said "come back later" (429 with Retry-After)
+    in_flight_limit: int | None = None  # the adaptive limit while below --concurrency
+    lowest_in_flight_limit: int | None = None
+    price_unknown: bool = False  # some call's model has no price: dollars are unknown
+    # Calls that gave no answer, by kind (see KINDS), and the first message of each kind.
+    failures: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars spent by this run; None when a model's price is unknown."""
+        return None if self.price_unknown else (self.spent.cost_usd or 0.0)
+
+    def failure(self, kind: str, message: str) -> None:
+        self.failures[kind] = self.failures.get(kind, 0) + 1
+        self.examples.setdefault(kind, message)

@@ -1,0 +1,227 @@
+"""One driver runs every judging command, for the CLI and the Python API alike.
+
+A task (score, filter, pairs, calibrate, revise, ...) says how it plans its calls (--dry-run),
+how it judges one unit through its runners, how a result becomes rows in its outputs, and what it
+tallies. The driver owns the rest: the runners' lifetime (`async with`: backends and caches are
+closed whatever happens), the budget check before any call, progress, the outputs (closed on
+success, aborted on failure so no half-written file passes for a result), the summary lines and
+the exit status. Only `judge.cli` prints: the driver returns the lines to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from judge.engine.runner import Runner
+from judge.engine.stats import TOO_LONG, UNREACHABLE, RunStats
+from judge.errors import ConfigError
+from judge.tasks.summary import embedded_note, run_summary, unjudged_reasons
+
+T = TypeVar("T")
+U = TypeVar("U")
+R = TypeVar("R")
+
+
+class Sink(Protocol):
+    """Where a task's rows go: a file writer (judge.io.open_writer), or a list in the API."""
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+Sinks = Mapping[str, Sink]
+
+
+class RowList:
+    """A sink that keeps its rows in memory (the Python API)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def close(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+
+class Task(Protocol[U, R]):
+    """A judging command's work, as the driver runs it."""
+
+    noun: str  # what a unit is, plural: "candidates", "prompts", "labelled items"
+    verb: str  # what was done to them: "scored", "filtered", ...
+
+    @property
+    def runners(self) -> Sequence[Runner]:
+        """The runners the task calls models through; the first one's stats are the run's."""
+        ...
+
+    def units(self) -> Iterable[U]: ...
+
+    def total(self) -> int | None: ...
+
+    def dry_run(self) -> str:
+        """The --dry-run line: calls, tokens and dollars, from the plan of every unit."""
+        ...
+
+    async def judge(self, unit: U) -> R: ...
+
+    def failed(self, result: R) -> bool:
+        """Whether the unit went unjudged (counted in the summary)."""
+        ...
+
+    def write(self, unit: U, result: R, sinks: Sinks) -> None: ...
+
+    def finish(self, sinks: Sinks) -> list[str]:
+        """After the last unit, before the outputs close: rows that needed every result (a
+        keep-top cut), files beside the rows (a report, a card), and the task's summary lines."""
+        ...
+
+    def failure(self) -> str | None:
+        """Why the run failed as a whole though every unit was tried (exit 1), or None."""
+        ...
+
+
+class Defaults:
+    """What most tasks do: progress counts `count` units, and the end adds nothing."""
+
+    count: int | None = None
+
+    def total(self) -> int | None:
+        return self.count
+
+    def finish(self, sinks: Sinks) -> list[str]:
+        return []
+
+    def failure(self) -> str | None:
+        return None
+
+
+@dataclass
+class Report(Generic[R]):
+    """What a run did: the lines to show on stderr, the exit status, the statistics."""
+
+    stats: RunStats
+    lines: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def check_budget(runners: Sequence[Runner]) -> None:
+    """--max-cost with a model that has no price would never stop: refuse before any call."""
+    for runner in runners:
+        if runner.config.max_cost is not None and runner.price is None:
+            raise ConfigError(
+                f"--max-cost needs the price of {runner.backend.name}, which the built-in "
+                "table does not know; give it with --prices FILE (JSON: "
+                '{"PROVIDER/MODEL": {"input": USD per 1M tokens, "output": ...}}) or drop '
+                "--max-cost"
+            )
+
+
+async def drive(
+    task: Task[Any, Any],
+    sinks: Sinks,
+    *,
+    on_progress: Callable[[RunStats], None] | None = None,
+) -> Report[Any]:
+    """Run `task` to the end, writing its rows to `sinks`; the Report says how it went."""
+    check_budget(task.runners)
+    async with AsyncExitStack() as stack:
+        for runner in task.runners:
+            await stack.enter_async_context(runner)
+        stats = task.runners[0].stats if task.runners else RunStats(total=task.total())
+        try:
+            async for unit, result in _results(task, stats, on_progress):
+                task.write(unit, result, sinks)
+            lines = task.finish(sinks)
+        except BaseException:
+            for sink in sinks.values():
+                sink.abort()
+            raise
+        for sink in sinks.values():
+            sink.close()
+        stats = task.runners[0].stats if task.runners else stats
+    return _report(task, stats, lines)
+
+
+async def _results(
+    task: Task[Any, Any], stats: RunStats, on_progress: Callable[[RunStats], None] | None
+) -> AsyncIterator[tuple[Any, Any]]:
+    """(unit, result) in input order: through the first runner, or one by one when the task
+    makes no model call (pairs from scores already in the input)."""
+    if task.runners:
+        main = task.runners[0]
+        main.on_progress = on_progress
+        async for pair in main.run(
+            task.units(), task.judge, total=task.total(), failed=task.failed
+        ):
+            yield pair
+        return
+    for unit in task.units():
+        result = await task.judge(unit)
+        stats.done += 1
+        stats.failed += task.failed(result)
+        yield unit, result
+
+
+async def plan_only(task: Task[Any, Any]) -> str:
+    """The --dry-run line; the runners are opened and closed, and no model is called."""
+    async with AsyncExitStack() as stack:
+        for runner in task.runners:
+            await stack.enter_async_context(runner)
+        return task.dry_run()
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code, also inside a notebook whose event loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report[Any]:
+    report: Report[Any] = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
+    report.lines += unjudged_reasons(stats)
+    failure = task.failure()
+    judged = stats.done - stats.failed
+    if stats.budget_hit:
+        report.exit_code = 1
+        items = "items" if task.noun == "labelled items" else task.noun
+        report.lines.append(
+            f"judge: the --max-cost budget was reached; {stats.failed} {items} are not judged "
+            "(the rows say why). Raise --max-cost and run the same command again: verdicts "
+            "already paid for come from the cache."
+        )
+    if stats.failures.get(UNREACHABLE):
+        report.exit_code = 1
+        report.lines.append(
+            "judge: error: the model could not be reached for some items (every row is "
+            "written; those have no verdict). Check the server and run the same command again: "
+            "verdicts already made come from the cache."
+        )
+    if stats.failures.get(TOO_LONG) and judged == 0 and stats.done:
+        report.exit_code = 1
+        report.lines.append(
+            "judge: error: no item fits the model's context window; raise the server's context "
+            "(llama.cpp: --n_ctx 8192, vLLM: --max-model-len) or lower --max-chars"
+        )
+    if failure is not None:
+        report.exit_code = 1
+        report.lines.append(f"judge: error: {failure}")
+    notes = (embedded_note(r.backend) for r in task.runners)
+    report.lines += list(dict.fromkeys(n for n in notes if n is not None))
+    return report

@@ -1,0 +1,110 @@
+"""The words of a run's summary: counts, tokens, dollars, why items went unjudged, dry runs."""
+
+from __future__ import annotations
+
+from judge.backends.base import Backend
+from judge.engine.plan import Plan
+from judge.engine.stats import REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
+
+# The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
+# (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
+EMBEDDED_AGREEMENT: str | None = None  # measuring
+EMBEDDED_ITEMS = 40
+
+_REASONS = {
+    UNREACHABLE: "the model could not be reached",
+    TOO_LONG: "too long for the model's context window",
+    REFUSED: "refused by the model or a content filter",
+    UNPARSEABLE: "the answer never followed the format",
+}
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """`1 candidate`, `2 candidates` (`many` for irregular plurals)."""
+    return f"{n} {noun if n == 1 else many or noun + 's'}"
+
+
+def human_tokens(n: float) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1e4:
+        return f"{n / 1e3:.0f}k"
+    return f"{n:.0f}"
+
+
+def dollars(x: float | None) -> str:
+    if x is None:
+        return "$? (price unknown; give one with --prices)"
+    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
+    spent = stats.spent
+    judged = stats.done - stats.failed
+    singular = noun[:-1] if noun.endswith("s") else noun
+    parts = [
+        f"judge: {verb} {plural(stats.done, singular, noun)} ({judged} judged, "
+        f"{stats.failed} not judged)",
+        f"in {stats.elapsed:.1f} s ({stats.rate:.1f}/s)",
+        f"{plural(stats.calls, 'call')}, {stats.cached_calls} from cache",
+        f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out tokens",
+        dollars(spent.cost_usd),
+    ]
+    if stats.retries or stats.reasks:
+        parts.append(
+            f"{plural(stats.retries, 'retry', 'retries')}, {plural(stats.reasks, 're-ask')}"
+        )
+    if stats.rate_limits:
+        lowest = stats.lowest_in_flight_limit
+        parts.append(
+            f"{plural(stats.rate_limits, 'rate-limited answer')}"
+            + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
+            + " (--rpm/--tpm at the provider's limits avoid them)"
+        )
+    return "; ".join(parts)
+
+
+def unjudged_reasons(stats: RunStats) -> list[str]:
+    """One line per kind of failed call: how many, why, and the first message of that kind."""
+    lines = []
+    for kind, why in _REASONS.items():
+        n = stats.failures.get(kind, 0)
+        if n:
+            lines.append(
+                f"judge: {plural(n, 'call')} without a verdict: {why} "
+                f"(e.g. {stats.examples[kind][:300]})"
+            )
+    return lines
+
+
+def embedded_note(backend: Backend) -> str | None:
+    """The line every run on the embedded model ends with: its verdicts are close to chance."""
+    if backend.provider != "local" or backend.model not in ("smollm2", "default", ""):
+        return None
+    measured = (
+        f": it agreed with people on {EMBEDDED_AGREEMENT} of the {EMBEDDED_ITEMS} items of the "
+        "shipped PandaLM sample (benchmarks/embedded_agreement.py)"
+        if EMBEDDED_AGREEMENT
+        else ""
+    )
+    return (
+        f"judge: note: the embedded model (SmolLM2-135M) judges close to chance{measured}. "
+        "For real data pick a strong judge: -m "
+        "openai/gpt-4o-mini, -m anthropic/claude-haiku-4-5, or -m openai/NAME --base-url URL "
+        "for your own server, and check it with judge calibrate."
+    )
+
+
+def plan_text(
+    model: str, what: str, plan: Plan, *, calls_note: str = "", input_note: str = ""
+) -> str:
+    """The --dry-run line every judging command prints."""
+    todo = plan.calls - plan.cached
+    return (
+        f"judge: dry run for {model}: {what} -> {plan.calls} calls{calls_note} "
+        f"({plan.cached} already cached, {todo} to make); "
+        f"~{human_tokens(plan.input_tokens)} input tokens "
+        f"(estimated at 4 characters a token{input_note}), "
+        f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
+        f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
+    )

@@ -1,0 +1,101 @@
+"""Test your pipeline without a model: a backend whose answers you script.
+
+    from judge.testing import FakeBackend, all_principles, use_backend
+
+    backend = FakeBackend(answer=all_principles(4))
+    with use_backend("fake", backend):          # `-m fake/anything` now reaches it
+        rows = judge.score(records, "constitution.md", model="fake/judge")
+    backend.requests                            # every request it was sent
+
+An answer is a function of the request that returns the answer's text, a `Response`, or an
+exception to raise (a `judge.errors.BackendError` to play a failing server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from judge.backends import registry
+from judge.backends.base import Backend, Request, Response
+
+Answer = Callable[[Request], "str | Response | BaseException"]
+
+__all__ = ["Answer", "FakeBackend", "all_principles", "use_backend"]
+
+
+def all_principles(score: int = 4, rationale: str = "fine") -> Answer:
+    """An answer giving `score` to every principle the request's schema asks for."""
+
+    def answer(request: Request) -> str:
+        if request.schema is None:
+            raise ValueError("all_principles answers scoring requests (they carry a schema)")
+        ids = request.schema["required"]
+        return json.dumps({pid: {"rationale": rationale, "score": score} for pid in ids})
+
+    return answer
+
+
+class FakeBackend:
+    """A backend answering with `answer(request)`; it records every request it is sent and how
+    many were in flight at once."""
+
+    provider = "fake"
+    bills_cache_writes = False
+
+    def __init__(self, model: str = "judge", answer: Answer | None = None, latency: float = 0.0):
+        self.model = model
+        self.answer = answer or all_principles()
+        self.latency = latency
+        self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model}
+
+    async def generate(self, request: Request) -> Response:
+        self.requests.append(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            out = self.answer(request)
+        finally:
+            self.in_flight -= 1
+        if isinstance(out, BaseException):
+            raise out
+        if isinstance(out, Response):
+            return out
+        words = sum(len(m.content.split()) for m in request.messages)
+        return Response(
+            text=out, input_tokens=words, output_tokens=len(out.split()), finish_reason="stop"
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+@contextmanager
+def use_backend(
+    provider: str, backend: Backend | Callable[..., Backend]
+) -> Iterator[Backend | Callable[..., Backend]]:
+    """Make `-m PROVIDER/NAME` reach `backend` (or a factory called as `factory(NAME, **kw)`)
+    inside the block, restoring what PROVIDER meant before."""
+    factory = backend if callable(backend) and not hasattr(backend, "generate") else None
+    previous = registry.factory(provider)
+    registry.register(provider, factory or (lambda name, **kw: backend))  # type: ignore[arg-type]
+    try:
+        yield backend
+    finally:
+        registry.unregister(provider)
+        if previous is not None:
+            registry.register(provider, previous)
