@@ -41,11 +41,18 @@ class Settings:
     use_cache: bool = True
     prices: str | Path | None = None
     timeout: float = 120.0
+    # False for a dry run: it calls nothing, so the backend is built without an API key.
+    require_key: bool = True
     runner: RunnerConfig = field(default_factory=RunnerConfig)
 
 
 def make_backend(settings: Settings) -> Backend:
-    return get_backend(settings.model, base_url=settings.base_url, timeout=settings.timeout)
+    return get_backend(
+        settings.model,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        require_key=settings.require_key,
+    )
 
 
 def make_runner(
