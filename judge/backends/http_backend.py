@@ -62,7 +62,14 @@ class HttpBackend:
         self.model = model
         self.timeout = timeout
         url = (base_url or os.environ.get(self.base_url_env) or "").strip().rstrip("/")
-        if url and "@" in urlsplit(url).netloc:
+        try:
+            netloc = urlsplit(url).netloc
+        except ValueError as exc:
+            raise ConfigError(
+                f"the server URL {redact(url)} (--base-url or {self.base_url_env}) is not a URL: "
+                f"{exc}"
+            ) from None
+        if "@" in netloc:
             raise ConfigError(
                 f"the server URL {redact(url)} (--base-url or {self.base_url_env}) carries a user "
                 f"name or password; give the URL without 'user:password@' and put the key in "

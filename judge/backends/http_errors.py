@@ -52,6 +52,15 @@ _FILTER_TEXT = re.compile(
 )
 
 
+# Self-hosted servers start with a short context by default (llama-cpp-python's server: 2,048
+# tokens, less than the shipped constitution's prompt): the fix is often the server's own flag.
+TOO_LONG_FIX = (
+    "shorten it (--max-chars), or use a model with a longer context; a self-hosted server can "
+    "be started with a longer one (llama-cpp-python: --n_ctx 8192; llama.cpp's llama-server: "
+    "--ctx-size 8192; vLLM: --max-model-len 8192)"
+)
+
+
 def redact(text: str, secret: str | None = None) -> str:
     """Remove the key, anything shaped like one (servers echo masked keys on 401), and the
     credentials a URL may carry (user info, key-like query parameters)."""
@@ -172,7 +181,7 @@ def error_from_status(
     if is_too_long(status, detail, codes):
         return BackendError(
             f"{name}: this item is too long for the model (HTTP {status}): {detail}; "
-            "shorten it (e.g. --max-chars) or use a model with a longer context",
+            f"{TOO_LONG_FIX}",
             per_item=True,
         )
     if is_content_filtered(status, detail, codes):
