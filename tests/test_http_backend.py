@@ -23,6 +23,7 @@ from judge.backends.openai import OpenAIBackend
 from judge.backends.registry import get_backend
 from judge.errors import BackendError, ConfigError
 from tests.fakes import FakeOpenAIServer, Fault
+from tests.test_backends_openai import call
 
 SECRET = "pa55w0rdQX"
 ASK = Request(messages=(Message("user", "Rate this."),))
@@ -163,20 +164,7 @@ def no_private_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def lean_results(server: FakeOpenAIServer, *requests: Request) -> list[Response | BackendError]:
-    async def go() -> list[Response | BackendError]:
-        backend = OpenAIBackend("gpt-test", base_url=server.base_url, lean=True)
-        out: list[Response | BackendError] = []
-        try:
-            for request in requests:
-                try:
-                    out.append(await backend.generate(request))
-                except BackendError as exc:
-                    out.append(exc)
-        finally:
-            await backend.aclose()
-        return out
-
-    return asyncio.run(go())
+    return call(server, *requests, lean=True)
 
 
 @pytest.mark.usefixtures("no_private_sdk")
