@@ -34,16 +34,9 @@ from anthropic.types import Message as AnthropicMessage
 from anthropic.types import TextBlock, ToolUseBlock
 
 from judge.backends.base import SCHEMA_INSTRUCTION, Message, Request, Response
-from judge.backends.http_errors import (
-    describe_cause,
-    error_codes,
-    error_detail,
-    error_from_status,
-    garbled_error,
-    redact,
-    refused_error,
-)
-from judge.errors import BackendError, ConfigError
+from judge.backends.http_backend import HttpBackend
+from judge.backends.http_errors import garbled_error, refused_error
+from judge.errors import BackendError
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 AUTH_TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"
@@ -61,65 +54,44 @@ _STOP_REASONS = {
 }
 
 
-class AnthropicBackend:
+class AnthropicBackend(HttpBackend):
     """A Claude model behind the Anthropic Messages API."""
 
     provider = "anthropic"
+    key_env = API_KEY_ENV
+    base_url_env = BASE_URL_ENV
+    official_url = OFFICIAL_BASE_URL
+    example_model = "claude-haiku-4-5"
+    missing_key_hint = (
+        "export it (keys: https://console.anthropic.com/), or pick another model with -m"
+    )
     # Writing the prompt cache costs 1.25x input: the runner's worst-case estimates count it.
     bills_cache_writes = True
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 120.0,
-    ) -> None:
-        if not model:
-            raise ConfigError(
-                "missing model name: write anthropic/NAME, e.g. anthropic/claude-haiku-4-5"
-            )
-        self.model = model
-        self.timeout = timeout
-        url = (base_url or os.environ.get(BASE_URL_ENV) or "").strip().rstrip("/")
-        self.base_url: str | None = None if url in ("", OFFICIAL_BASE_URL) else url
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        """`kwargs`: HttpBackend's (api_key, base_url, timeout, require_key)."""
+        self._schema_mode = _SCHEMA_MODES[0]
+        super().__init__(model, **kwargs)
+
+    def _connect(self, api_key: str | None, *, require_key: bool) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
         token = None if key else os.environ.get(AUTH_TOKEN_ENV)
-        if not key and not token:
-            raise ConfigError(
-                f"{API_KEY_ENV} is not set; export it (keys: https://console.anthropic.com/), "
-                "or pick another model with -m"
-            )
-        # Passing the credential explicitly also stops the SDK from searching profiles on disk.
+        self._use_key(key or token, needed=True, require_key=require_key)
+        # Passing the credential explicitly also stops the SDK from searching profiles on disk
+        # (without one, under require_key=False, a placeholder that is never sent).
         self._client = anthropic.AsyncAnthropic(
-            api_key=key or None,
+            api_key=key or (None if token else "no-key"),
             auth_token=token,
             base_url=self.base_url,
-            timeout=timeout,
+            timeout=self.timeout,
             max_retries=0,
         )
-        self._secret = key or token
-        self._schema_mode = _SCHEMA_MODES[0]
-
-    @property
-    def name(self) -> str:
-        return f"{self.provider}/{self.model}"
-
-    def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"provider": self.provider, "model": self.model}
-        if self.base_url is not None:
-            ident["base_url"] = self.base_url
-        return ident
-
-    def __repr__(self) -> str:
-        server = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"AnthropicBackend(model={self.model!r}{server})"
 
     async def aclose(self) -> None:
         await self._client.close()
 
     async def generate(self, request: Request) -> Response:
+        self._check_ready()
         for _ in range(len(_SCHEMA_MODES)):
             mode = self._schema_mode if request.schema is not None else None
             params = self._params(request, mode)
@@ -227,29 +199,7 @@ class AnthropicBackend:
         return response
 
     def _error(self, exc: anthropic.AnthropicError) -> BackendError:
-        server = self.base_url or OFFICIAL_BASE_URL
-        if isinstance(exc, anthropic.APIStatusError):
-            return error_from_status(
-                exc.status_code,
-                redact(exc.api_message or error_detail(exc.body, exc.message), self._secret),
-                exc.response.headers,
-                name=self.name,
-                key_env=API_KEY_ENV,
-                server=self.base_url,
-                codes=error_codes(exc.body),
-            )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return BackendError(
-                f"{self.name}: no answer from {server} within {self.timeout:g} s", transient=True
-            )
-        if isinstance(exc, anthropic.APIConnectionError):
-            cause = redact(describe_cause(exc), self._secret)
-            return BackendError(
-                f"{self.name}: connection to {server} failed: {cause}", transient=True
-            )
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return garbled_error(self.name, exc.message)
-        return BackendError(f"{self.name}: {redact(str(exc), self._secret)}", transient=False)
+        return self.sdk_error(exc, anthropic, getattr(exc, "api_message", None))
 
 
 def split_messages(

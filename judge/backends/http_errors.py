@@ -8,6 +8,7 @@ makes that one item unjudged and the run goes on, anything else stops the run at
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,14 @@ from datetime import datetime, timezone
 from judge.errors import BackendError
 
 _KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
+# The user info of a URL (scheme://user:password@host), and the values of query parameters whose
+# names say they hold a secret (key, api-key, api_key, token, access_token, auth, password, sig...).
+_URL_USER = re.compile(r"(?<=://)[^/?#@\s]+@")
+_SECRET_PARAM = re.compile(
+    r"([?&;][^=&#\s]*(?:key|token|auth|pass|pwd|secret|sig|credential|session)[^=&#\s]*=)"
+    r"[^&#\s]*",
+    re.IGNORECASE,
+)
 
 # Error codes (OpenAI `error.code`, Anthropic `error.type`, llama.cpp `error.type`) and message
 # wordings that say this one prompt is too long for the model. Servers word it in many ways:
@@ -43,10 +52,22 @@ _FILTER_TEXT = re.compile(
 )
 
 
+# Self-hosted servers start with a short context by default (llama-cpp-python's server: 2,048
+# tokens, less than the shipped constitution's prompt): the fix is often the server's own flag.
+TOO_LONG_FIX = (
+    "shorten it (--max-chars), or use a model with a longer context; a self-hosted server can "
+    "be started with a longer one (llama-cpp-python: --n_ctx 8192; llama.cpp's llama-server: "
+    "--ctx-size 8192; vLLM: --max-model-len 8192)"
+)
+
+
 def redact(text: str, secret: str | None = None) -> str:
-    """Remove the key, and anything shaped like one (servers echo masked keys on 401)."""
+    """Remove the key, anything shaped like one (servers echo masked keys on 401), and the
+    credentials a URL may carry (user info, key-like query parameters)."""
     if secret:
         text = text.replace(secret, "[redacted]")
+    text = _URL_USER.sub("[redacted]@", text)
+    text = _SECRET_PARAM.sub(r"\1[redacted]", text)
     return _KEY_PATTERN.sub("[redacted]", text)
 
 
@@ -160,7 +181,7 @@ def error_from_status(
     if is_too_long(status, detail, codes):
         return BackendError(
             f"{name}: this item is too long for the model (HTTP {status}): {detail}; "
-            "shorten it (e.g. --max-chars) or use a model with a longer context",
+            f"{TOO_LONG_FIX}",
             per_item=True,
             kind="too_long",
         )
@@ -183,9 +204,33 @@ def garbled_error(name: str, detail: object) -> BackendError:
     return BackendError(f"{name}: the server sent a malformed answer ({detail})", transient=True)
 
 
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def describe_cause(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
-    if cause is None:
-        return str(exc)
-    text = str(cause).strip()
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    return str(exc) if cause is None else describe(cause)
+
+
+def refused_connection(exc: BaseException) -> bool:
+    """Whether an error's causes include a refused or reset connection: the aiohttp transport
+    reports a refused connection as a connect *timeout*, which would name the wrong problem."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError) or type(seen).__name__ == "ClientConnectorError":
+            return True
+    return False
+
+
+def read_error_body(content: bytes) -> object:
+    """An error answer's body as the SDKs read it: the JSON value, else the text."""
+    text = content.decode("utf-8", "replace").strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -1,32 +1,44 @@
 """The chat-completions POST straight on aiohttp, for OpenAI-compatible servers.
 
-Why: the SDK's request path (request options, header merging, httpx2 request and URL objects)
-costs about 1 ms of CPU per call, more than half of all the work in a verdict. Against a local
-vLLM or llama.cpp server at 64 calls in flight on 2 cores, the judge process, not the server,
-set the pace (benchmarks/throughput.py: 350 verdicts/s through the SDK, 500+ this way).
+Why: the SDK's request path (request options, header merging, request and URL objects) costs
+about 1 ms of CPU per call, more than half of all the work in a verdict. Against a local vLLM or
+llama.cpp server at 64 calls in flight on 2 cores, the judge process, not the server, set the pace
+(benchmarks/throughput.py: 350 verdicts/s through the SDK, 500+ this way).
 
 What stays the SDK's: the client is still built by `openai.AsyncOpenAI` (key, organization and
-project headers, user agent, base URL), this posts the same JSON body with that client's own
-headers to the same URL, and every failure is raised as the SDK's own exception type, built by
-the SDK from the response, so the backend handles both paths with one piece of code.
+project headers, user agent, base URL); this posts the same JSON body with that client's own
+headers to the same URL. Every answer, error statuses included, is returned as it came (the
+backend reads error answers of both paths with one function); a request that gets no answer
+raises the backend's own BackendError (HttpBackend.transport_error).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import aiohttp
-import httpx2
 import openai
+
+from judge.backends.http_backend import HttpBackend
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
 
 
 class LeanPoster:
     """POSTs JSON bodies to one endpoint of the server an SDK client points at."""
 
-    def __init__(self, client: openai.AsyncOpenAI, path: str, timeout: float) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, path: str, timeout: float, backend: HttpBackend
+    ) -> None:
         self._client = client
         self._path = path
+        self._backend = backend
         self.url = ""
         # The SDK's own split: a short connect timeout, the whole call bounded by `timeout`.
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
@@ -53,24 +65,15 @@ class LeanPoster:
             self._loop = loop
         return self._session
 
-    async def post(self, body: bytes) -> bytes:
-        """The answer's body; a status >= 400 or a failed connection raises as the SDK would."""
+    async def post(self, body: bytes) -> Answer:
+        """The server's answer, whatever its status; no answer at all raises BackendError."""
         session = self._open()
         try:
             async with session.post(self.url, data=body) as answer:
                 content = await answer.read()
-                if answer.status < 400:
-                    return content
-                status, headers = answer.status, list(answer.headers.items())
-        except asyncio.TimeoutError as exc:
-            raise openai.APITimeoutError(request=self._request()) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise openai.APIConnectionError(message=str(exc), request=self._request()) from exc
-        failed = httpx2.Response(status, headers=headers, content=content, request=self._request())
-        raise self._client._make_status_error_from_response(failed)
-
-    def _request(self) -> Any:
-        return httpx2.Request("POST", self.url)
+                return Answer(answer.status, answer.headers, content)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise self._backend.transport_error(exc) from None
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

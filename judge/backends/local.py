@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Request, Response
+from judge.backends.file_digest import file_sha256
 from judge.errors import BackendError, ConfigError
 
 DEFAULT_NAME = "smollm2"
@@ -102,8 +103,8 @@ class LocalBackend:
         return f"local/{self.model}"
 
     def identity(self) -> dict[str, Any]:
-        # The file's size stands in for its content: a different GGUF is a different judge.
-        return {"provider": "local", "model": self.path.name, "bytes": self.path.stat().st_size}
+        # The file's content: a different GGUF (even of the same name and size) is another judge.
+        return {"provider": "local", "model": self.path.name, "sha256": file_sha256(self.path)}
 
     def _generate_sync(self, request: Request) -> Response:
         llm = _load(self.path, self.n_ctx)

@@ -1,12 +1,9 @@
 """OpenAI and OpenAI-compatible servers (vLLM, Ollama, llama.cpp's server, Groq, Together, ...).
 
-Server and key:
-- `base_url=None` means the official API, unless `OPENAI_BASE_URL` is set: the SDK sends requests
-  there anyway, so it is treated exactly as if passed as `base_url` (and `identity()`, hence the
-  cache key, names the server that really answers).
+Server and key (the shared rules are in http_backend.py):
+- `base_url=None` means the official API, unless `OPENAI_BASE_URL` is set.
 - The official API needs a key (`api_key`, else `OPENAI_API_KEY`); without one: ConfigError.
 - A compatible server gets `OPENAI_API_KEY` when set, else a placeholder that local servers ignore.
-The key lives only inside the SDK client: never in identity(), repr() or an error message.
 
 Servers differ in what they support, so the request degrades, once per backend instance, when a
 server answers 400/422 (llama-cpp-python: 500 "validation error") naming the feature: structured
@@ -18,8 +15,9 @@ compatible servers `max_tokens` (older vLLM, llama.cpp and Ollama only know that
 Speed: the answer's JSON is read here (orjson), not into the SDK's pydantic models, and only the
 log-probabilities a request asks to keep are kept (Request.logprobs_after). The official API goes
 through the SDK client's `post` (on the SDK's aiohttp transport); compatible servers through a
-lean aiohttp POST with the same client's headers and the SDK's exception types (lean_http.py),
-because there the judge's own CPU sets the pace.
+lean aiohttp POST with the same client's headers (lean_http.py), because there the judge's own
+CPU sets the pace. Error answers of both paths go through one function (`_rejected`: status,
+body, headers), which maps them with http_errors.py and drops refused features.
 
 A prompt too long for the context window (400 context_length_exceeded, 413) or refused by a
 content filter (400 code content_filter, finish_reason "content_filter", a `refusal` instead of
@@ -33,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import openai
@@ -40,17 +39,16 @@ import orjson
 
 from judge.backends.base import SCHEMA_INSTRUCTION, Request, Response
 from judge.backends.chat_completion import Unreadable, read_completion
+from judge.backends.http_backend import HttpBackend
 from judge.backends.http_errors import (
-    describe_cause,
     error_codes,
     error_detail,
-    error_from_status,
     garbled_error,
-    redact,
+    read_error_body,
     refused_error,
 )
 from judge.backends.lean_http import LeanPoster
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -66,70 +64,50 @@ _MAX_DEGRADE_STEPS = len(_SCHEMA_MODES) + len(_DROPPABLE)
 _ENDPOINT = "/chat/completions"
 
 
-class OpenAIBackend:
+class OpenAIBackend(HttpBackend):
     """A chat model behind the OpenAI Chat Completions API or a compatible server."""
 
     provider = "openai"
     bills_cache_writes = False
+    key_env = API_KEY_ENV
+    base_url_env = BASE_URL_ENV
+    official_url = OFFICIAL_BASE_URL
+    example_model = "gpt-4o-mini"
+    missing_key_hint = (
+        "export it, or use --base-url for a local OpenAI-compatible server, or -m local/smollm2 "
+        "for the embedded model"
+    )
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 120.0,
-        lean: bool | None = None,
-    ) -> None:
-        if not model:
-            raise ConfigError("missing model name: write openai/NAME, e.g. openai/gpt-4o-mini")
-        self.model = model
-        self.timeout = timeout
-        url = (base_url or os.environ.get(BASE_URL_ENV) or "").strip().rstrip("/")
-        self.base_url: str | None = None if url in ("", OFFICIAL_BASE_URL) else url
+    def __init__(self, model: str, *, lean: bool | None = None, **kwargs: Any) -> None:
+        """`kwargs`: HttpBackend's (base_url, api_key, timeout, require_key); `lean`: whether
+        to use the lean POST (default: for compatible servers)."""
+        self._lean_wanted = lean
+        self._strict: dict[int, tuple[dict[str, Any], bool]] = {}
+        self._schema_mode = _SCHEMA_MODES[0]
+        self._dropped: set[str] = set()
+        super().__init__(model, **kwargs)
+
+    def _connect(self, api_key: str | None, *, require_key: bool) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
-        if not key:
-            if self.base_url is None:
-                raise ConfigError(
-                    f"{API_KEY_ENV} is not set; export it, or use --base-url for a local "
-                    "OpenAI-compatible server, or -m local/smollm2 for the embedded model"
-                )
-            key = PLACEHOLDER_KEY
+        self._use_key(key, needed=self.base_url is None, require_key=require_key)
         self._client = openai.AsyncOpenAI(
-            api_key=key,
+            api_key=key or PLACEHOLDER_KEY,
             base_url=self.base_url,
-            timeout=timeout,
+            timeout=self.timeout,
             max_retries=0,
         )
         # Compatible servers (local vLLM, llama.cpp, ...) get the lean POST: there the judge's
         # own CPU sets the pace (lean_http.py). The official API, rate-limited far below that,
         # keeps the SDK's whole request path.
         self._lean = (
-            LeanPoster(self._client, _ENDPOINT, timeout)
-            if (self.base_url is not None if lean is None else lean)
+            LeanPoster(self._client, _ENDPOINT, self.timeout, self)
+            if (self.base_url is not None if self._lean_wanted is None else self._lean_wanted)
             else None
         )
-        self._strict: dict[int, tuple[dict[str, Any], bool]] = {}
-        self._schema_mode = _SCHEMA_MODES[0]
-        self._dropped: set[str] = set()
-
-    @property
-    def name(self) -> str:
-        return f"{self.provider}/{self.model}"
 
     @property
     def official(self) -> bool:
         return self.base_url is None
-
-    def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"provider": self.provider, "model": self.model}
-        if self.base_url is not None:
-            ident["base_url"] = self.base_url
-        return ident
-
-    def __repr__(self) -> str:
-        server = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"OpenAIBackend(model={self.model!r}{server})"
 
     async def aclose(self) -> None:
         if self._lean is not None:
@@ -137,27 +115,62 @@ class OpenAIBackend:
         await self._client.close()
 
     async def generate(self, request: Request) -> Response:
+        self._check_ready()
         for _ in range(_MAX_DEGRADE_STEPS + 1):
             mode = self._schema_mode if request.schema is not None else None
             params = self._params(request, mode, set(self._dropped))
-            try:
-                # Raw JSON in and out: the SDK's pydantic models of a chat completion with
-                # log-probabilities cost more CPU than everything else in a verdict.
-                payload = orjson.dumps(params)
-                if self._lean is not None:
-                    body = await self._lean.post(payload)
-                else:
+            # Raw JSON in and out: the SDK's pydantic models of a chat completion with
+            # log-probabilities cost more CPU than everything else in a verdict.
+            payload = orjson.dumps(params)
+            if self._lean is not None:
+                answer = await self._lean.post(payload)
+                body = answer.content
+                if answer.status >= 400:
+                    status, error_body, headers = (
+                        answer.status,
+                        read_error_body(body),
+                        answer.headers,
+                    )
+                    error = self._rejected(status, error_body, headers, mode, params)
+                    if error is None:
+                        continue
+                    raise error
+            else:
+                try:
                     body = await self._client.post(_ENDPOINT, content=payload, cast_to=bytes)
-            except openai.APIStatusError as exc:
-                error = self._error(exc)
-                # A prompt too long or filtered is about this item, not a feature to drop.
-                if refuses_request(exc) and not error.per_item and self._degrade(exc, mode, params):
-                    continue
-                raise error from None
-            except openai.OpenAIError as exc:
-                raise self._error(exc) from None
+                except openai.APIStatusError as exc:
+                    error = self._rejected(
+                        exc.status_code, exc.body, exc.response.headers, mode, params
+                    )
+                    if error is None:
+                        continue
+                    raise error from None
+                except openai.OpenAIError as exc:
+                    raise self.sdk_error(exc, openai) from None
             return self._answer(body, request, logprobs="logprobs" in params)
         raise BackendError(f"{self.name}: the server kept rejecting the request", transient=False)
+
+    def _rejected(
+        self,
+        status: int,
+        body: object,
+        headers: Mapping[str, str],
+        mode: str | None,
+        params: dict[str, Any],
+    ) -> BackendError | None:
+        """The error for an error answer of either path; None once a feature the server
+        refused is dropped, so that the request goes again without it."""
+        detail = error_detail(body, f"HTTP {status}")
+        error = self.status_error(status, detail, headers, error_codes(body))
+        # A prompt too long or filtered is about this item, not a feature to drop.
+        text = f"{detail} {body}".lower()
+        if (
+            refuses_request(status, text)
+            and not error.per_item
+            and self._degrade(text, mode, params)
+        ):
+            return None
+        return error
 
     def _is_strict(self, schema: dict[str, Any]) -> bool:
         """is_strict_schema, remembered: every item of a run sends the same schema, mostly the
@@ -209,11 +222,9 @@ class OpenAIBackend:
                 append_schema_instruction(messages, request.schema)
         return params
 
-    def _degrade(
-        self, exc: openai.APIStatusError, mode: str | None, params: dict[str, Any]
-    ) -> bool:
-        """Drop the feature a 400 names, for this and later requests; False if none is named."""
-        text = f"{exc.message} {getattr(exc, 'param', '') or ''}".lower()
+    def _degrade(self, text: str, mode: str | None, params: dict[str, Any]) -> bool:
+        """Drop the feature a 400 (its text, lower case) names, for this and later requests;
+        False if none is named."""
         if mode in ("json_schema", "json_object") and ("response_format" in text or mode in text):
             following = _SCHEMA_MODES[_SCHEMA_MODES.index(mode) + 1]
             # Concurrent requests may degrade at once: never move back to a stronger mode.
@@ -242,53 +253,12 @@ class OpenAIBackend:
             raise refused_error(self.name, f"the model refused to answer: {why}")
         return response
 
-    def _error(self, exc: openai.OpenAIError) -> BackendError:
-        secret = self._client.api_key
-        server = self.base_url or OFFICIAL_BASE_URL
-        if isinstance(exc, openai.APIStatusError):
-            return error_from_status(
-                exc.status_code,
-                redact(error_detail(exc.body, exc.message), secret),
-                exc.response.headers,
-                name=self.name,
-                key_env=API_KEY_ENV,
-                server=self.base_url,
-                codes=error_codes(exc.body),
-            )
-        if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
-            return BackendError(
-                f"{self.name}: no answer from {server} within {self.timeout:g} s", transient=True
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = redact(describe_cause(exc), secret)
-            return BackendError(
-                f"{self.name}: connection to {server} failed: {cause}", transient=True
-            )
-        if isinstance(exc, openai.APIResponseValidationError):
-            return garbled_error(self.name, exc.message)
-        return BackendError(f"{self.name}: {redact(str(exc), secret)}", transient=False)
 
-
-def refused_connection(exc: BaseException) -> bool:
-    """Whether an error's causes include a refused or reset connection: the aiohttp transport
-    reports a refused connection as a connect *timeout*, which would name the wrong problem."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        seen = seen.__cause__ or seen.__context__ if seen is not None else None
-        if seen is None:
-            return False
-        if isinstance(seen, ConnectionError) or type(seen).__name__ == "ClientConnectorError":
-            return True
-    return False
-
-
-def refuses_request(exc: openai.APIStatusError) -> bool:
+def refuses_request(status: int, text: str) -> bool:
     """Whether the server refused the request as such (so a feature it names may be dropped).
     llama-cpp-python answers 500, not 422, when a request fails its validation (e.g. a
     response_format of type json_schema)."""
-    if exc.status_code in (400, 422):
-        return True
-    return exc.status_code == 500 and "validation error" in str(exc.message).lower()
+    return status in (400, 422) or (status == 500 and "validation error" in text)
 
 
 def schema_name(name: str) -> str:

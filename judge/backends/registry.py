@@ -8,7 +8,8 @@
 
 Providers import lazily: asking for one SDK never loads the others. `register()` adds providers
 (tests, plugins). A factory is called as `factory(NAME, **kwargs)`, with `base_url=` among the
-kwargs only when one was given.
+kwargs only when one was given, and `require_key=False` only when asked for (a --dry-run calls
+nothing, so it needs no API key: the backend is built without one).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def providers() -> list[str]:
     return sorted(_factories)
 
 
-def get_backend(spec: str, *, base_url: str | None = None, **kwargs: Any) -> Backend:
+def get_backend(
+    spec: str, *, base_url: str | None = None, require_key: bool = True, **kwargs: Any
+) -> Backend:
     """Build the backend that `spec` names; ConfigError with the accepted forms if it names none."""
     spec = spec.strip()
     if not spec:
@@ -62,6 +65,8 @@ def get_backend(spec: str, *, base_url: str | None = None, **kwargs: Any) -> Bac
             raise ConfigError(f"unknown model provider {provider!r} in {spec!r}; {_usage()}")
     if base_url is not None:
         kwargs["base_url"] = base_url
+    if not require_key:
+        kwargs["require_key"] = False
     return _factories[provider](name, **kwargs)
 
 
@@ -92,7 +97,7 @@ def _local(name: str, **kwargs: Any) -> Backend:
             "or drop --base-url for the embedded local model"
         )
     # Network options (timeout, api_key) mean nothing to a model running in this process.
-    for option in ("base_url", "timeout", "api_key"):
+    for option in ("base_url", "timeout", "api_key", "require_key"):
         kwargs.pop(option, None)
     try:
         from judge.backends.local import LocalBackend

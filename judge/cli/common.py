@@ -187,6 +187,7 @@ def settings_from(kw: dict[str, Any]) -> Settings:
         use_cache=not kw.pop("no_cache"),
         prices=kw.pop("prices"),
         timeout=kw.pop("timeout"),
+        require_key=not kw.get("dry_run", False),
         runner=RunnerConfig(
             concurrency=kw.pop("concurrency"),
             requests_per_minute=kw.pop("rpm"),

@@ -27,12 +27,14 @@ class Settings:
     prices: str | Path | None = None
     timeout: float = 120.0
     runner: RunnerConfig = field(default_factory=RunnerConfig)
+    # False for a dry run: it calls nothing, so the backend is built without an API key.
+    require_key: bool = True
 
 
 def make_backend(settings: Settings, *, require_key: bool = True) -> Backend:
     """The backend `settings.model` names; `require_key=False` for a dry run, which calls nothing
     and so needs no API key."""
-    extra = {} if require_key else {"require_key": False}
+    extra = {} if require_key and settings.require_key else {"require_key": False}
     return get_backend(
         settings.model, base_url=settings.base_url, timeout=settings.timeout, **extra
     )
