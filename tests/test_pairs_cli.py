@@ -49,11 +49,14 @@ def test_pairs_to_a_dataset_folder_with_its_card(
 ) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", ROWS)
     out = tmp_path / "pairs"
-    result = invoke(src, "-c", constitution_file, "-m", "fake/judge", "-o", out)
+    result = invoke(
+        src, "-c", constitution_file, "-m", "fake/judge", "-o", out, "--format", "standard"
+    )
     assert result.exit_code == 0, result.output
     ds = datasets.load_from_disk(str(out))
     assert len(ds) == 1
-    assert (ds[0]["chosen"], ds[0]["rejected"], ds[0]["prompt_id"]) == (
+    assert (ds[0]["prompt"], ds[0]["chosen"], ds[0]["rejected"], ds[0]["prompt_id"]) == (
+        "Q1?\n\n",
         "best q=5",
         "worst q=1",
         "a",
@@ -95,10 +98,13 @@ def test_scored_input_needs_no_model_call(
         for i, (r, s) in enumerate([("good", 0.9), ("bad", 0.1), ("meh", 0.5)])
     ]
     src = write_jsonl(tmp_path / "scored.jsonl", rows)
-    result = invoke(src, "-c", constitution_file, "-o", tmp_path / "p.jsonl")
+    result = invoke(
+        src, "-c", constitution_file, "-o", tmp_path / "p.jsonl", "--format", "standard"
+    )
     assert result.exit_code == 0, result.output
     (row,) = out_rows((tmp_path / "p.jsonl").read_text())
-    assert (row["chosen"], row["rejected"], row["judge_model"]) == ("good", "bad", "openai/gpt-x")
+    assert (row["prompt"], row["chosen"], row["rejected"]) == ("P\n\n", "good", "bad")
+    assert row["judge_model"] == "openai/gpt-x"
     assert judge.requests == []
     assert "no model call" in result.stderr and "was scored under constitution" in result.stderr
     again = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--rescore")
@@ -135,8 +141,8 @@ def test_conversational_chat_prompts(
     (row,) = out_rows(result.stdout)
     assert row["prompt"] == chat
     assert row["chosen"] == [{"role": "assistant", "content": "a q=5"}]
-    plain = invoke(src, "-c", constitution_file, "-m", "fake/judge")
-    assert plain.exit_code == 2 and "add --conversational" in plain.stderr
+    plain = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--format", "standard")
+    assert plain.exit_code == 2 and "use --format conversational" in plain.stderr
 
 
 def test_dry_run_counts_calls_and_makes_none(
@@ -254,3 +260,45 @@ def test_the_card_records_constitution_judge_counts_bias_and_calibration(
         "calibration: cal.json: pairwise", 'load_dataset("me/pairs", split="train")',
     ]:  # fmt: skip
         assert needed in card, needed
+
+
+def test_default_rows_are_conversational_and_standard_prompts_end_with_a_separator(
+    tmp_path: Path, constitution_file: Path, judge: FakeBackend
+) -> None:
+    rows = [
+        {"id": "a", "prompt": "Q1?", "responses": ["best q=5", "worst q=1"]},
+        {"id": "b", "prompt": "Q2?\n", "responses": ["best q=5", "worst q=1"]},
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    card = tmp_path / "card.md"
+    default = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--card", card)
+    assert default.exit_code == 0, default.output
+    first = out_rows(default.stdout)[0]
+    assert first["prompt"] == [{"role": "user", "content": "Q1?"}]
+    assert first["chosen"] == [{"role": "assistant", "content": "best q=5"}]
+    assert "lists of messages" in card.read_text()
+    # The deprecated flag still means the default.
+    alias = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--conversational")
+    assert out_rows(alias.stdout) == out_rows(default.stdout)
+
+    standard = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--format", "standard")
+    assert standard.exit_code == 0, standard.output
+    # TRL trains on prompt + chosen: a blank line marks the turn, never doubled.
+    texts = [r["prompt"] + r["chosen"] for r in out_rows(standard.stdout)]
+    assert texts == ["Q1?\n\nbest q=5", "Q2?\n\nbest q=5"]
+    own = invoke(
+        src, "-c", constitution_file, "-m", "fake/judge", "--format", "standard",
+        "--separator", r"\n### Response:\n", "--card", card,
+    )  # fmt: skip
+    assert [r["prompt"] for r in out_rows(own.stdout)] == [
+        "Q1?\n### Response:\n",
+        "Q2?\n### Response:\n",
+    ]
+    assert 'ends with the separator "\\n### Response:\\n"' in card.read_text()
+
+    for bad in (["--separator", "\n"], ["--conversational", "--format", "standard"]):
+        result = invoke(src, "-c", constitution_file, "-m", "fake/judge", *bad)
+        assert result.exit_code == 2
+        assert "--separator is for --format standard" in result.stderr or (
+            "contradict" in result.stderr
+        )

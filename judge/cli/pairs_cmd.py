@@ -27,6 +27,7 @@ from judge.cli.common import (
     score_options_from,
     settings_from,
 )
+from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
@@ -103,11 +104,7 @@ from judge.tasks.pairs.selection import STRATEGIES
     show_default=True,
     help="Seed for best-random and --principles sample.",
 )
-@click.option(
-    "--conversational",
-    is_flag=True,
-    help="Write TRL's conversational format: prompt, chosen and rejected as messages.",
-)
+@pair_format_options("the rows")
 @click.option(
     "--rescore", is_flag=True, help="Judge again even when INPUT rows already have a score."
 )
@@ -152,13 +149,15 @@ def pairs(**kw: Any) -> None:
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     calibration = load_calibration(kw["calibration_path"]) if kw["calibration_path"] else None
+    conversational, separator = pair_format_from(kw)
     options = PairsOptions(
         mode=kw["mode"],
         comparisons=kw["comparisons"],
         strategy=kw["strategy"],
         min_margin=kw["min_margin"],
         seed=kw["seed"],
-        conversational=kw["conversational"],
+        conversational=conversational,
+        separator=separator,
         calibration=describe_calibration(calibration) if calibration else None,
     )
     maker = PairMaker(

@@ -24,6 +24,7 @@ from judge.cli.common import (
     settings_from,
     summary,
 )
+from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.plan import Plan
 from judge.errors import InputError
@@ -92,9 +93,7 @@ from judge.tasks.revise import (
     help="Also write revision-vs-original preference pairs, only where improved, "
     "in the format of `judge pairs`.",
 )
-@click.option(
-    "--conversational", is_flag=True, help="--pairs in TRL's conversational format (messages)."
-)
+@pair_format_options("the --pairs rows")
 @click.option(
     "--id-field",
     default="id",
@@ -146,6 +145,7 @@ def revise(**kw: Any) -> None:
         revision_tokens=kw["revision_max_tokens"],
         max_chars=kw["max_chars"],
     )
+    conversational, separator = pair_format_from(kw)
     reviser = Reviser(constitution, options, ScoreOptions(max_chars=kw["max_chars"]))
     outputs = [p for p in (kw["output"], kw["pairs_path"], kw["candidates_path"]) if p]
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
@@ -199,7 +199,8 @@ def revise(**kw: Any) -> None:
             pair = reviser.pair(
                 out,
                 judge_model,
-                conversational=kw["conversational"],
+                conversational=conversational,
+                separator=separator,
                 prompt_id=None if raw_id is None else str(raw_id),
             )
             if pair is not None:
@@ -240,7 +241,7 @@ def revise(**kw: Any) -> None:
         else:  # `judge pairs` writes an empty dataset with the pairs' columns: so do we
             pairs_writer.abort()
             schema = empty_schema(
-                conversational=kw["conversational"],
+                conversational=conversational,
                 mode="score",
                 principles=[p.id for p in constitution.principles],
                 prompt_id=ids,

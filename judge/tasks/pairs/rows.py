@@ -1,8 +1,11 @@
 """The rows of a DPO preference dataset (TRL's preference format), and an empty dataset's schema.
 
-Rows follow TRL's preference format: `prompt`, `chosen`, `rejected` as strings, or in the
-conversational form with an explicit prompt (`prompt` a list of messages ending with the user's
-turn, `chosen`/`rejected` a list holding the one assistant message), plus provenance columns.
+Rows follow TRL's preference format, by default in the conversational form with an explicit
+prompt (`prompt` a list of messages ending with the user's turn, `chosen`/`rejected` a list holding
+the one assistant message), plus provenance columns. The standard form has `prompt`, `chosen`,
+`rejected` as strings; TRL trains on `prompt + chosen` as one text, so the prompt ends with a
+separator (a blank line by default) that makes the join read as a turn boundary, not as one
+sentence running on into the response.
 No column is named `completion`, `messages` or `label`, which TRL would read as another format.
 """
 
@@ -18,6 +21,16 @@ from judge.errors import InputError
 from judge.tasks.pairs.selection import Ranked
 
 Messages = list[dict[str, str]]
+FORMATS = ("conversational", "standard")
+SEPARATOR = "\n\n"
+
+
+def with_separator(prompt: str, separator: str = SEPARATOR) -> str:
+    """The prompt of a standard-form row: it ends with `separator`, once. A prompt that already
+    ends with white space has it replaced (not doubled); an empty separator leaves it as is."""
+    if not separator or prompt.endswith(separator) or not prompt.strip():
+        return prompt
+    return prompt.rstrip() + separator
 
 
 def user_prompt(prompt: str | Messages) -> Messages:
@@ -47,11 +60,14 @@ def pair_row(
     rejected: Ranked,
     provenance: Provenance,
     *,
-    conversational: bool = False,
+    conversational: bool = True,
+    separator: str = SEPARATOR,
     prompt_id: str | None = None,
     p_chosen: float | None = None,
 ) -> dict[str, Any]:
-    """One output row. A prompt given as messages needs `conversational`."""
+    """One output row, in the conversational form or (not `conversational`) the standard one,
+    whose prompt ends with `separator`. A prompt given as messages needs the conversational form.
+    """
     if conversational:
         row: dict[str, Any] = {
             "prompt": user_prompt(prompt),
@@ -61,10 +77,14 @@ def pair_row(
     else:
         if not isinstance(prompt, str):
             raise InputError(
-                "the prompt is a list of messages: add --conversational to write TRL's "
-                "conversational format"
+                "the prompt is a list of messages: use --format conversational (the default) to "
+                "write TRL's conversational format"
             )
-        row = {"prompt": prompt, "chosen": chosen.text, "rejected": rejected.text}
+        row = {
+            "prompt": with_separator(prompt, separator),
+            "chosen": chosen.text,
+            "rejected": rejected.text,
+        }
     row["score_chosen"] = chosen.score
     row["score_rejected"] = rejected.score
     row["margin"] = chosen.score - rejected.score
