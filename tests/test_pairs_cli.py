@@ -302,3 +302,31 @@ def test_default_rows_are_conversational_and_standard_prompts_end_with_a_separat
         assert "--separator is for --format standard" in result.stderr or (
             "contradict" in result.stderr
         )
+
+
+def test_a_budget_stop_is_not_pushed_unless_allowed(
+    tmp_path: Path,
+    constitution_file: Path,
+    judge: FakeBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pushed: list[int] = []
+    monkeypatch.setattr(
+        datasets.Dataset, "push_to_hub", lambda self, repo, **kw: pushed.append(len(self))
+    )
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "load", staticmethod(lambda repo, **kw: 1 / 0))
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "push_to_hub", lambda self, repo, **kw: None)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"fake/": {"input": 1000.0, "output": 1000.0}}))
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "p.jsonl"
+    budget = ["--prices", prices, "--concurrency", "1", "--max-cost", "0.5"]
+    args = [src, "-c", constitution_file, "-m", "fake/judge", *budget, "--push-to-hub", "me/pairs",
+            "-o", out]  # fmt: skip
+    refused = invoke(*args)
+    assert refused.exit_code == 1
+    assert "not pushing to me/pairs" in refused.stderr and "--allow-partial" in refused.stderr
+    assert pushed == [] and out.exists()  # the local output is still written
+    allowed = invoke(*args, "--allow-partial", "--no-cache")
+    assert allowed.exit_code == 1  # still a budget stop, but pushed as asked
+    assert len(pushed) == 1 and "pushed" in allowed.stderr

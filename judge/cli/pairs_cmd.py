@@ -129,6 +129,12 @@ from judge.tasks.pairs.selection import STRATEGIES
 )
 @click.option("--private", is_flag=True, help="With --push-to-hub: create the repo private.")
 @click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="With --push-to-hub: push even when the --max-cost budget stopped the run part way "
+    "(the dataset then lacks the pairs of the prompts left unjudged).",
+)
+@click.option(
     "--card",
     "card_path",
     type=click.Path(dir_okay=False),
@@ -294,6 +300,17 @@ def pairs(**kw: Any) -> None:
     if kw["card_path"]:
         _write_text(kw["card_path"], dataset_card(info, push_repo))
     click.echo(_report(stats, options, runner, from_input), err=True)
+    budget_hit = runner is not None and runner.stats.budget_hit
+    if push_repo and budget_hit and not kw["allow_partial"]:
+        sink.cleanup()
+        click.echo(
+            f"judge: error: not pushing to {push_repo}: the --max-cost budget stopped the run part "
+            "way, so the dataset is partial. Raise --max-cost and run again (paid verdicts come "
+            "from the cache), or add --allow-partial to push it as it is"
+            + (f"; {output} is written" if output and output != "-" else ""),
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
     if push_repo:
         try:
             push_to_hub(sink.dataset(), push_repo, info, private=kw["private"] or None)
@@ -303,7 +320,7 @@ def pairs(**kw: Any) -> None:
             f"judge: pushed {stats.pairs} pairs to https://huggingface.co/datasets/{push_repo}",
             err=True,
         )
-    if runner is not None and runner.stats.budget_hit:
+    if budget_hit:
         click.echo(
             "judge: the --max-cost budget was reached; some responses or comparisons are not "
             "judged, so some prompts have fewer pairs or none. Raise --max-cost and run the same "
