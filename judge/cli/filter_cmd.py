@@ -62,6 +62,12 @@ from judge.tasks.filter import Filter, Rule, describe_counts
     "calibrated_score to each row; needed by --target-precision.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
+@click.option(
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )
 @score_options
@@ -84,6 +90,7 @@ def filter_(**kw: Any) -> None:
             kw["calibration_path"],
             kind="absolute",
             sha256=constitution.sha256,
+            force=kw["force"],
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)

@@ -122,6 +122,12 @@ from judge.tasks.pairs.selection import STRATEGIES
     help="Calibration from judge calibrate: adds the calibrated probabilities to each pair.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
+@click.option(
     "--push-to-hub",
     "push_repo",
     metavar="REPO",
@@ -155,6 +161,8 @@ def pairs(**kw: Any) -> None:
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     calibration = load_calibration(kw["calibration_path"]) if kw["calibration_path"] else None
+    if calibration is not None:  # before any call: another constitution's is refused
+        calibration.check_use(sha256=constitution.sha256, force=kw["force"])
     conversational, separator = pair_format_from(kw)
     options = PairsOptions(
         mode=kw["mode"],
@@ -227,7 +235,7 @@ def pairs(**kw: Any) -> None:
         # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
         # already in INPUT no model judges here, so only the constitution is compared.
         model = runner.backend.name if runner is not None else None
-        for warning in calibration.warnings(sha256=constitution.sha256, model=model):
+        for warning in calibration.check_use(sha256=constitution.sha256, model=model, force=True):
             click.echo(f"judge: warning: {warning}", err=True)
     listed = fields.responses in first[1] and fields.response not in first[1]
     total = count_rows(input_path) if listed else None
