@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,28 @@ def test_a_budget_stop_is_not_pushed_unless_allowed(
     allowed = invoke(*args, "--allow-partial", "--no-cache")
     assert allowed.exit_code == 1  # still a budget stop, but pushed as asked
     assert len(pushed) == 1 and "pushed" in allowed.stderr
+
+
+def test_the_push_is_staged_next_to_a_file_output_and_removed(
+    tmp_path: Path,
+    constitution_file: Path,
+    judge: FakeBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    staged: list[Path] = []
+    monkeypatch.setattr(
+        datasets.Dataset,
+        "push_to_hub",
+        lambda self, repo, **kw: staged.append(Path(self.cache_files[0]["filename"])),
+    )
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "load", staticmethod(lambda repo, **kw: 1 / 0))
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "push_to_hub", lambda self, repo, **kw: None)
+    out = tmp_path / "runs" / "p.parquet"
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    result = invoke(src, "-c", constitution_file, "-m", "fake/judge", "-o", out,
+                    "--push-to-hub", "me/pairs")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (data,) = staged
+    stage = next(p for p in data.parents if p.name.endswith(".stage.tmp"))
+    assert stage.parent == out.parent and stage.name.startswith(".p.parquet.")
+    assert os.listdir(out.parent) == ["p.parquet"]  # the staged copy is gone

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from judge.errors import ConfigError, InputError
+from judge.io.tempfiles import write_text_atomic
 
 FORMAT = "judge-calibration"
 VERSION = 1
@@ -412,12 +413,8 @@ class Calibration:
 
 def save(calibration: Calibration, path: str | Path) -> None:
     """Write atomically: a crash never leaves half a calibration."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(calibration.to_json(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(calibration.to_json(), indent=2, ensure_ascii=False) + "\n"
+    write_text_atomic(path, text)
 
 
 def load_calibration(path: str | Path) -> Calibration:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from judge.io.tempfiles import atomic_path
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -72,8 +74,7 @@ def reliability_diagram(
     ax.set_ylabel("observed frequency in the human labels")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def score_histograms(
@@ -101,5 +102,9 @@ def score_histograms(
     ax.set_ylabel("items")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import click
@@ -112,8 +111,6 @@ def filter_(**kw: Any) -> None:
     if kw["rejected_path"]:
         rejected = open_writer(kw["rejected_path"])
         writers.append(rejected)
-    out = kw["output"]
-    spool_dir = os.path.dirname(os.path.abspath(out)) if out and out != "-" else None
     job = Filter(constitution, rule, options, fields, calibration)
 
     async def go() -> Any:
@@ -124,7 +121,7 @@ def filter_(**kw: Any) -> None:
                 kept,
                 rejected,
                 total=total,
-                spool_dir=spool_dir if spool_dir and os.path.isdir(spool_dir) else None,
+                output=kw["output"],
             )
         finally:
             await runner.backend.aclose()

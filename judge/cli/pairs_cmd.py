@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import click
@@ -31,7 +29,8 @@ from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
-from judge.io import count_rows, open_writer, read_rows
+from judge.io import count_rows, is_folder_output, open_writer, read_rows, write_text_atomic
+from judge.io.tempfiles import remove_work_folder, work_folder
 from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
 from judge.tasks.pairs.groups import iter_groups
 from judge.tasks.pairs.pipeline import (
@@ -44,7 +43,7 @@ from judge.tasks.pairs.pipeline import (
     calibration_columns,
     describe_calibration,
 )
-from judge.tasks.pairs.rows import empty_schema, is_folder_output, write_empty
+from judge.tasks.pairs.rows import empty_schema, write_empty
 from judge.tasks.pairs.selection import STRATEGIES
 
 
@@ -304,9 +303,11 @@ def pairs(**kw: Any) -> None:
         source=input_path,
     )
     if output and is_folder_output(output):
-        _write_text(os.path.join(output.rstrip("/" + os.sep), "README.md"), dataset_card(info))
+        write_text_atomic(
+            os.path.join(output.rstrip("/" + os.sep), "README.md"), dataset_card(info)
+        )
     if kw["card_path"]:
-        _write_text(kw["card_path"], dataset_card(info, push_repo))
+        write_text_atomic(kw["card_path"], dataset_card(info, push_repo))
     click.echo(_report(stats, options, runner, from_input), err=True)
     budget_hit = runner is not None and runner.stats.budget_hit
     if push_repo and budget_hit and not kw["allow_partial"]:
@@ -358,7 +359,8 @@ class _Sink:
     def __init__(self, output: str | None, staged: bool) -> None:
         self.output = output
         self.writer = open_writer(output)  # checks the output path before any call is made
-        self.staging = tempfile.mkdtemp(prefix="judge-pairs-") if staged else None
+        # Next to the output, so that the next run removes it if this one is killed.
+        self.staging = work_folder(output, ".stage.tmp") if staged else None
         self.staged = open_writer(self._staged_path()) if self.staging else None
 
     def _staged_path(self) -> str:
@@ -396,15 +398,8 @@ class _Sink:
 
     def cleanup(self) -> None:
         if self.staging:
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _write_text(path: str, text: str) -> None:
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+            remove_work_folder(self.staging)
+            self.staging = None
 
 
 def _why(stats: PairsStats, mode: str) -> str:

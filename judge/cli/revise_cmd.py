@@ -28,7 +28,7 @@ from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.plan import Plan
 from judge.errors import InputError
-from judge.io import FieldMap, describe, iter_candidates, open_writer
+from judge.io import FieldMap, describe, iter_candidates, open_writer, write_text_atomic
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 from judge.records import Candidate
 from judge.tasks.pairs.rows import empty_schema, write_empty
@@ -298,12 +298,7 @@ def meta_path(output: str) -> str:
 
 
 def write_meta(output: str, meta: dict[str, Any]) -> None:
-    path = meta_path(output)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(meta_path(output), json.dumps(meta, indent=2) + "\n")
 
 
 def report(tally: Tally, min_margin: float, pairs: int | None) -> str:

@@ -10,7 +10,9 @@ Candidates the judge could not judge are never kept (and do not count in J); the
 
 Streaming: with a threshold each row is written as soon as it is judged. keep-top cannot know the
 cut before the last score, so every judged row is spooled to a temporary JSON Lines file on disk
-(next to the output) and only the scores stay in memory (8 bytes a row); the cut is computed at the
+(in a hidden `.NAME....spool.tmp` folder next to the output NAME, which the next run to write NAME
+removes if this one is killed; in the system's temporary folder when the output is stdout) and
+only the scores stay in memory (8 bytes a row); the cut is computed at the
 end, and the spool is read back in input order. One judging pass, so nothing depends on the cache
 (which --no-cache turns off), and stdin works.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from array import array
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from judge.calibration import TIE_TOLERANCE, Calibration
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
 from judge.io import FieldMap, RowWriter, open_writer, read_rows
+from judge.io.tempfiles import remove_work_folder, work_folder
 from judge.judging.scoring import ScoreOptions
 from judge.records import Candidate
 
@@ -106,12 +108,13 @@ class Filter:
         rejected: RowWriter | None = None,
         *,
         total: int | None = None,
-        spool_dir: str | None = None,
+        output: str | None = None,
     ) -> FilterCounts:
-        """Judge and write: kept rows to `kept`, dropped and failed ones to `rejected`."""
+        """Judge and write: kept rows to `kept`, dropped and failed ones to `rejected`.
+        `output` is where `kept` writes (None: stdout): keep-top spools next to it."""
         if self.rule.min_score is not None:
             return await self._threshold(candidates, runner, kept, rejected, total)
-        return await self._top(candidates, runner, kept, rejected, total, spool_dir)
+        return await self._top(candidates, runner, kept, rejected, total, output)
 
     async def _threshold(
         self,
@@ -136,11 +139,12 @@ class Filter:
         kept: RowWriter,
         rejected: RowWriter | None,
         total: int | None,
-        spool_dir: str | None,
+        output: str | None,
     ) -> FilterCounts:
         assert self.rule.keep_top is not None
         scores = array("d")
-        with tempfile.TemporaryDirectory(prefix=".judge-filter-", dir=spool_dir) as tmp:
+        tmp = work_folder(output, ".spool.tmp")
+        try:
             spool_path = os.path.join(tmp, "spool.jsonl")
             spool = open_writer(spool_path)
             try:
@@ -159,6 +163,8 @@ class Filter:
             for i, (_, row) in enumerate(read_rows(spool_path)):
                 score = None if math.isnan(scores[i]) else scores[i]
                 _route(counts, row, score, bool(mask[i]), kept, rejected)
+        finally:
+            remove_work_folder(tmp)
         return counts
 
 

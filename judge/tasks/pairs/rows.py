@@ -12,12 +12,19 @@ No column is named `completion`, `messages` or `label`, which TRL would read as 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from judge.errors import InputError
+from judge.io.tempfiles import (
+    atomic_path,
+    remove_work_folder,
+    replace_folder,
+    work_folder,
+    write_text_atomic,
+)
+from judge.io.writers import is_folder_output
 from judge.tasks.pairs.selection import Ranked
 
 Messages = list[dict[str, str]]
@@ -152,13 +159,6 @@ def empty_schema(
     return pa.schema(fields)
 
 
-def is_folder_output(path: str | None) -> bool:
-    """The rule of judge.io.open_writer: no extension (or a trailing /) is a dataset folder."""
-    if path is None or path == "-":
-        return False
-    return path.endswith(("/", os.sep)) or os.path.isdir(path) or not os.path.splitext(path)[1]
-
-
 def write_empty(path: str | None, schema: Any) -> None:
     """An output with the columns of `schema` and no rows (stdout gets nothing)."""
     if path is None or path == "-":
@@ -167,11 +167,6 @@ def write_empty(path: str | None, schema: Any) -> None:
 
     table = pa.Table.from_pylist([], schema=schema)
     target = path.rstrip("/" + os.sep) or path
-    parent = os.path.dirname(target)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(target)}.{os.getpid()}.empty.tmp")
-    suffix = os.path.splitext(path)[1].lower()
     if is_folder_output(path):
         import datasets
 
@@ -179,23 +174,22 @@ def write_empty(path: str | None, schema: Any) -> None:
         empty = datasets.Dataset.from_dict({n: [] for n in schema.names}, features=features)
         bars_were_on = not datasets.are_progress_bars_disabled()
         datasets.disable_progress_bars()  # the CLI owns progress output
+        saved = work_folder(target, ".dataset.tmp")
         try:
-            empty.save_to_disk(tmp, num_shards=1)  # zero shards would not load back
+            empty.save_to_disk(os.path.join(saved, "saved"), num_shards=1)  # 0 would not load
+            # open_writer already refused folders that are no dataset
+            replace_folder(os.path.join(saved, "saved"), target)
         finally:
+            remove_work_folder(saved)
             if bars_were_on:
                 datasets.enable_progress_bars()
-        if os.path.isdir(target):
-            shutil.rmtree(target)  # open_writer already refused folders that are no dataset
-        os.rename(tmp, target)
         return
+    suffix = os.path.splitext(path)[1].lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(table, tmp)
-    else:
-        with open(tmp, "w", encoding="utf-8") as f:
-            if suffix == ".csv":
-                f.write(",".join(schema.names) + "\n")
-            elif suffix == ".json":
-                f.write("[]\n")
-    os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp)
+        return
+    header = {".csv": ",".join(schema.names) + "\n", ".json": "[]\n"}
+    write_text_atomic(target, header.get(suffix, ""))
