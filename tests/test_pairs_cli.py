@@ -67,7 +67,7 @@ def test_pairs_to_a_dataset_folder_with_its_card(
     assert "constitution_sha256" in card and "| pairs | 1 |" in card and "`helpful`" in card
     assert "Not measured" in card  # score mode: no position bias to report
     err = result.stderr
-    assert "3 prompts, 8 candidates (5 judged, 2 not judged, 1 duplicate texts)" in err
+    assert "3 prompts, 8 candidates (5 judged, 2 not judged, 1 duplicate text)" in err
     assert "pairs: 1" in err and "all candidates failed: 1" in err
     assert "5 calls" in err
     assert len(judge.requests) == 5
@@ -108,6 +108,9 @@ def test_scored_input_needs_no_model_call(
     assert row["judge_model"] == "openai/gpt-x"
     assert judge.requests == []
     assert "no model call" in result.stderr and "was scored under constitution" in result.stderr
+    assert "judge: 1 prompt, 3 candidates (3 judged, 0 not judged, 0 duplicate texts)" in (
+        result.stderr
+    )
     again = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--rescore")
     assert again.exit_code == 0 and len(judge.requests) == 3
 
@@ -120,6 +123,8 @@ def test_no_surviving_pair_still_writes_an_empty_dataset(
     result = invoke(src, "-c", constitution_file, "-m", "fake/judge", "-o", out, "--conversational")
     assert result.exit_code == 0, result.output
     assert "no pair survived" in result.stderr and "closer than --min-margin: 1" in result.stderr
+    assert result.stderr.count("prompts without a pair") == 1  # said once, not twice
+    assert "2 prompts, 4 candidates" in result.stderr
     ds = datasets.load_from_disk(str(out))
     assert len(ds) == 0
     # the same columns and types as a dataset with pairs
@@ -208,7 +213,7 @@ def test_push_to_hub_pushes_the_data_then_the_card(
     assert repo_type == "dataset"
     assert "config_name: default" in card and "- dpo" in card  # datasets' metadata kept
     assert 'load_dataset("me/pairs", split="train")' in card
-    assert "pushed 1 pairs" in result.stderr
+    assert "pushed 1 pair to" in result.stderr
     assert len(out_rows(result.stdout)) == 1  # stdout still gets the rows
 
 
@@ -356,3 +361,19 @@ def test_the_push_is_staged_next_to_a_file_output_and_removed(
     stage = next(p for p in data.parents if p.name.endswith(".stage.tmp"))
     assert stage.parent == out.parent and stage.name.startswith(".p.parquet.")
     assert os.listdir(out.parent) == ["p.parquet"]  # the staged copy is gone
+
+
+def test_summaries_say_one_thing_in_the_singular() -> None:
+    from judge.cli.common import plural, retries, summary
+    from judge.engine.runner import RunStats
+
+    assert [plural(n, "candidate") for n in (0, 1, 2)] == [
+        "0 candidates",
+        "1 candidate",
+        "2 candidates",
+    ]
+    assert (retries(1), retries(3)) == ("1 retry", "3 retries")
+    stats = RunStats(done=1, calls=1)
+    line = summary("scored", stats)
+    assert "scored 1 candidate (" in line and "; 1 call, 0 from cache" in line
+    assert "revised 1 item (" in summary("revised", stats, "item")

@@ -30,6 +30,7 @@ from judge.cli.common import (
     constitution_option,
     model_options,
     plan_text,
+    plural,
     score_options,
     score_options_from,
     settings_from,
@@ -168,7 +169,8 @@ def calibrate(**kw: Any) -> None:
             for request in judge.requests(item):
                 plan.add(runner, request)
         click.echo(
-            plan_text(runner.backend.name, f"{len(labels.items)} labelled items", plan), err=True
+            plan_text(runner.backend.name, plural(len(labels.items), "labelled item"), plan),
+            err=True,
         )
         return
 
@@ -183,7 +185,7 @@ def calibrate(**kw: Any) -> None:
     finally:
         progress.close()
     stats = runner.stats
-    click.echo(summary("judged", stats, "labelled items"), err=True)
+    click.echo(summary("judged", stats, "labelled item"), err=True)
 
     folder.mkdir(parents=True, exist_ok=True)
     scale = (
@@ -242,7 +244,8 @@ def calibrate(**kw: Any) -> None:
     click.echo(f"judge: wrote {', '.join(written)} in {folder}", err=True)
     if stats.budget_hit:
         click.echo(
-            f"judge: the --max-cost budget was reached; {stats.failed} items are not judged and "
+            f"judge: the --max-cost budget was reached; {plural(stats.failed, 'item')} "
+            f"{'is' if stats.failed == 1 else 'are'} not judged and "
             "left out of the figures. Raise --max-cost and run the same command again: verdicts "
             "already paid for come from the cache.",
             err=True,

@@ -213,6 +213,11 @@ def human_tokens(n: float) -> str:
     return f"{n:.0f}"
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 candidate`, `2 candidates` (`nouns` for irregular plurals: `retry`, `retries`)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def dollars(x: float | None) -> str:
     if x is None:
         return "$? (price unknown; give one with --prices)"
@@ -255,22 +260,26 @@ class Progress:
             self.bar = None
 
 
-def summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
+def retries(n: int) -> str:
+    return plural(n, "retry", "retries")
+
+
+def summary(verb: str, stats: RunStats, noun: str = "candidate") -> str:
     spent = stats.spent
     judged = stats.done - stats.failed
     parts = [
-        f"judge: {verb} {stats.done} {noun} ({judged} judged, {stats.failed} not judged)",
+        f"judge: {verb} {plural(stats.done, noun)} ({judged} judged, {stats.failed} not judged)",
         f"in {stats.elapsed:.1f} s ({stats.rate:.1f}/s)",
-        f"{stats.calls} calls, {stats.cached_calls} from cache",
+        f"{plural(stats.calls, 'call')}, {stats.cached_calls} from cache",
         f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out tokens",
         dollars(spent.cost_usd),
     ]
     if stats.retries or stats.reasks:
-        parts.append(f"{stats.retries} retries, {stats.reasks} re-asks")
+        parts.append(f"{retries(stats.retries)}, {plural(stats.reasks, 're-ask')}")
     if stats.rate_limits:
         lowest = stats.lowest_in_flight_limit
         parts.append(
-            f"{stats.rate_limits} rate-limited answers"
+            plural(stats.rate_limits, "rate-limited answer")
             + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
             + " (--rpm/--tpm at the provider's limits avoid them)"
         )
@@ -283,7 +292,7 @@ def plan_text(
     """The --dry-run line every judging command prints."""
     todo = plan.calls - plan.cached
     return (
-        f"judge: dry run for {model}: {what} -> {plan.calls} calls{calls_note} "
+        f"judge: dry run for {model}: {what} -> {plural(plan.calls, 'call')}{calls_note} "
         f"({plan.cached} already cached, {todo} to make); "
         f"~{human_tokens(plan.input_tokens)} input tokens "
         f"(estimated at 4 characters a token{input_note}), "
@@ -308,7 +317,7 @@ def plan_scoring(
         if not cand.note:
             for request in scorer.requests(cand):
                 plan.add(runner, request)
-    return plan_text(runner.backend.name, f"{n} candidates", plan)
+    return plan_text(runner.backend.name, plural(n, "candidate"), plan)
 
 
 def candidate_total(path: str, fields: FieldMap) -> int | None:

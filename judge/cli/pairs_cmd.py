@@ -21,6 +21,8 @@ from judge.cli.common import (
     human_tokens,
     model_options,
     plan_text,
+    plural,
+    retries,
     score_options,
     score_options_from,
     settings_from,
@@ -207,7 +209,7 @@ def pairs(**kw: Any) -> None:
         click.echo(
             plan_text(
                 planner.backend.name,
-                f"{n} prompts",
+                plural(n, "prompt"),
                 plan,
                 calls_note=" (adaptive: the worst case of the sort)"
                 if options.comparisons == "adaptive"
@@ -326,7 +328,8 @@ def pairs(**kw: Any) -> None:
         finally:
             sink.cleanup()
         click.echo(
-            f"judge: pushed {stats.pairs} pairs to https://huggingface.co/datasets/{push_repo}",
+            f"judge: pushed {plural(stats.pairs, 'pair')} to "
+            f"https://huggingface.co/datasets/{push_repo}",
             err=True,
         )
     if budget_hit:
@@ -418,16 +421,18 @@ def _report(
 ) -> str:
     s = stats
     lines = [
-        f"judge: {s.prompts} prompts, {s.candidates} candidates ({s.judged} judged, "
-        f"{s.failed} not judged, {s.duplicates} duplicate texts) -> pairs: {s.pairs} "
+        f"judge: {plural(s.prompts, 'prompt')}, {plural(s.candidates, 'candidate')} ({s.judged} "
+        f"judged, {s.failed} not judged, {plural(s.duplicates, 'duplicate text')}) -> pairs: "
+        f"{s.pairs} "
         f"({options.strategy}, --min-margin {options.min_margin:g})"
     ]
-    if s.prompts_without_pair:
+    if s.prompts_without_pair and s.pairs:  # with no pair at all, "no pair survived" said why
         lines.append(f"judge: {_why(s, options.mode)}")
     if options.mode == "compare":
         lines.append(
-            f"judge: {s.comparisons} comparisons in both orders ({s.comparisons_failed} not "
-            f"judged); ties {s.ties}; position bias: {s.flips} verdicts flipped with the order "
+            f"judge: {plural(s.comparisons, 'comparison')} in both orders ({s.comparisons_failed} "
+            f"not judged); ties {s.ties}; position bias: {plural(s.flips, 'verdict')} flipped "
+            "with the order "
             f"({_pct(s.flip_rate)}), the first-shown response won {_pct(s.first_position_rate)} "
             "of orderings"
         )
@@ -438,10 +443,14 @@ def _report(
         r = runner.stats
         spent = r.spent
         lines.append(
-            f"judge: {r.calls} calls, {r.cached_calls} from cache; "
+            f"judge: {plural(r.calls, 'call')}, {r.cached_calls} from cache; "
             f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out "
             f"tokens; {dollars(spent.cost_usd)}; {r.elapsed:.1f} s"
-            + (f"; {r.retries} retries, {r.reasks} re-asks" if r.retries or r.reasks else "")
+            + (
+                f"; {retries(r.retries)}, {plural(r.reasks, 're-ask')}"
+                if r.retries or r.reasks
+                else ""
+            )
         )
     elif from_input:
         lines.append("judge: 0 calls (the scores came from INPUT)")

@@ -21,6 +21,7 @@ from judge.cli.common import (
     human_tokens,
     model_options,
     plan_text,
+    plural,
     settings_from,
     summary,
 )
@@ -172,7 +173,8 @@ def revise(**kw: Any) -> None:
         click.echo(
             plan_text(
                 model + ("" if judge_model == model else f", judge {judge_model}"),
-                f"{n} items x ({options.rounds} rounds x 2 calls + 2 judge calls)",
+                f"{plural(n, 'item')} x ({plural(options.rounds, 'round')} x 2 calls + 2 judge "
+                "calls)",
                 plan,
                 input_note="; critiques and revisions not yet made are taken as long as "
                 "--critique-max-tokens and as the response they revise",
@@ -262,11 +264,12 @@ def revise(**kw: Any) -> None:
         if path != "-":
             write_meta(path, meta)
     stats = runner.stats
-    click.echo(summary("revised", stats, "items"), err=True)
+    click.echo(summary("revised", stats, "item"), err=True)
     click.echo(report(tally, options.min_margin, pairs_written if pairs_writer else None), err=True)
     if stats.budget_hit:
         click.echo(
-            f"judge: the --max-cost budget was reached; {stats.failed} items are not revised or "
+            f"judge: the --max-cost budget was reached; {plural(stats.failed, 'item')} "
+            f"{'is' if stats.failed == 1 else 'are'} not revised or "
             "not judged (improved null, reason in judge.error). Raise --max-cost and run the same "
             "command again: answers already paid for come from the cache.",
             err=True,
@@ -304,9 +307,10 @@ def write_meta(output: str, meta: dict[str, Any]) -> None:
 def report(tally: Tally, min_margin: float, pairs: int | None) -> str:
     t = tally
     lines = [
-        f"judge: improved {t.improved} of {t.judged} judged items (--min-margin {min_margin:g}); "
+        f"judge: improved {t.improved} of {plural(t.judged, 'judged item')} "
+        f"(--min-margin {min_margin:g}); "
         f"{t.unchanged} unchanged; {t.items - t.revised} not revised"
-        + (f"; {pairs} pairs written" if pairs is not None else "")
+        + (f"; {plural(pairs, 'pair')} written" if pairs is not None else "")
     ]
     if t.errors:
         top = sorted(t.errors.items(), key=lambda kv: -kv[1])[:3]

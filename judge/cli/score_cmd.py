@@ -17,6 +17,7 @@ from judge.cli.common import (
     fields_from,
     model_options,
     plan_scoring,
+    plural,
     score_options,
     score_options_from,
     settings_from,
@@ -112,7 +113,8 @@ def score(**kw: Any) -> None:
 
 def _budget_exit(failed: int) -> int:
     click.echo(
-        f"judge: the --max-cost budget was reached; {failed} candidates are not judged "
+        f"judge: the --max-cost budget was reached; {plural(failed, 'candidate')} "
+        f"{'is' if failed == 1 else 'are'} not judged "
         "(score null, reason in judge.error). Raise --max-cost and run the same command again: "
         "verdicts already paid for come from the cache.",
         err=True,
