@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -340,3 +342,29 @@ def test_inverted_and_flat_maps_by_method() -> None:
     assert direction(ProbabilityMap("isotonic", x=(0.0, 1.0), y=(0.5, 0.5)), flat) == "flat"
     assert direction(ProbabilityMap("logistic", coef=0.0), flat) == "flat"
     assert direction(ProbabilityMap("logistic", coef=-0.1), rising) == "inverted"
+
+
+def test_figures_keep_every_mark_visible(tmp_path: Path) -> None:
+    """scores.png: bars side by side, none over another; reliability.png: the legend outside
+    the axes, over no point."""
+    from judge.calibration import plots
+
+    rng = np.random.default_rng(0)
+    groups = [(f"label {k}", rng.uniform(0, 1, 40).tolist()) for k in range(1, 6)]
+    fig = plots.score_figure(groups, xlabel="score", value_range=(0.0, 1.0), title="t")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    spans = sorted((b.get_x(), b.get_x() + b.get_width()) for b in ax.patches if b.get_height())
+    assert len(spans) > 10
+    assert all(end <= start + 1e-12 for (_, end), (start, _) in itertools.pairwise(spans))
+
+    y = (rng.random(500) < 0.7).astype(float)
+    curves = [("raw", rng.random(500)), ("calibrated", np.full(500, 0.7))]
+    fig = plots.reliability_figure(y, np.ones(500), curves, "t")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend_box = fig.legends[0].get_window_extent()
+    assert not legend_box.overlaps(ax.get_window_extent())
+    plots.reliability_diagram(tmp_path / "r.png", y, np.ones(500), curves, "t")
+    plots.score_histograms(tmp_path / "s.png", groups, xlabel="x", value_range=(0, 1), title="t")
+    assert sorted(os.listdir(tmp_path)) == ["r.png", "s.png"]  # no temp file left
