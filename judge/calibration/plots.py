@@ -75,8 +75,8 @@ def reliability_figure(
         sizes = 20 + 180 * np.asarray(ns) / max(ns)
         ax.plot(xs, ys, marker=marker, linewidth=1.5, markersize=4, label=label)
         ax.scatter(xs, ys, s=sizes, alpha=0.25)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(-0.03, 1.03)  # room for the markers of the end bins
+    ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("predicted probability (marker area: items in the bin)")
     ax.set_ylabel("observed frequency in the human labels")
     ax.set_title(title, fontsize=10)
