@@ -162,6 +162,8 @@ def test_pairs_only_where_improved_in_the_judge_pairs_format(
         "--pairs", str(default), "-o", str(tmp_path / "rows.jsonl"),
     )  # fmt: skip
     assert read_jsonl(default) == [row]
+    alone = invoke("revise", str(src), "-c", str(constitution_file), "--format", "standard")
+    assert alone.exit_code == 2 and "add --pairs OUT" in alone.stderr
 
     # No improvement anywhere: an empty dataset that still has the pairs' columns.
     fake.answer = router(score=lambda text: 3)

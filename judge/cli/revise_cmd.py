@@ -147,6 +147,8 @@ def revise(**kw: Any) -> None:
         max_chars=kw["max_chars"],
     )
     conversational, separator = pair_format_from(kw)
+    if not kw["pairs_path"] and (kw["pair_format"] or kw["separator"] is not None):
+        raise click.UsageError("--format and --separator shape the --pairs rows: add --pairs OUT")
     reviser = Reviser(constitution, options, ScoreOptions(max_chars=kw["max_chars"]))
     outputs = [p for p in (kw["output"], kw["pairs_path"], kw["candidates_path"]) if p]
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
