@@ -29,7 +29,7 @@ def write_jsonl(path: Path, items: list[int]) -> Path:
 
 def calls_made(stderr: str) -> int:
     """The model calls a run made, from its summary ("N calls, M from cache")."""
-    found = re.findall(r"(\d+) calls, \d+ from cache", stderr)
+    found = re.findall(r"(\d+) calls?, \d+ from cache", stderr)
     assert found, stderr
     return int(found[-1])
 

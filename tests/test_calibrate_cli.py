@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -84,12 +85,14 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> str:
 
 
 def pairwise_labels(folder: Path, n: int = 60) -> str:
-    """Humans who ignore length, three annotators each (PandaLM's 0/1/2 votes)."""
+    """Humans who care little for length (they lean to the longer one, but the judge's length
+    bias is far stronger), three annotators each (PandaLM's 0/1/2 votes: tie, a, b)."""
     rng = random.Random(0)
     rows = []
     for i in range(n):
         a, b = "a" * rng.randint(1, 100), "b" * rng.randint(1, 100)
-        votes = [rng.choice([1, 2, 1, 2, 0]) for _ in range(3)]
+        longer, shorter = (1, 2) if len(a) >= len(b) else (2, 1)
+        votes = [rng.choice([longer, longer, longer, shorter, shorter, 0]) for _ in range(3)]
         rows.append({"prompt": f"q{i}", "response_a": a, "response_b": b, "meta": {"votes": votes}})
     return write_rows(folder / "pairs.jsonl", rows)
 
@@ -209,16 +212,54 @@ def test_absolute_calibration_applied_by_score_and_filter(
     assert all("calibrated_score" in r for r in kept_rows)
 
 
-def test_calibration_for_another_constitution_warns(
+def test_calibration_for_another_constitution_is_refused_unless_forced(
     folder: Path, backends: list[FakeBackend]
 ) -> None:
     out = folder / "abs"
     assert invoke(folder, "calibrate", absolute_labels(folder), "-o", str(out)).exit_code == 0
+    fitted = json.loads((out / "calibration.json").read_text())["constitution"]["sha256"]
     (folder / "c.md").write_text(CONSTITUTION + "\n## brief\nIs it brief?\n")
+    now = hashlib.sha256((folder / "c.md").read_bytes()).hexdigest()
     docs = write_rows(folder / "docs.jsonl", [{"text": "hello"}])
-    result = invoke(folder, "score", docs, "--calibration", str(out / "calibration.json"))
-    assert result.exit_code == 0
-    assert "warning: the calibration" in result.stderr and "another version" in result.stderr
+    cal = ["--calibration", str(out / "calibration.json")]
+    pairs_in = write_rows(folder / "p.jsonl", [{"prompt": "q", "responses": ["a", "bb" * 30]}])
+    for command in (
+        ["score", docs],
+        ["filter", docs, "--min-score", "0.5"],
+        ["pairs", pairs_in],
+    ):
+        calls = sum(len(b.requests) for b in backends)
+        result = invoke(folder, *command, *cal)
+        assert result.exit_code == 2, (command, result.output)
+        assert fitted in result.stderr and now in result.stderr and "--force" in result.stderr
+        assert sum(len(b.requests) for b in backends) == calls  # refused before any call
+        if command[0] == "pairs":
+            continue  # an absolute calibration is no use to score-mode pairs anyway
+        forced = invoke(folder, *command, *cal, "--force")
+        assert forced.exit_code == 0, forced.output
+        assert "warning: the calibration" in forced.stderr and "another version" in forced.stderr
+
+
+def test_an_inverted_judge_gets_a_report_and_no_calibration(
+    folder: Path, backends: list[FakeBackend]
+) -> None:
+    rng = random.Random(2)
+    rows = []
+    for i in range(60):  # the humans like short replies; the judge, long ones
+        text = "x" * rng.randint(1, 100)
+        rows.append({"prompt": f"q{i}", "response": text, "label": int(len(text) < 50)})
+    out = folder / "inverted"
+    out.mkdir()
+    (out / "calibration.json").write_text("{}")  # left by an earlier run: must not survive
+    result = invoke(folder, "calibrate", write_rows(folder / "inv.jsonl", rows), "-o", str(out))
+    assert result.exit_code == 0, result.output  # as for any run that fits no calibration
+    assert not (out / "calibration.json").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["calibration"]["fitted"] is False
+    assert report["calibration"]["refused"] == "inverted"
+    assert "run against the humans" in report["calibration"]["reason"]
+    assert "the judge's numbers run against the humans" in (out / "report.md").read_text()
+    assert "no calibration fitted: the judge's numbers run against the humans" in result.stderr
 
 
 def test_pairwise_calibration_is_refused_by_score(

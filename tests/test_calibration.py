@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +168,15 @@ def test_file_round_trip_and_warnings(tmp_path: Path) -> None:
     assert "fake/j, not openai/gpt-4o" in warnings[1]
     with pytest.raises(CalibrationError, match="fitted on absolute labels"):
         load_for(path, kind="pairwise")
-    same, found = load_for(path, kind="absolute", sha256="1" * 64)
+    # Another constitution's calibration is refused, naming both sha256s and the way out.
+    with pytest.raises(CalibrationError) as refused:
+        load_for(path, kind="absolute", sha256="1" * 64)
+    assert CONSTITUTION.sha256 in str(refused.value) and "1" * 64 in str(refused.value)
+    assert "--force" in str(refused.value) and refused.value.exit_code == 2
+    same, found = load_for(path, kind="absolute", sha256="1" * 64, force=True)
     assert same.kind == "absolute" and len(found) == 1
+    # Another model only warns.
+    assert len(loaded.check_use(sha256=CONSTITUTION.sha256, model="openai/gpt-4o")) == 1
 
 
 @pytest.mark.parametrize(
@@ -283,3 +292,79 @@ def test_fit_without_both_classes_explains_itself() -> None:
     )
     assert result.calibration is None and "same thing" in str(result.reason)
     assert result.to_json() == {"fitted": False, "reason": result.reason}
+
+
+def absolute_judgments(slope: float, n: int = 400) -> list[Judgment]:
+    """Judged items whose chance of a good label moves with the score by `slope`."""
+    rng = np.random.default_rng(5)
+    out = []
+    for k in range(n):
+        s = float(rng.integers(0, 5)) / 4
+        label = float(rng.random() < 0.5 + slope * (s - 0.5))
+        out.append(Judgment(AbsoluteItem(k, f"f:{k}", "q", "r", label), score=s))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("slope", "refused", "says"),
+    [(-0.8, "inverted", "run against the humans"), (0.8, None, None)],
+)
+def test_a_judge_that_runs_against_the_humans_gets_no_calibration(
+    slope: float, refused: str | None, says: str | None
+) -> None:
+    result = fit(
+        absolute_judgments(slope),
+        kind="absolute",
+        mode="score",
+        constitution=CONSTITUTION,
+        model="fake/j",
+        options={},
+        scale=label_scale([0, 1]),
+    )
+    if refused is None:
+        assert result.calibration is not None and result.refused is None
+        assert result.calibration.map(1.0) > result.calibration.map(0.0)
+        return
+    assert result.calibration is None and result.refused == refused
+    assert says in str(result.reason) and result.to_json()["refused"] == refused
+
+
+def test_inverted_and_flat_maps_by_method() -> None:
+    from judge.calibration.fitting import direction
+
+    x = np.array([0.0, 0.25, 0.5, 0.75, 1.0] * 4)
+    rising = data(x, (x > 0.4).astype(float))
+    falling = data(x, (x < 0.6).astype(float))
+    flat = data(x, np.array([1.0, 0.0] * 10))
+    for method in ("isotonic", "logistic"):
+        assert direction(fit_map(rising.x, rising.y, rising.w, method), rising) is None
+        assert direction(fit_map(falling.x, falling.y, falling.w, method), falling) == "inverted"
+    assert direction(ProbabilityMap("isotonic", x=(0.0, 1.0), y=(0.5, 0.5)), flat) == "flat"
+    assert direction(ProbabilityMap("logistic", coef=0.0), flat) == "flat"
+    assert direction(ProbabilityMap("logistic", coef=-0.1), rising) == "inverted"
+
+
+def test_figures_keep_every_mark_visible(tmp_path: Path) -> None:
+    """scores.png: bars side by side, none over another; reliability.png: the legend outside
+    the axes, over no point."""
+    from judge.calibration import plots
+
+    rng = np.random.default_rng(0)
+    groups = [(f"label {k}", rng.uniform(0, 1, 40).tolist()) for k in range(1, 6)]
+    fig = plots.score_figure(groups, xlabel="score", value_range=(0.0, 1.0), title="t")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    spans = sorted((b.get_x(), b.get_x() + b.get_width()) for b in ax.patches if b.get_height())
+    assert len(spans) > 10
+    assert all(end <= start + 1e-12 for (_, end), (start, _) in itertools.pairwise(spans))
+
+    y = (rng.random(500) < 0.7).astype(float)
+    curves = [("raw", rng.random(500)), ("calibrated", np.full(500, 0.7))]
+    fig = plots.reliability_figure(y, np.ones(500), curves, "t")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend_box = fig.legends[0].get_window_extent()
+    assert not legend_box.overlaps(ax.get_window_extent())
+    plots.reliability_diagram(tmp_path / "r.png", y, np.ones(500), curves, "t")
+    plots.score_histograms(tmp_path / "s.png", groups, xlabel="x", value_range=(0, 1), title="t")
+    assert sorted(os.listdir(tmp_path)) == ["r.png", "s.png"]  # no temp file left

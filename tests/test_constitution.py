@@ -524,3 +524,43 @@ def test_shipped_constitutions_have_their_intended_shape() -> None:
     for name in ("helpful-honest-harmless", "code-answers"):
         c = by_name[name]
         assert c.critique_principles() == c.principles, name
+
+
+# -- slips that used to merge silently into the text above -----------------------------------------
+
+
+def test_attribute_lines_inside_a_text_are_errors() -> None:
+    # A deleted `## b` heading: b's attributes would become part of a's statement.
+    text = doc("## a\ntitle: A\n\nJudge a.\nNote: be kind.\n\ntitle: B\nweight: 3\n\nJudge b.")
+    fix = (
+        "attribute lines go right under a `## id` heading: if a principle starts here, add its "
+        "`## id` heading above, else reword the line"
+    )
+    assert found(text) == [
+        f"9: `title: B` is inside the statement of `a`; {fix}",
+        f"10: `weight: 3` is inside the statement of `a`; {fix}",
+    ]
+    in_section = doc("## a\n\nJudge a.\n### Critique\nSay why.\n\nscale: 1-5\n### Revision\nFix.")
+    assert only(in_section) == f"9: `scale: 1-5` is inside the `### Critique` of `a`; {fix}"
+
+
+def test_rubric_lines_that_look_like_levels_are_errors() -> None:
+    text = doc(
+        "## a\n\nText.\n### Rubric\n1: bad\n   still bad: 2 - 3 bugs, one or two.\n"
+        "3: ok\nfour: good\n4 - Correct\n- 5. Perfect\n2) meh"
+    )
+    msg = (
+        "looks like a rubric level but is not `N: text`; start it with `{}:` (a whole number on "
+        "the scale 1-5 and a colon), or reword it if it goes on the level above"
+    )
+    assert found(text) == [
+        f"10: `four: good` {msg.format(4)}",
+        f"11: `4 - Correct` {msg.format(4)}",
+        f"12: `- 5. Perfect` {msg.format(5)}",
+        f"13: `2) meh` {msg.format(2)}",
+    ]
+    # Prose continuations, numbers inside them included, stay part of their level.
+    c = parse(
+        doc("## a\n\nText.\n### Rubric\n1: bad,\n  one of the worst.\n2: 3.5 points\n  2 or more")
+    )
+    assert c.principles[0].rubric == {1: "bad, one of the worst.", 2: "3.5 points 2 or more"}

@@ -142,7 +142,33 @@ def test_keep_top_with_ties_at_the_cut(files: Path, backends: list[FakeBackend])
     assert [r["id"] for r in read(out)] == [1, 2, 3]  # in input order
     assert [r["id"] for r in read(rejected)] == [0, 4, 5, 6]
     assert "kept 3 (50.0% of judged), dropped 3, failed 1" in result.stderr
-    assert not list(files.glob(".judge-filter-*"))  # the spool is gone
+    assert sorted(p.name for p in files.iterdir() if p.name.startswith(".")) == []  # spool gone
+
+
+def test_keep_top_spools_next_to_the_output_and_sweeps_a_killed_runs_spool(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_io_tempfiles import dead_pid, temp_of
+
+    out = files / "kept.jsonl"
+    killed = temp_of(out, dead_pid(), ".spool.tmp")  # a run killed with SIGKILL left it
+    (killed / "spool.jsonl").parent.mkdir()
+    (killed / "spool.jsonl").write_text('{"half": "writ')
+    seen: list[list[str]] = []
+
+    def watching(request: Request) -> str:  # what lies next to the output while judging
+        seen.append(sorted(p.name for p in files.iterdir() if p.name.startswith(".kept.jsonl.")))
+        return answer(request)
+
+    with use_backend("fake", lambda name, **kw: FakeBackend(name, watching)):
+        result = run(
+            files, docs(files, ["score 5 a", "score 1 b"]), "--keep-top", "0.5", "-o", str(out)
+        )
+    assert result.exit_code == 0, result.output
+    assert seen and all(any(n.endswith(".spool.tmp") for n in names) for names in seen)
+    assert all(killed.name not in names for names in seen)  # swept before judging began
+    assert [r["id"] for r in read(out)] == [0]
+    assert not [p for p in files.iterdir() if p.name.startswith(".")]
 
 
 def test_prompt_response_rows_and_parquet_output(files: Path, backends: list[FakeBackend]) -> None:

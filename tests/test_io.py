@@ -743,8 +743,26 @@ def test_dataset_output_refuses_other_folders_and_files(tmp_path: Path) -> None:
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     (tmp_path / "plain").write_text("x")
     assert "is a file" in error_of(open_writer, str(tmp_path / "plain")).message
+    # A folder that exists is a folder output whatever its name: never a file's extension.
     (tmp_path / "dir.jsonl").mkdir()
-    assert "is a folder" in error_of(open_writer, str(tmp_path / "dir.jsonl")).message
+    (tmp_path / "dir.jsonl" / "notes.txt").write_text("keep me")
+    assert (
+        "not a Hugging Face dataset" in error_of(open_writer, str(tmp_path / "dir.jsonl")).message
+    )
+
+
+def test_an_existing_folder_with_a_dot_in_its_name_is_a_dataset_folder(tmp_path: Path) -> None:
+    from judge.io.writers import is_folder_output
+
+    run = tmp_path / "run.v2"
+    write_rows(str(run) + "/", ROWS)  # made as a folder once
+    assert is_folder_output(str(run)) and not is_folder_output(str(tmp_path / "new.v2"))
+    write_rows(str(run), ROWS[:1])  # then named without the slash: still the folder
+    assert run.is_dir() and rows_of(run) == ROWS[:1]
+    (tmp_path / "empty.jsonl").mkdir()
+    write_rows(str(tmp_path / "empty.jsonl"), ROWS)
+    assert rows_of(tmp_path / "empty.jsonl") == ROWS
+    assert not is_folder_output(None) and not is_folder_output("-")
 
 
 def test_unknown_output_extension(tmp_path: Path) -> None:

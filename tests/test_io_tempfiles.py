@@ -171,3 +171,75 @@ def test_run_killed_with_sigkill_then_written_again(tmp_path: Path) -> None:
     write_rows(str(out), ROWS)
     assert os.listdir(tmp_path) == ["out.jsonl"]
     assert rows_of(out) == ROWS
+
+
+# -- every file judge writes in place goes through the same helper ---------------------------------
+
+
+def test_write_text_atomic_sweeps_dead_writers_and_leaves_nothing_on_failure(
+    tmp_path: Path, live_pid: int
+) -> None:
+    from judge.io import atomic_path, write_text_atomic
+
+    out = tmp_path / "notes" / "a.md"  # the folder is made
+    write_text_atomic(out, "first\n")
+    dead, live = temp_of(out, dead_pid()), temp_of(out, live_pid)
+    dead.write_text("half"), live.write_text("busy")
+    write_text_atomic(str(out), "héllo\n")
+    assert out.read_bytes() == "héllo\n".encode()
+    assert sorted(os.listdir(out.parent)) == sorted(["a.md", live.name])
+    with pytest.raises(RuntimeError), atomic_path(out) as tmp:
+        Path(tmp).write_text("half")
+        raise RuntimeError("killed half way")
+    assert out.read_text() == "héllo\n" and sorted(os.listdir(out.parent)) == sorted(
+        ["a.md", live.name]
+    )
+
+
+def test_calibration_meta_empty_pairs_and_report_files_sweep_dead_temps(tmp_path: Path) -> None:
+    """What used to be written with its own `NAME.PID.tmp` now shares the helper (and sweep)."""
+    import pyarrow as pa
+
+    from judge.calibration import Calibration, ProbabilityMap, save
+    from judge.calibration.report import write_json
+    from judge.tasks.pairs.rows import write_empty
+    from judge.tasks.revise import write_meta
+
+    pid = dead_pid()
+    targets = {
+        "calibration.json": lambda p: save(
+            Calibration("absolute", "score", ProbabilityMap("logistic", coef=1.0), 10, "m", {}), p
+        ),
+        "report.json": lambda p: write_json(p, {"n": 1}),
+        "rows.jsonl.meta.json": lambda p: write_meta(str(p).removesuffix(".meta.json"), {}),
+        "empty.parquet": lambda p: write_empty(str(p), pa.schema([("prompt", pa.string())])),
+        "empty.csv": lambda p: write_empty(str(p), pa.schema([("prompt", pa.string())])),
+    }
+    for name, write in targets.items():
+        out = tmp_path / name
+        stale = temp_of(out, pid)
+        stale.write_text("half")
+        write(out)
+        assert out.exists() and not stale.exists(), name
+    assert sorted(os.listdir(tmp_path)) == sorted(targets)
+    assert (tmp_path / "empty.csv").read_text() == "prompt\n"
+
+
+def test_work_folders_sit_next_to_their_output_and_are_swept(tmp_path: Path) -> None:
+    from judge.io.tempfiles import remove_work_folder, work_folder
+
+    out = tmp_path / "kept.jsonl"
+    stale = temp_of(out, dead_pid(), ".spool.tmp")
+    (stale / "x").mkdir(parents=True)
+    folder = work_folder(str(out), ".spool.tmp")
+    assert not stale.exists()
+    assert re.fullmatch(
+        rf"\.kept\.jsonl\.{_host()}\.{os.getpid()}\.[0-9a-f]{{8}}\.spool\.tmp", Path(folder).name
+    )
+    assert Path(folder).parent == tmp_path
+    remove_work_folder(folder)
+    assert os.listdir(tmp_path) == []
+    elsewhere = work_folder(None, ".spool.tmp")  # stdout: the system's temporary folder
+    assert Path(elsewhere).parent != tmp_path and Path(elsewhere).is_dir()
+    remove_work_folder(elsewhere)
+    assert not Path(elsewhere).exists()

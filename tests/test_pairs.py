@@ -179,6 +179,7 @@ def make(answer: Any, tmp_path: Path, rows: list[dict[str, Any]], **options: Any
     backend = FakeBackend(answer=answer)
     runner = Runner(backend)
     compare_options = options.pop("compare_options", None)
+    options.setdefault("conversational", False)  # string rows (the standard form) read easier
     maker = PairMaker(
         constitution(),
         PairsOptions(**options),
@@ -284,7 +285,7 @@ def test_scores_already_in_the_input_need_no_model(tmp_path: Path) -> None:
         {"prompt": "P", "response": "c", "response_index": 2, "score": 0.2, "judge": judge},
     ]
     path = write_jsonl(tmp_path / "scored.jsonl", rows)
-    maker = PairMaker(constitution())
+    maker = PairMaker(constitution(), PairsOptions(conversational=False))
     (group,) = iter_groups(path, FieldMap())
     result = maker.from_scores(group, path)
     (row,) = result.rows
@@ -323,7 +324,7 @@ def test_no_pair_comes_from_outside_the_input(
     results, stats, _, _ = make(QualityJudge(), tmp, rows, mode=mode, strategy=strategy)
     for row_in, result in zip(rows, results, strict=True):
         for out in result.rows:
-            assert out["prompt"] == row_in["prompt"]
+            assert out["prompt"] == row_in["prompt"] + "\n\n"  # the standard form's separator
             assert out["chosen"] in row_in["responses"] and out["rejected"] in row_in["responses"]
             assert out["chosen"].strip() != out["rejected"].strip()
             assert row_in["responses"][out["chosen_index"]] == out["chosen"]
@@ -442,3 +443,18 @@ def test_a_calibration_adds_the_calibrated_probability(tmp_path: Path) -> None:
         PairMaker(
             constitution(), PairsOptions(mode="compare"), calibration=pairwise_calibration("margin")
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12), st.sampled_from(["\n\n", "\n", "\n### Response:\n", " "]))
+def test_a_standard_prompt_ends_with_the_separator_once(prompt: str, separator: str) -> None:
+    from judge.tasks.pairs.rows import with_separator
+
+    out = with_separator(prompt, separator)
+    if not prompt.strip():
+        assert out == prompt  # nothing to separate
+        return
+    # Unchanged if it already ends with the separator; else its trailing white space (a newline
+    # the user left) gives way to the separator, which is never doubled.
+    assert out == (prompt if prompt.endswith(separator) else prompt.rstrip() + separator)
+    assert with_separator(out, separator) == out

@@ -120,6 +120,8 @@ def test_pairs_only_where_improved_in_the_judge_pairs_format(
         "fake/judge",
         "--pairs",
         str(out),
+        "--format",
+        "standard",
         "-o",
         str(tmp_path / "rows.jsonl"),
     )
@@ -132,7 +134,7 @@ def test_pairs_only_where_improved_in_the_judge_pairs_format(
     )
     assert table.column_names == schema.names
     (pair,) = table.to_pylist()
-    assert (pair["prompt"], pair["chosen"], pair["rejected"]) == ("2+2?", "good: 4", "ok")
+    assert (pair["prompt"], pair["chosen"], pair["rejected"]) == ("2+2?\n\n", "good: 4", "ok")
     assert (pair["chosen_index"], pair["rejected_index"], pair["prompt_id"]) == (1, 0, "a")
     assert pair["margin"] == pytest.approx(0.875 - 0.2375) and pair["mode"] == "score"
 
@@ -153,6 +155,14 @@ def test_pairs_only_where_improved_in_the_judge_pairs_format(
     (row,) = read_jsonl(conv)
     assert row["prompt"] == [{"role": "user", "content": "2+2?"}]
     assert row["chosen"] == [{"role": "assistant", "content": "good: 4"}]
+    default = tmp_path / "default.jsonl"  # the conversational form is the default
+    invoke(
+        "revise", str(src), "-c", str(constitution_file), "-m", "fake/judge",
+        "--pairs", str(default), "-o", str(tmp_path / "rows.jsonl"),
+    )  # fmt: skip
+    assert read_jsonl(default) == [row]
+    alone = invoke("revise", str(src), "-c", str(constitution_file), "--format", "standard")
+    assert alone.exit_code == 2 and "add --pairs OUT" in alone.stderr
 
     # No improvement anywhere: an empty dataset that still has the pairs' columns.
     fake.answer = router(score=lambda text: 3)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from judge.errors import ConfigError, InputError
+from judge.io.tempfiles import write_text_atomic
 
 FORMAT = "judge-calibration"
 VERSION = 1
@@ -322,6 +323,21 @@ class Calibration:
             )
         return min(reaching, key=lambda t: t["threshold"])
 
+    def check_use(
+        self, *, sha256: str | None = None, model: str | None = None, force: bool = False
+    ) -> list[str]:
+        """Refuse a calibration fitted under another constitution (its probabilities are about
+        other questions) unless `force`; return the warnings to show (another model's judge)."""
+        fitted = str(self.constitution.get("sha256"))
+        if sha256 is not None and sha256 != fitted and not force:
+            raise CalibrationError(
+                f"{self.where} was fitted under another constitution (sha256 {fitted}), not the "
+                f"one given (sha256 {sha256}), so its probabilities do not hold for these scores: "
+                "run judge calibrate again with this constitution, or add --force to apply it "
+                "anyway"
+            )
+        return self.warnings(sha256=sha256, model=model)
+
     def warnings(self, *, sha256: str | None = None, model: str | None = None) -> list[str]:
         """What differs between the calibrated judge and the one about to be used."""
         out = []
@@ -397,12 +413,8 @@ class Calibration:
 
 def save(calibration: Calibration, path: str | Path) -> None:
     """Write atomically: a crash never leaves half a calibration."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(calibration.to_json(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(calibration.to_json(), indent=2, ensure_ascii=False) + "\n"
+    write_text_atomic(path, text)
 
 
 def load_calibration(path: str | Path) -> Calibration:
@@ -423,9 +435,10 @@ def load_for(
     kind: str | None = None,
     sha256: str | None = None,
     model: str | None = None,
+    force: bool = False,
 ) -> tuple[Calibration, list[str]]:
     """Load a calibration for use (the `--calibration FILE` option): refuses one of the wrong
-    kind, and returns the warnings to show when the constitution or the model differ."""
+    kind or (unless `force`) of another constitution, and returns the warnings to show."""
     calibration = load_calibration(path)
     if kind is not None and calibration.kind != kind:
         use = {
@@ -437,4 +450,4 @@ def load_for(
             f"for {use.get(calibration.kind, calibration.kind)}; here it needs {kind} labels: "
             f"run judge calibrate on {kind} labels"
         )
-    return calibration, calibration.warnings(sha256=sha256, model=model)
+    return calibration, calibration.check_use(sha256=sha256, model=model, force=force)

@@ -18,8 +18,10 @@ from judge.calibration import (
     Calibration,
     CalibrationError,
     FitData,
+    ProbabilityMap,
     brier,
     choose_map,
+    fit_map,
     log_loss,
     precision_curve,
     principle_weights,
@@ -29,6 +31,7 @@ from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.constitution import Constitution
 
+FLAT = 1e-9  # an isotonic map whose levels differ by no more than this is one level
 PAIR_TARGETS = {"a": ((1.0, 1.0),), "b": ((0.0, 1.0),), "tie": ((1.0, 0.5), (0.0, 0.5))}
 
 
@@ -40,10 +43,14 @@ class Fit:
     raw: np.ndarray | None = None  # the judge's own number as a probability, per fit row
     calibrated: np.ndarray | None = None  # out-of-fold calibrated probabilities, per fit row
     raw_scores: dict[str, float] | None = None  # log-loss and Brier of `raw`
+    refused: str | None = None  # "inverted" or "flat": a map was fitted but is not written
 
     def to_json(self) -> dict[str, Any]:
         if self.calibration is None:
-            return {"fitted": False, "reason": self.reason}
+            out: dict[str, Any] = {"fitted": False, "reason": self.reason}
+            if self.refused:
+                out["refused"] = self.refused
+            return out
         c = self.calibration
         return {
             "fitted": True,
@@ -124,6 +131,42 @@ def principle_features(
     return np.array(rows, dtype=float), np.array(ys, dtype=float), [p.id for p in ps]
 
 
+def direction(fitted: ProbabilityMap, data: FitData) -> str | None:
+    """ "inverted" when the judge's numbers run against the humans, "flat" when the map says
+    nothing, None when it rises with the judge's number, as a calibration must.
+
+    Inverted means a negative logistic slope on all the data: for a logistic map, its own
+    coefficient; an isotonic map is fitted increasing, so it cannot fall, and an inverted judge
+    shows in it only as a map pooled flat, so its direction is read from the logistic slope on the
+    same data. Flat means the map gives every input the same probability (a logistic coefficient
+    of 0; a single isotonic level).
+    """
+    slope = fitted if fitted.method == "logistic" else fit_map(data.x, data.y, data.w, "logistic")
+    if slope.coef < 0:
+        return "inverted"
+    if fitted.method == "logistic":
+        return "flat" if fitted.coef == 0 else None
+    return "flat" if max(fitted.y) - min(fitted.y) <= FLAT else None
+
+
+def refusal(problem: str, kind: str, input: str) -> str:
+    """Why no calibration.json was written, for report.md, report.json and stderr."""
+    higher = {"score": "score", "margin": "score difference a - b", "p_a": "p_a"}[input]
+    humans = "rate the item good" if kind == "absolute" else "prefer a"
+    if problem == "inverted":
+        return (
+            f"the judge's numbers run against the humans: the higher its {higher}, the less "
+            f"often the humans {humans}. A calibration would turn its ranking upside down, so "
+            "none is written. Check the labels (which value is good: --positive-label; which "
+            "response is a) and the constitution, or try a stronger judge"
+        )
+    return (
+        f"the judge's {higher} says nothing about the humans: the fitted map gives every item "
+        "the same probability, so none is written. Check the labels and the constitution, or "
+        "try a stronger judge"
+    )
+
+
 def fit(
     judgments: Sequence[Judgment],
     *,
@@ -149,6 +192,9 @@ def fit(
         fitted, cv, calibrated = choose_map(data, seed=seed)
     except CalibrationError as exc:
         return Fit(None, str(exc), data, raw, None, raw_scores)
+    refused = direction(fitted, data)
+    if refused is not None:
+        return Fit(None, refusal(refused, kind, name), data, raw, calibrated, raw_scores, refused)
     weights = None
     features = principle_features(judged, constitution, scale) if mode == "score" else None
     if features is not None and len(features[2]) > 1:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from judge.io.tempfiles import atomic_path
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -22,7 +24,8 @@ def _figure(width: float = 6.0, height: float = 4.5) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=110)
+    # Constrained layout makes room for a legend placed outside the axes.
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -54,6 +57,12 @@ def reliability_diagram(
     curves: Sequence[tuple[str, np.ndarray]],
     title: str,
 ) -> None:
+    _save(reliability_figure(y, w, curves, title), path)
+
+
+def reliability_figure(
+    y: np.ndarray, w: np.ndarray, curves: Sequence[tuple[str, np.ndarray]], title: str
+) -> Figure:
     """Predicted probability against how often the humans agreed, one line per curve."""
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
@@ -66,14 +75,14 @@ def reliability_diagram(
         sizes = 20 + 180 * np.asarray(ns) / max(ns)
         ax.plot(xs, ys, marker=marker, linewidth=1.5, markersize=4, label=label)
         ax.scatter(xs, ys, s=sizes, alpha=0.25)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(-0.03, 1.03)  # room for the markers of the end bins
+    ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("predicted probability (marker area: items in the bin)")
     ax.set_ylabel("observed frequency in the human labels")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+    # Below the axes, never over a point (the points can be anywhere in the unit square).
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
 
 
 def score_histograms(
@@ -84,22 +93,40 @@ def score_histograms(
     value_range: tuple[float, float],
     title: str,
 ) -> None:
-    """One step histogram of the judge's number per human label."""
+    _save(score_figure(groups, xlabel=xlabel, value_range=value_range, title=title), path)
+
+
+def score_figure(
+    groups: Sequence[tuple[str, Sequence[float]]],
+    *,
+    xlabel: str,
+    value_range: tuple[float, float],
+    title: str,
+) -> Figure:
+    """The judge's number per human label, as histograms with their bars side by side (step
+    outlines of several labels would hide each other where they share an edge)."""
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
-    edges = np.linspace(value_range[0], value_range[1], 21).tolist()
-    for label, values in groups:
-        if len(values):
-            ax.hist(
-                values,
-                bins=edges,
-                histtype="step",
-                linewidth=1.8,
-                label=f"{label} (n={len(values)})",
-            )
+    shown = [(label, list(values)) for label, values in groups if len(values)]
+    # Fewer, wider bins when many labels share each bin.
+    edges = np.linspace(value_range[0], value_range[1], 21 if len(shown) <= 2 else 11).tolist()
+    if shown:
+        ax.hist(
+            [values for _, values in shown],
+            bins=edges,
+            histtype="bar",
+            rwidth=0.9,
+            label=[f"{label} (n={len(values)})" for label, values in shown],
+        )
+    ax.set_xlim(value_range)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("items")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+    if shown:
+        fig.legend(loc="outside lower center", ncols=min(len(shown), 3), fontsize=8, frameon=False)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -4,7 +4,6 @@ judgments.jsonl (every labelled item with the judge's verdict, to read the disag
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from judge.calibration.agreement import DEFINITIONS, LabelScale
 from judge.calibration.fitting import Fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
+from judge.io.tempfiles import write_text_atomic
 
 FILES = ("report.md", "report.json", "reliability.png", "scores.png", "judgments.jsonl")
 # Landis and Koch's words for kappa, from the top: the first cut that kappa passes names it.
@@ -26,15 +26,9 @@ LANDIS_KOCH = (
 )
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_judgments(path: Path, judgments: Sequence[Judgment]) -> None:
     lines = (json.dumps(j.to_json(), ensure_ascii=False) for j in judgments)
-    _write_text(path, "".join(line + "\n" for line in lines))
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def write_figures(
@@ -111,7 +105,7 @@ def _good(j: Judgment, scale: LabelScale) -> bool:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    _write_text(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
 # -- report.md ---------------------------------------------------------------------------------
@@ -426,7 +420,7 @@ def threshold_table(
 
 
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
-    _write_text(path, markdown(report))
+    write_text_atomic(path, markdown(report))
 
 
 def headline(r: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -60,6 +59,12 @@ from judge.tasks.score import OUT
     "calibrated_score to each row; needed by --target-precision.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
+@click.option(
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )
 @score_options
@@ -81,6 +86,7 @@ def filter_(**kw: Any) -> None:
             kw["calibration_path"],
             kind="absolute",
             sha256=constitution.sha256,
+            force=kw["force"],
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
@@ -91,7 +97,6 @@ def filter_(**kw: Any) -> None:
         for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
     out = kw["output"]
-    spool_dir = os.path.dirname(os.path.abspath(out)) if out and out != "-" else None
     task = FilterTask(
         constitution,
         runner,
@@ -101,7 +106,7 @@ def filter_(**kw: Any) -> None:
         calibration=calibration,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
         rule=rule,
-        spool_dir=spool_dir if spool_dir and os.path.isdir(spool_dir) else None,
+        output=out,
     )
     outputs = {OUT: out, **({REJECTED: kw["rejected_path"]} if kw["rejected_path"] else {})}
     report = run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand")

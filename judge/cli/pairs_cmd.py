@@ -21,6 +21,7 @@ from judge.cli.common import (
     score_options_from,
     settings_from,
 )
+from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import count_rows, read_rows
@@ -88,11 +89,7 @@ from judge.tasks.score import OUT
     show_default=True,
     help="Seed for best-random and --principles sample.",
 )
-@click.option(
-    "--conversational",
-    is_flag=True,
-    help="Write TRL's conversational format: prompt, chosen and rejected as messages.",
-)
+@pair_format_options("the rows")
 @click.option(
     "--rescore", is_flag=True, help="Judge again even when INPUT rows already have a score."
 )
@@ -110,12 +107,24 @@ from judge.tasks.score import OUT
     help="Calibration from judge calibrate: adds the calibrated probabilities to each pair.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
+@click.option(
     "--push-to-hub",
     "push_repo",
     metavar="REPO",
     help="Also push the dataset, with its card, to this Hugging Face Hub repo.",
 )
 @click.option("--private", is_flag=True, help="With --push-to-hub: create the repo private.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="With --push-to-hub: push even when the --max-cost budget stopped the run part way "
+    "(the dataset then lacks the pairs of the prompts left unjudged).",
+)
 @click.option(
     "--card",
     "card_path",
@@ -137,13 +146,17 @@ def pairs(**kw: Any) -> None:
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     calibration = load_calibration(kw["calibration_path"]) if kw["calibration_path"] else None
+    if calibration is not None:  # before any call: another constitution's is refused
+        calibration.check_use(sha256=constitution.sha256, force=kw["force"])
+    conversational, separator = pair_format_from(kw)
     options = PairsOptions(
         mode=kw["mode"],
         comparisons=kw["comparisons"],
         strategy=kw["strategy"],
         min_margin=kw["min_margin"],
         seed=kw["seed"],
-        conversational=kw["conversational"],
+        conversational=conversational,
+        separator=separator,
         calibration=describe_calibration(calibration) if calibration else None,
     )
     maker = PairMaker(
@@ -181,13 +194,14 @@ def pairs(**kw: Any) -> None:
         # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
         # already in INPUT no model judges here, so only the constitution is compared.
         model = runner.backend.name if runner is not None else None
-        for warning in calibration.warnings(sha256=constitution.sha256, model=model):
+        for warning in calibration.check_use(sha256=constitution.sha256, model=model, force=True):
             click.echo(f"judge: warning: {warning}", err=True)
     listed = fields.responses in first[1] and fields.response not in first[1]
     output: str | None = kw["output"]
     hub = None if kw["dry_run"] else staging_for(kw["push_repo"], output)
     if hub is not None:
         hub.private = kw["private"] or None
+        hub.allow_partial = kw["allow_partial"]
     task = PairsTask(
         maker,
         runner,

@@ -17,6 +17,7 @@ from judge.cli.common import (
     run_task,
     settings_from,
 )
+from judge.cli.pair_format import pair_format_from, pair_format_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.errors import InputError
@@ -78,9 +79,7 @@ from judge.tasks.score import OUT
     help="Also write revision-vs-original preference pairs, only where improved, "
     "in the format of `judge pairs`.",
 )
-@click.option(
-    "--conversational", is_flag=True, help="--pairs in TRL's conversational format (messages)."
-)
+@pair_format_options("the --pairs rows")
 @click.option(
     "--id-field",
     default="id",
@@ -136,6 +135,9 @@ def revise(**kw: Any) -> None:
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
     if to_stdout.count(True) > 1:
         raise click.UsageError("only one output can go to stdout; give the others a file name")
+    conversational, separator = pair_format_from(kw)
+    if not kw["pairs_path"] and (kw["pair_format"] or kw["separator"] is not None):
+        raise click.UsageError("--format and --separator shape the --pairs rows: add --pairs OUT")
     input_path: str = kw["input_path"]
     require_key = not kw["dry_run"]
     runner = make_runner(settings, require_key=require_key)
@@ -157,7 +159,8 @@ def revise(**kw: Any) -> None:
         fields=fields,
         paths=paths,
         id_field=kw["id_field"] or None,
-        conversational=kw["conversational"],
+        conversational=conversational,
+        separator=separator,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
     )
     exit_with(run_task(task, paths, quiet=kw["quiet"], dry_run=kw["dry_run"]))

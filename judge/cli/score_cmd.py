@@ -41,6 +41,12 @@ from judge.tasks.score import OUT, ScoreTask
     help="calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score, P(a human rates it good), to each row.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
 @model_options
 @field_options
 def score(**kw: Any) -> None:
@@ -55,10 +61,13 @@ def score(**kw: Any) -> None:
     input_path: str = kw["input_path"]
     calibration = None
     if kw["calibration_path"]:
-        calibration, _ = load_for(kw["calibration_path"], kind="absolute")
+        calibration, _ = load_for(
+            kw["calibration_path"], kind="absolute", sha256=constitution.sha256, force=kw["force"]
+        )
     runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None:
-        for warning in calibration.warnings(sha256=constitution.sha256, model=runner.backend.name):
+        model = runner.backend.name
+        for warning in calibration.check_use(sha256=constitution.sha256, model=model, force=True):
             click.echo(f"judge: warning: {warning}", err=True)
     task = ScoreTask(
         constitution,

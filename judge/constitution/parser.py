@@ -20,6 +20,15 @@ _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(?!//)\s*(.*)\Z")
 _SCALE = re.compile(r"(\d+)\s*-\s*(\d+)\Z")
 _RUBRIC_LINE = re.compile(r"(?:[-*+]\s+)?(-?\d+)\s*:\s*(.*)\Z")
 _HEADING = re.compile(r" {0,3}(#{1,6})(.*)\Z")
+# Lines that look like a rubric level but are not `N: text`: a number word (`four: ...`) or a
+# number with another mark (`4 - ...`, `4. ...`, `4) ...`, `4 = ...`). Merged into the level
+# above as its continuation, they would silently lose a level.
+_NUMBER_WORDS = "zero|one|two|three|four|five|six|seven|eight|nine|ten"
+_LEVEL_LIKE = re.compile(
+    r"(?:[-*+]\s+)?(?:(-?\d+)\s*(?:[-\u2013\u2014.)=](?:\s|\Z)|\Z)"
+    rf"|({_NUMBER_WORDS})\s*[-\u2013\u2014:.)=](?:\s|\Z))",
+    re.IGNORECASE,
+)
 
 
 def _text(lines: list[Line]) -> str:
@@ -148,6 +157,24 @@ class Parser:
                 "key lines must come before the first blank line",
             )
 
+    def _attributes_in_text(
+        self, body: list[Line], where: str, *, skip_first: bool = False
+    ) -> None:
+        """An attribute line (`title:`, `weight:`, `scale:`) inside a text: most often the
+        attributes of a principle whose `## id` heading was deleted, now merged into this text."""
+        lines = [ln for ln in body if not ln.blank]
+        for ln in lines[1:] if skip_first else lines:
+            if ln.code:
+                continue
+            m = _KEY_VALUE.match(ln.text.strip())
+            if m and m.group(1).lower() in ATTRIBUTE_KEYS:
+                self.report.error(
+                    ln.no,
+                    f"`{ln.text.strip()}` is inside the {where}; attribute lines go right under a "
+                    "`## id` heading: if a principle starts here, add its `## id` heading above, "
+                    "else reword the line",
+                )
+
     # -- the file ----------------------------------------------------------------------------
 
     def parse(self, sha256: str, path: str | None) -> Constitution | None:
@@ -247,6 +274,7 @@ class Parser:
 
         body = self._body()
         self._warn_misplaced(body, ATTRIBUTE_KEYS, f"statement of `{pid}`")
+        self._attributes_in_text(body, f"statement of `{pid}`", skip_first=True)
         statement = _text(body)
         if not statement:
             report.error(
@@ -279,6 +307,7 @@ class Parser:
                 rubric = self._rubric(ln, body, scale)
             elif text := _text(body):
                 sections[name] = text
+                self._attributes_in_text(body, f"`### {kind[1]}` of `{pid}`")
             else:
                 report.error(ln.no, f"`### {kind[1]}` is empty; write the request or remove it")
 
@@ -317,6 +346,18 @@ class Parser:
                 current = None
                 continue
             m = None if ln.code else _RUBRIC_LINE.match(ln.text.strip())
+            if m is None and not ln.code and (like := _LEVEL_LIKE.match(ln.text.strip())):
+                current = None
+                word = (like.group(2) or "").lower()
+                number = like.group(1) or str(_NUMBER_WORDS.split("|").index(word))
+                on = f" on the scale {scale}" if scale else ""
+                report.error(
+                    ln.no,
+                    f"`{ln.text.strip()}` looks like a rubric level but is not `N: text`; "
+                    f"start it with `{number}:` (a whole number{on} and a colon), or reword it if "
+                    "it goes on the level above",
+                )
+                continue
             if m is None:
                 if current is None:
                     hint = f" (N on the scale {scale})" if scale else ""

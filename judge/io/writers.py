@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from judge.errors import InputError
 from judge.io.arrow import _arrow_batches, _infer_schema
-from judge.io.tempfiles import _remove_stale_temps, _temp_name
+from judge.io.tempfiles import _remove_stale_temps, _temp_name, replace_folder
 from judge.io.values import _csv_cell, _dumps
 
 
@@ -54,10 +54,8 @@ def open_writer(path: str | None) -> RowWriter:
         ".csv": _CsvWriter,
         ".parquet": _ParquetWriter,
     }
-    if path.endswith(("/", os.sep)) or (suffix not in writers and os.path.isdir(path)):
+    if is_folder_output(path):
         return _DatasetWriter(path.rstrip("/" + os.sep) or path)
-    if not suffix:
-        return _DatasetWriter(path)
     if suffix not in writers:
         raise InputError(
             f"unsupported output format {suffix!r}: use .jsonl, .ndjson, .json, .csv, .parquet, "
@@ -65,6 +63,15 @@ def open_writer(path: str | None) -> RowWriter:
             where=path,
         )
     return writers[suffix](path)
+
+
+def is_folder_output(path: str | None) -> bool:
+    """Whether `path` names a dataset folder output: a folder that exists, whatever its name
+    (`run.v2`), a path ending in /, or a name without an extension. stdout is no folder."""
+    if path is None or path == "-":
+        return False
+    path = os.fspath(path)
+    return path.endswith(("/", os.sep)) or os.path.isdir(path) or not os.path.splitext(path)[1]
 
 
 def write_rows(path: str | None, rows: Iterable[dict[str, Any]]) -> int:
@@ -279,17 +286,7 @@ class _DatasetWriter(_FileWriter):
         finally:
             if bars_were_on:
                 datasets.enable_progress_bars()
-        if not os.path.exists(self.path):
-            os.rename(saved, self.path)
-            return
-        # A folder cannot be replaced atomically: move the old one aside, then drop it.
-        old = self._new_temp(self.path, ".old")
-        os.rename(self.path, old)
-        try:
-            os.rename(saved, self.path)
-        except OSError:
-            os.rename(old, self.path)
-            raise
+        replace_folder(saved, self.path)
 
 
 def _is_dataset_folder(path: str) -> bool:

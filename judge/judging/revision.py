@@ -29,7 +29,7 @@ from judge.io import FieldMap
 from judge.judging import prompts
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
 from judge.records import Candidate, Usage, Verdict
-from judge.tasks.pairs.rows import Provenance, pair_row
+from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row
 from judge.tasks.pairs.selection import Ranked, select
 
 DEFAULT_MIN_MARGIN = 0.05  # on the [0, 1] overall score: one rubric step of one principle in ~5
@@ -330,7 +330,8 @@ class Reviser:
         out: Revised,
         judge_model: str,
         *,
-        conversational: bool = False,
+        conversational: bool = True,
+        separator: str = SEPARATOR,
         prompt_id: str | None = None,
     ) -> dict[str, Any] | None:
         """The `judge pairs` row (chosen: final revision, rejected: original) when improved."""
@@ -347,6 +348,7 @@ class Reviser:
             *pair,
             provenance,
             conversational=conversational,
+            separator=separator,
             prompt_id=prompt_id,
         )
 

@@ -36,8 +36,8 @@ from judge.engine.runner import Runner
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate, Usage, Verdict
-from judge.tasks.driver import Sinks
-from judge.tasks.summary import plan_text
+from judge.tasks.driver import Defaults, Sinks
+from judge.tasks.summary import plan_text, plural
 
 MODES = ("score", "compare")
 
@@ -148,7 +148,7 @@ class LabelJudge:
 
 
 @dataclass
-class CalibrateTask:
+class CalibrateTask(Defaults):
     """Judge every labelled item, then measure agreement, fit a calibration and write the
     report: report.md, report.json, the figures, judgments.jsonl and calibration.json in
     `folder` (files an earlier run left there and this one did not write are removed)."""
@@ -185,7 +185,9 @@ class CalibrateTask:
         for item in self.labels.items:
             for request in self.judge_items.requests(item):
                 plan.add(self.runner, request)
-        return plan_text(self.runner.backend.name, f"{len(self.labels.items)} labelled items", plan)
+        return plan_text(
+            self.runner.backend.name, plural(len(self.labels.items), "labelled item"), plan
+        )
 
     async def judge(self, item: LabelItem) -> Judgment:
         return await self.judge_items.judge(self.runner, item)

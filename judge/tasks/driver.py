@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from judge.engine.runner import Runner
 from judge.engine.stats import TOO_LONG, UNREACHABLE, RunStats
 from judge.errors import ConfigError
-from judge.tasks.summary import embedded_note, run_summary, unjudged_reasons
+from judge.tasks.summary import embedded_note, plural, run_summary, unjudged_reasons
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -92,6 +92,10 @@ class Task(Protocol[U, R]):
         """Why the run failed as a whole though every unit was tried (exit 1), or None."""
         ...
 
+    def abandon(self) -> None:
+        """The run stopped on an error: drop work files (the outputs are aborted already)."""
+        ...
+
 
 class Defaults:
     """What most tasks do: progress counts `count` units, and the end adds nothing."""
@@ -105,6 +109,9 @@ class Defaults:
         return []
 
     def failure(self) -> str | None:
+        return None
+
+    def abandon(self) -> None:
         return None
 
 
@@ -148,6 +155,7 @@ async def drive(
         except BaseException:
             for sink in sinks.values():
                 sink.abort()
+            task.abandon()
             raise
         for sink in sinks.values():
             sink.close()
@@ -200,9 +208,11 @@ def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report[A
     judged = stats.done - stats.failed
     if stats.budget_hit:
         report.exit_code = 1
-        items = "items" if task.noun == "labelled items" else task.noun
+        noun = "item" if task.noun == "labelled items" else task.noun.removesuffix("s")
+        verb = "is" if stats.failed == 1 else "are"
         report.lines.append(
-            f"judge: the --max-cost budget was reached; {stats.failed} {items} are not judged "
+            f"judge: the --max-cost budget was reached; {plural(stats.failed, noun)} {verb} "
+            "not judged "
             "(the rows say why). Raise --max-cost and run the same command again: verdicts "
             "already paid for come from the cache."
         )

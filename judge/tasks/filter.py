@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 
 from judge.calibration import TIE_TOLERANCE
 from judge.io import RowWriter, open_writer, read_rows
+from judge.io.tempfiles import remove_work_folder, work_folder
 from judge.records import Candidate, Verdict
 from judge.tasks.driver import Sink, Sinks
 from judge.tasks.score import OUT, ScoreTask
@@ -83,14 +83,14 @@ class FilterTask(ScoreTask):
     the unjudged ones to the sink `rejected` when there is one."""
 
     rule: Rule = field(default_factory=lambda: Rule(min_score=0.5))
-    spool_dir: str | None = None  # keep-top: where the judged rows wait for the cut
+    output: str | None = None  # where kept rows go (None: stdout): keep-top spools next to it
     verb = "filtered"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.counts = FilterCounts()
         self._scores = array("d")
-        self._spool: tempfile.TemporaryDirectory[str] | None = None
+        self._spool: str | None = None  # the keep-top spool's folder
         self._spooled: RowWriter | None = None
 
     def write(self, candidate: Candidate, verdict: Verdict, sinks: Sinks) -> None:
@@ -101,22 +101,35 @@ class FilterTask(ScoreTask):
             _route(self.counts, row, score, keep, sinks[OUT], sinks.get(REJECTED))
             return
         # keep-top cannot know the cut before the last score: the row waits on disk.
-        if self._spooled is None:
-            self._spool = tempfile.TemporaryDirectory(prefix=".judge-filter-", dir=self.spool_dir)
-            self._spooled = open_writer(os.path.join(self._spool.name, "spool.jsonl"))
-        self._spooled.write(row)
+        if self._spooled is not None:
+            self._spooled.write(row)
         self._scores.append(float("nan") if score is None else score)
+
+    def units(self) -> Iterable[Candidate]:
+        if self.rule.keep_top is not None and self._spool is None:
+            # Made before the first call: a killed run's spool next to the output goes first.
+            self._spool = work_folder(self.output, ".spool.tmp")
+            self._spooled = open_writer(os.path.join(self._spool, "spool.jsonl"))
+        return super().units()
 
     def finish(self, sinks: Sinks) -> list[str]:
         if self._spooled is not None and self._spool is not None and self.rule.keep_top:
-            self._spooled.close()
-            mask = top_mask(self._scores, self.rule.keep_top)
-            spooled = os.path.join(self._spool.name, "spool.jsonl")
-            for i, (_, row) in enumerate(read_rows(spooled)):
-                score = None if math.isnan(self._scores[i]) else self._scores[i]
-                _route(self.counts, row, score, bool(mask[i]), sinks[OUT], sinks.get(REJECTED))
-            self._spool.cleanup()
+            try:
+                self._spooled.close()
+                mask = top_mask(self._scores, self.rule.keep_top)
+                spooled = os.path.join(self._spool, "spool.jsonl")
+                for i, (_, row) in enumerate(read_rows(spooled)):
+                    score = None if math.isnan(self._scores[i]) else self._scores[i]
+                    rejected = sinks.get(REJECTED)
+                    _route(self.counts, row, score, bool(mask[i]), sinks[OUT], rejected)
+            finally:
+                remove_work_folder(self._spool)
         return [f"judge: {describe_counts(self.counts)}"]
+
+    def abandon(self) -> None:
+        """The run failed: the spool goes (a killed run's is swept by the next writer)."""
+        if self._spool is not None:
+            remove_work_folder(self._spool)
 
 
 def _route(

@@ -21,9 +21,9 @@ from judge.io import FieldMap, write_text_atomic
 from judge.judging.revision import Revised, Reviser
 from judge.records import Candidate, Usage
 from judge.tasks.driver import Defaults, Sinks
-from judge.tasks.pairs.rows import empty_schema, write_empty
+from judge.tasks.pairs.rows import SEPARATOR, empty_schema, write_empty
 from judge.tasks.score import OUT
-from judge.tasks.summary import dollars, human_tokens, plan_text
+from judge.tasks.summary import dollars, human_tokens, plan_text, plural
 
 PAIRS = "pairs"  # revision-vs-original preference pairs
 CANDIDATES = "candidates"  # prompt + [original, revisions...]: a `judge pairs` input
@@ -116,7 +116,8 @@ class ReviseTask(Defaults):
     fields: FieldMap = field(default_factory=FieldMap)
     paths: dict[str, str | None] = field(default_factory=dict)  # sink -> path, for .meta.json
     id_field: str | None = "id"
-    conversational: bool = False
+    conversational: bool = True
+    separator: str = SEPARATOR  # --format standard: what ends each prompt
     count: int | None = None
     noun = "items"
     verb = "revised"
@@ -149,7 +150,7 @@ class ReviseTask(Defaults):
         rounds = self.reviser.options.rounds
         return plan_text(
             model + ("" if judge_model == model else f", judge {judge_model}"),
-            f"{n} items x ({rounds} rounds x 2 calls + 2 judge calls)",
+            f"{plural(n, 'item')} x ({plural(rounds, 'round')} x 2 calls + 2 judge calls)",
             plan,
             input_note="; critiques and revisions not yet made are taken as long as "
             "--critique-max-tokens and as the response they revise",
@@ -174,6 +175,7 @@ class ReviseTask(Defaults):
                 out,
                 judge_model,
                 conversational=self.conversational,
+                separator=self.separator,
                 prompt_id=None if raw_id is None else str(raw_id),
             )
             if pair is not None:
@@ -230,12 +232,19 @@ def meta_path(output: str) -> str:
     return output.rstrip("/" + os.sep) + ".meta.json"
 
 
+def write_meta(output: str, meta: dict[str, Any]) -> None:
+    """`OUTPUT.meta.json`: how the rows of `output` were made, and what it cost."""
+    text = orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()
+    write_text_atomic(meta_path(output), text + "\n")
+
+
 def report(tally: Tally, min_margin: float, pairs: int | None) -> str:
     t = tally
     lines = [
-        f"judge: improved {t.improved} of {t.judged} judged items (--min-margin {min_margin:g}); "
+        f"judge: improved {t.improved} of {plural(t.judged, 'judged item')} "
+        f"(--min-margin {min_margin:g}); "
         f"{t.unchanged} unchanged; {t.items - t.revised} not revised"
-        + (f"; {pairs} pairs written" if pairs is not None else "")
+        + (f"; {plural(pairs, 'pair')} written" if pairs is not None else "")
     ]
     if t.errors:
         top = sorted(t.errors.items(), key=lambda kv: -kv[1])[:3]

@@ -14,7 +14,7 @@ from judge.io import FieldMap
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate, Verdict
 from judge.tasks.driver import Defaults, Sinks
-from judge.tasks.summary import plan_text
+from judge.tasks.summary import plan_text, plural
 
 OUT = "out"  # the name of the rows' output among a task's sinks
 
@@ -100,7 +100,7 @@ class ScoreTask(Defaults):
             if not cand.note:
                 for request in self.scorer.requests(cand):
                     plan.add(self.runner, request)
-        return plan_text(self.runner.backend.name, f"{n} candidates", plan)
+        return plan_text(self.runner.backend.name, plural(n, "candidate"), plan)
 
     async def judge(self, candidate: Candidate) -> Verdict:
         return await self.scorer.score(self.runner, candidate)

@@ -101,7 +101,7 @@ def plan_text(
     """The --dry-run line every judging command prints."""
     todo = plan.calls - plan.cached
     return (
-        f"judge: dry run for {model}: {what} -> {plan.calls} calls{calls_note} "
+        f"judge: dry run for {model}: {what} -> {plural(plan.calls, 'call')}{calls_note} "
         f"({plan.cached} already cached, {todo} to make); "
         f"~{human_tokens(plan.input_tokens)} input tokens "
         f"(estimated at 4 characters a token{input_note}), "

@@ -7,6 +7,7 @@ and the calibration, if one was applied.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +66,11 @@ def card_body(info: CardInfo, repo: str | None = None) -> str:
         "",
         "- `prompt`, `chosen`, `rejected`: "
         + (
-            "lists of messages (TRL's conversational format with an explicit prompt)"
+            "lists of messages (TRL's conversational format with an explicit prompt; TRL "
+            "applies the model's chat template)"
             if o.conversational
-            else "strings"
+            else "strings (TRL's standard format: TRL trains on `prompt + chosen`, so each prompt "
+            f"ends with the separator {json.dumps(o.separator)} to mark the turn boundary)"
         ),
         "- `score_chosen`, `score_rejected`: the judge's scores in [0, 1]; `margin` their "
         "difference",

@@ -42,7 +42,7 @@ from judge.tasks.pairs.ranking import (
     sigmoid,
 )
 from judge.tasks.pairs.results import GroupResult
-from judge.tasks.pairs.rows import Provenance, pair_row
+from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
@@ -57,7 +57,8 @@ class PairsOptions:
     strategy: str = "best-worst"
     min_margin: float = 0.1
     seed: int = 0
-    conversational: bool = False
+    conversational: bool = True  # TRL's conversational form; else the standard (string) one
+    separator: str = SEPARATOR  # standard form: ends the prompt, so prompt + chosen reads well
     calibration: str | None = None  # recorded in the rows and the card when one was applied
 
 
@@ -323,6 +324,7 @@ class PairMaker:
                 rejected,
                 provenance,
                 conversational=o.conversational,
+                separator=o.separator,
                 prompt_id=group.prompt_id,
                 p_chosen=None if p_chosen is None else p_chosen(chosen.index, rejected.index),
             )

@@ -1,23 +1,43 @@
 """The rows of a DPO preference dataset (TRL's preference format), and an empty dataset's schema.
 
-Rows follow TRL's preference format: `prompt`, `chosen`, `rejected` as strings, or in the
-conversational form with an explicit prompt (`prompt` a list of messages ending with the user's
-turn, `chosen`/`rejected` a list holding the one assistant message), plus provenance columns.
+Rows follow TRL's preference format, by default in the conversational form with an explicit
+prompt (`prompt` a list of messages ending with the user's turn, `chosen`/`rejected` a list holding
+the one assistant message), plus provenance columns. The standard form has `prompt`, `chosen`,
+`rejected` as strings; TRL trains on `prompt + chosen` as one text, so the prompt ends with a
+separator (a blank line by default) that makes the join read as a turn boundary, not as one
+sentence running on into the response.
 No column is named `completion`, `messages` or `label`, which TRL would read as another format.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from judge.errors import InputError
+from judge.io.tempfiles import (
+    atomic_path,
+    remove_work_folder,
+    replace_folder,
+    work_folder,
+    write_text_atomic,
+)
+from judge.io.writers import is_folder_output
 from judge.tasks.pairs.selection import Ranked
 
 Messages = list[dict[str, str]]
+FORMATS = ("conversational", "standard")
+SEPARATOR = "\n\n"
+
+
+def with_separator(prompt: str, separator: str = SEPARATOR) -> str:
+    """The prompt of a standard-form row: it ends with `separator`, once. A prompt that already
+    ends with white space has it replaced (not doubled); an empty separator leaves it as is."""
+    if not separator or prompt.endswith(separator) or not prompt.strip():
+        return prompt
+    return prompt.rstrip() + separator
 
 
 def user_prompt(prompt: str | Messages) -> Messages:
@@ -47,11 +67,14 @@ def pair_row(
     rejected: Ranked,
     provenance: Provenance,
     *,
-    conversational: bool = False,
+    conversational: bool = True,
+    separator: str = SEPARATOR,
     prompt_id: str | None = None,
     p_chosen: float | None = None,
 ) -> dict[str, Any]:
-    """One output row. A prompt given as messages needs `conversational`."""
+    """One output row, in the conversational form or (not `conversational`) the standard one,
+    whose prompt ends with `separator`. A prompt given as messages needs the conversational form.
+    """
     if conversational:
         row: dict[str, Any] = {
             "prompt": user_prompt(prompt),
@@ -61,10 +84,14 @@ def pair_row(
     else:
         if not isinstance(prompt, str):
             raise InputError(
-                "the prompt is a list of messages: add --conversational to write TRL's "
-                "conversational format"
+                "the prompt is a list of messages: use --format conversational (the default) to "
+                "write TRL's conversational format"
             )
-        row = {"prompt": prompt, "chosen": chosen.text, "rejected": rejected.text}
+        row = {
+            "prompt": with_separator(prompt, separator),
+            "chosen": chosen.text,
+            "rejected": rejected.text,
+        }
     row["score_chosen"] = chosen.score
     row["score_rejected"] = rejected.score
     row["margin"] = chosen.score - rejected.score
@@ -132,13 +159,6 @@ def empty_schema(
     return pa.schema(fields)
 
 
-def is_folder_output(path: str | None) -> bool:
-    """The rule of judge.io.open_writer: no extension (or a trailing /) is a dataset folder."""
-    if path is None or path == "-":
-        return False
-    return path.endswith(("/", os.sep)) or os.path.isdir(path) or not os.path.splitext(path)[1]
-
-
 def write_empty(path: str | None, schema: Any) -> None:
     """An output with the columns of `schema` and no rows (stdout gets nothing)."""
     if path is None or path == "-":
@@ -147,11 +167,6 @@ def write_empty(path: str | None, schema: Any) -> None:
 
     table = pa.Table.from_pylist([], schema=schema)
     target = path.rstrip("/" + os.sep) or path
-    parent = os.path.dirname(target)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(target)}.{os.getpid()}.empty.tmp")
-    suffix = os.path.splitext(path)[1].lower()
     if is_folder_output(path):
         import datasets
 
@@ -159,23 +174,22 @@ def write_empty(path: str | None, schema: Any) -> None:
         empty = datasets.Dataset.from_dict({n: [] for n in schema.names}, features=features)
         bars_were_on = not datasets.are_progress_bars_disabled()
         datasets.disable_progress_bars()  # the CLI owns progress output
+        saved = work_folder(target, ".dataset.tmp")
         try:
-            empty.save_to_disk(tmp, num_shards=1)  # zero shards would not load back
+            empty.save_to_disk(os.path.join(saved, "saved"), num_shards=1)  # 0 would not load
+            # open_writer already refused folders that are no dataset
+            replace_folder(os.path.join(saved, "saved"), target)
         finally:
+            remove_work_folder(saved)
             if bars_were_on:
                 datasets.enable_progress_bars()
-        if os.path.isdir(target):
-            shutil.rmtree(target)  # open_writer already refused folders that are no dataset
-        os.rename(tmp, target)
         return
+    suffix = os.path.splitext(path)[1].lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(table, tmp)
-    else:
-        with open(tmp, "w", encoding="utf-8") as f:
-            if suffix == ".csv":
-                f.write(",".join(schema.names) + "\n")
-            elif suffix == ".json":
-                f.write("[]\n")
-    os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp)
+        return
+    header = {".csv": ",".join(schema.names) + "\n", ".json": "[]\n"}
+    write_text_atomic(target, header.get(suffix, ""))

@@ -7,8 +7,6 @@ they also go to a staged dataset folder (sink `staged`), which is what gets push
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,16 +14,17 @@ from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
-from judge.io import write_text_atomic
+from judge.io import is_folder_output, write_text_atomic
+from judge.io.tempfiles import remove_work_folder, work_folder
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.pairs.calibrated import calibration_columns
 from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
 from judge.tasks.pairs.groups import Group
 from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
 from judge.tasks.pairs.results import GroupResult, PairsStats
-from judge.tasks.pairs.rows import empty_schema, is_folder_output, write_empty
+from judge.tasks.pairs.rows import empty_schema, write_empty
 from judge.tasks.score import OUT
-from judge.tasks.summary import dollars, human_tokens, plan_text
+from judge.tasks.summary import dollars, human_tokens, plan_text, plural
 
 STAGED = "staged"  # the dataset folder pushed to the Hub when the output is no folder
 
@@ -36,7 +35,8 @@ class Hub:
 
     repo: str
     private: bool | None = None
-    staging: str | None = None  # a temporary folder holding the staged dataset, if any
+    staging: str | None = None  # a work folder next to the output holding the staged dataset
+    allow_partial: bool = False  # push even when the budget stopped the run part way
 
     def staged_path(self) -> str | None:
         return None if self.staging is None else os.path.join(self.staging, "dataset")
@@ -46,7 +46,8 @@ def staging_for(repo: str | None, output: str | None) -> Hub | None:
     """The push's settings; an output that is no dataset folder gets a staged copy to push."""
     if not repo:
         return None
-    staging = None if is_folder_output(output) else tempfile.mkdtemp(prefix="judge-pairs-")
+    # Next to the output, so that the next run removes it if this one is killed.
+    staging = None if is_folder_output(output) else work_folder(output, ".stage.tmp")
     return Hub(repo, staging=staging)
 
 
@@ -64,6 +65,7 @@ class PairsTask(Defaults):
     noun = "prompts"
     verb = "paired"
     stats: PairsStats = field(default_factory=PairsStats)
+    _refused: str | None = None  # why the push was refused (exit 1)
 
     @property
     def constitution(self) -> Constitution:
@@ -91,7 +93,7 @@ class PairsTask(Defaults):
                 plan.add(self.runner, request)
         adaptive = self.options.comparisons == "adaptive"
         note = " (adaptive: the worst case of the sort)" if adaptive else ""
-        return plan_text(self.runner.backend.name, f"{n} prompts", plan, calls_note=note)
+        return plan_text(self.runner.backend.name, plural(n, "prompt"), plan, calls_note=note)
 
     async def judge(self, group: Group) -> GroupResult:
         if self.runner is None:
@@ -138,6 +140,9 @@ class PairsTask(Defaults):
             lines.append(self._push(info))
         return lines
 
+    def failure(self) -> str | None:
+        return self._refused
+
     # -- the rest of the finish ----------------------------------------------------------------
 
     def _staged(self) -> str | None:
@@ -180,14 +185,23 @@ class PairsTask(Defaults):
         hub = self.hub
         if hub is None:
             return ""
-        folder = hub.staged_path() or str(self.output).rstrip("/" + os.sep)
+        budget_hit = self.runner is not None and self.runner.stats.budget_hit
         try:
+            if budget_hit and not hub.allow_partial:
+                written = f"; {self.output} is written" if self.output not in (None, "-") else ""
+                self._refused = (
+                    f"not pushing to {hub.repo}: the --max-cost budget stopped the run part way, "
+                    "so the dataset is partial. Raise --max-cost and run again (paid verdicts "
+                    f"come from the cache), or add --allow-partial to push it as it is{written}"
+                )
+                return "judge: nothing pushed"
+            folder = hub.staged_path() or str(self.output).rstrip("/" + os.sep)
             push_to_hub(datasets.load_from_disk(folder), hub.repo, info, private=hub.private)
         finally:
             if hub.staging:
-                shutil.rmtree(hub.staging, ignore_errors=True)
+                remove_work_folder(hub.staging)
         url = f"https://huggingface.co/datasets/{hub.repo}"
-        return f"judge: pushed {self.stats.pairs} pairs to {url}"
+        return f"judge: pushed {plural(self.stats.pairs, 'pair')} to {url}"
 
     def _why(self) -> str:
         s = self.stats
@@ -203,16 +217,18 @@ class PairsTask(Defaults):
     def _report(self) -> str:
         s, o = self.stats, self.options
         lines = [
-            f"judge: {s.prompts} prompts, {s.candidates} candidates ({s.judged} judged, "
-            f"{s.failed} not judged, {s.duplicates} duplicate texts) -> pairs: {s.pairs} "
+            f"judge: {plural(s.prompts, 'prompt')}, {plural(s.candidates, 'candidate')} "
+            f"({s.judged} judged, {s.failed} not judged, "
+            f"{plural(s.duplicates, 'duplicate text')}) -> pairs: {s.pairs} "
             f"({o.strategy}, --min-margin {o.min_margin:g})"
         ]
-        if s.prompts_without_pair:
+        if s.prompts_without_pair and s.pairs:  # with no pair at all, "no pair survived" said why
             lines.append(f"judge: {self._why()}")
         if o.mode == "compare":
             lines.append(
-                f"judge: {s.comparisons} comparisons in both orders ({s.comparisons_failed} not "
-                f"judged); ties {s.ties}; position bias: {s.flips} verdicts flipped with the "
+                f"judge: {plural(s.comparisons, 'comparison')} in both orders "
+                f"({s.comparisons_failed} not judged); ties {s.ties}; position bias: "
+                f"{plural(s.flips, 'verdict')} flipped with the "
                 f"order ({_pct(s.flip_rate)}), the first-shown response won "
                 f"{_pct(s.first_position_rate)} of orderings"
             )

@@ -1,0 +1,33 @@
+"""The summary's words: plurals, and the embedded model's figure, which must be the measured one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from judge.tasks.summary import EMBEDDED_AGREEMENT, EMBEDDED_ITEMS, embedded_note, plural
+from judge.testing import FakeBackend
+
+RESULTS = Path(__file__).parent.parent / "benchmarks" / "results" / "embedded_agreement.json"
+
+
+def test_plural() -> None:
+    assert plural(1, "candidate") == "1 candidate"
+    assert plural(2, "candidate") == "2 candidates"
+    assert plural(0, "retry", "retries") == "0 retries"
+
+
+def test_the_embedded_note_quotes_the_measured_agreement() -> None:
+    measured = json.loads(RESULTS.read_text())
+    assert measured["exit_code"] == 0 and measured["n"] == EMBEDDED_ITEMS
+    assert f"{measured['agreement']['value']:.0%}" == EMBEDDED_AGREEMENT
+
+
+def test_only_the_embedded_default_gets_the_note() -> None:
+    local = FakeBackend(model="smollm2")
+    local.provider = "local"
+    assert embedded_note(local) is not None and EMBEDDED_AGREEMENT in str(embedded_note(local))
+    assert embedded_note(FakeBackend(model="smollm2")) is None  # another provider
+    other = FakeBackend(model="/models/my-finetune.gguf")
+    other.provider = "local"
+    assert embedded_note(other) is None
