@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/embedded_agreement.json"))
     args = parser.parse_args()
+    measured = commit()  # the code that runs, not the one checked out when it ends
     load_before = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +47,7 @@ def main() -> None:
         "what": "judge calibrate on examples/pandalm-sample.jsonl with the embedded model",
         "command": " ".join(cmd[1:]),
         "exit_code": done.returncode,
-        "commit": commit(),
+        "commit": measured,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "seconds": round(time.monotonic() - started, 1),

@@ -23,9 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import judge
 from judge.calibration.labels import LabelFields, load_labels
 from judge.constitution import Constitution, load
-from judge.engine.settings import DEFAULT_MODEL, Settings, make_runner
+from judge.engine.settings import Settings, make_runner
 from judge.errors import RunFailed
 from judge.io import FieldMap, iter_candidates
 from judge.judging.comparison import CompareOptions
@@ -39,27 +40,10 @@ from judge.tasks.pairs.groups import iter_groups
 from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
 from judge.tasks.pairs.task import PairsTask
 from judge.tasks.revise import ReviseTask
-from judge.tasks.score import OUT, Scored, ScoreTask
+from judge.tasks.score import OUT, ScoreTask
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "CompareOptions",
-    "FieldMap",
-    "JudgeSetup",
-    "LabelFields",
-    "PairsOptions",
-    "ReviseOptions",
-    "RunFailed",
-    "ScoreOptions",
-    "Scored",
-    "Settings",
-    "calibrate",
-    "filter",
-    "load_constitution",
-    "pairs",
-    "revise",
-    "score",
-]
+# The names `import judge` gives: the package's __all__, kept in one place.
+__all__ = list(judge.__all__)
 
 
 def _records(data: Any) -> tuple[list[dict[str, Any]], str]:
@@ -122,6 +106,29 @@ def load_constitution(path: str | Path) -> Constitution:
     return load(path)
 
 
+def _scoring(
+    cls: type[ScoreTask],
+    data: Any,
+    constitution: Constitution | str | Path,
+    model: str | None,
+    settings: Settings | None,
+    fields: FieldMap | None,
+    **task: Any,
+) -> tuple[ScoreTask, str]:
+    """A scoring task (ScoreTask or FilterTask) over `data`, and the kind of table it was."""
+    fields = fields or FieldMap()
+    candidates, kind = _candidates(data, fields)
+    made = cls(
+        _constitution(constitution),
+        make_runner(_settings(settings, model)),
+        lambda: iter(candidates),
+        fields=fields,
+        count=len(candidates),
+        **task,
+    )
+    return made, kind
+
+
 def score(
     data: Any,
     constitution: Constitution | str | Path,
@@ -133,18 +140,10 @@ def score(
 ) -> Any:
     """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
     of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
-    fields = fields or FieldMap()
-    candidates, kind = _candidates(data, fields)
-    task = ScoreTask(
-        _constitution(constitution),
-        make_runner(_settings(settings, model)),
-        lambda: iter(candidates),
-        options=options or ScoreOptions(),
-        fields=fields,
-        count=len(candidates),
-        keep=kind == "records",
-    )
+    options = options or ScoreOptions()
+    task, kind = _scoring(ScoreTask, data, constitution, model, settings, fields, options=options)
     if kind == "records":
+        task.keep = True
         return _run(task, {OUT: RowList()}, lambda: task.results)
     return _table(task, kind)
 
@@ -162,16 +161,10 @@ def filter(
 ) -> Any:
     """The rows a judge keeps (`min_score` or `keep_top`), with their scores, as the same kind
     of table as `data`."""
-    fields = fields or FieldMap()
-    candidates, kind = _candidates(data, fields)
-    task = FilterTask(
-        _constitution(constitution),
-        make_runner(_settings(settings, model)),
-        lambda: iter(candidates),
-        options=options or ScoreOptions(),
-        fields=fields,
-        count=len(candidates),
-        rule=Rule(min_score=min_score, keep_top=keep_top),
+    rule = Rule(min_score=min_score, keep_top=keep_top)
+    options = options or ScoreOptions()
+    task, kind = _scoring(
+        FilterTask, data, constitution, model, settings, fields, options=options, rule=rule
     )
     return _table(task, kind)
 

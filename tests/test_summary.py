@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from judge.tasks.summary import EMBEDDED_AGREEMENT, EMBEDDED_ITEMS, embedded_note, plural
+from judge.tasks.summary import EMBEDDED_AGREEMENT, EMBEDDED_JUDGED, embedded_note, plural
 from judge.testing import FakeBackend
 
 RESULTS = Path(__file__).parent.parent / "benchmarks" / "results" / "embedded_agreement.json"
@@ -19,7 +19,7 @@ def test_plural() -> None:
 
 def test_the_embedded_note_quotes_the_measured_agreement() -> None:
     measured = json.loads(RESULTS.read_text())
-    assert measured["exit_code"] == 0 and measured["n"] == EMBEDDED_ITEMS
+    assert measured["exit_code"] == 0 and measured["n"] == EMBEDDED_JUDGED
     assert f"{measured['agreement']['value']:.0%}" == EMBEDDED_AGREEMENT
 
 

@@ -10,6 +10,7 @@ import click
 
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
 from judge.cli.common import (
+    choice,
     compare_options_from,
     constitution_option,
     exit_with,
@@ -17,6 +18,7 @@ from judge.cli.common import (
     run_task,
     score_options,
     score_options_from,
+    seed_option,
     settings_from,
 )
 from judge.constitution import load
@@ -65,20 +67,18 @@ def _label_field_options(func: Any) -> Any:
     help="Folder for report.md, report.json, the PNG figures, judgments.jsonl and "
     "calibration.json.",
 )
-@click.option(
+@choice(
     "--mode",
-    type=click.Choice(["score", "compare"]),
-    default="score",
-    show_default=True,
-    help="Pairwise labels: score each response alone and prefer the higher score, or "
+    ["score", "compare"],
+    "score",
+    "Pairwise labels: score each response alone and prefer the higher score, or "
     "compare the two in both orders.",
 )
-@click.option(
+@choice(
     "--kind",
-    type=click.Choice(["auto", "pairwise", "absolute"]),
-    default="auto",
-    show_default=True,
-    help="Kind of labels (auto: from the fields of the first row).",
+    ["auto", "pairwise", "absolute"],
+    "auto",
+    "Kind of labels (auto: from the fields of the first row).",
 )
 @click.option(
     "--tie-margin",
@@ -97,13 +97,7 @@ def _label_field_options(func: Any) -> Any:
 @click.option(
     "--sample", type=click.IntRange(1), help="Judge a seeded random sample of this many items."
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for --sample, the DPO display order and the bootstrap.",
-)
+@seed_option("Seed for --sample, the DPO display order and the bootstrap.")
 @click.option(
     "--resamples",
     type=click.IntRange(10),
@@ -111,12 +105,11 @@ def _label_field_options(func: Any) -> Any:
     show_default=True,
     help="Bootstrap resamples for the confidence intervals.",
 )
-@click.option(
+@choice(
     "--principles",
-    type=click.Choice(["all", "sample"]),
-    default="all",
-    show_default=True,
-    help="Compare mode: all principles in one call, or one drawn per pair by weight.",
+    ["all", "sample"],
+    "all",
+    "Compare mode: all principles in one call, or one drawn per pair by weight.",
 )
 @score_options
 @model_options

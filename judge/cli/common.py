@@ -133,6 +133,28 @@ field_options = _options(
 )
 
 
+def choice(flag: str, choices: Any, default: str, help: str) -> Callable[[F], F]:
+    """An option that takes one of `choices` (default shown in --help)."""
+    return click.option(
+        flag, type=click.Choice(list(choices)), default=default, show_default=True, help=help
+    )
+
+
+def seed_option(help: str) -> Callable[[F], F]:
+    return click.option("--seed", type=int, default=0, show_default=True, help=help)
+
+
+def id_field_option(help: str) -> Callable[[F], F]:
+    return click.option("--id-field", default="id", show_default=True, help=help)
+
+
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
+    "differs).",
+)
+
 constitution_option = click.option(
     "-c",
     "--constitution",

@@ -13,6 +13,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     fields_from,
+    force_option,
     model_options,
     run_task,
     score_options,
@@ -58,12 +59,7 @@ from judge.tasks.score import OUT
     help="calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score to each row; needed by --target-precision.",
 )
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
-    "differs).",
-)
+@force_option
 @click.option(
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )

@@ -10,15 +10,19 @@ import click
 
 from judge.calibration import load_calibration
 from judge.cli.common import (
+    choice,
     compare_options_from,
     constitution_option,
     exit_with,
     field_options,
     fields_from,
+    force_option,
+    id_field_option,
     model_options,
     run_task,
     score_options,
     score_options_from,
+    seed_option,
     settings_from,
 )
 from judge.cli.pair_format import pair_format_from, pair_format_options
@@ -42,36 +46,32 @@ from judge.tasks.score import OUT
     help="Output: a folder (a Hugging Face dataset, for TRL), "
     ".parquet, .jsonl, .csv. Default: JSON Lines on stdout.",
 )
-@click.option(
+@choice(
     "--mode",
-    type=click.Choice(MODES),
-    default="score",
-    show_default=True,
-    help="score: rank by absolute scores (one call per response, or none when INPUT "
+    MODES,
+    "score",
+    "score: rank by absolute scores (one call per response, or none when INPUT "
     "already has scores); compare: judge pairs of responses, in both orders.",
 )
-@click.option(
+@choice(
     "--comparisons",
-    type=click.Choice(COMPARISONS),
-    default="all",
-    show_default=True,
-    help="compare mode: every pair (N(N-1)/2 pairs), or adaptive: a merge sort driven "
+    COMPARISONS,
+    "all",
+    "compare mode: every pair (N(N-1)/2 pairs), or adaptive: a merge sort driven "
     "by the judge (about N log2 N pairs).",
 )
-@click.option(
+@choice(
     "--principles",
-    type=click.Choice(["all", "sample"]),
-    default="all",
-    show_default=True,
-    help="compare mode: all principles in each call, or one drawn "
+    ["all", "sample"],
+    "all",
+    "compare mode: all principles in each call, or one drawn "
     "per comparison (seeded), as in Constitutional AI.",
 )
-@click.option(
+@choice(
     "--strategy",
-    type=click.Choice(STRATEGIES),
-    default="best-worst",
-    show_default=True,
-    help="best-worst: best vs worst; best-random: best vs a random "
+    STRATEGIES,
+    "best-worst",
+    "best-worst: best vs worst; best-random: best vs a random "
     "other; all: every pair above --min-margin.",
 )
 @click.option(
@@ -82,23 +82,12 @@ from judge.tasks.score import OUT
     help="Keep a pair only if the chosen score beats the rejected one by this much "
     "(scores are in [0, 1]); ties never make a pair.",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for best-random and --principles sample.",
-)
+@seed_option("Seed for best-random and --principles sample.")
 @pair_format_options("the rows")
 @click.option(
     "--rescore", is_flag=True, help="Judge again even when INPUT rows already have a score."
 )
-@click.option(
-    "--id-field",
-    default="id",
-    show_default=True,
-    help="Input field copied to prompt_id, where rows have it.",
-)
+@id_field_option("Input field copied to prompt_id, where rows have it.")
 @click.option(
     "--calibration",
     "calibration_path",
@@ -106,12 +95,7 @@ from judge.tasks.score import OUT
     envvar="JUDGE_CALIBRATION",
     help="Calibration from judge calibrate: adds the calibrated probabilities to each pair.",
 )
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
-    "differs).",
-)
+@force_option
 @click.option(
     "--push-to-hub",
     "push_repo",

@@ -13,8 +13,10 @@ from judge.cli.common import (
     exit_with,
     field_options,
     fields_from,
+    id_field_option,
     model_options,
     run_task,
+    seed_option,
     settings_from,
 )
 from judge.cli.pair_format import pair_format_from, pair_format_options
@@ -51,13 +53,7 @@ from judge.tasks.score import OUT
     show_default=True,
     help="Critique-and-revision rounds per item; each starts from the last revision.",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the principle drawn for each round (per item: reruns are identical).",
-)
+@seed_option("Seed of the principle drawn for each round (per item: reruns are identical).")
 @click.option(
     "--min-margin",
     type=click.FloatRange(0, 1),
@@ -80,12 +76,7 @@ from judge.tasks.score import OUT
     "in the format of `judge pairs`.",
 )
 @pair_format_options("the --pairs rows")
-@click.option(
-    "--id-field",
-    default="id",
-    show_default=True,
-    help="Input field copied to the pairs' prompt_id, where rows have it.",
-)
+@id_field_option("Input field copied to the pairs' prompt_id, where rows have it.")
 @click.option(
     "--emit-candidates",
     "candidates_path",

@@ -13,6 +13,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     fields_from,
+    force_option,
     model_options,
     run_task,
     score_options,
@@ -41,12 +42,7 @@ from judge.tasks.score import OUT, ScoreTask
     help="calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score, P(a human rates it good), to each row.",
 )
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Apply --calibration even when it was fitted under another constitution (its sha256 "
-    "differs).",
-)
+@force_option
 @model_options
 @field_options
 def score(**kw: Any) -> None:

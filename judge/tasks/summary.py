@@ -8,8 +8,8 @@ from judge.engine.stats import REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunS
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
 # (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
-EMBEDDED_AGREEMENT: str | None = None  # measuring
-EMBEDDED_ITEMS = 40
+EMBEDDED_AGREEMENT = "35%"
+EMBEDDED_JUDGED = 34  # of the sample's 40 items; the others got no verdict
 
 _REASONS = {
     UNREACHABLE: "the model could not be reached",
@@ -81,15 +81,10 @@ def embedded_note(backend: Backend) -> str | None:
     """The line every run on the embedded model ends with: its verdicts are close to chance."""
     if backend.provider != "local" or backend.model not in ("smollm2", "default", ""):
         return None
-    measured = (
-        f": it agreed with people on {EMBEDDED_AGREEMENT} of the {EMBEDDED_ITEMS} items of the "
-        "shipped PandaLM sample (benchmarks/embedded_agreement.py)"
-        if EMBEDDED_AGREEMENT
-        else ""
-    )
     return (
-        f"judge: note: the embedded model (SmolLM2-135M) judges close to chance{measured}. "
-        "For real data pick a strong judge: -m "
+        "judge: note: the embedded model (SmolLM2-135M) judges close to chance: it agreed with "
+        f"people on {EMBEDDED_AGREEMENT} of the {EMBEDDED_JUDGED} items it judged of the shipped "
+        "PandaLM sample (benchmarks/embedded_agreement.py). For real data pick a strong judge: -m "
         "openai/gpt-4o-mini, -m anthropic/claude-haiku-4-5, or -m openai/NAME --base-url URL "
         "for your own server, and check it with judge calibrate."
     )
