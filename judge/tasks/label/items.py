@@ -129,6 +129,7 @@ def _pairs(path: str, seed: int) -> Iterator[Item]:
             raise InputError("expected an object with named fields", where)
         prompt = _prompt(row, where)
         rid = _row_id(row)
+        found: list[tuple[str | None, str, str]]
         if row.get("response_a") is not None or row.get("response_b") is not None:
             found = [(None, _text(row, "response_a", where), _text(row, "response_b", where))]
         elif row.get("chosen") is not None or row.get("rejected") is not None:

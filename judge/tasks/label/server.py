@@ -59,7 +59,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(status=403, text="forbidden: this server answers 127.0.0.1 only")
     protected = request.path == "/" or request.path.startswith("/api/")
     if token and protected:
-        given = request.query.get("token") or request.headers.get("X-Token", "")
+        given = request.query.get("token") or request.headers.get("X-Token") or ""
         if not secrets.compare_digest(given.encode(), token.encode()):
             return web.Response(status=403, text="forbidden: open the URL with its token")
     try:
@@ -75,6 +75,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def _index(request: web.Request) -> web.Response:
     return web.Response(body=_asset("index.html"), content_type="text/html", charset="utf-8")
+
+
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 async def _static(request: web.Request) -> web.Response:
@@ -136,6 +140,7 @@ def make_app(session: Session, token: str = "") -> web.Application:
     app[TOKEN] = token
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/api/state", _state)
     app.router.add_post("/api/{action}", _act)
     return app

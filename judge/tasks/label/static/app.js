@@ -129,14 +129,16 @@
     renderAgreement(s.agreement);
     $("undo").disabled = !s.can_undo;
     const item = s.item;
-    document.body.dataset.itemId = item ? item.id : "";
     $("done").hidden = !!item;
     $("item").hidden = !item;
     $("pair-buttons").hidden = !pair || !item;
     $("rating-buttons").hidden = pair || !item;
     $("skip").disabled = !item;
     if (!pair) renderRatingButtons(s.scale);
-    if (!item) return;
+    if (!item) {
+      document.body.dataset.itemId = "";
+      return;
+    }
     $("item-id").textContent = "item " + item.id;
     $("prompt-box").hidden = item.prompt == null;
     show($("prompt"), item.prompt || "");
@@ -152,20 +154,23 @@
     }
     window.scrollTo(0, 0);
     shownAt = performance.now();
+    document.body.dataset.itemId = item.id; // last: tests wait for it
   }
 
   async function act(path, body) {
     if (busy) return;
     busy = true;
+    let s;
     try {
-      const s = await call("POST", path, body);
-      notice(s.notice);
-      render(s);
+      s = await call("POST", path, body);
     } catch (e) {
       notice("Not saved: " + e.message + ". Is the server still running?");
+      return;
     } finally {
       busy = false;
     }
+    notice(s.notice);
+    render(s);
   }
 
   function flash(choice) {
@@ -220,11 +225,14 @@
   });
 
   async function load() {
+    let s;
     try {
-      render(await call("GET", "/api/state?page=" + encodeURIComponent(page)));
+      s = await call("GET", "/api/state?page=" + encodeURIComponent(page));
     } catch (e) {
       notice("Cannot reach the server: " + e.message);
+      return;
     }
+    render(s);
   }
 
   load();

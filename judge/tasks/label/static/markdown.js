@@ -47,7 +47,16 @@
     emphasis(parent, s.slice(i));
   }
 
-  const SPAN = /(\*\*|__)(?=\S)([\s\S]*?\S)\1|(\*|\b_)(?=\S)([\s\S]*?\S)\3(?!\w)|\[([^\]\n]+)\]\(([^)\s]+)\)/;
+  // Underscores only outside words (snake_case and __dunder__ stay as they are), as CommonMark.
+  const SPAN = new RegExp(
+    [
+      "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*",
+      "(?<!\\w)__(?=\\S)([\\s\\S]*?\\S)__(?!\\w)",
+      "\\*(?=[^\\s*])([\\s\\S]*?[^\\s*])\\*",
+      "(?<!\\w)_(?=[^\\s_])([\\s\\S]*?[^\\s_])_(?!\\w)",
+      "\\[([^\\]\\n]+)\\]\\(([^)\\s]+)\\)",
+    ].join("|"),
+  );
 
   function emphasis(parent, s) {
     while (s) {
@@ -57,13 +66,15 @@
         return;
       }
       if (m.index > 0) parent.appendChild(text(s.slice(0, m.index)));
-      if (m[1]) {
+      const strong = m[1] !== undefined ? m[1] : m[2];
+      const em = m[3] !== undefined ? m[3] : m[4];
+      if (strong !== undefined) {
         const b = el("strong");
-        emphasis(b, m[2]);
+        emphasis(b, strong);
         parent.appendChild(b);
-      } else if (m[3]) {
+      } else if (em !== undefined) {
         const e = el("em");
-        emphasis(e, m[4]);
+        emphasis(e, em);
         parent.appendChild(e);
       } else {
         const link = el("span", "md-link");
@@ -151,7 +162,7 @@
     const indent = first[1].length;
     let i = start;
     while (i < lines.length) {
-      const m = ITEM.exec(lines[i]);
+      let m = ITEM.exec(lines[i]);
       if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) break;
       const body = [m[3]];
       i++;
