@@ -146,7 +146,11 @@ def test_ten_items_keyboard_undo_reload_resume_xss_and_calibrate(
     worker.join(300)
     assert done and done[0].exit_code == 0, done and done[0].output
     report = json.loads((tmp_path / "cal" / "report.json").read_text())
-    assert report["n_items"] == 10 if "n_items" in report else True
+    assert report["n"] == 10  # every labelled pair judged
+    judged = read_jsonl(tmp_path / "cal" / "judgments.jsonl")
+    assert {r["prompt"]: r["human"] for r in judged} == {
+        r["prompt"]: r["preference"] for r in written
+    }
     assert (tmp_path / "cal" / "report.json").exists()
 
 
