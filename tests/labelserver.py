@@ -15,6 +15,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright drives it, nothing is downloaded
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 XSS = (
     "Here is the answer.\n\n<script>window.__pwned = 1</script>\n"
     '<img src=x onerror="window.__pwned = 2">\n\n'
@@ -77,7 +89,7 @@ class Server:
 
 
 @contextmanager
-def label_server(*args: str, cwd: Path) -> Iterator[Server]:
+def label_server(*args: str, cwd: Path | None = None) -> Iterator[Server]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "judge", "label", *args, "--no-browser", "--port", "0"],

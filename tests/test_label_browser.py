@@ -18,19 +18,16 @@ from click.testing import CliRunner
 
 from judge.calibration.metrics import cohen_kappa
 from judge.cli import main
-from tests.labelserver import XSS, label_server, pair_rows, read_jsonl, write_jsonl
+from tests.labelserver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    XSS,
+    label_server,
+    pair_rows,
+    read_jsonl,
+    write_jsonl,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -44,7 +41,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="needs the dev ex
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
