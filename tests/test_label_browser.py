@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from judge.calibration.metrics import cohen_kappa
 from judge.cli import main
@@ -203,3 +207,67 @@ def test_absolute_page_keys_and_principles(browser: Any, tmp_path: Path) -> None
         page.close()
     assert [r["label"] for r in read_jsonl(labels)] == [5, 3, 1]
     assert all(r["prompt"] and r["response"] for r in read_jsonl(labels))
+
+
+@pytest.fixture(scope="module")
+def renderer(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A page with the shipped markdown.js loaded, under the server's CSP."""
+    tmp = tmp_path_factory.mktemp("md")
+    data = write_jsonl(tmp / "in.jsonl", pair_rows(1))
+    with label_server(str(data), "-o", str(tmp / "l.jsonl"), cwd=tmp) as server:
+        page = open_page(browser, server.url)
+        yield page
+        page.close()
+
+
+RENDER = """(sources) => sources.map((s) => {
+  const root = window.renderMarkdown(s);
+  const tags = [...root.querySelectorAll("*")].map((e) => e.tagName.toLowerCase());
+  const all = [...root.querySelectorAll("*")];
+  const attrs = all.flatMap((e) => [...e.attributes].map((a) => a.name));
+  return {html: root.innerHTML, text: root.textContent, tags, attrs};
+})"""
+ALLOWED_TAGS = {"p", "pre", "code", "strong", "em", "ul", "ol", "li", "blockquote", "hr", "span"}
+ALLOWED_TAGS |= {"h3", "h4", "h5", "h6"}
+
+
+def render(page: Any, *sources: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = page.evaluate(RENDER, list(sources))
+    return result
+
+
+def test_markdown_renderer_examples(renderer: Any) -> None:
+    code, snake, lists, quote, html = render(
+        renderer,
+        "Run:\n\n```bash\necho '<b>hi</b>' && ls *.py\n```\nthen `a < b`.",
+        "snake_case_name and a * b * c stay; _this_ and *that* and **bold** do not",
+        "1. one\n2. two\n   - nested\n\n3) three\n\n- x\n- y",
+        "> quoted **text**\n> more\n\n---",
+        '<img src=x onerror=alert(1)><a href="javascript:alert(1)">x</a>',
+    )
+    assert "<pre data-lang=\"bash\"><code>echo '&lt;b&gt;hi&lt;/b&gt;' && ls *.py</code></pre>" in (
+        code["html"].replace("&amp;", "&")
+    )
+    assert "<code>a &lt; b</code>" in code["html"]
+    assert "snake_case_name and a * b * c stay" in snake["text"]
+    assert snake["tags"] == ["p", "em", "em", "strong"]
+    assert lists["tags"][:4] == ["ol", "li", "li", "p"] and "ul" in lists["tags"]
+    assert quote["tags"] == ["blockquote", "p", "strong", "hr"]
+    assert html["tags"] == ["p"] and html["text"].startswith("<img src=x")
+
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+ALPHABET = "ab *_`#>-+1.)[]()\n<>\"'=/\\~&;:script onerror img"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(ALPHABET, max_size=80), min_size=20, max_size=20))
+def test_markdown_renderer_makes_only_safe_nodes(renderer: Any, sources: list[str]) -> None:
+    for source, out in zip(sources, render(renderer, *sources), strict=True):
+        assert set(out["tags"]) <= ALLOWED_TAGS, (source, out["html"])
+        assert set(out["attrs"]) <= {"class", "data-lang", "start"}, (source, out["html"])
+        # Markup characters may go, but every letter is shown (a fence's language as a label).
+        body = "\n".join(line for line in source.split("\n") if not FENCE.match(line))
+        shown = Counter(c for c in out["text"] if c.isalpha())
+        assert Counter(c for c in body if c.isalpha()) <= shown, (source, out["html"])
+        assert shown <= Counter(c for c in source if c.isalpha()), (source, out["html"])

@@ -136,8 +136,7 @@ def label(**kw: Any) -> None:
         others=kw["others"],
     )
     token = "" if host in LOOPBACK else secrets.token_urlsafe(18)
-    done = session.state("cli")["progress"]["done"]
-    session.leases.clear()
+    done = session.progress()["done"]
     say = _say
     order = f", ordered: {method}" if method else ""
     say(
@@ -160,7 +159,7 @@ def label(**kw: Any) -> None:
     asyncio.run(
         serve(app, host, DEFAULT_PORT if port is None else port, ready, fallback=port is None)
     )
-    left = session.state("cli")["progress"]["left"]
+    left = session.progress()["left"]
     say(
         f"judge label: {session.labelled_now} labelled this session, {left} left; "
         f"labels in {kw['output']}"

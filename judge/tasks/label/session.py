@@ -93,6 +93,10 @@ class Session:
             "can_undo": bool(self.undo_stack),
         }
 
+    def progress(self) -> dict[str, Any]:
+        """Done, left and the pace, without giving any page an item."""
+        return self._progress(self._mine(self.store.rows()))
+
     def decide(self, page: str, item_id: str, choice: str, seconds: float) -> bool:
         """Write a decision; False when it was already decided (by another page)."""
         item = self._item(item_id)

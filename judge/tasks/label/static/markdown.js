@@ -47,7 +47,7 @@
     emphasis(parent, s.slice(i));
   }
 
-  // Underscores only outside words (snake_case and __dunder__ stay as they are), as CommonMark.
+  // Underscores only at word edges (snake_case stays as it is), as in CommonMark.
   const SPAN = new RegExp(
     [
       "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*",
