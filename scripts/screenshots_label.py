@@ -97,12 +97,12 @@ def main() -> None:
         pairs = str(write_jsonl(folder / "pairs.jsonl", pair_items()))
         ann, bob = str(folder / "ann.jsonl"), str(folder / "bob.jsonl")
         prelabel([pairs, "-o", ann, "--annotator", "ann"], 12, ["left", "right"], 9.0)
-        bob_args = [pairs, "-o", bob, "--annotator", "bob", "--other", ann]
+        constitution = str(ROOT / "constitutions" / "code-answers.md")
+        bob_args = [pairs, "-o", bob, "--annotator", "bob", "--other", ann, "-c", constitution]
         prelabel(bob_args, 9, ["left", "right", "left", "tie"], 11.0)
         shoot(browser, bob_args, out / "label-pairwise.png")
 
         rated = str(write_jsonl(folder / "rated.jsonl", absolute_items()))
-        constitution = str(ROOT / "constitutions" / "code-answers.md")
         rated_args = [
             rated,
             "-o",

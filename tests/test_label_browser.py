@@ -168,11 +168,13 @@ def test_two_annotators_see_their_kappa(browser: Any, tmp_path: Path) -> None:
         for key in "aabbta":
             press(page, key)
         page.close()
-    with label_server(
-        str(data), "-o", str(bob), "--annotator", "bob", "--other", str(ann), cwd=tmp_path
-    ) as server:
+    (tmp_path / "c.md").write_text("name: t\n\nJudge.\n\n## kind\nIs it kind?\n")
+    args = [str(data), "-o", str(bob), "--annotator", "bob", "--other", str(ann)]
+    with label_server(*args, "-c", str(tmp_path / "c.md"), cwd=tmp_path) as server:
         page = open_page(browser, server.url)
         assert page.is_hidden("#agreement")  # no overlap yet
+        page.click("#pair-principles summary")  # the principles, folded under the pair
+        assert page.is_visible("text=Is it kind?")
         for key in "abba":
             press(page, key)
         text = page.inner_text("#agreement")

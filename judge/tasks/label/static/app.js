@@ -70,8 +70,7 @@
     box.title = "Cohen's kappa with each other annotator on the items you both labelled";
   }
 
-  function renderPrinciples(list) {
-    const box = $("principle-list");
+  function renderPrinciples(list, box) {
     box.replaceChildren();
     for (const p of list) {
       const div = document.createElement("div");
@@ -99,7 +98,6 @@
       }
       box.appendChild(div);
     }
-    $("principles").hidden = !list.length;
   }
 
   function renderRatingButtons(scale) {
@@ -144,13 +142,16 @@
     show($("prompt"), item.prompt || "");
     $("pair").hidden = !pair;
     $("single").hidden = pair;
+    const box = pair ? $("pair-principle-list") : $("principle-list");
+    if (!box.childElementCount) renderPrinciples(s.principles, box);
+    $("pair-principles").hidden = !pair || !s.principles.length;
+    $("principles").hidden = pair || !s.principles.length;
     if (pair) {
       show($("left"), item.left);
       show($("right"), item.right);
     } else {
       $("response-label").textContent = item.document ? "Document" : "Response";
       show($("response"), item.response);
-      renderPrinciples(s.principles);
     }
     window.scrollTo(0, 0);
     shownAt = performance.now();
