@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,8 @@ from tests.labelserver import pair_rows, read_jsonl, write_jsonl
 def session_for(tmp_path: Path, rows: list[dict[str, Any]], kind: Any = "pairwise", **kw: Any):
     data = write_jsonl(tmp_path / "in.jsonl", rows)
     store = LabelStore(str(tmp_path / kw.pop("out", "labels.jsonl")))
-    return Session(load_items(str(data), kind), store, kw.pop("annotator", "ann"), kind, **kw)
+    _, items = load_items(str(data), kind)
+    return Session(items, store, kw.pop("annotator", "ann"), kind, **kw)
 
 
 # ------------------------------------------------------------------------------------ items
@@ -37,7 +40,7 @@ def test_items_from_every_pairwise_shape(tmp_path: Path) -> None:
         {"prompt": "q", "chosen": "good", "rejected": "bad"},
         {"id": "r", "prompt": "r", "responses": ["1", "2", "3"]},
     ]
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
     assert items[0].id == "7" and items[1].id.startswith("h")
     assert [i.id for i in items][2:] == ["r/0-1", "r/0-2", "r/1-2"]
     assert (items[1].response_a, items[1].response_b) == ("good", "bad")
@@ -54,10 +57,18 @@ def test_items_absolute_and_repeated_ids(tmp_path: Path) -> None:
         {"text": "a document"},
         {"id": "b", "prompt": "q", "responses": ["1", "2"]},
     ]
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
     assert [i.id for i in items][:2] == ["a", "a#2"]
     assert items[2].is_document and items[2].prompt is None
     assert [i.id for i in items][3:] == ["b/0", "b/1"]
+
+
+def test_items_from_stdin_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "".join(json.dumps(r) + "\n" for r in pair_rows(3))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    kind, items = load_items("-")
+    assert kind == "pairwise" and [i.id for i in items] == ["p0", "p1", "p2"]
+    assert items[1].where == "<stdin>:2"
 
 
 # ------------------------------------------------------------------------------------ bad input
@@ -130,7 +141,7 @@ def test_disagree_without_panel_says_so(tmp_path: Path) -> None:
 
 def test_uncertain_puts_flips_then_close_calls_first(tmp_path: Path) -> None:
     rows = pair_rows(5)
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
     judged = [  # calibrate's judgments.jsonl: response_a/b may be in the other order
         {"prompt": r["prompt"], "response_a": r["response_b"], "response_b": r["response_a"]}
         for r in rows
@@ -145,7 +156,7 @@ def test_uncertain_puts_flips_then_close_calls_first(tmp_path: Path) -> None:
 
 def test_uncertain_from_score_and_pairs_outputs(tmp_path: Path) -> None:
     rows = [{"id": f"r{i}", "prompt": "p", "response": f"text {i}"} for i in range(4)]
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
     scored = [
         {**r, "score": s, "judge": {}} for r, s in zip(rows, [0.0, 0.9, 0.45, 0.7], strict=True)
     ]
@@ -154,7 +165,7 @@ def test_uncertain_from_score_and_pairs_outputs(tmp_path: Path) -> None:
     assert [i.id for i in select(items, "uncertain", str(j)).items] == ["r0", "r2", "r3", "r1"]
     # pairs made of those responses: the margin of the two scores
     pair_input = [{"id": "q", "prompt": "p", "responses": [r["response"] for r in rows]}]
-    pairs = load_items(str(write_jsonl(tmp_path / "pairs.jsonl", pair_input)), "pairwise")
+    _, pairs = load_items(str(write_jsonl(tmp_path / "pairs.jsonl", pair_input)), "pairwise")
     order = [i.id for i in select(pairs, "uncertain", str(j)).items]
     assert order[0] == "q/1-3"  # 0.9 vs 0.7: the closest
     dpo = [{"prompt": "p", "chosen": "text 1", "rejected": "text 2", "p_chosen": 0.52}]
@@ -164,7 +175,7 @@ def test_uncertain_from_score_and_pairs_outputs(tmp_path: Path) -> None:
 
 def test_stratified_spreads_and_random_is_seeded(tmp_path: Path) -> None:
     rows = [{"id": f"r{i}", "text": f"t{i}"} for i in range(50)]
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "absolute")
     scores = [0.02 * i if i < 45 else 0.99 for i in range(50)]  # few high scores
     j = write_jsonl(
         tmp_path / "j.jsonl", [{**r, "score": s} for r, s in zip(rows, scores, strict=True)]
@@ -179,7 +190,7 @@ def test_stratified_spreads_and_random_is_seeded(tmp_path: Path) -> None:
 
 def test_disagree_reads_a_panel(tmp_path: Path) -> None:
     rows = pair_rows(3)
-    items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
+    _, items = load_items(str(write_jsonl(tmp_path / "in.jsonl", rows)), "pairwise")
     panels = [["a", "a", "a"], ["a", "b", "tie"], [{"p_a": 1.0}, {"p_a": 0.0}]]
     judged = [{**r, "judge": {"panel": p}} for r, p in zip(rows, panels, strict=True)]
     j = write_jsonl(tmp_path / "j.jsonl", judged)
@@ -191,7 +202,7 @@ def test_disagree_reads_a_panel(tmp_path: Path) -> None:
 def test_selection_is_a_permutation(tmp_path_factory: Any, scores: list[float | None]) -> None:
     tmp = tmp_path_factory.mktemp("sel")
     rows = [{"id": f"r{i}", "text": f"t{i}"} for i in range(len(scores))]
-    items = load_items(str(write_jsonl(tmp / "in.jsonl", rows)), "absolute")
+    _, items = load_items(str(write_jsonl(tmp / "in.jsonl", rows)), "absolute")
     judged = [{**r, "score": s} for r, s in zip(rows, scores, strict=True)]
     j = write_jsonl(tmp / "j.jsonl", judged)
     for method in ("uncertain", "stratified", "random"):

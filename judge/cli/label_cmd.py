@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from judge.errors import InputError
-from judge.tasks.label.items import detect_kind, load_items
+from judge.tasks.label.items import load_items
 from judge.tasks.label.select import METHODS, select
 from judge.tasks.label.server import LOOPBACK, make_app, serve
 from judge.tasks.label.session import Session
@@ -121,8 +121,7 @@ def label(**kw: Any) -> None:
     constitution = load(kw["constitution_path"]) if kw["constitution_path"] else None
     scale = _scale(kw["scale"], constitution)
     path = kw["input_path"]
-    kind = detect_kind(path) if kw["kind"] == "auto" else kw["kind"]
-    items = load_items(path, kind, seed=kw["seed"])
+    kind, items = load_items(path, None if kw["kind"] == "auto" else kw["kind"], seed=kw["seed"])
     method = kw["method"] or ("uncertain" if kw["judgments"] else None)
     chosen = select(items, method, kw["judgments"], sample=kw["sample"], seed=kw["seed"])
     store = LabelStore(kw["output"])

@@ -61,27 +61,28 @@ def content_key(prompt: Any, *texts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def detect_kind(path: str) -> Kind:
-    """pairwise when the first row has response_a + response_b or chosen + rejected."""
-    for _, row in read_rows(path):
-        if isinstance(row, dict) and (
-            ("response_a" in row and "response_b" in row) or ("chosen" in row and "rejected" in row)
-        ):
-            return "pairwise"
-        return "absolute"
-    return "absolute"  # read_rows raises for an empty input before this
+def detect_kind(row: Any) -> Kind:
+    """pairwise when the row has response_a + response_b or chosen + rejected."""
+    if isinstance(row, dict) and (
+        ("response_a" in row and "response_b" in row) or ("chosen" in row and "rejected" in row)
+    ):
+        return "pairwise"
+    return "absolute"
 
 
-def load_items(path: str, kind: Kind, seed: int = 0) -> list[Item]:
-    """Every item of the input, in input order; InputError with FILE:LINE for a bad row."""
-    items = list(_pairs(path, seed) if kind == "pairwise" else _absolutes(path))
+def load_items(path: str, kind: Kind | None = None, seed: int = 0) -> tuple[Kind, list[Item]]:
+    """The kind (detected from the first row when None) and every item, in input order;
+    InputError with FILE:LINE for a bad row. The input is read once (it may be stdin)."""
+    rows = list(read_rows(path))
+    kind = kind or detect_kind(rows[0][1])
+    items = list(_pairs(path, rows, seed) if kind == "pairwise" else _absolutes(path, rows))
     seen: dict[str, int] = {}
     for item in items:  # a repeated id (or repeated texts) gets #2, #3, ...
         n = seen.get(item.id, 0) + 1
         seen[item.id] = n
         if n > 1:
             item.id = f"{item.id}#{n}"
-    return items
+    return kind, items
 
 
 def _row_id(row: dict[str, Any]) -> str | None:
@@ -122,8 +123,8 @@ def _responses(row: dict[str, Any], where: str) -> list[str] | None:
     return value
 
 
-def _pairs(path: str, seed: int) -> Iterator[Item]:
-    for line, row in read_rows(path):
+def _pairs(path: str, rows: list[tuple[int, Any]], seed: int) -> Iterator[Item]:
+    for line, row in rows:
         where = describe(path, line)
         if not isinstance(row, dict):
             raise InputError("expected an object with named fields", where)
@@ -161,8 +162,8 @@ def _pairs(path: str, seed: int) -> Iterator[Item]:
             )
 
 
-def _absolutes(path: str) -> Iterator[Item]:
-    for cand in iter_candidates(path):
+def _absolutes(path: str, rows: list[tuple[int, Any]]) -> Iterator[Item]:
+    for cand in iter_candidates(path, rows=rows):
         where = describe(path, cand.row_index)
         rid = _row_id(cand.row)
         key = content_key(cand.prompt, cand.response)
