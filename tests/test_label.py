@@ -163,6 +163,9 @@ def test_uncertain_from_score_and_pairs_outputs(tmp_path: Path) -> None:
     scored[0]["judge"] = {"confidence": 0.0}  # sure of nothing, whatever the score says
     j = write_jsonl(tmp_path / "score.jsonl", scored)
     assert [i.id for i in select(items, "uncertain", str(j)).items] == ["r0", "r2", "r3", "r1"]
+    scored[3]["judge"] = {"expected_scores": {"helpful": 3.5, "honest": 2.45}}  # torn
+    j2 = write_jsonl(tmp_path / "score2.jsonl", scored)
+    assert [i.id for i in select(items, "uncertain", str(j2)).items] == ["r0", "r3", "r2", "r1"]
     # pairs made of those responses: the margin of the two scores
     pair_input = [{"id": "q", "prompt": "p", "responses": [r["response"] for r in rows]}]
     _, pairs = load_items(str(write_jsonl(tmp_path / "pairs.jsonl", pair_input)), "pairwise")

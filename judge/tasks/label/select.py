@@ -7,7 +7,8 @@ Its rows find their items by content (prompt and response texts). `judge.confide
 `judge.panel` (one verdict per panel member) are read when present.
 
 - uncertain: swap flips first, then the least sure verdicts: a probability near 0.5, a margin
-  near 0, a score in the middle of the range, a low confidence.
+  near 0, a score in the middle of the range, a low confidence, expected scores (from token
+  log-probabilities) halfway between two levels; the strongest of these signals counts.
 - disagree: where the panel members' verdicts spread most (needs `judge.panel`).
 - stratified: spread over the judge's range: the scores (or margins) fall into five equal-width
   bins, taken in turn, seeded-random within a bin.
@@ -86,8 +87,15 @@ def _signal(row: dict[str, Any], p: float | None, margin: float | None, flipped:
         unsure.append(1.0 - abs(2.0 * p - 1.0))
     elif margin is not None:
         unsure.append(1.0 - min(1.0, abs(margin)))
-    if (c := _number(_judge_info(row).get("confidence", row.get("confidence")))) is not None:
+    info = _judge_info(row)
+    if (c := _number(info.get("confidence", row.get("confidence")))) is not None:
         unsure.append(1.0 - min(1.0, max(0.0, c)))
+    expected = info.get("expected_scores")
+    if isinstance(expected, dict):
+        # An expected score halfway between two levels: the judge hesitated between them.
+        halves = [2.0 * abs(v - round(v)) for v in map(_number, expected.values()) if v is not None]
+        if halves:
+            unsure.append(sum(halves) / len(halves))
     uncertainty = (max(unsure) if unsure else None) if not flipped else 1.0 + max(unsure or [0])
     value = p if p is not None else margin
     return Signal(value, uncertainty, _panel_spread(row))
