@@ -19,6 +19,7 @@ _COMMANDS = {
     "calibrate": ("calibrate_cmd", "calibrate"),
     "revise": ("revise_cmd", "revise"),
     "constitution": ("constitution_cmd", "constitution"),
+    "label": ("label_cmd", "label"),
 }
 
 
