@@ -6,23 +6,17 @@ from typing import Any
 
 import click
 
-from judge.calibration import Calibration, load_for
+from judge.calibration import Calibration
 from judge.cli.common import (
-    candidate_total,
     constitution_option,
     exit_with,
     field_options,
-    fields_from,
     force_option,
     model_options,
     run_task,
     score_options,
-    score_options_from,
-    settings_from,
 )
-from judge.constitution import load
-from judge.engine.settings import make_runner
-from judge.io import iter_candidates
+from judge.cli.score_cmd import scoring_task
 from judge.tasks.filter import REJECTED, FilterTask, Rule
 from judge.tasks.score import OUT
 
@@ -73,40 +67,14 @@ def filter_(**kw: Any) -> None:
     dropped and failed counts and the tokens spent go to stderr. Rows the judge could not judge
     are never kept.
     """
-    settings = settings_from(kw)
-    fields = fields_from(kw)
-    constitution = load(kw["constitution_path"])
-    calibration = None
-    if kw["calibration_path"]:
-        calibration, warnings = load_for(
-            kw["calibration_path"],
-            kind="absolute",
-            sha256=constitution.sha256,
-            force=kw["force"],
-        )
-        for warning in warnings:
-            click.echo(f"judge: warning: {warning}", err=True)
-    rule = _rule(kw, calibration)
-    input_path: str = kw["input_path"]
-    runner = make_runner(settings, require_key=not kw["dry_run"])
-    if calibration is not None:
-        for warning in calibration.warnings(model=runner.backend.name):
-            click.echo(f"judge: warning: {warning}", err=True)
     out = kw["output"]
-    task = FilterTask(
-        constitution,
-        runner,
-        lambda: iter_candidates(input_path, fields),
-        options=score_options_from(kw),
-        fields=fields,
-        calibration=calibration,
-        count=None if kw["dry_run"] else candidate_total(input_path, fields),
-        rule=rule,
-        output=out,
-    )
+
+    def extra(calibration: Calibration | None) -> dict[str, Any]:
+        return {"rule": _rule(kw, calibration), "output": out}
+
+    task = scoring_task(kw, FilterTask, extra)
     outputs = {OUT: out, **({REJECTED: kw["rejected_path"]} if kw["rejected_path"] else {})}
-    report = run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand")
-    exit_with(report)
+    exit_with(run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand"))
 
 
 def _rule(kw: dict[str, Any], calibration: Calibration | None) -> Rule:

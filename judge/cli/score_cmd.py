@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from judge.calibration import load_for
+from judge.calibration import Calibration, load_for
 from judge.cli.common import (
     candidate_total,
     constitution_option,
@@ -51,21 +52,33 @@ def score(**kw: Any) -> None:
     INPUT is .jsonl, .json, .csv, .parquet, a dataset folder, or - for JSON Lines on stdin, with
     `prompt` + `response`, `prompt` + `responses` (a list), or `text` per row.
     """
+    task = scoring_task(kw, ScoreTask)
+    exit_with(run_task(task, {OUT: kw["output"]}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
+
+
+def scoring_task(
+    kw: dict[str, Any],
+    cls: type[ScoreTask],
+    extra: Callable[[Calibration | None], dict[str, Any]] = lambda _: {},
+) -> ScoreTask:
+    """The task of `judge score` or `judge filter` (`cls`) from their shared options; `extra`
+    gives the rest of cls's fields, from the calibration if there is one."""
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     input_path: str = kw["input_path"]
     calibration = None
     if kw["calibration_path"]:
-        calibration, _ = load_for(
+        calibration, warnings = load_for(
             kw["calibration_path"], kind="absolute", sha256=constitution.sha256, force=kw["force"]
         )
+        for warning in warnings:
+            click.echo(f"judge: warning: {warning}", err=True)
     runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None:
-        model = runner.backend.name
-        for warning in calibration.check_use(sha256=constitution.sha256, model=model, force=True):
+        for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
-    task = ScoreTask(
+    return cls(
         constitution,
         runner,
         lambda: iter_candidates(input_path, fields),
@@ -73,8 +86,5 @@ def score(**kw: Any) -> None:
         fields=fields,
         calibration=calibration,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
+        **extra(calibration),
     )
-    report = run_task(
-        task, {OUT: kw["output"]}, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand"
-    )
-    exit_with(report)
