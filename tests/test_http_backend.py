@@ -129,7 +129,7 @@ def test_dry_run_needs_no_key(
 ) -> None:
     dry = run_judge(tmp_path, constitution_file, "-m", model, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert f"judge: dry run for {model}: 1 candidates -> 1 calls" in dry.stderr
+    assert f"judge: dry run for {model}: 1 candidate -> 1 call " in dry.stderr
     real = run_judge(tmp_path, constitution_file, "-m", model)
     assert real.returncode == 2 and "Traceback" not in real.stderr
     assert f"{variable} is not set" in real.stderr

@@ -16,9 +16,10 @@ import pytest
 
 from judge.backends.base import Message, Request, Response, request_key
 from judge.engine.cache import Cache, claim_owner, claim_owner_alive
+from judge.engine.claims import CLAIM_POLL
 from judge.engine.plan import Plan
 from judge.engine.prices import PriceTable
-from judge.engine.runner import CLAIM_POLL, Job, Outcome, Runner, RunnerConfig
+from judge.engine.runner import Job, Outcome, Runner, RunnerConfig
 from judge.errors import BackendError, ParseError
 from judge.testing import FakeBackend
 

@@ -23,9 +23,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from judge.backends.base import Backend, Message, Request, Response, request_key
-from judge.engine.cache import Cache, claim_owner, claim_owner_alive
+from judge.engine.budget import Budget
+from judge.engine.cache import Cache
+from judge.engine.claims import CLAIM_TTL, Claims
 from judge.engine.limits import MinuteLimiter, Slots
-from judge.engine.prices import Price, PriceTable, estimate_tokens
+from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import BUDGET, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
 from judge.errors import BackendError, BudgetReached, ParseError
 from judge.records import Usage
@@ -35,10 +37,6 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 MAX_RETRY_AFTER = 600.0  # seconds
-# A claim lasts this long unless renewed; a background task renews the claims of calls in flight
-# every third of it, so a call may take hours (a batch job) and a killed run's claims still end.
-CLAIM_TTL = 300.0
-CLAIM_POLL = 0.25  # seconds between looks at the cache while another process holds a claim
 
 
 @dataclass
@@ -76,8 +74,8 @@ class RunnerConfig:
     window: int | None = None  # units in flight; default 4 x concurrency, at least 64
     # Lower the limit on calls in flight after a rate limit (see Slots); False: a fixed limit.
     adaptive: bool = True
-    # Seconds a claim on a cache key lasts unless renewed (see CLAIM_TTL). A claim whose process
-    # is gone (same host) ends at once.
+    # Seconds a claim on a cache key lasts unless renewed (judge.engine.claims). A claim whose
+    # process is gone (same host) ends at once.
     claim_ttl: float = CLAIM_TTL
 
 
@@ -99,10 +97,7 @@ class Runner:
         self.stats = RunStats()
         self._slots: Slots | None = None
         self._joined: list[Runner] = []  # runners calling inside this one's run (see join)
-        self.claim_owner = claim_owner()
-        self._claim_ttl = self.config.claim_ttl
-        self._held: set[str] = set()  # keys this runner has claimed and is calling the model for
-        self._renewer: asyncio.Task[None] | None = None
+        self.claims = None if cache is None else Claims(cache, self.config.claim_ttl)
         self._rpm = (
             MinuteLimiter(self.config.requests_per_minute)
             if self.config.requests_per_minute
@@ -113,7 +108,17 @@ class Runner:
         )
         self._cooldown_until = 0.0
         self._fatal: BackendError | None = None  # once set, no further call is made
-        self._reserved = 0.0  # worst-case cost of calls in flight, for the budget guard
+        self.budget = Budget(backend, self.price, self.config.max_cost)
+
+    @property
+    def claim_owner(self) -> str | None:
+        """Who this run's claims belong to (`pid@host:token`); None without a cache."""
+        return None if self.claims is None else self.claims.owner
+
+    @claim_owner.setter
+    def claim_owner(self, owner: str) -> None:
+        if self.claims is not None:
+            self.claims.owner = owner
 
     async def __aenter__(self) -> Runner:
         return self
@@ -123,68 +128,18 @@ class Runner:
 
     async def aclose(self) -> None:
         """End the run's claims, then close the backend and the cache (idempotent)."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            self._renewer = None
         self.release_claims()
         await self.backend.aclose()
         if self.cache is not None:
             self.cache.close()
 
-    # -- accounting ---------------------------------------------------------------------------
+    # -- accounting (judge.engine.budget) --------------------------------------------------------
 
     def usage_of(self, response: Response) -> Usage:
-        cost = (
-            None
-            if self.price is None
-            else self.price.cost(
-                response.input_tokens,
-                response.output_tokens,
-                response.cached_input_tokens,
-                response.cache_write_input_tokens,
-            )
-        )
-        return Usage(
-            calls=1,
-            input_tokens=response.input_tokens,
-            cached_input_tokens=response.cached_input_tokens,
-            output_tokens=response.output_tokens,
-            cost_usd=cost,
-        )
+        return self.budget.usage_of(response)
 
     def estimate(self, request: Request) -> tuple[int, int, float | None]:
-        """Input tokens, worst-case output tokens and worst-case dollars of one call.
-
-        Where the backend bills writes to its prompt cache above the input rate (Anthropic:
-        1.25x), the worst case is that the call writes every block marked cacheable: a cache
-        expires after minutes, and concurrent first calls all write it.
-        """
-        text = "".join(m.content for m in request.messages)
-        if request.schema is not None:
-            text += str(request.schema)
-        tokens_in = estimate_tokens(text)
-        if self.price is None:
-            return tokens_in, request.max_tokens, None
-        written = 0
-        if self.backend.bills_cache_writes:
-            written = estimate_tokens("".join(m.content for m in request.messages if m.cache))
-        cost = self.price.cost(tokens_in, request.max_tokens, cache_write_input_tokens=written)
-        return tokens_in, request.max_tokens, cost
-
-    def _reserve(self, request: Request) -> float:
-        if self.config.max_cost is None:
-            return 0.0
-        _, _, worst = self.estimate(request)
-        worst = worst or 0.0
-        spent = self.stats.spent.cost_usd or 0.0
-        if spent + self._reserved + worst > self.config.max_cost:
-            self.stats.budget_hit = True
-            raise BudgetReached(
-                f"not judged: the budget of ${self.config.max_cost:.2f} (--max-cost) would be "
-                f"passed (spent ${spent:.4f}); raise it and run the same command again"
-            )
-        self._reserved += worst
-        return worst
+        return self.budget.estimate(request)
 
     # -- one call -----------------------------------------------------------------------------
 
@@ -196,11 +151,11 @@ class Runner:
             if hit is not None:
                 self.stats.cached_calls += 1
                 return hit, True
-        reserved = self._reserve(request)
+        reserved = self.budget.reserve(request, self.stats)
         try:
             response, paid = await self._call_with_retries(request, key)
         finally:
-            self._reserved -= reserved
+            self.budget.settle(reserved)
         if not paid:  # another process answered while this one waited on its claim
             self.stats.cached_calls += 1
             return response, True
@@ -216,8 +171,8 @@ class Runner:
         """The backend's answer and True; or, when another process held the claim on `key` and
         answered meanwhile, that answer and False."""
         slots = self._slots_now()
-        cache = self.cache
-        claimed = cache is None  # --no-cache: no claims
+        claims = self.claims
+        claimed = claims is None  # --no-cache: no claims
         attempt = 0
         limited = 0  # rate-limit retries, counted apart (see RunnerConfig.max_rate_limit_retries)
         try:
@@ -225,12 +180,10 @@ class Runner:
                 holder: str | None = None
                 await slots.acquire()
                 try:
-                    if cache is not None and not claimed:
+                    if claims is not None and not claimed:
                         # In the slot, just before the call: a claim covers a call, not a queue.
-                        holder = cache.claim(key, self.claim_owner, self._claim_ttl)
+                        holder = claims.claim(key)
                         claimed = holder is None
-                        if claimed:
-                            self._hold(key)
                     if claimed:
                         delay = self._cooldown_until - time.monotonic()
                         if delay > 0:
@@ -258,12 +211,11 @@ class Runner:
                             return response, True
                 finally:
                     slots.release()
-                if holder is not None and cache is not None:
-                    hit = await self._wait_for_claim(cache, key, holder)
+                if holder is not None and claims is not None:
+                    hit = await claims.wait(key, holder)
                     if hit is not None:
                         return hit, False
                     claimed = True
-                    self._hold(key)
                     continue
                 self.stats.retries += 1
                 if told:
@@ -275,22 +227,12 @@ class Runner:
                     attempt += 1
                 await asyncio.sleep(wait)
         except BaseException:
-            if claimed and cache is not None:
-                cache.release_claim(key, self.claim_owner)  # another run may try it now
+            if claimed and claims is not None:
+                claims.release(key)
             raise
         finally:
-            self._held.discard(key)
-
-    def _hold(self, key: str) -> None:
-        """Keep `key`'s claim alive while its call is pending, however long it takes."""
-        self._held.add(key)
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.ensure_future(self._renew_claims())
-
-    async def _renew_claims(self) -> None:
-        while self._held and self.cache is not None:
-            await asyncio.sleep(self._claim_ttl / 3)
-            self.cache.renew_claims(list(self._held), self.claim_owner, self._claim_ttl)
+            if claims is not None:
+                claims.done(key)
 
     def _slots_now(self) -> Slots:
         """The limit on calls in flight (made at the first call outside `run`, e.g. by a test)."""
@@ -328,29 +270,6 @@ class Runner:
             # The server said when it will take requests again: hold everyone.
             self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
         return wait, told
-
-    async def _wait_for_claim(self, cache: Cache, key: str, holder: str) -> Response | None:
-        """Another run holds the claim on `key`: wait, without a slot, for its answer (returned),
-        or until its claim expires or its process is gone and the claim is ours (None)."""
-        owner = self.claim_owner
-        while True:
-            # First look at once: the holder may have answered already (its claim stays).
-            hit = cache.get(key)
-            if hit is not None:
-                return hit
-            state = cache.claim_holder(key)
-            if state is None:  # released: the holder failed or ended
-                holder_now = cache.claim(key, owner, self._claim_ttl)
-                if holder_now is None:
-                    return None
-            else:
-                holder, expires = state
-                if holder == owner:
-                    return None
-                stale = expires < time.time() or not claim_owner_alive(holder)
-                if stale and cache.take_over_claim(key, owner, self._claim_ttl, holder):
-                    return None
-            await asyncio.sleep(CLAIM_POLL * random.uniform(0.8, 1.2))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -427,8 +346,8 @@ class Runner:
         """Release this process's claims in the caches of this runner and those joined to it
         (and expired claims of killed runs). `run` does it as it ends."""
         for runner in (self, *self._joined):
-            if runner.cache is not None:
-                runner.cache.release_claims(runner.claim_owner)
+            if runner.claims is not None:
+                runner.claims.close()
 
     # -- many units ---------------------------------------------------------------------------
 

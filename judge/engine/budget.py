@@ -1,0 +1,81 @@
+"""What calls cost: their usage in tokens and dollars, worst-case estimates, and --max-cost.
+
+The budget reserves each call's worst case (its full output cap, and a prompt-cache write where
+the backend bills one) before the call is made and settles it when the answer arrives, so calls
+in flight together can never pass --max-cost. A model without a price has unknown costs: they are
+never counted as zero (the driver refuses --max-cost for such a model before any call).
+"""
+
+from __future__ import annotations
+
+from judge.backends.base import Backend, Request, Response
+from judge.engine.prices import Price, estimate_tokens
+from judge.engine.stats import RunStats
+from judge.errors import BudgetReached
+from judge.records import Usage
+
+
+class Budget:
+    def __init__(self, backend: Backend, price: Price | None, max_cost: float | None) -> None:
+        self.backend = backend
+        self.price = price
+        self.max_cost = max_cost
+        self.reserved = 0.0  # worst-case cost of the calls in flight
+
+    def usage_of(self, response: Response) -> Usage:
+        """Tokens and dollars of one answer (dollars None when the price is unknown)."""
+        cost = (
+            None
+            if self.price is None
+            else self.price.cost(
+                response.input_tokens,
+                response.output_tokens,
+                response.cached_input_tokens,
+                response.cache_write_input_tokens,
+            )
+        )
+        return Usage(
+            calls=1,
+            input_tokens=response.input_tokens,
+            cached_input_tokens=response.cached_input_tokens,
+            output_tokens=response.output_tokens,
+            cost_usd=cost,
+        )
+
+    def estimate(self, request: Request) -> tuple[int, int, float | None]:
+        """Input tokens, worst-case output tokens and worst-case dollars of one call.
+
+        Where the backend bills writes to its prompt cache above the input rate (Anthropic:
+        1.25x), the worst case is that the call writes every block marked cacheable: a cache
+        expires after minutes, and concurrent first calls all write it.
+        """
+        text = "".join(m.content for m in request.messages)
+        if request.schema is not None:
+            text += str(request.schema)
+        tokens_in = estimate_tokens(text)
+        if self.price is None:
+            return tokens_in, request.max_tokens, None
+        written = 0
+        if self.backend.bills_cache_writes:
+            written = estimate_tokens("".join(m.content for m in request.messages if m.cache))
+        cost = self.price.cost(tokens_in, request.max_tokens, cache_write_input_tokens=written)
+        return tokens_in, request.max_tokens, cost
+
+    def reserve(self, request: Request, stats: RunStats) -> float:
+        """Reserve the call's worst case, or raise BudgetReached if it could pass --max-cost."""
+        if self.max_cost is None:
+            return 0.0
+        _, _, worst = self.estimate(request)
+        worst = worst or 0.0
+        spent = stats.spent.cost_usd or 0.0
+        if spent + self.reserved + worst > self.max_cost:
+            stats.budget_hit = True
+            raise BudgetReached(
+                f"not judged: the budget of ${self.max_cost:.2f} (--max-cost) would be "
+                f"passed (spent ${spent:.4f}); raise it and run the same command again"
+            )
+        self.reserved += worst
+        return worst
+
+    def settle(self, reserved: float) -> None:
+        self.reserved -= reserved
