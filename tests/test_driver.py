@@ -239,3 +239,53 @@ def test_api_raises_with_the_rows_when_the_model_cannot_be_reached(
             settings=judge.Settings(model="fake/judge", runner=RunnerConfig(max_retries=0)),
         )
     assert failed.value.result[0].verdict.score is None
+
+
+def too_long(request: Request) -> BackendError:
+    return BackendError(
+        "fake/judge: this item is too long for the model", per_item=True, kind="too_long"
+    )
+
+
+def test_no_item_fitting_the_context_window_exits_1_naming_the_server_flag(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    with use_backend("fake", FakeBackend(answer=too_long)):
+        src = inputs(tmp_path)["score"]
+        result = invoke(*command("score", src, constitution_file, tmp_path))
+    assert result.exit_code == 1 and "--n_ctx 8192" in result.stderr
+    assert len((tmp_path / "scored.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_failed_revision_keeps_its_critique_and_an_empty_candidates_file_says_why(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    from tests.test_revise import router
+
+    backend = FakeBackend(answer=router(revise=lambda text: ""))  # every revision is empty
+    src = inputs(tmp_path)["revise"]
+    cands = tmp_path / "cands.jsonl"
+    with use_backend("fake", backend):
+        args = command("revise", src, constitution_file, tmp_path)
+        result = invoke(*args, "--emit-candidates", str(cands))
+    assert result.exit_code == 0, result.stderr
+    row = json.loads((tmp_path / "revised.jsonl").read_text().splitlines()[0])
+    assert row["revisions"][0]["critique"].startswith("critique of")
+    assert row["revisions"][0]["revision"] is None and "revision failed" in row["judge"]["error"]
+    assert cands.read_text() == "" and "--emit-candidates wrote no row" in result.stderr
+
+
+def test_revise_with_an_unpriced_judge_shows_the_cost_unknown(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    from tests.test_revise import router
+
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"fake/judge": {"input": 1, "output": 1}}))
+    src = inputs(tmp_path)["revise"]
+    with use_backend("fake", lambda name, **kw: FakeBackend(name, answer=router())):
+        args = command("revise", src, constitution_file, tmp_path)
+        result = invoke(*args, "--prices", str(prices), "--judge-model", "fake/unpriced")
+    assert result.exit_code == 0, result.stderr
+    meta = json.loads((tmp_path / "revised.jsonl.meta.json").read_text())
+    assert meta["cost_usd"] is None and "$? (price unknown" in result.stderr

@@ -54,7 +54,7 @@ class Round:
     round: int
     principle: str
     critique: str
-    revision: str
+    revision: str | None  # None: the revision of this round failed (its critique is kept)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -79,6 +79,8 @@ class Revised:
     error: str | None = None
     revise_usage: Usage = field(default_factory=Usage)
     cached: bool = True
+    # The critique of a round whose revision failed: kept, so the row shows what was asked.
+    unrevised: Round | None = None
 
     @property
     def judge_usage(self) -> Usage:
@@ -246,6 +248,7 @@ class Reviser:
             revision = await self._call(runner, out, Job(rreq, partial(_revision_of, text)))
             if revision is None:
                 out.error = f"round {k} ({p.id}): revision failed: {out.error}"
+                out.unrevised = Round(k, p.id, critique, None)
                 return out
             out.rounds.append(Round(k, p.id, critique, revision))
             text = revision
@@ -305,7 +308,8 @@ class Reviser:
             row[fields.response] = cand.response
             row["response_index"] = cand.response_index
         o, r = out.original, out.revision
-        row["revisions"] = [x.record for x in out.rounds]
+        tried = [*out.rounds, *([out.unrevised] if out.unrevised else [])]
+        row["revisions"] = [x.record for x in tried]
         row["revision"] = out.final
         row["score_original"] = o.score if o else None
         row["score_revision"] = r.score if r else None

@@ -125,6 +125,7 @@ class ReviseTask(Defaults):
     def __post_init__(self) -> None:
         self.tally = Tally()
         self.pairs_written = 0
+        self.candidates_written = 0
         self.ids = False
 
     @property
@@ -183,6 +184,7 @@ class ReviseTask(Defaults):
                 self.pairs_written += 1
         if CANDIDATES in sinks and out.rounds:
             sinks[CANDIDATES].write(candidates_row(out, self.fields))
+            self.candidates_written += 1
 
     def finish(self, sinks: Sinks) -> list[str]:
         if PAIRS in sinks and not self.pairs_written:
@@ -202,7 +204,14 @@ class ReviseTask(Defaults):
                     meta_path(path), orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode() + "\n"
                 )
         pairs = self.pairs_written if PAIRS in sinks else None
-        return [report(self.tally, self.reviser.options.min_margin, pairs)]
+        lines = [report(self.tally, self.reviser.options.min_margin, pairs)]
+        if CANDIDATES in sinks and not self.candidates_written:
+            lines.append(
+                f"judge: --emit-candidates wrote no row to {self.paths.get(CANDIDATES)}: no item "
+                "finished a round of critique and revision (the reasons are above and in each "
+                "row's judge.error)"
+            )
+        return lines
 
     def metadata(self, with_pairs: bool) -> dict[str, Any]:
         model, judge_model = self.models
