@@ -11,22 +11,24 @@ import numpy as np
 import pytest
 
 from judge.calibration import (
-    EPS,
-    FORMAT,
     Calibration,
     CalibrationError,
-    FitData,
     ProbabilityMap,
-    brier,
-    choose_map,
-    fit_map,
     load_calibration,
     load_for,
-    precision_curve,
-    principle_weights,
     save,
 )
 from judge.calibration.agreement import label_scale
+from judge.calibration.fitted import (
+    EPS,
+    FORMAT,
+    FitData,
+    brier,
+    choose_map,
+    fit_map,
+    precision_curve,
+    principle_weights,
+)
 from judge.calibration.fitting import fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem

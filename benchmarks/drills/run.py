@@ -68,6 +68,8 @@ def main() -> None:
         print(f"drill {name} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
         results[name] = plan[name]()
+        # When each drill last ran (`meta` is the latest run's, and --only re-runs some).
+        results.setdefault("ran", {})[name] = results["meta"]
         print(f"drill {name}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
         print(json.dumps({name: results[name]}, indent=1))
         out_path.write_text(json.dumps(results, indent=1))

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from judge.calibration import (
-    Calibration,
-    CalibrationError,
+from judge.calibration import Calibration, CalibrationError, ProbabilityMap
+from judge.calibration.agreement import LabelScale
+from judge.calibration.fitted import (
     FitData,
-    ProbabilityMap,
     brier,
     choose_map,
     fit_map,
@@ -26,7 +25,6 @@ from judge.calibration import (
     precision_curve,
     principle_weights,
 )
-from judge.calibration.agreement import LabelScale
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.constitution import Constitution
