@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -62,8 +64,10 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(plan)
     out_path = Path(args.out)
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     results["meta"] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
-                       "quick": args.quick}  # fmt: skip
+                       "quick": args.quick, "commit": commit.stdout.strip(),
+                       "loadavg": os.getloadavg()}  # fmt: skip
     for name in names:
         print(f"drill {name} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
