@@ -148,6 +148,31 @@ def id_field_option(help: str) -> Callable[[F], F]:
     return click.option("--id-field", default="id", show_default=True, help=help)
 
 
+ROWS_OUTPUT = (
+    "Output file (.jsonl, .parquet, .csv) or folder (dataset). Default: JSON Lines on stdout."
+)
+
+
+def output_option(help: str = ROWS_OUTPUT) -> Callable[[F], F]:
+    """-o/--output: where the rows go (by extension; stdout when absent)."""
+    return click.option("-o", "--output", help=help)
+
+
+def calibration_options(help: str) -> Callable[[F], F]:
+    """--calibration FILE (env JUDGE_CALIBRATION) and --force to apply one fitted under another
+    constitution."""
+    return _options(
+        click.option(
+            "--calibration",
+            "calibration_path",
+            type=click.Path(dir_okay=False),
+            envvar="JUDGE_CALIBRATION",
+            help=help,
+        ),
+        force_option,
+    )
+
+
 force_option = click.option(
     "--force",
     is_flag=True,

@@ -8,11 +8,12 @@ import click
 
 from judge.calibration import Calibration
 from judge.cli.common import (
+    calibration_options,
     constitution_option,
     exit_with,
     field_options,
-    force_option,
     model_options,
+    output_option,
     run_task,
     score_options,
 )
@@ -24,10 +25,8 @@ from judge.tasks.score import OUT
 @click.command("filter")
 @click.argument("input_path", metavar="INPUT")
 @constitution_option
-@click.option(
-    "-o",
-    "--output",
-    help="Kept rows: .jsonl, .parquet, .csv or a dataset folder. Default: JSON Lines on stdout.",
+@output_option(
+    "Kept rows: .jsonl, .parquet, .csv or a dataset folder. Default: JSON Lines on stdout."
 )
 @click.option(
     "--min-score",
@@ -46,14 +45,10 @@ from judge.tasks.score import OUT
     help="Keep rows above the lowest score whose precision on the calibration's human "
     "labels is >= this; needs --calibration.",
 )
-@click.option(
-    "--calibration",
-    "calibration_path",
-    type=click.Path(dir_okay=False),
-    help="calibration.json from judge calibrate (absolute labels): adds "
-    "calibrated_score to each row; needed by --target-precision.",
+@calibration_options(
+    "calibration.json from judge calibrate (absolute labels): adds "
+    "calibrated_score to each row; needed by --target-precision."
 )
-@force_option
 @click.option(
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )

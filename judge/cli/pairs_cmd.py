@@ -10,15 +10,16 @@ import click
 
 from judge.calibration import load_calibration
 from judge.cli.common import (
+    calibration_options,
     choice,
     compare_options_from,
     constitution_option,
     exit_with,
     field_options,
     fields_from,
-    force_option,
     id_field_option,
     model_options,
+    output_option,
     run_task,
     score_options,
     score_options_from,
@@ -40,11 +41,9 @@ from judge.tasks.score import OUT
 @click.command()
 @click.argument("input_path", metavar="INPUT")
 @constitution_option
-@click.option(
-    "-o",
-    "--output",
-    help="Output: a folder (a Hugging Face dataset, for TRL), "
-    ".parquet, .jsonl, .csv. Default: JSON Lines on stdout.",
+@output_option(
+    "Output: a folder (a Hugging Face dataset, for TRL), "
+    ".parquet, .jsonl, .csv. Default: JSON Lines on stdout."
 )
 @choice(
     "--mode",
@@ -88,14 +87,9 @@ from judge.tasks.score import OUT
     "--rescore", is_flag=True, help="Judge again even when INPUT rows already have a score."
 )
 @id_field_option("Input field copied to prompt_id, where rows have it.")
-@click.option(
-    "--calibration",
-    "calibration_path",
-    type=click.Path(dir_okay=False),
-    envvar="JUDGE_CALIBRATION",
-    help="Calibration from judge calibrate: adds the calibrated probabilities to each pair.",
+@calibration_options(
+    "Calibration from judge calibrate: adds the calibrated probabilities to each pair."
 )
-@force_option
 @click.option(
     "--push-to-hub",
     "push_repo",

@@ -15,6 +15,7 @@ from judge.cli.common import (
     fields_from,
     id_field_option,
     model_options,
+    output_option,
     run_task,
     seed_option,
     settings_from,
@@ -41,11 +42,7 @@ from judge.tasks.score import OUT
     envvar="JUDGE_CONSTITUTION",
     help="Constitution file; principles with `### Critique` and `### Revision` drive the rounds.",
 )
-@click.option(
-    "-o",
-    "--output",
-    help="Output file (.jsonl, .parquet, .csv) or folder (dataset). Default: JSON Lines on stdout.",
-)
+@output_option()
 @click.option(
     "--rounds",
     type=click.IntRange(1, 20),

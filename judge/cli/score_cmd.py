@@ -9,13 +9,14 @@ import click
 
 from judge.calibration import Calibration, load_for
 from judge.cli.common import (
+    calibration_options,
     candidate_total,
     constitution_option,
     exit_with,
     field_options,
     fields_from,
-    force_option,
     model_options,
+    output_option,
     run_task,
     score_options,
     score_options_from,
@@ -30,20 +31,12 @@ from judge.tasks.score import OUT, ScoreTask
 @click.command()
 @click.argument("input_path", metavar="INPUT")
 @constitution_option
-@click.option(
-    "-o",
-    "--output",
-    help="Output file (.jsonl, .parquet, .csv) or folder (dataset). Default: JSON Lines on stdout.",
-)
+@output_option()
 @score_options
-@click.option(
-    "--calibration",
-    "calibration_path",
-    type=click.Path(dir_okay=False),
-    help="calibration.json from judge calibrate (absolute labels): adds "
-    "calibrated_score, P(a human rates it good), to each row.",
+@calibration_options(
+    "calibration.json from judge calibrate (absolute labels): adds "
+    "calibrated_score, P(a human rates it good), to each row."
 )
-@force_option
 @model_options
 @field_options
 def score(**kw: Any) -> None:
