@@ -223,30 +223,16 @@ class Comparer:
         )
         usage = sum((o.usage for o in outcomes), Usage())
         errors = [o.error or "not judged" for o in outcomes if o.value is None]
+        unjudged = Comparison(
+            a=index_a, b=index_b, p_a=None, winner=None, usage=usage, principle=sampled
+        )
         if errors:
-            return Comparison(
-                a=index_a,
-                b=index_b,
-                p_a=None,
-                winner=None,
-                usage=usage,
-                principle=sampled,
-                error="; ".join(dict.fromkeys(errors)),
-            )
+            return unjudged.model_copy(update={"error": "; ".join(dict.fromkeys(errors))})
         first, second = (_value(o) for o in outcomes)
         p_a, winner, flipped, first_wins = combine(first, second)
-        return Comparison(
-            a=index_a,
-            b=index_b,
-            p_a=p_a,
-            winner=winner,
-            flipped=flipped,
-            first_position_wins=first_wins,
-            rationale=first.rationale,
-            usage=usage,
-            principle=sampled,
-            verdicts=[first.label, second.label],
-        )
+        verdict = {"p_a": p_a, "winner": winner, "flipped": flipped, "rationale": first.rationale}
+        verdict.update(first_position_wins=first_wins, verdicts=[first.label, second.label])
+        return unjudged.model_copy(update=verdict)
 
 
 def _value(outcome: Outcome[OrderVerdict]) -> OrderVerdict:
