@@ -23,6 +23,7 @@ def keep_probabilities(model: Any, lines: Sequence[str]) -> list[float]:
             if name == KEEP:
                 p = float(value)
                 break
-        # fastText smooths log-probabilities (+1e-5): a value may pass 1 by a hair.
-        out.append(min(1.0, max(0.0, p)))
+        # Not clipped: fastText adds 1e-5 to each probability, so a value may pass 1 by a hair;
+        # datatrove compares that very value with its threshold, and so do we.
+        out.append(p)
     return out
