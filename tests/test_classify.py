@@ -114,13 +114,13 @@ def test_nemo_curator_scores_a_space_newline_model_the_same(tmp_path: Path) -> N
     import fasttext
 
     ft = fasttext.load_model(made.model_path)
-    docs, rows = documents(tmp_path)
+    _, rows = documents(tmp_path)
     # (not the text holding "__label__" words: NeMo rewrites those, datatrove does not)
     for row in rows[:60] + rows[-len(ODD_TEXTS) : -3]:
         text = str(row["text"])
         labels, probs = ft.predict(text.replace("\n", " ").replace("__label__", " "))
         nemo = probs[0] if labels[0] == "__label__keep" else 1 - probs[0]
-        ours = list(keep_rows([{"text": text}], made, 0.0))[0]["classifier_prob"]
+        ours = next(keep_rows([{"text": text}], made, 0.0))["classifier_prob"]
         assert ours == pytest.approx(nemo, abs=1e-4)  # fastText's +1e-5 smoothing apart
 
 
@@ -189,7 +189,9 @@ def test_processes_give_the_same_output_in_input_order(
     assert "kept" in result.output and "empty 2" in result.output
 
 
-def test_keep_top_keeps_the_highest_probabilities(model: model_dir.ModelDir, tmp_path: Path) -> None:
+def test_keep_top_keeps_the_highest_probabilities(
+    model: model_dir.ModelDir, tmp_path: Path
+) -> None:
     docs, rows = documents(tmp_path)
     everything = tmp_path / "all.jsonl"
     assert cli("filter", docs, "--classifier", model.path, "--min-prob", "0", "-o",

@@ -89,7 +89,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_distilled_classifier_agrees_with_the_judge_on_held_out_rows(
     trained: tuple[Path, str],
 ) -> None:
-    tmp, model = trained
+    _, model = trained
     meta = model_dir.load(model).meta
     m = meta["metrics"]
     assert m["n"] > 100 and 0 < m["judge_kept"] < m["n"]
@@ -152,4 +152,6 @@ def test_same_seed_same_model(fake_judge: None, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     a, b = (json.loads((tmp_path / n / "meta.json").read_text()) for n in ("a", "b"))
     assert a["metrics"] == b["metrics"]
-    assert (tmp_path / "a" / "model.bin").read_bytes() == (tmp_path / "b" / "model.bin").read_bytes()
+    assert (tmp_path / "a" / "model.bin").read_bytes() == (
+        tmp_path / "b" / "model.bin"
+    ).read_bytes()

@@ -67,7 +67,10 @@ def threshold_table(keep: np.ndarray, prob: np.ndarray) -> list[dict[str, float 
     # precision_curve keeps score >= t for each distinct score: on P(keep) floored to the grid,
     # ">= t" is exactly "P(keep) >= t" for each grid point t.
     grid = np.floor(np.asarray(prob) * TABLE_STEPS + 1e-9) / TABLE_STEPS
-    by_t = {round(row["threshold"], 6): row for row in precision_curve(grid.tolist(), np.asarray(keep).tolist())}
+    by_t = {
+        round(row["threshold"], 6): row
+        for row in precision_curve(grid.tolist(), np.asarray(keep).tolist())
+    }
     table = []
     for i in range(1, TABLE_STEPS):
         t = i / TABLE_STEPS
