@@ -135,7 +135,7 @@ def test_model_dir_records_the_judge_rule_metrics_settings_and_normalisation(
     constitution = load(str(tmp / "c.md"))
     assert meta["constitution"] == {"name": "quality", "sha256": constitution.sha256}
     assert meta["judge_models"] == ["fake/j"]
-    assert meta["label_rule"] == {"rule": "min_score", "min_score": 0.5}
+    assert meta["label_rule"] == {"rule": "min_score", "min_score": 0.5, "score_field": "score"}
     assert meta["labels"] == {"keep": "__label__keep", "drop": "__label__drop"}
     assert meta["fasttext"]["epoch"] == 10 and meta["fasttext"]["seed"] == 0
     assert meta["text"]["newline_replacement"] == ""

@@ -189,3 +189,23 @@ def test_unjudged_and_empty_rows_are_skipped_and_counted(tmp_path: Path) -> None
     assert (data["judged"], data["unjudged"], data["empty"]) == (198, 1, 1)
     assert data["keep"] == 99 and data["held_out"] + data["train"] == 198
     assert 30 < data["held_out"] < 70
+
+
+def test_score_field_trains_on_another_verdict(tmp_path: Path) -> None:
+    rows = [{"prompt": "Q?", "response": r["text"], "human": int(float(r["score"]) >= 0.5)}
+            for r in scored_rows()]  # fmt: skip
+    rows[2]["human"] = "yes"
+    path = write_jsonl(str(tmp_path / "labels.jsonl"), rows)
+    result = cli("distill", path, "-o", str(tmp_path / "m"), "--min-score", "1",
+                 "--score-field", "human")  # fmt: skip
+    assert result.exit_code == 2 and "labels.jsonl:3: 'human' is 'yes', expected a number" in (
+        result.output
+    )
+    rows[2]["human"] = 1
+    write_jsonl(path, rows)
+    result = cli("distill", path, "-o", str(tmp_path / "m"), "--min-score", "1",
+                 "--score-field", "human")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    assert meta["label_rule"]["score_field"] == "human" and meta["constitution"]["name"] is None
+    assert meta["metrics"]["keep_all_f1"] is not None

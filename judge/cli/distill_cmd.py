@@ -38,6 +38,12 @@ from judge.tasks.distill.run import MIN_CLASS
     help="calibration.json from judge calibrate (absolute labels), for --target-precision.",
 )
 @click.option(
+    "--score-field",
+    default="score",
+    show_default=True,
+    help="The field the label rule reads: the judge's score, or e.g. a human label.",
+)
+@click.option(
     "--held-out",
     type=click.FloatRange(0, 1, max_open=True),
     default=0.2,
@@ -118,6 +124,7 @@ def distill_(**kw: Any) -> None:
         min_prob=kw["min_prob"],
         newline_replacement=kw["newline_replacement"],
         min_class=kw["min_class"],
+        score_field=kw["score_field"],
         fasttext=settings,
     )
     result = distill(kw["scored_path"], kw["out_dir"], options)
@@ -145,7 +152,8 @@ def distill_(**kw: Any) -> None:
     )
     click.echo(
         f"judge: held out {m['n']}: at P(keep) >= {m['min_prob']:g} precision "
-        f"{f(m['precision'])}, recall {f(m['recall'])}, F1 {f(m['f1'])}; ROC AUC "
+        f"{f(m['precision'])}, recall {f(m['recall'])}, F1 {f(m['f1'])} (keeping all: "
+        f"{f(m.get('keep_all_f1'))}); ROC AUC "
         f"{f(m['roc_auc'])}; Spearman with the judge's score {f(m['spearman'])}",
         err=True,
     )

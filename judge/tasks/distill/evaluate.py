@@ -2,7 +2,8 @@
 
 Precision, recall and F1 of the classifier's keep (P(keep) >= min_prob) against the judge's label,
 ROC AUC of P(keep), Spearman between P(keep) and the judge's score, and a table of thresholds:
-the kept fraction, precision and recall at P(keep) >= t for t = 0.1 ... 0.9.
+the kept fraction, precision and recall at P(keep) >= t for t = 0.1 ... 0.9. keep_all_f1 is the
+F1 of keeping every row, the floor to beat when the judge keeps most rows.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def agreement(
         "roc_auc": None,
         "spearman": _score(spearman(prob, scores)) if n else None,
         "thresholds": [],
+        "keep_all_f1": None,
     }
     if n == 0:
         return out
@@ -50,7 +52,10 @@ def agreement(
         p, r, f, _ = precision_recall_fscore_support(
             keep, kept, average="binary", zero_division=0.0
         )
+    share = float(keep.mean())
     out.update(
+        # the floor to beat: keeping everything scores F1 = 2 s / (1 + s), s the share kept
+        keep_all_f1=_score(2 * share / (1 + share)),
         classifier_kept=int(kept.sum()),
         precision=_score(p),
         recall=_score(r),

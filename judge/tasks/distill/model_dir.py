@@ -118,7 +118,8 @@ def report_markdown(meta: dict[str, Any]) -> str:
         "## Agreement with the judge on the held-out rows",
         "",
         f"At P(keep) >= {m['min_prob']:g}: precision {_f(m['precision'])}, recall "
-        f"{_f(m['recall'])}, F1 {_f(m['f1'])}; ROC AUC {_f(m['roc_auc'])}; Spearman between "
+        f"{_f(m['recall'])}, F1 {_f(m['f1'])} (keeping every row: F1 "
+        f"{_f(m.get('keep_all_f1'))}); ROC AUC {_f(m['roc_auc'])}; Spearman between "
         f"P(keep) and the judge's score {_f(m['spearman'])} (n = {m['n']}, judge kept "
         f"{m['judge_kept']}).",
         "",

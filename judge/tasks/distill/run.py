@@ -40,6 +40,7 @@ class DistillOptions:
     min_prob: float = 0.5  # the threshold the held-out precision, recall and F1 are taken at
     newline_replacement: str = ""
     min_class: int = MIN_CLASS
+    score_field: str = "score"  # e.g. a human label, to train on people's verdicts instead
     fasttext: FastTextSettings = field(default_factory=FastTextSettings)
 
 
@@ -85,27 +86,31 @@ def _read(path: str, options: DistillOptions, texts_path: str) -> _Pass:
     seen = _Pass()
     with open(texts_path, "w", encoding="utf-8", newline="\n") as out:
         for c in iter_candidates(path, options.fields):
-            if "score" not in c.row:
+            name = options.score_field
+            if name not in c.row:
                 raise InputError(
-                    "no 'score' field: give the output of judge score or judge filter",
+                    f"no {name!r} field: give the output of judge score or judge filter "
+                    "(or name the field with --score-field)",
                     where=describe(path, c.row_index),
                 )
-            score = c.row["score"]
-            if score is None or (isinstance(score, float) and math.isnan(score)):
+            value = c.row[name]
+            if value is None or value == "":  # unjudged (CSV: an empty cell)
                 seen.unjudged += 1
                 continue
-            if isinstance(score, str):  # CSV gives every value as text
-                try:
-                    score = float(score)
-                except ValueError:
-                    where = describe(path, c.row_index)
-                    raise InputError(f"'score' is {score!r}, expected a number", where) from None
+            try:
+                score = float(value)  # CSV gives every value as text
+            except (TypeError, ValueError):
+                where = describe(path, c.row_index)
+                raise InputError(f"{name!r} is {value!r}, expected a number", where) from None
+            if math.isnan(score):
+                seen.unjudged += 1
+                continue
             line = model_input(candidate_text(c), options.newline_replacement)
             if not line.strip() or c.note == "empty response":
                 seen.empty += 1
                 continue
             out.write(line + "\n")
-            seen.scores.append(float(score))
+            seen.scores.append(score)
             _note_judge(seen, c.row.get("judge"))
     return seen
 
@@ -184,7 +189,7 @@ def _meta(
             {"name": n, "sha256": s} for s, n in list(seen.constitutions.items())[1:]
         ],
         "judge_models": seen.models,
-        "label_rule": options.rule.to_json(),
+        "label_rule": {**options.rule.to_json(), "score_field": options.score_field},
         "label_rule_text": options.rule.text(),
         "labels": {"keep": KEEP, "drop": DROP},
         "data": {
