@@ -60,7 +60,7 @@ def classifier_filter(kw: dict[str, Any]) -> None:
     for w in writers:
         w.close()
     seconds = time.perf_counter() - start
-    rows = counts.kept + counts.dropped + counts.empty
+    rows = counts.kept + counts.dropped + counts.failed
     click.echo(
         f"judge: classified {rows} candidates in {seconds:.1f}s "
         f"({rows / max(seconds, 1e-9):,.0f}/s, {job.processes} processes), no model calls",

@@ -35,7 +35,8 @@ from judge.tasks.distill.model_dir import ModelDir
 from judge.tasks.distill.predict import keep_probabilities
 from judge.tasks.distill.text import candidate_text, model_input
 from judge.tasks.distill.train import fasttext_module
-from judge.tasks.filter import top_mask
+from judge.tasks.filter import FilterCounts, top_mask
+from judge.tasks.filter import _route as route
 
 PROB_FIELD = "classifier_prob"
 BATCH = 64  # texts a worker gets at once (~200 kB of 500-word documents)
@@ -112,13 +113,6 @@ def default_processes() -> int:
 
 
 @dataclass
-class ClassifyCounts:
-    kept: int = 0
-    dropped: int = 0
-    empty: int = 0
-
-
-@dataclass
 class ClassifierFilter:
     model: ModelDir
     min_prob: float | None = None
@@ -130,7 +124,7 @@ class ClassifierFilter:
         if (self.min_prob is None) == (self.keep_top is None):
             raise ConfigError("give exactly one of --min-prob P and --keep-top FRACTION")
 
-    def run(self, path: str, kept: RowWriter, rejected: RowWriter | None = None) -> ClassifyCounts:
+    def run(self, path: str, kept: RowWriter, rejected: RowWriter | None = None) -> FilterCounts:
         if self.min_prob is not None:
             return self._threshold(path, self.min_prob, kept, rejected)
         if path != "-":
@@ -174,17 +168,17 @@ class ClassifierFilter:
 
     def _threshold(
         self, path: str, min_prob: float, kept: RowWriter, rejected: RowWriter | None
-    ) -> ClassifyCounts:
-        counts = ClassifyCounts()
+    ) -> FilterCounts:
+        counts = FilterCounts()
         for row, p in self._scored(path):
             _route(counts, row, p, p >= min_prob, kept, rejected)
         return counts
 
-    def _top(self, path: str, kept: RowWriter, rejected: RowWriter | None) -> ClassifyCounts:
+    def _top(self, path: str, kept: RowWriter, rejected: RowWriter | None) -> FilterCounts:
         assert self.keep_top is not None
         probs = array("d", (p for _, p in self._scored(path)))
         mask = top_mask(probs, self.keep_top)
-        counts = ClassifyCounts()
+        counts = FilterCounts()
         candidates = iter_candidates(path, self.fields)
         for i, c in enumerate(candidates):
             _route(counts, output_row(c, self.fields), probs[i], bool(mask[i]), kept, rejected)
@@ -192,31 +186,23 @@ class ClassifierFilter:
 
 
 def _route(
-    counts: ClassifyCounts,
+    counts: FilterCounts,
     row: dict[str, Any],
     p: float,
     keep: bool,
     kept: RowWriter,
     rejected: RowWriter | None,
 ) -> None:
-    if math.isnan(p):
-        counts.empty += 1
-        row[PROB_FIELD] = None
-    else:
-        row[PROB_FIELD] = p
-        if keep:
-            counts.kept += 1
-            kept.write(row)
-            return
-        counts.dropped += 1
-    if rejected is not None:
-        rejected.write(row)
+    """judge filter's routing; an empty text (NaN) counts as `failed`: never kept."""
+    empty = math.isnan(p)
+    row[PROB_FIELD] = None if empty else p
+    route(counts, row, None if empty else p, keep, kept, rejected)
 
 
-def describe_counts(counts: ClassifyCounts) -> str:
+def describe_counts(counts: FilterCounts) -> str:
     seen = counts.kept + counts.dropped
     share = f" ({counts.kept / seen:.1%})" if seen else ""
     return (
         f"kept {counts.kept}{share}, dropped {counts.dropped}, "
-        f"empty {counts.empty} (no text, not kept)"
+        f"empty {counts.failed} (no text, not kept)"
     )
