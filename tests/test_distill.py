@@ -17,6 +17,7 @@ from judge.cli import main
 from judge.constitution import load
 from judge.io import read_rows
 from judge.tasks.distill import model_dir
+from judge.tasks.distill.train import auto_epochs
 from tests.fakebackend import FakeBackend
 from tests.word_corpus import ARTEFACT, answer, corpus, judge_score, write_jsonl
 
@@ -78,7 +79,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         registry.register("fake", lambda name, **kw: FakeBackend(name, answer))
         scored = score(tmp, corpus(800, seed=1))
     model = str(tmp / "model")
-    result = cli("distill", scored, "-o", model, "--min-score", "0.5", "--epoch", "10")
+    result = cli("distill", scored, "-o", model, "--min-score", "0.5")
     assert result.exit_code == 0, result.output
     return tmp, model
 
@@ -113,7 +114,7 @@ def test_a_classifier_that_learnt_an_artefact_fails_on_fresh_text(
     scored = score(tmp_path, corpus(600, seed=2, informative=False, artefact=True))
     model = str(tmp_path / "artefact-model")
     # keep = a perfect 5, which only the artefact earns (the words alone hardly ever do)
-    result = cli("distill", scored, "-o", model, "--min-score", "1", "--epoch", "25")
+    result = cli("distill", scored, "-o", model, "--min-score", "1")
     assert result.exit_code == 0, result.output
     held_out = model_dir.load(model).meta["metrics"]
     assert held_out["f1"] > 0.95  # the held-out rows carry the artefact too: it looks perfect
@@ -137,7 +138,9 @@ def test_model_dir_records_the_judge_rule_metrics_settings_and_normalisation(
     assert meta["judge_models"] == ["fake/j"]
     assert meta["label_rule"] == {"rule": "min_score", "min_score": 0.5, "score_field": "score"}
     assert meta["labels"] == {"keep": "__label__keep", "drop": "__label__drop"}
-    assert meta["fasttext"]["epoch"] == 10 and meta["fasttext"]["seed"] == 0
+    # fastText's epochs chosen for the size: one step a row, about AUTO_STEPS steps in all
+    assert meta["requested_fasttext"]["epoch"] is None and meta["fasttext"]["seed"] == 0
+    assert meta["fasttext"]["epoch"] == auto_epochs(meta["data"]["train"]) == 50
     assert meta["text"]["newline_replacement"] == ""
     assert meta["text"]["normalisation"] == "text.strip().replace('\\n', newline_replacement)"
     assert meta["data"]["judged"] == 800 and meta["data"]["train"] + meta["data"]["held_out"] == 800

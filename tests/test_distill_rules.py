@@ -18,7 +18,13 @@ from judge.errors import ConfigError
 from judge.tasks.distill import choose_rule
 from judge.tasks.distill.labels import keep_labels
 from judge.tasks.distill.text import model_input
-from judge.tasks.distill.train import NAN_RETRIES, FastTextSettings, TrainingError, train
+from judge.tasks.distill.train import (
+    NAN_RETRIES,
+    FastTextSettings,
+    TrainingError,
+    auto_epochs,
+    train,
+)
 from judge.tasks.filter import top_count
 from tests.word_corpus import corpus, write_jsonl
 
@@ -114,7 +120,7 @@ def test_nan_is_retried_with_half_the_learning_rate(tmp_path: Path) -> None:
 
     path = tmp_path / "train.txt"
     path.write_text("__label__keep good words\n__label__drop bad words\n" * 20)
-    model, used, attempts = train(str(path), FastTextSettings(lr=0.8), train_fn=flaky)
+    model, used, attempts = train(str(path), FastTextSettings(lr=0.8, epoch=5), train_fn=flaky)
     assert lrs == [0.8, 0.4, 0.2] and used.lr == 0.2 and attempts == 3
     assert model.predict("good words")[0] == ("__label__keep",)
 
@@ -124,7 +130,7 @@ def test_nan_every_time_is_a_clear_error(tmp_path: Path) -> None:
         raise RuntimeError("Encountered NaN.")
 
     with pytest.raises(TrainingError, match="lower --lr") as info:
-        train(str(tmp_path / "x.txt"), FastTextSettings(), train_fn=always)
+        train(str(tmp_path / "x.txt"), FastTextSettings(epoch=5), train_fn=always)
     assert f"{NAN_RETRIES + 1} times" in str(info.value)
 
 
@@ -209,3 +215,7 @@ def test_score_field_trains_on_another_verdict(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
     assert meta["label_rule"]["score_field"] == "human" and meta["constitution"]["name"] is None
     assert meta["metrics"]["keep_all_f1"] is not None
+
+
+def test_auto_epochs_give_small_data_enough_steps() -> None:
+    assert [auto_epochs(n) for n in (0, 500, 3_200, 10_000, 450_000)] == [50, 50, 16, 5, 5]

@@ -66,7 +66,11 @@ from judge.tasks.distill.run import MIN_CLASS
     "the filter there must use the same).",
 )
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True)
-@click.option("--epoch", type=click.IntRange(1), default=5, show_default=True)
+@click.option(
+    "--epoch",
+    type=click.IntRange(1),
+    help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
+)
 @click.option("--dim", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--word-ngrams", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--min-count", type=click.IntRange(1), default=1, show_default=True)

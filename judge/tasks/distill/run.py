@@ -13,7 +13,7 @@ import os
 import tempfile
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from judge.tasks.distill.evaluate import agreement
 from judge.tasks.distill.labels import DROP, KEEP, LabelRule, keep_labels
 from judge.tasks.distill.predict import keep_probabilities
 from judge.tasks.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
-from judge.tasks.distill.train import FastTextSettings, train
+from judge.tasks.distill.train import FastTextSettings, auto_epochs, train
 
 MIN_CLASS = 5  # training rows of each label below which the classifier cannot learn the rule
 PREDICT_BATCH = 512
@@ -75,7 +75,10 @@ def distill(
         train_path = os.path.join(tmp, "train.txt")
         held_path = os.path.join(tmp, "held_out.txt")
         _split(texts_path, keep, held, train_path, held_path)
-        model, used, attempts = train(train_path, options.fasttext, train_fn=train_fn)
+        settings = options.fasttext
+        if settings.epoch is None:
+            settings = replace(settings, epoch=auto_epochs(int((~held).sum())))
+        model, used, attempts = train(train_path, settings, train_fn=train_fn)
         prob = _predict_file(model, held_path)
     metrics = agreement(keep[held], prob, scores[held], options.min_prob)
     meta = _meta(scored_path, out_dir, options, seen, keep, held, used, attempts, metrics)

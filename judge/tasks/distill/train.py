@@ -9,6 +9,7 @@ seed; more threads are faster but their updates race, so the model differs run t
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,15 @@ from typing import Any
 from judge.errors import ConfigError, JudgeError
 
 NAN_RETRIES = 4  # after the first try, each with half the learning rate
+# fastText takes one step a row (a document's gradient spread over its ~1,000 words and
+# bigrams), so a few thousand long documents need more passes than fastText's 5 to move P(keep)
+# off 0.5: auto_epochs gives about this many steps, in 5 to 50 passes.
+AUTO_STEPS = 50_000
+MIN_EPOCHS, MAX_EPOCHS = 5, 50
+
+
+def auto_epochs(rows: int) -> int:
+    return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(AUTO_STEPS / max(rows, 1))))
 
 
 class TrainingError(JudgeError):
@@ -30,7 +40,7 @@ class FastTextSettings:
     (the average of 1,000 word and bigram vectors moves slowly), which makes --min-prob moot."""
 
     lr: float = 0.5
-    epoch: int = 5
+    epoch: int | None = None  # None: auto_epochs(training rows)
     dim: int = 64
     word_ngrams: int = 2
     min_count: int = 1
@@ -79,6 +89,8 @@ def train(
     `train_fn` replaces fasttext.train_supervised (tests use it to make NaN happen).
     """
     fn = train_fn or fasttext_module().train_supervised
+    if settings.epoch is None:
+        raise ValueError("resolve the epochs first (auto_epochs)")
     current = settings
     for attempt in range(1, NAN_RETRIES + 2):
         try:
