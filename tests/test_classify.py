@@ -287,3 +287,16 @@ def test_the_cli_runs_as_a_process(model: model_dir.ModelDir, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert all(json.loads(line)["classifier_prob"] >= 0.5 for line in done.stdout.splitlines())
     assert "no model calls" in done.stderr
+
+
+def test_field_names_default_to_the_distilled_ones(tmp_path: Path) -> None:
+    rows = [{"body": r["text"], "score": r["quality"]} for r in corpus(300, seed=6)]
+    scored = write_jsonl(str(tmp_path / "scored.jsonl"), rows)
+    result = cli("distill", scored, "-o", str(tmp_path / "m"), "--min-score", "0.5",
+                 "--text-field", "body")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "kept.jsonl"
+    result = cli("filter", scored, "--classifier", str(tmp_path / "m"), "--min-prob", "0.5",
+                 "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert 0 < len(kept_rows(out)) < len(rows)

@@ -37,6 +37,12 @@ def classifier_filter(kw: dict[str, Any]) -> None:
     if (kw["min_prob"] is None) == (kw["keep_top"] is None):
         raise click.UsageError("with --classifier give exactly one of --min-prob P, --keep-top F")
     model = model_dir.load(kw["classifier_dir"])
+    # Field names not given here are the ones the classifier was distilled with.
+    learnt = model.meta.get("text", {}).get("fields", {})
+    for part in ("text", "prompt", "response"):
+        key = f"{part}_field"
+        if ctx.get_parameter_source(key) == click.core.ParameterSource.DEFAULT and part in learnt:
+            kw[key] = learnt[part]
     job = ClassifierFilter(
         model,
         min_prob=kw["min_prob"],
