@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from judge.backends import registry
 from judge.cli import main
 from judge.constitution import load
 from judge.io import read_rows
 from judge.tasks.distill import model_dir
 from judge.tasks.distill.train import auto_epochs
-from tests.fakebackend import FakeBackend
+from judge.testing import FakeBackend, use_backend
 from tests.word_corpus import ARTEFACT, answer, corpus, judge_score, write_jsonl
 
 pytest.importorskip("fasttext")
@@ -26,11 +25,14 @@ pytest.importorskip("fasttext")
 CONSTITUTION = "name: quality\nscale: 1-5\n\n## quality\nIs it educational text?\n"
 
 
+def _fake(name: str, **kw: Any) -> FakeBackend:
+    return FakeBackend(name, answer)
+
+
 @pytest.fixture
-def fake_judge(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(registry, "_factories", dict(registry._factories))
-    registry.register("fake", lambda name, **kw: FakeBackend(name, answer))
-    yield
+def fake_judge() -> Iterator[None]:
+    with use_backend("fake", _fake):
+        yield
 
 
 def cli(*args: str, input: str | None = None) -> Result:
@@ -74,9 +76,7 @@ def fresh_f1(tmp: Path, model: str, rows: list[dict[str, Any]]) -> float:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A classifier distilled from 800 documents scored by the fake judge."""
     tmp = tmp_path_factory.mktemp("distill")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(registry, "_factories", dict(registry._factories))
-        registry.register("fake", lambda name, **kw: FakeBackend(name, answer))
+    with use_backend("fake", _fake):
         scored = score(tmp, corpus(800, seed=1))
     model = str(tmp / "model")
     result = cli("distill", scored, "-o", model, "--min-score", "0.5")
