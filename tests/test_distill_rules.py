@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from judge.calibration import Calibration, ProbabilityMap, precision_curve, save
+from judge.calibration import Calibration, ProbabilityMap, save
+from judge.calibration.fitted import precision_curve
 from judge.cli import main
 from judge.errors import ConfigError
 from judge.tasks.distill import choose_rule
