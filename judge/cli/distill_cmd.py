@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import field_options, fields_from
+from judge.cli.common import field_options, fields_from, seed_option
 from judge.tasks.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.tasks.distill.run import MIN_CLASS
 
@@ -50,7 +50,7 @@ from judge.tasks.distill.run import MIN_CLASS
     show_default=True,
     help="Fraction of the judged rows held out (seeded) to measure agreement with the judge.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Split and fastText seed.")
+@seed_option("Seed of the held-out split and of fastText.")
 @click.option(
     "--min-prob",
     type=click.FloatRange(0, 1),
