@@ -20,6 +20,7 @@ _COMMANDS = {
     "revise": ("revise_cmd", "revise"),
     "constitution": ("constitution_cmd", "constitution"),
     "label": ("label_cmd", "label"),
+    "distill": ("distill_cmd", "distill_"),
 }
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from judge.calibration import Calibration
+from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
     calibration_options,
-    constitution_option,
     exit_with,
     field_options,
     model_options,
@@ -24,7 +24,30 @@ from judge.tasks.score import OUT
 
 @click.command("filter")
 @click.argument("input_path", metavar="INPUT")
-@constitution_option
+@click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    envvar="JUDGE_CONSTITUTION",
+    help="Constitution file (check one with `judge constitution check`); not with --classifier.",
+)
+@click.option(
+    "--classifier",
+    "classifier_dir",
+    type=click.Path(file_okay=False),
+    help="Filter with a classifier from judge distill (MODEL_DIR) instead of a judge: no model "
+    "calls; rows get classifier_prob; give --min-prob P or --keep-top F.",
+)
+@click.option(
+    "--min-prob",
+    type=click.FloatRange(0, 1),
+    help="With --classifier: keep rows whose P(keep) is >= this.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1),
+    help="With --classifier: processes running the classifier (default: one a core).",
+)
 @output_option(
     "Kept rows: .jsonl, .parquet, .csv or a dataset folder. Default: JSON Lines on stdout."
 )
@@ -60,8 +83,18 @@ def filter_(**kw: Any) -> None:
 
     Rows are documents (`text`) or prompt + response(s). Kept rows carry their scores; kept,
     dropped and failed counts and the tokens spent go to stderr. Rows the judge could not judge
-    are never kept.
+    are never kept. With --classifier MODEL_DIR (from judge distill) a fastText classifier
+    decides instead, at CPU speed, and kept rows carry classifier_prob.
     """
+    if kw["classifier_dir"]:
+        return classifier_filter(kw)
+    if kw["min_prob"] is not None or kw["processes"] is not None:
+        raise click.UsageError("--min-prob and --processes go with --classifier MODEL_DIR")
+    if not kw["constitution_path"]:
+        raise click.UsageError(
+            "give -c/--constitution FILE to filter with a judge, or --classifier MODEL_DIR "
+            "(from judge distill) to filter with a classifier"
+        )
     out = kw["output"]
 
     def extra(calibration: Calibration | None) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""`judge distill`: train a fastText classifier on a judge's verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from judge.calibration import load_for
+from judge.cli.common import field_options, fields_from, seed_option
+from judge.tasks.distill import DistillOptions, FastTextSettings, choose_rule, distill
+from judge.tasks.distill.run import MIN_CLASS
+
+
+@click.command("distill")
+@click.argument("scored_path", metavar="SCORED")
+@click.option("-o", "--output", "out_dir", required=True, help="MODEL_DIR to write.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    help="Label keep a row whose judge score is >= this.",
+)
+@click.option(
+    "--keep-top",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Label keep the best floor(F x judged) rows by judge score.",
+)
+@click.option(
+    "--target-precision",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Label keep scores above the lowest threshold whose precision on the calibration's "
+    "human labels is >= this; needs --calibration.",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="calibration.json from judge calibrate (absolute labels), for --target-precision.",
+)
+@click.option(
+    "--score-field",
+    default="score",
+    show_default=True,
+    help="The field the label rule reads: the judge's score, or e.g. a human label.",
+)
+@click.option(
+    "--held-out",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="Fraction of the judged rows held out (seeded) to measure agreement with the judge.",
+)
+@seed_option("Seed of the held-out split and of fastText.")
+@click.option(
+    "--min-prob",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="The P(keep) threshold the held-out precision, recall and F1 are reported at.",
+)
+@click.option(
+    "--newline-replacement",
+    default="",
+    show_default=True,
+    help="What newlines become in the text fastText reads (datatrove's newline_replacement; "
+    "the filter there must use the same).",
+)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True)
+@click.option(
+    "--epoch",
+    type=click.IntRange(1),
+    help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
+)
+@click.option("--dim", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--word-ngrams", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--min-count", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--bucket", type=click.IntRange(1), default=200_000, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="fastText training threads; only 1 is reproducible for a seed.",
+)
+@click.option(
+    "--min-class",
+    type=click.IntRange(1),
+    default=MIN_CLASS,
+    show_default=True,
+    help="Fewest training rows of each label.",
+)
+@field_options
+def distill_(**kw: Any) -> None:
+    """Train a fastText classifier that mimics a judge, from SCORED (judge score or judge
+    filter output), and write it to MODEL_DIR (model.bin, meta.json, report.md).
+
+    Each judged row is labelled __label__keep or __label__drop by one rule (--min-score,
+    --keep-top or --target-precision); a seeded held-out split reports the classifier's
+    agreement with the judge. Use the model with judge filter --classifier MODEL_DIR, or in
+    datatrove and NeMo Curator (see docs/distill.md).
+    """
+    calibration = None
+    if kw["calibration_path"]:
+        calibration, warnings = load_for(kw["calibration_path"], kind="absolute")
+        for warning in warnings:
+            click.echo(f"judge: warning: {warning}", err=True)
+    rule = choose_rule(
+        min_score=kw["min_score"],
+        keep_top=kw["keep_top"],
+        target_precision=kw["target_precision"],
+        calibration=calibration,
+    )
+    settings = FastTextSettings(
+        lr=kw["lr"],
+        epoch=kw["epoch"],
+        dim=kw["dim"],
+        word_ngrams=kw["word_ngrams"],
+        min_count=kw["min_count"],
+        bucket=kw["bucket"],
+        threads=kw["threads"],
+        seed=kw["seed"],
+    )
+    options = DistillOptions(
+        rule=rule,
+        fields=fields_from(kw),
+        held_out=kw["held_out"],
+        seed=kw["seed"],
+        min_prob=kw["min_prob"],
+        newline_replacement=kw["newline_replacement"],
+        min_class=kw["min_class"],
+        score_field=kw["score_field"],
+        fasttext=settings,
+    )
+    result = distill(kw["scored_path"], kw["out_dir"], options)
+    meta = result.meta
+    m, data = meta["metrics"], meta["data"]
+    if meta["training"]["attempts"] > 1:
+        click.echo(
+            f"judge: fastText diverged (NaN); trained with lr {meta['fasttext']['lr']:g} "
+            f"after {meta['training']['attempts']} attempts",
+            err=True,
+        )
+    if meta["other_constitutions"]:
+        click.echo(
+            "judge: warning: SCORED mixes verdicts under several constitutions (see meta.json)",
+            err=True,
+        )
+
+    def f(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    click.echo(
+        f"judge: distilled {data['train']} rows ({data['keep']} keep, {data['drop']} drop in "
+        f"all; {rule.text()}) into {kw['out_dir']}",
+        err=True,
+    )
+    click.echo(
+        f"judge: held out {m['n']}: at P(keep) >= {m['min_prob']:g} precision "
+        f"{f(m['precision'])}, recall {f(m['recall'])}, F1 {f(m['f1'])} (keeping all: "
+        f"{f(m.get('keep_all_f1'))}); ROC AUC "
+        f"{f(m['roc_auc'])}; Spearman with the judge's score {f(m['spearman'])}",
+        err=True,
+    )
