@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
+import orjson
+
 from judge.errors import InputError
 
 STDIN_NAME = "<stdin>"
@@ -105,7 +107,7 @@ def _parse_json_lines(
         if first and "\x00" in text:
             raise InputError("not JSON Lines text: the input is binary", where=where)
         try:
-            value = json.loads(text)
+            value = _loads(text)
         except json.JSONDecodeError as e:
             hint = _json_lines_hint(text, first=first, json_suffix=json_suffix)
             raise InputError(f"not valid JSON: {e.msg} (column {e.colno}){hint}", where) from None
@@ -115,6 +117,16 @@ def _parse_json_lines(
         if not isinstance(value, dict):
             raise InputError(f"expected a JSON object on each line, got {_type_name(value)}", where)
         yield lineno, value
+
+
+def _loads(text: str) -> Any:
+    """A JSON Lines row: orjson (several times faster, `judge filter --classifier` reads at
+    thousands of rows a second), and the standard library for what orjson refuses (NaN,
+    Infinity, integers past 64 bits, lone surrogates) and for its precise error messages."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _json_lines_hint(text: str, *, first: bool, json_suffix: bool) -> str:
