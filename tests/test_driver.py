@@ -289,3 +289,28 @@ def test_revise_with_an_unpriced_judge_shows_the_cost_unknown(
     assert result.exit_code == 0, result.stderr
     meta = json.loads((tmp_path / "revised.jsonl.meta.json").read_text())
     assert meta["cost_usd"] is None and "$? (price unknown" in result.stderr
+
+
+def test_a_named_pipe_or_device_output_is_written_to_not_replaced(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    """`-o /dev/null` once moved the device aside and put a dataset folder in its place."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "rows"  # no extension: would read as a dataset folder
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.extend(fifo.read_text().splitlines()))
+    reader.start()
+    with use_backend("fake", FakeBackend(answer=all_principles(4))):
+        src = inputs(tmp_path)["score"]
+        result = invoke(
+            "score", str(src), "-c", str(constitution_file), *SCORE_ARGS, "-o", str(fifo)
+        )
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert len(received) == 3 and json.loads(received[0])["score"] is not None
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the pipe, not a file or a folder
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left

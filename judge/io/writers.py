@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from types import TracebackType
@@ -46,6 +47,10 @@ def open_writer(path: str | None) -> RowWriter:
     if path is None or path == "-":
         return _StdoutWriter()
     path = os.fspath(path)
+    if _is_special(path):
+        # /dev/null, a named pipe: written to as it is, JSON Lines, never replaced by a file
+        # moved into its place.
+        return _DeviceWriter(path)
     suffix = os.path.splitext(path)[1].lower()
     writers: dict[str, type[_FileWriter]] = {
         ".jsonl": _FileWriter,
@@ -71,7 +76,18 @@ def is_folder_output(path: str | None) -> bool:
     if path is None or path == "-":
         return False
     path = os.fspath(path)
+    if _is_special(path):
+        return False
     return path.endswith(("/", os.sep)) or os.path.isdir(path) or not os.path.splitext(path)[1]
+
+
+def _is_special(path: str) -> bool:
+    """A device or a named pipe (`/dev/null`, `<(...)`): neither a file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_rows(path: str | None, rows: Iterable[dict[str, Any]]) -> int:
@@ -131,6 +147,23 @@ class _StdoutWriter(_BaseWriter):
     def abort(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
+
+
+class _DeviceWriter(_StdoutWriter):
+    """JSON Lines written straight into a device or a named pipe."""
+
+    def __init__(self, path: str) -> None:
+        self._stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._stream.write(_dumps(row) + "\n")
+
+    def close(self) -> None:
+        if not self._stream.closed:
+            self._stream.close()
+
+    def abort(self) -> None:
+        self.close()
 
 
 class _FileWriter(_BaseWriter):
