@@ -41,6 +41,7 @@ from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
 from judge.tasks.pairs.task import PairsTask
 from judge.tasks.revise import ReviseTask
 from judge.tasks.score import OUT, ScoreTask
+from judge.tasks.score import Scored as Scored  # exported by judge.__all__
 
 # The names `import judge` gives: the package's __all__, kept in one place.
 __all__ = list(judge.__all__)
