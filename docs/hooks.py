@@ -6,24 +6,30 @@ pointing at the object's own module (wherever the package's lazy `__getattr__` f
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 MARKER = "<!-- judge.__all__ -->"
 
 
-def exported_paths() -> list[str]:
-    """Dotted paths of the objects that `import judge` exports, in `__all__` order."""
+def exported_blocks() -> list[str]:
+    """One mkdocstrings block per object that `import judge` exports, in `__all__` order.
+
+    A class shows its signature (a dataclass's fields and defaults) and docstring, not a heading
+    per field: the options classes would otherwise fill the page."""
     import judge
 
-    paths = []
+    blocks = []
     for name in judge.__all__:
         obj = getattr(judge, name)
-        paths.append(f"{obj.__module__}.{obj.__qualname__}")
-    return paths
+        block = f"::: {obj.__module__}.{obj.__qualname__}"
+        if inspect.isclass(obj):
+            block += "\n    options:\n      members: false"
+        blocks.append(block)
+    return blocks
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
     if MARKER not in markdown:
         return markdown
-    blocks = "\n\n".join(f"::: {path}" for path in exported_paths())
-    return markdown.replace(MARKER, blocks)
+    return markdown.replace(MARKER, "\n\n".join(exported_blocks()))
