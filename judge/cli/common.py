@@ -173,6 +173,30 @@ def calibration_options(help: str) -> Callable[[F], F]:
     )
 
 
+def rule_options(keep: str) -> Callable[[F], F]:
+    """--min-score, --keep-top and --target-precision: which rows a judge's scores keep (`keep`
+    says what keeping means: "Keep" for judge filter, "Label keep" for judge distill)."""
+    return _options(
+        click.option(
+            "--min-score",
+            type=click.FloatRange(0, 1),
+            help=f"{keep} rows whose score is >= this (a score equal to it counts).",
+        ),
+        click.option(
+            "--keep-top",
+            type=click.FloatRange(0, 1, min_open=True),
+            help=f"{keep} this fraction of the judged rows, best first: floor(F x judged); "
+            "equal scores at the cut go in input order.",
+        ),
+        click.option(
+            "--target-precision",
+            type=click.FloatRange(0, 1, min_open=True),
+            help=f"{keep} rows above the lowest score whose precision on the calibration's "
+            "human labels is >= this; needs --calibration.",
+        ),
+    )
+
+
 force_option = click.option(
     "--force",
     is_flag=True,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import field_options, fields_from, seed_option
+from judge.cli.common import field_options, fields_from, rule_options, seed_option
 from judge.tasks.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.tasks.distill.run import MIN_CLASS
 
@@ -15,22 +15,7 @@ from judge.tasks.distill.run import MIN_CLASS
 @click.command("distill")
 @click.argument("scored_path", metavar="SCORED")
 @click.option("-o", "--output", "out_dir", required=True, help="MODEL_DIR to write.")
-@click.option(
-    "--min-score",
-    type=click.FloatRange(0, 1),
-    help="Label keep a row whose judge score is >= this.",
-)
-@click.option(
-    "--keep-top",
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Label keep the best floor(F x judged) rows by judge score.",
-)
-@click.option(
-    "--target-precision",
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Label keep scores above the lowest threshold whose precision on the calibration's "
-    "human labels is >= this; needs --calibration.",
-)
+@rule_options("Label keep")
 @click.option(
     "--calibration",
     "calibration_path",

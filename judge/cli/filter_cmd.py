@@ -14,6 +14,7 @@ from judge.cli.common import (
     field_options,
     model_options,
     output_option,
+    rule_options,
     run_task,
     score_options,
 )
@@ -51,23 +52,7 @@ from judge.tasks.score import OUT
 @output_option(
     "Kept rows: .jsonl, .parquet, .csv or a dataset folder. Default: JSON Lines on stdout."
 )
-@click.option(
-    "--min-score",
-    type=click.FloatRange(0, 1),
-    help="Keep rows whose score is >= this (a score equal to it is kept).",
-)
-@click.option(
-    "--keep-top",
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Keep this fraction of the judged rows, best first: floor(F x judged); equal "
-    "scores at the cut are kept in input order.",
-)
-@click.option(
-    "--target-precision",
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Keep rows above the lowest score whose precision on the calibration's human "
-    "labels is >= this; needs --calibration.",
-)
+@rule_options("Keep")
 @calibration_options(
     "calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score to each row; needed by --target-precision."
