@@ -20,7 +20,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from judge.backends.base import Request
 from judge.calibration import Calibration
@@ -47,6 +47,16 @@ from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
 Todo = list[tuple[int, Candidate]]  # (response index, candidate) of a group's judged texts
+
+
+class Distinct(NamedTuple):
+    """A group's candidates to judge, and how many had no text or repeated an earlier one."""
+
+    todo: Todo
+    empty: int
+    dupes: int
+
+
 COMPARISONS = ("all", "adaptive")
 
 
@@ -104,7 +114,7 @@ class PairMaker:
     # -- which candidates are judged ------------------------------------------------------
 
     @staticmethod
-    def distinct(group: Group) -> tuple[Todo, int, int]:
+    def distinct(group: Group) -> Distinct:
         """(response index, candidate) to judge, candidates with no text, duplicates."""
         out: list[tuple[int, Candidate]] = []
         texts: set[str] = set()
@@ -122,7 +132,7 @@ class PairMaker:
         if len({i for i, _ in out}) < len(out):  # response_index fields that repeat: positions
             positions = {id(c): p for p, c in enumerate(group.candidates)}
             out = [(positions[id(c)], c) for _, c in out]
-        return out, empty, dupes
+        return Distinct(out, empty, dupes)
 
     def requests(self, group: Group) -> list[Request]:
         """The model calls a group needs (adaptive: the worst case of the sort), for --dry-run."""
@@ -143,8 +153,8 @@ class PairMaker:
     async def judge(self, runner: Runner, group: Group) -> GroupResult:
         todo, empty, dupes = self.distinct(group)
         if self.options.mode == "score":
-            return await self._by_score(runner, group, todo, empty, dupes)
-        return await self._by_comparison(runner, group, todo, empty, dupes)
+            return await self._by_score(runner, group, Distinct(todo, empty, dupes))
+        return await self._by_comparison(runner, group, Distinct(todo, empty, dupes))
 
     def from_scores(self, group: Group, path: str) -> GroupResult:
         """Use the `score` (and `scores`) fields already in the input: no model call."""
@@ -190,14 +200,8 @@ class PairMaker:
             calibration=base.calibration,
         )
 
-    async def _by_score(
-        self,
-        runner: Runner,
-        group: Group,
-        todo: list[tuple[int, Candidate]],
-        empty: int,
-        dupes: int,
-    ) -> GroupResult:
+    async def _by_score(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
+        todo, empty, dupes = d
         verdicts = await asyncio.gather(*(self.scorer.score(runner, c) for _, c in todo))
         ranked: list[Ranked] = []
         errors: list[str] = []
@@ -217,14 +221,8 @@ class PairMaker:
             errors=errors,
         )
 
-    async def _by_comparison(
-        self,
-        runner: Runner,
-        group: Group,
-        todo: list[tuple[int, Candidate]],
-        empty: int,
-        dupes: int,
-    ) -> GroupResult:
+    async def _by_comparison(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
+        todo, empty, dupes = d
         texts = [c.response for _, c in todo]
         done: dict[tuple[int, int], asyncio.Future[Comparison]] = {}
 
