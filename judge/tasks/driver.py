@@ -143,12 +143,12 @@ async def drive(
     on_progress: Callable[[RunStats], None] | None = None,
 ) -> Report[Any]:
     """Run `task` to the end, writing its rows to `sinks`; the Report says how it went."""
-    check_budget(task.runners)
     async with AsyncExitStack() as stack:
         for runner in task.runners:
             await stack.enter_async_context(runner)
         stats = task.runners[0].stats if task.runners else RunStats(total=task.total())
         try:
+            check_budget(task.runners)  # inside: runners closed, outputs aborted on the way out
             async for unit, result in _results(task, stats, on_progress):
                 task.write(unit, result, sinks)
             lines = task.finish(sinks)
