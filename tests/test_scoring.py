@@ -241,3 +241,32 @@ def test_expected_scores_from_logprobs(constitution: Constitution) -> None:
 def test_scorer_requests_for_dry_run(constitution: Constitution) -> None:
     assert len(Scorer(constitution).requests(cand())) == 1
     assert len(Scorer(constitution, ScoreOptions(per_principle=True)).requests(cand())) == 2
+
+
+def test_rationale_none_asks_for_scores_only_and_full_is_the_default(
+    constitution: Constitution,
+) -> None:
+    cand = Candidate(index=0, row_index=1, prompt="p", response="r")
+    default = Scorer(constitution).requests(cand)
+    assert Scorer(constitution, ScoreOptions(rationale="full")).requests(cand) == default
+    (none,) = Scorer(constitution, ScoreOptions(rationale="none")).requests(cand)
+    (short,) = Scorer(constitution, ScoreOptions(rationale="short")).requests(cand)
+    assert none.schema is not None and "rationale" not in json.dumps(none.schema)
+    assert "Give no rationale" in none.messages[0].content
+    assert "at most ten words" in short.messages[0].content
+    n = len(constitution.principles)
+    assert (none.max_tokens, short.max_tokens, default[0].max_tokens) == (
+        12 * n + 40,
+        30 * n + 40,
+        80 * n + 40,
+    )
+
+
+def test_a_scores_only_answer_parses(constitution: Constitution) -> None:
+    def answer(request: Request) -> str:
+        assert request.schema is not None
+        return json.dumps({pid: {"score": 3} for pid in request.schema["required"]})
+
+    cand = Candidate(index=0, row_index=1, prompt="p", response="r")
+    [scored] = run_all(FakeBackend(answer=answer), constitution, [cand], rationale="none")
+    assert scored.verdict.error is None and scored.verdict.score is not None

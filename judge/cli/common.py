@@ -13,7 +13,7 @@ from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.engine.stats import RunStats
 from judge.io import FieldMap, count_rows, iter_candidates, open_writer
 from judge.judging.comparison import CompareOptions
-from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
+from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 from judge.tasks.summary import dollars, human_tokens
 
@@ -227,6 +227,14 @@ score_options = _options(
         help="Longer texts are cut to this many characters (the row says so).",
     ),
     click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities."),
+    click.option(
+        "--rationale",
+        type=click.Choice(RATIONALES),
+        default="full",
+        show_default=True,
+        help="What the judge writes beside each score: full (one or two sentences), short (at "
+        "most ten words) or none (scores only: the fewest output tokens, the cheapest verdict).",
+    ),
 )
 
 
@@ -236,6 +244,7 @@ def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
         per_principle=kw["per_principle"],
         max_chars=kw["max_chars"],
         logprobs=not kw["no_logprobs"],
+        rationale=kw["rationale"],
     )
 
 

@@ -25,6 +25,26 @@ from judge.records import Candidate, Usage, Verdict
 DEFAULT_MAX_CHARS = 24_000  # about 6,000 tokens: longer texts are cut, and the row says so
 RATIONALE_TOKENS = 80  # output budget per principle; the rationale is one or two sentences
 
+# --rationale: how much the judge writes beside each score. Fewer output tokens make the
+# cheapest verdicts ("none": scores only; expected scores still come from log-probabilities).
+RATIONALES = ("full", "short", "none")
+_DUTY = {
+    "full": "Score each principle on its own scale, independently of the others, and give each "
+    "score a short rationale (one or two sentences) that points at the evidence.",
+    "short": "Score each principle on its own scale, independently of the others, and give each "
+    "score a rationale of at most ten words that names the evidence.",
+    "none": "Score each principle on its own scale, independently of the others. Give no "
+    "rationale: only the scores.",
+}
+_FIELDS = {
+    "full": 'each value is an object with "rationale" (a string, at most two sentences) and '
+    '"score" (an integer on that principle\'s scale).',
+    "short": 'each value is an object with "rationale" (a string of at most ten words) and '
+    '"score" (an integer on that principle\'s scale).',
+    "none": 'each value is an object with only "score" (an integer on that principle\'s scale).',
+}
+_TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "none": 12}  # output budget per principle
+
 
 @dataclass(frozen=True)
 class ScoreOptions:
@@ -32,7 +52,12 @@ class ScoreOptions:
     max_chars: int = DEFAULT_MAX_CHARS
     logprobs: bool = True  # ask for token log-probabilities (expected scores) where offered
     temperature: float = 0.0
-    max_tokens: int | None = None  # default: RATIONALE_TOKENS per principle + room for JSON
+    max_tokens: int | None = None  # default: the rationale's budget per principle + room for JSON
+    rationale: str = "full"  # full | short | none (RATIONALES)
+
+    def __post_init__(self) -> None:
+        if self.rationale not in RATIONALES:
+            raise ValueError(f"rationale must be one of {RATIONALES}, got {self.rationale!r}")
 
 
 def principle_text(p: Principle) -> str:
@@ -45,23 +70,25 @@ def principle_text(p: Principle) -> str:
     return "\n".join(lines)
 
 
-def principle_schema(p: Principle) -> dict[str, Any]:
+def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
+    score = {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))}
+    if rationale == "none":
+        properties: dict[str, Any] = {"score": score}
+    else:
+        properties = {"rationale": {"type": "string"}, "score": score}
     return {
         "type": "object",
-        "properties": {
-            "rationale": {"type": "string"},
-            "score": {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))},
-        },
-        "required": ["rationale", "score"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
 
 
-def verdict_schema(principles: Iterable[Principle]) -> dict[str, Any]:
+def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> dict[str, Any]:
     plist = list(principles)
     return {
         "type": "object",
-        "properties": {p.id: principle_schema(p) for p in plist},
+        "properties": {p.id: principle_schema(p, rationale) for p in plist},
         "required": [p.id for p in plist],
         "additionalProperties": False,
     }
@@ -101,12 +128,16 @@ def build_request(
     key = (tuple(p.id for p in principles), kind)
     fixed = memo.get(key) if memo is not None else None
     if fixed is None:
-        fixed = (system_prompt(constitution, principles, kind, ids), verdict_schema(principles))
+        fixed = (
+            system_prompt(constitution, principles, kind, ids, options.rationale),
+            verdict_schema(principles, options.rationale),
+        )
         if memo is not None:
             memo[key] = fixed
     system, schema = fixed
     user = prompts.render("score_user", material=data, kind=kind, ids=ids)
-    max_tokens = options.max_tokens or (RATIONALE_TOKENS * len(principles) + 40)
+    per_principle = _TOKENS[options.rationale]
+    max_tokens = options.max_tokens or (per_principle * len(principles) + 40)
     request = Request(
         messages=(Message("system", system, cache=True), Message("user", user)),
         schema=schema,
@@ -120,7 +151,11 @@ def build_request(
 
 
 def system_prompt(
-    constitution: Constitution, principles: list[Principle], kind: str, ids: str
+    constitution: Constitution,
+    principles: list[Principle],
+    kind: str,
+    ids: str,
+    rationale: str = "full",
 ) -> str:
     tags = (
         "<candidate_document>"
@@ -135,6 +170,8 @@ def system_prompt(
         tags=tags,
         principles="\n\n".join(principle_text(p) for p in principles),
         ids=ids,
+        duty=_DUTY[rationale],
+        fields=_FIELDS[rationale],
     )
 
 
@@ -252,7 +289,8 @@ class Scorer:
             parsed, exp = outcome.value
             for pid, (s, why) in parsed.items():
                 scores[pid] = float(s)
-                rationales[pid] = why
+                if why:  # --rationale none: no empty strings in the rows
+                    rationales[pid] = why
             expected.update(exp)
         error = "; ".join(errors) if errors else None
         return Verdict(

@@ -52,6 +52,8 @@ class JudgeSetup:
     def describe(self) -> dict[str, Any]:
         """What changes the judge's numbers; saved with the calibration."""
         out: dict[str, Any] = {"mode": self.mode, "per_principle": self.score.per_principle}
+        if self.score.rationale != "full":
+            out["rationale"] = self.score.rationale
         if self.mode == "score":
             out["tie_margin"] = self.tie_margin
         else:
