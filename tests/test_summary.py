@@ -31,3 +31,15 @@ def test_only_the_embedded_default_gets_the_note() -> None:
     other = FakeBackend(model="/models/my-finetune.gguf")
     other.provider = "local"
     assert embedded_note(other) is None
+
+
+def test_the_summary_shows_input_read_from_the_providers_prompt_cache() -> None:
+    from judge.engine.stats import RunStats
+    from judge.records import Usage
+    from judge.tasks.summary import run_summary
+
+    stats = RunStats(done=2, calls=2)
+    stats.spent = Usage(calls=2, input_tokens=4000, cached_input_tokens=3000, output_tokens=80)
+    assert "4000 in (3000 from the prompt cache) / 80 out tokens" in run_summary("scored", stats)
+    stats.spent = Usage(calls=2, input_tokens=4000, output_tokens=80)
+    assert "4000 in / 80 out tokens" in run_summary("scored", stats)

@@ -38,6 +38,11 @@ def dollars(x: float | None) -> str:
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
 
 
+def _cached(tokens: int) -> str:
+    """Input tokens the provider read from its prompt cache (billed lower), when there are any."""
+    return f" ({human_tokens(tokens)} from the prompt cache)" if tokens else ""
+
+
 def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
     spent = stats.spent
     judged = stats.done - stats.failed
@@ -47,7 +52,8 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
         f"{stats.failed} not judged)",
         f"in {stats.elapsed:.1f} s ({stats.rate:.1f}/s)",
         f"{plural(stats.calls, 'call')}, {stats.cached_calls} from cache",
-        f"{human_tokens(spent.input_tokens)} in / {human_tokens(spent.output_tokens)} out tokens",
+        f"{human_tokens(spent.input_tokens)} in{_cached(spent.cached_input_tokens)} / "
+        f"{human_tokens(spent.output_tokens)} out tokens",
         dollars(spent.cost_usd),
     ]
     if stats.retries or stats.reasks:
