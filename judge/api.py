@@ -97,7 +97,7 @@ def _table(task: Task[Any, Any], kind: str) -> Any:
 
 def _run(task: Task[Any, Any], sinks: dict[str, RowList], result: Any) -> Any:
     """Drive `task`; `result()` is what the function returns, or RunFailed carries."""
-    report: Report[Any] = run_sync(drive(task, sinks))
+    report: Report = run_sync(drive(task, sinks))
     if report.exit_code:
         raise RunFailed(report.lines, result())
     return result()

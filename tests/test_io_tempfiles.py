@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from judge.io import open_writer, read_rows, write_rows
-from judge.io.tempfiles import _host, _pid_alive, _temp_name
+from judge.io.tempfiles import _host, _temp_name, pid_alive
 
 pytestmark = pytest.mark.skipif(
     os.name == "nt", reason="on Windows no pid can be checked safely, so nothing is removed"
@@ -44,7 +44,7 @@ def dead_pid() -> int:
     for _ in range(5):
         child = subprocess.Popen(["true"])
         child.wait()
-        if not _pid_alive(child.pid):  # not reused already
+        if not pid_alive(child.pid):  # not reused already
             return child.pid
     raise AssertionError("every exited child's pid was taken again at once")
 
@@ -136,11 +136,11 @@ def test_files_that_are_not_this_outputs_dead_temps_are_kept(tmp_path: Path) -> 
     assert rows_of(out) == ROWS
 
 
-def test_pid_alive() -> None:
-    assert _pid_alive(os.getpid())
-    assert not _pid_alive(dead_pid())
-    assert _pid_alive(0)  # never a writer's pid: when in doubt, alive
-    assert _pid_alive(2**80)
+def testpid_alive() -> None:
+    assert pid_alive(os.getpid())
+    assert not pid_alive(dead_pid())
+    assert pid_alive(0)  # never a writer's pid: when in doubt, alive
+    assert pid_alive(2**80)
 
 
 KILLED_WRITER = """

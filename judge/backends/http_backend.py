@@ -76,6 +76,9 @@ class HttpBackend:
                 f"{self.key_env} (sent as an Authorization header)"
             )
         self.base_url: str | None = None if url in ("", self.official_url) else url
+        # As it may be shown (key-like query values redacted); computed once: identity() is
+        # part of every call's cache key.
+        self.shown_url = None if self.base_url is None else redact(self.base_url)
         self._secret: str | None = None
         self._missing_key: str | None = None
         self._connect(api_key, require_key=require_key)
@@ -106,16 +109,16 @@ class HttpBackend:
     @property
     def server(self) -> str:
         """The server's URL as it may be shown."""
-        return redact(self.base_url or self.official_url)
+        return self.shown_url or self.official_url
 
     def identity(self) -> dict[str, Any]:
         ident: dict[str, Any] = {"provider": self.provider, "model": self.model}
-        if self.base_url is not None:
-            ident["base_url"] = redact(self.base_url)
+        if self.shown_url is not None:
+            ident["base_url"] = self.shown_url
         return ident
 
     def __repr__(self) -> str:
-        server = f", base_url={redact(self.base_url)!r}" if self.base_url else ""
+        server = f", base_url={self.shown_url!r}" if self.shown_url else ""
         return f"{type(self).__name__}(model={self.model!r}{server})"
 
     def status_error(
@@ -128,7 +131,7 @@ class HttpBackend:
             headers,
             name=self.name,
             key_env=self.key_env,
-            server=redact(self.base_url) if self.base_url else None,
+            server=self.shown_url,
             codes=codes,
         )
 

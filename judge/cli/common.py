@@ -339,7 +339,7 @@ def run_task(
     quiet: bool,
     dry_run: bool = False,
     unit: str = "item",
-) -> Report[Any]:
+) -> Report:
     """Run a task through the driver as a command: progress on a terminal, the summary on
     stderr, the exit status. `outputs` maps the task's sinks to paths (None: stdout); each is
     opened before any call is made, so a bad path fails fast."""
@@ -357,6 +357,6 @@ def run_task(
     return report
 
 
-def exit_with(report: Report[Any]) -> None:
+def exit_with(report: Report) -> None:
     if report.exit_code:
         raise click.exceptions.Exit(report.exit_code)

@@ -20,6 +20,7 @@ import orjson
 
 from judge.backends.base import Response
 from judge.errors import ConfigError
+from judge.io.tempfiles import pid_alive
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -62,18 +63,12 @@ def claim_owner_alive(owner: str) -> bool:
     to be gone; one elsewhere counts as alive until its claim expires."""
     pid_text, _, rest = owner.partition("@")
     host, _, token = rest.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit() or os.name == "nt":
-        return True  # (on Windows os.kill(pid, 0) would stop the process, not probe it)
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
     pid = int(pid_text)
     if pid == os.getpid():
         return token == _TOKEN  # our pid with another token: a killed run before this one
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. PermissionError: it exists, as another user's process
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def default_path() -> Path:

@@ -35,7 +35,6 @@ class RunStats:
     rate_limits: int = 0  # answers that said "come back later" (429 with Retry-After)
     in_flight_limit: int | None = None  # the adaptive limit while below --concurrency
     lowest_in_flight_limit: int | None = None
-    price_unknown: bool = False  # some call's model has no price: dollars are unknown
     # Calls that gave no answer, by kind (see KINDS), and the first message of each kind.
     failures: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
@@ -47,11 +46,6 @@ class RunStats:
     @property
     def rate(self) -> float:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def cost(self) -> float | None:
-        """Dollars spent by this run; None when a model's price is unknown."""
-        return None if self.price_unknown else (self.spent.cost_usd or 0.0)
 
     def failure(self, kind: str, message: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1

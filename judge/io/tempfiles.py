@@ -52,7 +52,7 @@ def _remove_stale_temps(path: str) -> None:
         return  # no folder (or an unreadable one): the write itself will say what is wrong
     for entry in entries:
         match = own.fullmatch(entry.name)
-        if match is None or _pid_alive(int(match.group(1))):
+        if match is None or pid_alive(int(match.group(1))):
             continue
         _log.info("removing %s, left by a killed writer (pid %s)", entry.path, match.group(1))
         # Cleaning up is a courtesy: a failure here must not stop the write.
@@ -63,7 +63,7 @@ def _remove_stale_temps(path: str) -> None:
                 os.remove(entry.path)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host; when in doubt, it does."""
     if os.name == "nt" or pid <= 0:
         return True  # on Windows os.kill(pid, 0) would terminate the process

@@ -15,7 +15,7 @@ import concurrent.futures
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from judge.engine.runner import Runner
 from judge.engine.stats import TOO_LONG, UNREACHABLE, RunStats
@@ -116,7 +116,7 @@ class Defaults:
 
 
 @dataclass
-class Report(Generic[R]):
+class Report:
     """What a run did: the lines to show on stderr, the exit status, the statistics."""
 
     stats: RunStats
@@ -141,7 +141,7 @@ async def drive(
     sinks: Sinks,
     *,
     on_progress: Callable[[RunStats], None] | None = None,
-) -> Report[Any]:
+) -> Report:
     """Run `task` to the end, writing its rows to `sinks`; the Report says how it went."""
     async with AsyncExitStack() as stack:
         for runner in task.runners:
@@ -201,8 +201,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report[Any]:
-    report: Report[Any] = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
+def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report:
+    report: Report = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
     report.lines += unjudged_reasons(stats)
     failure = task.failure()
     judged = stats.done - stats.failed
