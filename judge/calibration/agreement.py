@@ -181,11 +181,7 @@ def _pairwise(judged: Sequence[Judgment], mode: str, boot: _Boot) -> dict[str, A
         out["position_consistency"] = out["first_position_rate"] = None
         out["per_principle"] = _per_principle_pairs(judged, hp, hcode, boot)
     human = _human_agreement(judged, [str(p) for p in jp], m.PREFERENCE_CODE.__getitem__, boot)
-    out["human_agreement"] = human
-    if human is None:
-        na["human_agreement"] = "one label per item: no annotators to compare"
-    out["not_applicable"] = na
-    return out
+    return _finish(out, na, human)
 
 
 def _per_principle_pairs(
@@ -264,7 +260,13 @@ def _absolute(judged: Sequence[Judgment], scale: LabelScale, boot: _Boot) -> dic
     among: m.Level = "nominal" if measure == "binary" else "ordinal"
     if measure == "continuous":
         among = "interval"
-    human = _human_agreement(judged, list(pred), float, boot, among)
+    return _finish(out, na, _human_agreement(judged, list(pred), float, boot, among))
+
+
+def _finish(
+    out: dict[str, Any], na: dict[str, str], human: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Add the annotators' own agreement (when there are several) and what does not apply."""
     out["human_agreement"] = human
     if human is None:
         na["human_agreement"] = "one label per item: no annotators to compare"

@@ -15,6 +15,7 @@ from judge.cli.common import (
     constitution_option,
     exit_with,
     model_options,
+    number,
     run_task,
     score_options,
     score_options_from,
@@ -80,11 +81,10 @@ def _label_field_options(func: Any) -> Any:
     "auto",
     "Kind of labels (auto: from the fields of the first row).",
 )
-@click.option(
+@number(
     "--tie-margin",
-    type=click.FloatRange(0, 1),
+    click.FloatRange(0, 1),
     default=0.0,
-    show_default=True,
     help="Score mode: scores of a and b this close (or equal) are a tie.",
 )
 @click.option(
@@ -94,15 +94,12 @@ def _label_field_options(func: Any) -> Any:
     "the middle of the observed range).",
 )
 @click.option("--label-map", help='Extra preference codes, e.g. "0=a,1=b" or "first=a,same=tie".')
-@click.option(
-    "--sample", type=click.IntRange(1), help="Judge a seeded random sample of this many items."
-)
+@number("--sample", click.IntRange(1), help="Judge a seeded random sample of this many items.")
 @seed_option("Seed for --sample, the DPO display order and the bootstrap.")
-@click.option(
+@number(
     "--resamples",
-    type=click.IntRange(10),
+    click.IntRange(10),
     default=1000,
-    show_default=True,
     help="Bootstrap resamples for the confidence intervals.",
 )
 @choice(

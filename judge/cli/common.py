@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 from judge.tasks.summary import dollars, human_tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -27,6 +29,19 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
         return func
 
     return apply
+
+
+def number(
+    flag: str,
+    kind: click.ParamType,
+    default: float | None = None,
+    help: str | None = None,
+    envvar: str | None = None,
+) -> Callable[[F], F]:
+    """A numeric option within a range; its default, when it has one, is shown in --help."""
+    return click.option(
+        flag, type=kind, default=default, show_default=default is not None, help=help, envvar=envvar
+    )
 
 
 model_options = _options(
@@ -44,41 +59,38 @@ model_options = _options(
         envvar="JUDGE_BASE_URL",
         help="URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, Groq, Together).",
     ),
-    click.option(
+    number(
         "--concurrency",
-        envvar="JUDGE_CONCURRENCY",
-        type=click.IntRange(1, 4096),
+        click.IntRange(1, 4096),
         default=8,
-        show_default=True,
         help="Model calls in flight at once.",
+        envvar="JUDGE_CONCURRENCY",
     ),
-    click.option(
+    number(
         "--rpm",
-        envvar="JUDGE_RPM",
-        type=click.FloatRange(min=0, min_open=True),
+        click.FloatRange(min=0, min_open=True),
         help="At most this many requests per minute.",
+        envvar="JUDGE_RPM",
     ),
-    click.option(
+    number(
         "--tpm",
-        envvar="JUDGE_TPM",
-        type=click.FloatRange(min=0, min_open=True),
+        click.FloatRange(min=0, min_open=True),
         help="At most this many tokens per minute (estimated before each call).",
+        envvar="JUDGE_TPM",
     ),
-    click.option(
+    number(
         "--max-retries",
-        envvar="JUDGE_MAX_RETRIES",
-        type=click.IntRange(0, 100),
+        click.IntRange(0, 100),
         default=8,
-        show_default=True,
         help="Retries of a call that failed for a passing reason (429, 5xx, timeout, reset).",
+        envvar="JUDGE_MAX_RETRIES",
     ),
-    click.option(
+    number(
         "--timeout",
-        envvar="JUDGE_TIMEOUT",
-        type=click.FloatRange(min=0, min_open=True),
+        click.FloatRange(min=0, min_open=True),
         default=120.0,
-        show_default=True,
         help="Seconds before a model call times out (then it is retried).",
+        envvar="JUDGE_TIMEOUT",
     ),
     click.option(
         "--cache",
@@ -88,11 +100,11 @@ model_options = _options(
         help="Cache file (SQLite). Default: ~/.cache/judge/cache.sqlite.",
     ),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
-    click.option(
+    number(
         "--max-cost",
-        envvar="JUDGE_MAX_COST",
-        type=click.FloatRange(min=0),
+        click.FloatRange(min=0),
         help="Stop making calls before this many US dollars would be spent.",
+        envvar="JUDGE_MAX_COST",
     ),
     click.option(
         "--prices",
@@ -177,20 +189,20 @@ def rule_options(keep: str) -> Callable[[F], F]:
     """--min-score, --keep-top and --target-precision: which rows a judge's scores keep (`keep`
     says what keeping means: "Keep" for judge filter, "Label keep" for judge distill)."""
     return _options(
-        click.option(
+        number(
             "--min-score",
-            type=click.FloatRange(0, 1),
+            click.FloatRange(0, 1),
             help=f"{keep} rows whose score is >= this (a score equal to it counts).",
         ),
-        click.option(
+        number(
             "--keep-top",
-            type=click.FloatRange(0, 1, min_open=True),
+            click.FloatRange(0, 1, min_open=True),
             help=f"{keep} this fraction of the judged rows, best first: floor(F x judged); "
             "equal scores at the cut go in input order.",
         ),
-        click.option(
+        number(
             "--target-precision",
-            type=click.FloatRange(0, 1, min_open=True),
+            click.FloatRange(0, 1, min_open=True),
             help=f"{keep} rows above the lowest score whose precision on the calibration's "
             "human labels is >= this; needs --calibration.",
         ),
@@ -219,43 +231,37 @@ score_options = _options(
         is_flag=True,
         help="One call per principle instead of one per candidate (more accurate, costlier).",
     ),
-    click.option(
+    number(
         "--max-chars",
-        type=click.IntRange(100),
+        click.IntRange(100),
         default=DEFAULT_MAX_CHARS,
-        show_default=True,
         help="Longer texts are cut to this many characters (the row says so).",
     ),
     click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities."),
-    click.option(
+    choice(
         "--rationale",
-        type=click.Choice(RATIONALES),
-        default="full",
-        show_default=True,
-        help="What the judge writes beside each score: full (one or two sentences), short (at "
+        RATIONALES,
+        "full",
+        "What the judge writes beside each score: full (one or two sentences), short (at "
         "most ten words) or none (scores only: the fewest output tokens, the cheapest verdict).",
     ),
 )
 
 
+def options_from(cls: type[T], kw: Mapping[str, Any], **given: Any) -> T:
+    """The dataclass `cls` from the command's options named like its fields, and `given`."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in kw.items() if k in names and k not in given}, **given)
+
+
 def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
     """ScoreOptions from the shared scoring options (compare options read them too)."""
-    return ScoreOptions(
-        per_principle=kw["per_principle"],
-        max_chars=kw["max_chars"],
-        logprobs=not kw["no_logprobs"],
-        rationale=kw["rationale"],
-    )
+    return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"])
 
 
 def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
     """CompareOptions from --principles, --seed and the shared scoring options."""
-    return CompareOptions(
-        principles=kw["principles"],
-        seed=kw["seed"],
-        logprobs=not kw["no_logprobs"],
-        max_chars=kw["max_chars"],
-    )
+    return options_from(CompareOptions, kw, logprobs=not kw["no_logprobs"])
 
 
 def settings_from(kw: dict[str, Any]) -> Settings:

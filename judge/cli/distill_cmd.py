@@ -7,7 +7,14 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import field_options, fields_from, rule_options, seed_option
+from judge.cli.common import (
+    field_options,
+    fields_from,
+    number,
+    options_from,
+    rule_options,
+    seed_option,
+)
 from judge.tasks.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.tasks.distill.run import MIN_CLASS
 
@@ -28,19 +35,17 @@ from judge.tasks.distill.run import MIN_CLASS
     show_default=True,
     help="The field the label rule reads: the judge's score, or e.g. a human label.",
 )
-@click.option(
+@number(
     "--held-out",
-    type=click.FloatRange(0, 1, max_open=True),
+    click.FloatRange(0, 1, max_open=True),
     default=0.2,
-    show_default=True,
     help="Fraction of the judged rows held out (seeded) to measure agreement with the judge.",
 )
 @seed_option("Seed of the held-out split and of fastText.")
-@click.option(
+@number(
     "--min-prob",
-    type=click.FloatRange(0, 1),
+    click.FloatRange(0, 1),
     default=0.5,
-    show_default=True,
     help="The P(keep) threshold the held-out precision, recall and F1 are reported at.",
 )
 @click.option(
@@ -50,29 +55,24 @@ from judge.tasks.distill.run import MIN_CLASS
     help="What newlines become in the text fastText reads (datatrove's newline_replacement; "
     "the filter there must use the same).",
 )
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True)
-@click.option(
+@number("--lr", click.FloatRange(0, min_open=True), 0.5)
+@number(
     "--epoch",
-    type=click.IntRange(1),
+    click.IntRange(1),
     help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
 )
-@click.option("--dim", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--word-ngrams", type=click.IntRange(1), default=2, show_default=True)
-@click.option("--min-count", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--bucket", type=click.IntRange(1), default=200_000, show_default=True)
-@click.option(
+@number("--dim", click.IntRange(1), 64)
+@number("--word-ngrams", click.IntRange(1), 2)
+@number("--min-count", click.IntRange(1), 1)
+@number("--bucket", click.IntRange(1), 200_000)
+@number(
     "--threads",
-    type=click.IntRange(1),
+    click.IntRange(1),
     default=1,
-    show_default=True,
     help="fastText training threads; only 1 is reproducible for a seed.",
 )
-@click.option(
-    "--min-class",
-    type=click.IntRange(1),
-    default=MIN_CLASS,
-    show_default=True,
-    help="Fewest training rows of each label.",
+@number(
+    "--min-class", click.IntRange(1), default=MIN_CLASS, help="Fewest training rows of each label."
 )
 @field_options
 def distill_(**kw: Any) -> None:
@@ -95,27 +95,8 @@ def distill_(**kw: Any) -> None:
         target_precision=kw["target_precision"],
         calibration=calibration,
     )
-    settings = FastTextSettings(
-        lr=kw["lr"],
-        epoch=kw["epoch"],
-        dim=kw["dim"],
-        word_ngrams=kw["word_ngrams"],
-        min_count=kw["min_count"],
-        bucket=kw["bucket"],
-        threads=kw["threads"],
-        seed=kw["seed"],
-    )
-    options = DistillOptions(
-        rule=rule,
-        fields=fields_from(kw),
-        held_out=kw["held_out"],
-        seed=kw["seed"],
-        min_prob=kw["min_prob"],
-        newline_replacement=kw["newline_replacement"],
-        min_class=kw["min_class"],
-        score_field=kw["score_field"],
-        fasttext=settings,
-    )
+    settings = options_from(FastTextSettings, kw)
+    options = options_from(DistillOptions, kw, rule=rule, fields=fields_from(kw), fasttext=settings)
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
     m, data = meta["metrics"], meta["data"]

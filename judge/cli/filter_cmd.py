@@ -13,6 +13,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     model_options,
+    number,
     output_option,
     rule_options,
     run_task,
@@ -39,14 +40,14 @@ from judge.tasks.score import OUT
     help="Filter with a classifier from judge distill (MODEL_DIR) instead of a judge: no model "
     "calls; rows get classifier_prob; give --min-prob P or --keep-top F.",
 )
-@click.option(
+@number(
     "--min-prob",
-    type=click.FloatRange(0, 1),
+    click.FloatRange(0, 1),
     help="With --classifier: keep rows whose P(keep) is >= this.",
 )
-@click.option(
+@number(
     "--processes",
-    type=click.IntRange(1),
+    click.IntRange(1),
     help="With --classifier: processes running the classifier (default: one a core).",
 )
 @output_option(

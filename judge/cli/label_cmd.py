@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from judge.cli.common import number, seed_option
 from judge.errors import InputError
 from judge.tasks.label.items import load_items
 from judge.tasks.label.select import METHODS, select
@@ -75,14 +76,8 @@ def _scale(spec: str | None, kw_constitution: Any) -> tuple[int, int]:
 @click.option(
     "--judgments", help="The judge's verdicts on INPUT: output of judge score, pairs or calibrate."
 )
-@click.option("--sample", type=click.IntRange(1), help="Label only the first N items chosen.")
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for the left/right order and --select random.",
-)
+@number("--sample", click.IntRange(1), help="Label only the first N items chosen.")
+@seed_option("Seed for the left/right order and --select random.")
 @click.option(
     "--other",
     "others",
@@ -95,9 +90,9 @@ def _scale(spec: str | None, kw_constitution: Any) -> tuple[int, int]:
     is_flag=True,
     help="Allow a --host other machines can reach; the URL then carries a random token.",
 )
-@click.option(
+@number(
     "--port",
-    type=click.IntRange(0, 65535),
+    click.IntRange(0, 65535),
     help=f"Port (default {DEFAULT_PORT}, or a free one if it is taken; 0: any free port).",
 )
 @click.option("--no-browser", is_flag=True, help="Print the URL; do not open a browser.")

@@ -19,6 +19,8 @@ from judge.cli.common import (
     fields_from,
     id_field_option,
     model_options,
+    number,
+    options_from,
     output_option,
     run_task,
     score_options,
@@ -73,11 +75,10 @@ from judge.tasks.score import OUT
     "best-worst: best vs worst; best-random: best vs a random "
     "other; all: every pair above --min-margin.",
 )
-@click.option(
+@number(
     "--min-margin",
-    type=click.FloatRange(0, 1),
+    click.FloatRange(0, 1),
     default=0.1,
-    show_default=True,
     help="Keep a pair only if the chosen score beats the rejected one by this much "
     "(scores are in [0, 1]); ties never make a pair.",
 )
@@ -127,12 +128,9 @@ def pairs(**kw: Any) -> None:
     if calibration is not None:  # before any call: another constitution's is refused
         calibration.check_use(sha256=constitution.sha256, force=kw["force"])
     conversational, separator = pair_format_from(kw)
-    options = PairsOptions(
-        mode=kw["mode"],
-        comparisons=kw["comparisons"],
-        strategy=kw["strategy"],
-        min_margin=kw["min_margin"],
-        seed=kw["seed"],
+    options = options_from(
+        PairsOptions,
+        kw,
         conversational=conversational,
         separator=separator,
         calibration=describe_calibration(calibration) if calibration else None,

@@ -15,6 +15,8 @@ from judge.cli.common import (
     fields_from,
     id_field_option,
     model_options,
+    number,
+    options_from,
     output_option,
     run_task,
     seed_option,
@@ -43,19 +45,17 @@ from judge.tasks.score import OUT
     help="Constitution file; principles with `### Critique` and `### Revision` drive the rounds.",
 )
 @output_option()
-@click.option(
+@number(
     "--rounds",
-    type=click.IntRange(1, 20),
+    click.IntRange(1, 20),
     default=1,
-    show_default=True,
     help="Critique-and-revision rounds per item; each starts from the last revision.",
 )
 @seed_option("Seed of the principle drawn for each round (per item: reruns are identical).")
-@click.option(
+@number(
     "--min-margin",
-    type=click.FloatRange(0, 1),
+    click.FloatRange(0, 1),
     default=DEFAULT_MIN_MARGIN,
-    show_default=True,
     help="`improved` when the revision's score beats the original's by this much "
     "(scores are in [0, 1]).",
 )
@@ -81,23 +81,21 @@ from judge.tasks.score import OUT
     help="Also write prompt + responses [original, revision 1, ..., final] per item: "
     "an input for `judge pairs`.",
 )
-@click.option(
+@number(
     "--critique-max-tokens",
-    type=click.IntRange(16),
+    click.IntRange(16),
     default=CRITIQUE_TOKENS,
-    show_default=True,
     help="Output cap of a critique.",
 )
-@click.option(
+@number(
     "--revision-max-tokens",
-    type=click.IntRange(16),
+    click.IntRange(16),
     help="Output cap of a revision. Default: twice the response's length in tokens, 256 to 4096.",
 )
-@click.option(
+@number(
     "--max-chars",
-    type=click.IntRange(100),
+    click.IntRange(100),
     default=DEFAULT_MAX_CHARS,
-    show_default=True,
     help="Items whose prompt or response is longer are not revised (the row says so).",
 )
 @model_options
@@ -111,13 +109,11 @@ def revise(**kw: Any) -> None:
     settings = settings_from(kw)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
-    options = ReviseOptions(
-        rounds=kw["rounds"],
-        seed=kw["seed"],
-        min_margin=kw["min_margin"],
+    options = options_from(
+        ReviseOptions,
+        kw,
         critique_tokens=kw["critique_max_tokens"],
         revision_tokens=kw["revision_max_tokens"],
-        max_chars=kw["max_chars"],
     )
     reviser = Reviser(constitution, options, ScoreOptions(max_chars=kw["max_chars"]))
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from judge.backends.base import Request, request_key
 
 if TYPE_CHECKING:
     from judge.engine.runner import Runner
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,3 +38,13 @@ class Plan:
         else:
             self.input_cost += runner.price.cost(tokens_in, 0)
             self.max_cost += worst or 0.0
+
+
+def plan_all(units: Iterable[T], plan_unit: Callable[[Plan, T], object]) -> tuple[Plan, int]:
+    """Plan every unit of a task (for --dry-run); returns the plan and how many units it read."""
+    plan = Plan()
+    n = 0
+    for unit in units:
+        n += 1
+        plan_unit(plan, unit)
+    return plan, n

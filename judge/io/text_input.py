@@ -150,18 +150,25 @@ def _csv_reader(lines: Iterable[str]) -> Any:
     return csv.reader(lines)
 
 
+def _next_record(reader: Any, path: str) -> list[str] | None:
+    """The next CSV record, None at the end; a malformed one names its line."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as e:
+        raise InputError(f"not valid CSV: {e}", f"{path}:{reader.line_num}") from None
+
+
 def _read_csv(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     _check_text_file(path, "CSV")
     with open(path, "rb") as f:
         reader = _csv_reader(_decoded_lines(f, path))
-        header: list[str] = []
+        header: list[str] | None = []
         while not header:
-            try:
-                header = next(reader)
-            except StopIteration:
+            header = _next_record(reader, path)
+            if header is None:
                 return
-            except csv.Error as e:
-                raise InputError(f"not valid CSV: {e}", f"{path}:{reader.line_num}") from None
         header_line = reader.line_num
         seen: set[str] = set()
         for name in header:
@@ -172,12 +179,9 @@ def _read_csv(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             seen.add(name)
         while True:
             start = reader.line_num + 1
-            try:
-                values = next(reader)
-            except StopIteration:
+            values = _next_record(reader, path)
+            if values is None:
                 return
-            except csv.Error as e:
-                raise InputError(f"not valid CSV: {e}", f"{path}:{reader.line_num}") from None
             if not values:
                 continue  # a blank line
             if len(values) != len(header):

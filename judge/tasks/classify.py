@@ -37,6 +37,7 @@ from judge.tasks.distill.text import candidate_text, model_input
 from judge.tasks.distill.train import fasttext_module
 from judge.tasks.filter import FilterCounts, top_mask
 from judge.tasks.filter import _route as route
+from judge.tasks.filter import describe_counts as judged_counts
 
 PROB_FIELD = "classifier_prob"
 BATCH = 64  # texts a worker gets at once (~200 kB of 500-word documents)
@@ -200,9 +201,4 @@ def _route(
 
 
 def describe_counts(counts: FilterCounts) -> str:
-    seen = counts.kept + counts.dropped
-    share = f" ({counts.kept / seen:.1%})" if seen else ""
-    return (
-        f"kept {counts.kept}{share}, dropped {counts.dropped}, "
-        f"empty {counts.failed} (no text, not kept)"
-    )
+    return judged_counts(counts, of="", failed="empty {} (no text, not kept)")

@@ -152,10 +152,10 @@ def _route(
         rejected.write(row)
 
 
-def describe_counts(counts: FilterCounts) -> str:
-    judged = counts.kept + counts.dropped
-    share = f" ({counts.kept / judged:.1%} of judged)" if judged else ""
-    return (
-        f"kept {counts.kept}{share}, dropped {counts.dropped}, "
-        f"failed {counts.failed} (not judged, not kept)"
-    )
+def describe_counts(
+    counts: FilterCounts, of: str = " of judged", failed: str = "failed {} (not judged, not kept)"
+) -> str:
+    """`kept 8 (80.0% of judged), dropped 2, failed 1 (...)`; `failed` words the third count."""
+    seen = counts.kept + counts.dropped
+    share = f" ({counts.kept / seen:.1%}{of})" if seen else ""
+    return f"kept {counts.kept}{share}, dropped {counts.dropped}, {failed.format(counts.failed)}"

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from judge.engine.plan import Plan
+from judge.engine.plan import plan_all
 from judge.engine.prices import estimate_tokens
 from judge.engine.runner import Runner
 from judge.io import FieldMap, write_text_atomic
@@ -142,11 +142,9 @@ class ReviseTask(Defaults):
         return self.candidates()
 
     def dry_run(self) -> str:
-        plan = Plan()
-        n = 0
-        for cand in self.candidates():
-            n += 1
-            self.reviser.plan(plan, self.runner, self.judge_runner, cand)
+        plan, n = plan_all(
+            self.candidates(), lambda p, c: self.reviser.plan(p, self.runner, self.judge_runner, c)
+        )
         model, judge_model = self.models
         rounds = self.reviser.options.rounds
         return plan_text(

@@ -8,7 +8,7 @@ from typing import Any
 
 from judge.calibration import Calibration
 from judge.constitution import Constitution
-from judge.engine.plan import Plan
+from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.io import FieldMap
 from judge.judging.scoring import ScoreOptions, Scorer
@@ -93,14 +93,13 @@ class ScoreTask(Defaults):
         return self.candidates()
 
     def dry_run(self) -> str:
-        plan = Plan()
-        n = 0
-        for cand in self.candidates():
-            n += 1
-            if not cand.note:
-                for request in self.scorer.requests(cand):
-                    plan.add(self.runner, request)
+        plan, n = plan_all(self.candidates(), self.plan_one)
         return plan_text(self.runner.backend.name, plural(n, "candidate"), plan)
+
+    def plan_one(self, plan: Plan, cand: Candidate) -> None:
+        if not cand.note:
+            for request in self.scorer.requests(cand):
+                plan.add(self.runner, request)
 
     async def judge(self, candidate: Candidate) -> Verdict:
         return await self.scorer.score(self.runner, candidate)

@@ -201,7 +201,7 @@ class PairMaker:
         )
 
     async def _by_score(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
-        todo, empty, dupes = d
+        todo = d[0]
         verdicts = await asyncio.gather(*(self.scorer.score(runner, c) for _, c in todo))
         ranked: list[Ranked] = []
         errors: list[str] = []
@@ -211,18 +211,10 @@ class PairMaker:
                 continue
             ranked.append(Ranked(index, cand.response, v.score, dict(v.scores)))
         usage = sum((v.usage for v in verdicts), Usage())
-        return self._finish(
-            group,
-            ranked,
-            self.provenance(),
-            failed=empty + len(todo) - len(ranked),
-            dupes=dupes,
-            usage=usage,
-            errors=errors,
-        )
+        return self._finish_judged(group, ranked, d, usage=usage, errors=errors)
 
     async def _by_comparison(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
-        todo, empty, dupes = d
+        todo = d[0]
         texts = [c.response for _, c in todo]
         done: dict[tuple[int, int], asyncio.Future[Comparison]] = {}
 
@@ -283,18 +275,24 @@ class PairMaker:
         labelled = [
             c.model_copy(update={"a": todo[c.a][0], "b": todo[c.b][0]}) for c in comparisons
         ]
-        return self._finish(
+        return self._finish_judged(
             group,
             ranked,
-            self.provenance(),
-            failed=empty + len(todo) - len(ranked),
-            dupes=dupes,
+            d,
             usage=sum((c.usage for c in comparisons), Usage()),
             comparisons=labelled,
             allowed=allowed,
             p_chosen=p_chosen,
             errors=errors,
         )
+
+    def _finish_judged(
+        self, group: Group, ranked: list[Ranked], d: Distinct, **rest: Any
+    ) -> GroupResult:
+        """`_finish` for a group this run judged: the distinct candidates not ranked failed."""
+        todo, empty, dupes = d
+        failed = empty + len(todo) - len(ranked)
+        return self._finish(group, ranked, self.provenance(), failed=failed, dupes=dupes, **rest)
 
     def _finish(
         self,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from judge.calibration import Calibration
 from judge.constitution import Constitution
-from judge.engine.plan import Plan
+from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.io import is_folder_output, write_text_atomic
 from judge.io.tempfiles import remove_work_folder, work_folder
@@ -85,15 +85,15 @@ class PairsTask(Defaults):
     def dry_run(self) -> str:
         if self.runner is None:
             return "judge: dry run: INPUT already has scores: no model call"
-        plan = Plan()
-        n = 0
-        for group in self.groups():
-            n += 1
-            for request in self.maker.requests(group):
-                plan.add(self.runner, request)
+        plan, n = plan_all(self.groups(), self.plan_one)
         adaptive = self.options.comparisons == "adaptive"
         note = " (adaptive: the worst case of the sort)" if adaptive else ""
         return plan_text(self.runner.backend.name, plural(n, "prompt"), plan, calls_note=note)
+
+    def plan_one(self, plan: Plan, group: Group) -> None:
+        if self.runner is not None:
+            for request in self.maker.requests(group):
+                plan.add(self.runner, request)
 
     async def judge(self, group: Group) -> GroupResult:
         if self.runner is None:
