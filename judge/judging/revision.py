@@ -15,7 +15,7 @@ import hashlib
 import random
 import re
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -58,12 +58,7 @@ class Round:
 
     @property
     def record(self) -> dict[str, Any]:
-        return {
-            "round": self.round,
-            "principle": self.principle,
-            "critique": self.critique,
-            "revision": self.revision,
-        }
+        return asdict(self)
 
 
 @dataclass
