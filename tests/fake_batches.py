@@ -67,6 +67,10 @@ class FakeBatches:
         with self._lock:
             return sum(len(j.results) for j in self.jobs.values())
 
+    def job_ids(self) -> list[str]:
+        with self._lock:
+            return list(self.jobs)
+
     def job_sizes(self) -> list[int]:
         with self._lock:
             return [len(j.lines) for j in self.jobs.values()]
@@ -251,7 +255,9 @@ class FakeBatches:
 
     def _create(self, prefix: str, lines: list[dict[str, Any]]) -> FakeJob:
         with self._lock:
-            job = FakeJob(f"{prefix}_{len(self.jobs) + 1}", lines, time.time())
+            # Unique across servers, as real ids are: tests share one cache file.
+            number = len(self.jobs) + 1
+            job = FakeJob(f"{prefix}_{self.server.port}x{number}", lines, time.time())
             self.jobs[job.id] = job
             return job
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from judge.backends.base import Request, Response
-from judge.backends.batch import CANCELLED, FINAL, BatchApi, JobStatus
+from judge.backends.batch import CANCELLED, CANCELLING, FINAL, BatchApi, JobStatus
 from judge.engine.batch_jobs import BatchJobs
 from judge.engine.cache import Cache
 from judge.engine.stats import RunStats
@@ -88,6 +88,7 @@ class Batcher:
         self._queue: list[str] = []  # keys waiting for the next job
         self._tasks: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
+        self._read: set[str] = set()  # jobs whose results this run has read
 
     async def call(self, key: str, request: Request) -> Response:
         """The answer to `request` (whose cache key is `key`), from a batch job; raises the
@@ -125,7 +126,9 @@ class Batcher:
     async def _round(self, keys: list[str]) -> None:
         keys = [k for k in keys if k in self._entries]  # not settled meanwhile
         try:
-            attached = {} if self.jobs is None else self.jobs.pending_job(keys)
+            found = {} if self.jobs is None else self.jobs.pending_job(keys)
+            # A job read once by this run is not waited for again (its lines left are resent).
+            attached = {k: job for k, job in found.items() if job.id not in self._read}
             watches = []
             by_job: dict[str, list[str]] = {}
             for key, record in attached.items():
@@ -208,7 +211,9 @@ class Batcher:
                 continue
             errors = 0
             self._show(status)
-        await self._collect(job_id, keys, status, cancelled_before=earlier == CANCELLED)
+        await self._collect(
+            job_id, keys, status, cancelled_before=earlier in (CANCELLING, CANCELLED)
+        )
 
     async def _collect(
         self, job_id: str, keys: list[str], status: JobStatus, *, cancelled_before: bool
@@ -236,6 +241,9 @@ class Batcher:
                 if not exc.transient or errors > self.config.max_errors:
                     raise
                 await asyncio.sleep(self._wait(errors, exc))
+        self._read.add(job_id)
+        # Collected once every line is read; a job holding requests this run did not ask for
+        # (yet) stays open for the run, or round, that asks for them.
         if self.jobs is not None and set(self.jobs.keys(job_id)) <= set(requests):
             self.jobs.collected(job_id)
         missing = [k for k in requests if k not in answered]
