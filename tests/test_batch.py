@@ -93,10 +93,7 @@ def test_openai_batch_judges_every_row_and_a_rerun_pays_nothing(
     assert line["body"]["model"] == "gpt-4o-mini" and len(line["custom_id"]) == 64
 
 
-def test_anthropic_batches_split_to_the_size_limit(
-    tmp_path: Path, constitution_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+def test_anthropic_batches_split_to_the_size_limit(tmp_path: Path, constitution_file: Path) -> None:
     src, out = write_rows(tmp_path / "in.jsonl", 5), tmp_path / "out.jsonl"
     with FakeAnthropicServer() as server:
         result = score(server, src, constitution_file, out, "--batch-size", "2")
@@ -108,8 +105,17 @@ def test_anthropic_batches_split_to_the_size_limit(
     assert [r["id"] for r in rows] == list(range(5)) and all(r["score"] is not None for r in rows)
 
 
+SERVERS = [FakeOpenAIServer, FakeAnthropicServer]
+
+
+@pytest.fixture(autouse=True)
+def _anthropic_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
 def test_lines_that_failed_are_resubmitted_then_judged(
-    tmp_path: Path, constitution_file: Path
+    tmp_path: Path, constitution_file: Path, server_class: type[FakeOpenAIServer]
 ) -> None:
     failures = {"left": 2}
 
@@ -120,7 +126,7 @@ def test_lines_that_failed_are_resubmitted_then_judged(
         return None
 
     src, out = write_rows(tmp_path / "in.jsonl", 5), tmp_path / "out.jsonl"
-    with FakeOpenAIServer(handler=handler) as server:
+    with server_class(handler=handler) as server:
         result = score(server, src, constitution_file, out)
         assert result.exit_code == 0, result.stderr
         assert server.batches.job_sizes() == [5, 2]  # the 2 failed lines, once more
@@ -129,11 +135,12 @@ def test_lines_that_failed_are_resubmitted_then_judged(
     assert "2 lines resubmitted" in result.stderr
 
 
+@pytest.mark.parametrize("server_class", SERVERS)
 def test_expired_lines_are_resubmitted_and_then_sent_in_real_time(
-    tmp_path: Path, constitution_file: Path
+    tmp_path: Path, constitution_file: Path, server_class: type[FakeOpenAIServer]
 ) -> None:
     src = write_rows(tmp_path / "in.jsonl", 4)
-    with FakeOpenAIServer() as server:
+    with server_class() as server:
         server.batches.outcomes.extend(["expired", "completed"])
         result = score(server, src, constitution_file, tmp_path / "a.jsonl")
         assert result.exit_code == 0, result.stderr
@@ -143,14 +150,18 @@ def test_expired_lines_are_resubmitted_and_then_sent_in_real_time(
     # Expiring every time: after 2 resubmissions the lines are unjudged (exit 1, every row
     # written), or, with --batch-fallback realtime, sent as ordinary calls.
     src = write_rows(tmp_path / "in2.jsonl", 2)
-    with FakeOpenAIServer() as server:
+    with server_class() as server:
         server.batches.outcomes.extend(["failed"] * 3)
         result = score(server, src, constitution_file, tmp_path / "b.jsonl")
         assert result.exit_code == 1
         assert server.batches.job_sizes() == [2, 2, 2]
         rows = rows_of(tmp_path / "b.jsonl")
         assert [r["id"] for r in rows] == [0, 1] and all(r["score"] is None for r in rows)
-        assert "ended (failed) without answering (submitted 3 times)" in rows[0]["judge"]["error"]
+        # (Anthropic has no whole-job failure: its lines expire.)
+        error = rows[0]["judge"]["error"]
+        assert re.search(
+            r"ended \((failed|expired)\) without answering \(submitted 3 times\)", error
+        )
         assert "could not be reached" in result.stderr
 
         server.batches.outcomes.extend(["failed"] * 3)
@@ -343,5 +354,49 @@ def test_revise_rounds_go_through_batch_jobs(tmp_path: Path, constitution_file: 
     rows = rows_of(out)
     assert [r["id"] for r in rows] == list(range(3))
     assert all(r["revision"] is not None and r["judge"]["error"] is None for r in rows)
-    # critique and revision of each round come one after the other: a job each, at least.
-    assert len(sizes) >= 4 and all(size <= 6 for size in sizes)
+    # A job a round: critiques, revisions, critiques, revisions, then the verdicts on the
+    # originals and the revisions together.
+    assert sizes == [3, 3, 3, 3, 6]
+
+
+def test_calibrate_and_filter_take_batch_too(tmp_path: Path, constitution_file: Path) -> None:
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"prompt": f"q{i}", "response": f"a{i}", "label": i % 2} for i in range(12)]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with FakeOpenAIServer() as server:
+        model = ("-m", "openai/gpt-4o-mini", "--base-url", server.base_url, *FAST)
+        result = invoke(
+            "calibrate", labels, "-c", constitution_file, "-o", tmp_path / "cal", "--resamples",
+            "20", *model,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert server.batches.job_sizes() == [12] and realtime_calls(server) == 0
+        kept = tmp_path / "kept.jsonl"
+        result = invoke(
+            "filter", labels, "-c", constitution_file, "--min-score", "0", "-o", kept, *model
+        )
+        assert result.exit_code == 0, result.stderr
+        assert server.batches.submissions == 1  # every verdict came from the cache
+    assert len(rows_of(kept)) == 12
+
+
+def test_an_unparseable_answer_is_re_asked_in_the_next_job(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    answers = {"bad": 1}
+
+    def handler(body: dict[str, Any]) -> Any:
+        if answers["bad"] and "question 2" in json.dumps(body):
+            answers["bad"] -= 1
+            return "this is not JSON"
+        return None
+
+    src, out = write_rows(tmp_path / "in.jsonl", 4), tmp_path / "out.jsonl"
+    with FakeOpenAIServer(handler=handler) as server:
+        result = score(server, src, constitution_file, out)
+        assert result.exit_code == 0, result.stderr
+        assert server.batches.job_sizes() == [4, 1]
+        (reask,) = next(reversed(server.batches.jobs.values())).lines
+        assert "could not be used" in reask["body"]["messages"][-1]["content"]
+    assert all(r["score"] is not None for r in rows_of(out))
+    assert "1 re-ask" in result.stderr
