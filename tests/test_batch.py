@@ -194,28 +194,45 @@ def recorded_jobs(cache: Path) -> list[Any]:
         store.close()
 
 
+ENV = {**os.environ, "PYTHONPATH": "."}
+
+
+def start_held_run(
+    server: FakeOpenAIServer, tmp_path: Path, constitution: Path, n: int
+) -> tuple[list[str], subprocess.Popen[bytes]]:
+    """`judge score --batch` of n rows (to tmp_path/out.jsonl, cache tmp_path/c) in a
+    subprocess, once its job is submitted and recorded; the job runs until the server's hold
+    is released."""
+    server.batches.hold = True
+    src, cache = write_rows(tmp_path / "in.jsonl", n), tmp_path / "c"
+    args = judge_cmd(
+        "score", src, "-c", constitution, "-m", "openai/gpt-4o-mini", "--base-url",
+        server.base_url, "--cache", cache, "-o", tmp_path / "out.jsonl", *FAST,
+    )  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    try:
+        wait_for(lambda: recorded_jobs(cache), "the job in the cache")
+    except BaseException:
+        proc.kill()
+        raise
+    return args, proc
+
+
 def test_kill_9_while_a_job_runs_then_rerun_re_attaches(
     tmp_path: Path, constitution_file: Path
 ) -> None:
     n = 8
-    src, out, cache = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl", tmp_path / "c"
-    env = {**os.environ, "PYTHONPATH": "."}
+    out, cache = tmp_path / "out.jsonl", tmp_path / "c"
     with FakeOpenAIServer() as server:
-        server.batches.hold = True  # the job runs until released
-        args = judge_cmd(
-            "score", src, "-c", constitution_file, "-m", "openai/gpt-4o-mini",
-            "--base-url", server.base_url, "--cache", cache, "-o", out, *FAST,
-        )  # fmt: skip
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        args, proc = start_held_run(server, tmp_path, constitution_file, n)
         try:
-            wait_for(lambda: recorded_jobs(cache), "the job in the cache")
             time.sleep(0.1)  # a few status checks
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         assert server.batches.submissions == 1 and not out.exists()
         server.batches.hold = False
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ENV)
         assert done.returncode == 0, done.stderr
         # One submission in all, counted at the server; every line run once.
         assert server.batches.submissions == 1 and server.batches.lines_run == n
@@ -230,17 +247,10 @@ def test_kill_9_while_a_job_runs_then_rerun_re_attaches(
 
 def test_judge_batches_cancel_and_list(tmp_path: Path, constitution_file: Path) -> None:
     n = 3
-    src, out, cache = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl", tmp_path / "c"
-    env = {**os.environ, "PYTHONPATH": "."}
+    out, cache = tmp_path / "out.jsonl", tmp_path / "c"
     with FakeOpenAIServer() as server:
-        server.batches.hold = True
-        args = judge_cmd(
-            "score", src, "-c", constitution_file, "-m", "openai/gpt-4o-mini",
-            "--base-url", server.base_url, "--cache", cache, "-o", out, *FAST,
-        )  # fmt: skip
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        args, proc = start_held_run(server, tmp_path, constitution_file, n)
         try:
-            wait_for(lambda: recorded_jobs(cache), "the job in the cache")
             (job_id,) = server.batches.job_ids()
             listed = invoke("batches", "list", "--cache", cache)
             assert listed.exit_code == 0
@@ -261,7 +271,7 @@ def test_judge_batches_cancel_and_list(tmp_path: Path, constitution_file: Path) 
         assert json.loads(listed.stdout)["state"] == "cancelled"
         # Run again: the cancelled lines are submitted anew.
         server.batches.hold = False
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ENV)
         assert done.returncode == 0, done.stderr
         assert server.batches.submissions == 2
     assert all(r["score"] is not None for r in rows_of(out))

@@ -22,17 +22,19 @@ left unjudged, with the reason; a job cancelled before (judge batches cancel) is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from judge.backends.base import Request, Response
-from judge.backends.batch import CANCELLED, CANCELLING, FINAL, BatchApi, JobStatus
+from judge.backends.batch import CANCELLED, CANCELLING, FINAL, BatchApi, JobStatus, LineResult
 from judge.engine.batch_jobs import BatchJobs
 from judge.engine.cache import Cache
 from judge.engine.stats import RunStats
 from judge.errors import BackendError
 
 FALLBACKS = ("none", "realtime")
+T = TypeVar("T")
 
 
 @dataclass
@@ -163,16 +165,8 @@ class Batcher:
 
     async def _submit(self, chunk: list[tuple[str, bytes]]) -> JobStatus:
         """Submit one job and record it before anything else."""
-        errors = 0
-        while True:
-            try:
-                status = await self.api.submit([line for _, line in chunk])
-                break
-            except BackendError as exc:
-                errors += 1
-                if not exc.transient or errors > self.config.max_errors:
-                    raise
-                await asyncio.sleep(self._wait(errors, exc))
+        lines = [line for _, line in chunk]
+        status = await self._patiently(lambda: self.api.submit(lines))
         if self.jobs is not None:
             self.jobs.record(status, self.model, self.server, [key for key, _ in chunk])
         self._stats().batch_submitted += 1
@@ -191,25 +185,19 @@ class Batcher:
         job's state as recorded by an earlier run (a re-attached job)."""
         status = first
         delay = self.config.poll
-        errors = 0
         while status is None or status.state not in FINAL:
             if status is not None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, max(self.config.poll, self.config.poll_max))
             try:
-                status = await self.api.status(job_id)
+                status = await self._patiently(lambda: self.api.status(job_id))
             except BackendError as exc:
-                errors += 1
-                if earlier is not None and not exc.transient:
-                    # The provider no longer knows the recorded job: submit its lines anew.
-                    self._forget(job_id)
-                    self._again(keys, exc, count=False)
-                    return
-                if not exc.transient or errors > self.config.max_errors:
+                if earlier is None or exc.transient:
                     raise
-                await asyncio.sleep(self._wait(errors, exc))
-                continue
-            errors = 0
+                # The provider no longer knows the recorded job: submit its lines anew.
+                self._forget(job_id)
+                self._again(keys, exc, count=False)
+                return
             self._show(status)
         await self._collect(
             job_id, keys, status, cancelled_before=earlier in (CANCELLING, CANCELLED)
@@ -220,27 +208,22 @@ class Batcher:
     ) -> None:
         requests = {k: self._entries[k].request for k in keys if k in self._entries}
         answered: set[str] = set()
-        errors = 0
-        while True:
-            try:
-                async for key, result in self.api.results(job_id, requests):
-                    if key in answered:
-                        continue
-                    answered.add(key)
-                    if isinstance(result, Response):
-                        if self.cache is not None:
-                            self.cache.put(key, self.model, result)  # line by line
-                        self._settle(key, result)
-                    elif result.transient:
-                        self._again([key], result)
-                    else:
-                        self._settle(key, error=result)
-                break
-            except BackendError as exc:
-                errors += 1
-                if not exc.transient or errors > self.config.max_errors:
-                    raise
-                await asyncio.sleep(self._wait(errors, exc))
+
+        async def read() -> list[tuple[str, LineResult]]:
+            return [line async for line in self.api.results(job_id, requests)]
+
+        for key, result in await self._patiently(read):
+            if key in answered:
+                continue
+            answered.add(key)
+            if isinstance(result, Response):
+                if self.cache is not None:
+                    self.cache.put(key, self.model, result)  # line by line
+                self._settle(key, result)
+            elif result.transient:
+                self._again([key], result)
+            else:
+                self._settle(key, error=result)
         self._read.add(job_id)
         # Collected once every line is read; a job holding requests this run did not ask for
         # (yet) stays open for the run, or round, that asks for them.
@@ -308,6 +291,18 @@ class Batcher:
             self.jobs.update(status)
         self._stats().batches[status.id] = status
         self._notify()
+
+    async def _patiently(self, action: Callable[[], Awaitable[T]]) -> T:
+        """`action()`, tried again after a transient error (at most `max_errors` times)."""
+        errors = 0
+        while True:
+            try:
+                return await action()
+            except BackendError as exc:
+                errors += 1
+                if not exc.transient or errors > self.config.max_errors:
+                    raise
+                await asyncio.sleep(self._wait(errors, exc))
 
     def _wait(self, errors: int, exc: BackendError) -> float:
         if exc.retry_after is not None:
