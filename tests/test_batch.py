@@ -410,3 +410,18 @@ def test_an_unparseable_answer_is_re_asked_in_the_next_job(
         assert "could not be used" in reask["body"]["messages"][-1]["content"]
     assert all(r["score"] is not None for r in rows_of(out))
     assert "1 re-ask" in result.stderr
+
+
+def test_the_python_api_takes_batch_settings(constitution_file: Path) -> None:
+    import judge
+
+    records = [{"prompt": f"q{i}", "response": f"a{i}"} for i in range(3)]
+    with FakeOpenAIServer() as server:
+        settings = judge.Settings(
+            model="openai/gpt-4o-mini",
+            base_url=server.base_url,
+            runner=RunnerConfig(batch=BatchConfig(enabled=True, poll=0.01, poll_max=0.05)),
+        )
+        scored = judge.score(records, constitution_file, settings=settings)
+        assert server.batches.job_sizes() == [3] and realtime_calls(server) == 0
+    assert [s.row["score"] is not None for s in scored] == [True, True, True]
