@@ -425,3 +425,17 @@ def test_the_python_api_takes_batch_settings(constitution_file: Path) -> None:
         scored = judge.score(records, constitution_file, settings=settings)
         assert server.batches.job_sizes() == [3] and realtime_calls(server) == 0
     assert [s.row["score"] is not None for s in scored] == [True, True, True]
+
+
+def test_a_server_without_structured_output_degrades_as_in_real_time(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    src, out = write_rows(tmp_path / "in.jsonl", 3), tmp_path / "out.jsonl"
+    with FakeOpenAIServer(unsupported={"json_schema"}) as server:
+        result = score(server, src, constitution_file, out)
+        assert result.exit_code == 0, result.stderr
+        # Refused for json_schema, then sent again as json_object, once for every line.
+        assert server.batches.job_sizes() == [3, 3]
+        second = list(server.batches.jobs.values())[1].lines[0]["body"]
+        assert second["response_format"]["type"] == "json_object"
+    assert all(r["score"] is not None for r in rows_of(out))

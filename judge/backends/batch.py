@@ -26,6 +26,9 @@ ENDED = "ended"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
 FAILED = "failed"
+# The kind of a line's BackendError when the backend dropped a feature the server refused:
+# resubmitted without counting against the line's resubmissions (the modes are few).
+DEGRADED = "degraded"
 # States after which a job changes no more.
 FINAL = (ENDED, CANCELLED, EXPIRED, FAILED)
 

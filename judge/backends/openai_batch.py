@@ -17,6 +17,7 @@ from judge.backends.base import Request
 from judge.backends.batch import (
     CANCELLED,
     CANCELLING,
+    DEGRADED,
     ENDED,
     EXPIRED,
     FAILED,
@@ -25,7 +26,7 @@ from judge.backends.batch import (
     JobStatus,
     LineResult,
 )
-from judge.backends.http_errors import error_codes, error_detail
+from judge.backends.http_errors import error_detail
 from judge.errors import BackendError
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class OpenAIBatch:
 
     def __init__(self, backend: OpenAIBackend) -> None:
         self.backend = backend
+        # custom_id -> the structured-output mode its line was written in, so that a line the
+        # server refuses for that mode degrades the backend once (as a real-time call does).
+        self._modes: dict[str, str | None] = {}
 
     def _client(self) -> openai.AsyncOpenAI:
         self.backend._check_ready()
@@ -63,6 +67,7 @@ class OpenAIBatch:
         b = self.backend
         mode = b._schema_mode if request.schema is not None else None
         body = b._params(request, mode, set(b._dropped))
+        self._modes[custom_id] = mode
         return orjson.dumps(
             {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
         )
@@ -118,12 +123,17 @@ class OpenAIBatch:
                 request = requests.get(custom_id)
                 if request is None:
                     continue
-                result = self._line_result(entry, request)
+                result = self._line_result(entry, request, self._modes.pop(custom_id, None))
                 if result is not None:
                     yield custom_id, result
 
-    def _line_result(self, entry: dict[str, Any], request: Request) -> LineResult | None:
-        """A line's answer or error; None for a line that never ran (expired, cancelled)."""
+    def _line_result(
+        self, entry: dict[str, Any], request: Request, mode: str | None
+    ) -> LineResult | None:
+        """A line's answer or error; None for a line that never ran (expired, cancelled). A
+        line refused for a feature the server lacks (structured output, logprobs, ...) drops
+        that feature for later lines and comes back as a passing error of kind DEGRADED, to be
+        resubmitted without it."""
         b = self.backend
         response = entry.get("response") or {}
         error = entry.get("error") or {}
@@ -137,8 +147,13 @@ class OpenAIBatch:
         if isinstance(error, dict) and error.get("code") in _NOT_RUN:
             return None
         if isinstance(status, int):
-            detail = error_detail(body, f"HTTP {status}")
-            return b.status_error(status, detail, {}, error_codes(body))
+            params = b._params(request, mode, set(b._dropped))
+            error = b._rejected(status, body, {}, mode, params)
+            if error is None:
+                detail = error_detail(body, f"HTTP {status}")
+                why = f"{b.name}: the server refused a feature ({detail}); sent again without it"
+                return BackendError(why, transient=True, kind=DEGRADED)
+            return error
         message = error.get("message") if isinstance(error, dict) else None
         return BackendError(f"{b.name}: batch line failed: {message or entry}", transient=True)
 

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from judge.backends.base import Request, Response
-from judge.backends.batch import CANCELLED, CANCELLING, FINAL, BatchApi, JobStatus, LineResult
+from judge.backends.batch import (
+    CANCELLED,
+    CANCELLING,
+    DEGRADED,
+    FINAL,
+    BatchApi,
+    JobStatus,
+    LineResult,
+)
 from judge.engine.batch_jobs import BatchJobs
 from judge.engine.cache import Cache
 from judge.engine.stats import RunStats
@@ -221,7 +229,7 @@ class Batcher:
                     self.cache.put(key, self.model, result)  # line by line
                 self._settle(key, result)
             elif result.transient:
-                self._again([key], result)
+                self._again([key], result, count=result.kind != DEGRADED)
             else:
                 self._settle(key, error=result)
         self._read.add(job_id)
