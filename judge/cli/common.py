@@ -138,29 +138,27 @@ batch_options = _options(
         help="What becomes of batch lines that failed after 2 resubmissions: none (unjudged, "
         "exit 1) or realtime (sent as ordinary calls, at the full price).",
     ),
-    click.option(
+    number(
         "--batch-size",
-        type=click.IntRange(1),
-        envvar="JUDGE_BATCH_SIZE",
+        click.IntRange(1),
         help="At most this many requests a job. Default: the provider's limit (OpenAI 50,000, "
         "Anthropic 100,000; 200 MB / 256 MB).",
+        envvar="JUDGE_BATCH_SIZE",
     ),
-    click.option(
+    number(
         "--batch-poll",
-        type=click.FloatRange(min=0, min_open=True),
-        default=1.0,
-        show_default=True,
-        envvar="JUDGE_BATCH_POLL",
-        help="Seconds before the first check of a job's state; it grows 1.5x a check up to "
+        click.FloatRange(min=0, min_open=True),
+        1.0,
+        "Seconds before the first check of a job's state; it grows 1.5x a check up to "
         "--batch-poll-max.",
+        "JUDGE_BATCH_POLL",
     ),
-    click.option(
+    number(
         "--batch-poll-max",
-        type=click.FloatRange(min=0, min_open=True),
-        default=60.0,
-        show_default=True,
-        envvar="JUDGE_BATCH_POLL_MAX",
-        help="Longest wait between two checks of a job's state.",
+        click.FloatRange(min=0, min_open=True),
+        60.0,
+        "Longest wait between two checks of a job's state.",
+        "JUDGE_BATCH_POLL_MAX",
     ),
 )
 
