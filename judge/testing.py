@@ -45,6 +45,7 @@ class FakeBackend:
 
     provider = "fake"
     bills_cache_writes = False
+    batch = None  # no batch API: --batch is refused
 
     def __init__(self, model: str = "judge", answer: Answer | None = None, latency: float = 0.0):
         self.model = model

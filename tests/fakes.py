@@ -50,6 +50,8 @@ from typing import Any
 
 from typing_extensions import Self
 
+from tests.fake_batches import FakeBatches
+
 # --- What a request gets back -------------------------------------------------------------------
 
 
@@ -300,6 +302,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        self.raw = raw
         try:
             body: Any = json.loads(raw) if raw else {}
         except ValueError:
@@ -310,7 +313,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
-        self.server.fake._record(self, None)
+        fake = self.server.fake
+        fake._record(self, None)
+        path = self.path.split("?")[0]
+        if fake.batches.handles(path):
+            fake.batches.serve(self, "GET", path, None, b"")
+            return
         self.send_json(404, self.server.fake.error_body(404, f"no route for GET {self.path}"))
 
     def send_json(
@@ -350,6 +358,7 @@ class _FakeServer:
     endpoint = ""
     url_suffix = ""
     default_unsupported: tuple[str, ...] = ()
+    batch_provider = ""  # the batch API it fakes (tests/fake_batches.py)
 
     def __init__(
         self,
@@ -391,6 +400,7 @@ class _FakeServer:
         self._seen_prefixes: set[str] = set()
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
+        self.batches = FakeBatches(self, self.batch_provider)
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
         self.port = int(self._httpd.server_address[1])
@@ -508,10 +518,31 @@ class _FakeServer:
                         return fault
         return None
 
+    def line_answer(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """A batch line's status and body, as this server would answer the request (its
+        handler; a `Fault.status` is an error line, other faults are ignored)."""
+        problem = self._model_problem(body) or self.refusal(body)
+        if problem is not None:
+            return problem[0], self.error_body(*problem)
+        result = (self.handler or auto_reply)(body)
+        if isinstance(result, Fault):
+            if result.kind == "status":
+                return result.code, self.error_body(result.code, result.message)
+            result = None
+        reply = self._as_reply(result, body)
+        with self._lock:
+            self._answered += 1
+            serial = len(self._records)
+        return 200, self.answer(body, reply, serial)
+
     def _serve(self, h: _Handler, body: Any) -> None:
         self._record(h, body)
         self._sleep(self.latency)
-        if h.path.split("?")[0] != self.endpoint:
+        path = h.path.split("?")[0]
+        if self.batches.handles(path):
+            self.batches.serve(h, "POST", path, body, h.raw)
+            return
+        if path != self.endpoint:
             h.send_json(404, self.error_body(404, f"no route for POST {h.path}"))
             return
         fault = self._next_fault()
@@ -611,6 +642,7 @@ class FakeOpenAIServer(_FakeServer):
 
     endpoint = "/v1/chat/completions"
     url_suffix = "/v1"
+    batch_provider = "openai"
 
     def error_body(self, code: int, message: str) -> dict[str, Any]:
         kinds = {401: "invalid_request_error", 404: "invalid_request_error", 429: "requests"}
@@ -724,6 +756,7 @@ class FakeAnthropicServer(_FakeServer):
 
     endpoint = "/v1/messages"
     url_suffix = ""
+    batch_provider = "anthropic"
     default_unsupported = ("temperature", "top_p", "top_k")
 
     def error_body(self, code: int, message: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Recorder:
 
     provider = "rec"
     bills_cache_writes = False
+    batch = None
 
     def __init__(self, model: str = "", **kwargs: Any) -> None:
         self.model = model

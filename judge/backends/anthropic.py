@@ -33,6 +33,7 @@ import anthropic
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import TextBlock, ToolUseBlock
 
+from judge.backends.anthropic_batch import AnthropicBatch
 from judge.backends.base import SCHEMA_INSTRUCTION, Message, Request, Response
 from judge.backends.http_backend import HttpBackend
 from judge.backends.http_errors import garbled_error, refused_error
@@ -72,6 +73,7 @@ class AnthropicBackend(HttpBackend):
         """`kwargs`: HttpBackend's (api_key, base_url, timeout, require_key)."""
         self._schema_mode = _SCHEMA_MODES[0]
         super().__init__(model, **kwargs)
+        self.batch = AnthropicBatch(self)
 
     def _connect(self, api_key: str | None, *, require_key: bool) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)

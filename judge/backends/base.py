@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import orjson
+
+if TYPE_CHECKING:
+    from judge.backends.batch import BatchApi
 
 # Where a server has no structured output, backends append this line and the schema to the prompt.
 SCHEMA_INSTRUCTION = "Answer with only a JSON object that follows this JSON schema:"
@@ -124,6 +127,12 @@ class Backend(Protocol):
     # Writing the provider's prompt cache is billed above the input rate (Anthropic: 1.25x):
     # the runner's worst-case cost estimates count it.
     bills_cache_writes: bool
+
+    @property
+    def batch(self) -> BatchApi | None:
+        """The provider's batch API (judge.backends.batch), or None where there is none:
+        --batch is refused for such a backend before any call."""
+        ...
 
     @property
     def name(self) -> str:

@@ -91,6 +91,7 @@ def _load(path: Path, n_ctx: int) -> Any:
 class LocalBackend:
     provider = "local"
     bills_cache_writes = False
+    batch = None  # no batch API: --batch is refused
 
     def __init__(self, model: str = DEFAULT_NAME, *, n_ctx: int = 8192) -> None:
         self.model = model or DEFAULT_NAME

@@ -48,6 +48,7 @@ from judge.backends.http_errors import (
     refused_error,
 )
 from judge.backends.lean_http import LeanPoster
+from judge.backends.openai_batch import OpenAIBatch
 from judge.errors import BackendError
 
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -86,6 +87,7 @@ class OpenAIBackend(HttpBackend):
         self._schema_mode = _SCHEMA_MODES[0]
         self._dropped: set[str] = set()
         super().__init__(model, **kwargs)
+        self.batch = OpenAIBatch(self)
 
     def _connect(self, api_key: str | None, *, require_key: bool) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)

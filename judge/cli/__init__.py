@@ -21,6 +21,7 @@ _COMMANDS = {
     "constitution": ("constitution_cmd", "constitution"),
     "label": ("label_cmd", "label"),
     "distill": ("distill_cmd", "distill_"),
+    "batches": ("batches_cmd", "batches"),
 }
 
 

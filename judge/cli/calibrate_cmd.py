@@ -10,6 +10,7 @@ import click
 
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
 from judge.cli.common import (
+    batch_options,
     choice,
     compare_options_from,
     constitution_option,
@@ -110,6 +111,7 @@ def _label_field_options(func: Any) -> Any:
 )
 @score_options
 @model_options
+@batch_options
 @_label_field_options
 def calibrate(**kw: Any) -> None:
     """Measure a judge against human labels in LABELS and fit a calibration.

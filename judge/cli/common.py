@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from judge.engine.batcher import FALLBACKS, BatchConfig
 from judge.engine.runner import RunnerConfig
 from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.engine.stats import RunStats
@@ -118,6 +119,47 @@ model_options = _options(
         help="Count calls, tokens and dollars; call nothing.",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar (the summary stays)."),
+)
+
+batch_options = _options(
+    click.option(
+        "--batch",
+        is_flag=True,
+        envvar="JUDGE_BATCH",
+        help="Send the calls through the provider's batch API (OpenAI, Anthropic): half price, "
+        "answers within hours. One job a round; a killed run re-attaches to its jobs.",
+    ),
+    click.option(
+        "--batch-fallback",
+        type=click.Choice(FALLBACKS),
+        default="none",
+        show_default=True,
+        envvar="JUDGE_BATCH_FALLBACK",
+        help="What becomes of batch lines that failed after 2 resubmissions: none (unjudged, "
+        "exit 1) or realtime (sent as ordinary calls, at the full price).",
+    ),
+    number(
+        "--batch-size",
+        click.IntRange(1),
+        help="At most this many requests a job. Default: the provider's limit (OpenAI 50,000, "
+        "Anthropic 100,000; 200 MB / 256 MB).",
+        envvar="JUDGE_BATCH_SIZE",
+    ),
+    number(
+        "--batch-poll",
+        click.FloatRange(min=0, min_open=True),
+        1.0,
+        "Seconds before the first check of a job's state; it grows 1.5x a check up to "
+        "--batch-poll-max.",
+        "JUDGE_BATCH_POLL",
+    ),
+    number(
+        "--batch-poll-max",
+        click.FloatRange(min=0, min_open=True),
+        60.0,
+        "Longest wait between two checks of a job's state.",
+        "JUDGE_BATCH_POLL_MAX",
+    ),
 )
 
 field_options = _options(
@@ -280,6 +322,13 @@ def settings_from(kw: dict[str, Any]) -> Settings:
             tokens_per_minute=kw.pop("tpm"),
             max_retries=kw.pop("max_retries"),
             max_cost=kw.pop("max_cost"),
+            batch=BatchConfig(
+                enabled=kw.pop("batch"),
+                fallback=kw.pop("batch_fallback"),
+                max_requests=kw.pop("batch_size"),
+                poll=kw.pop("batch_poll"),
+                poll_max=kw.pop("batch_poll_max"),
+            ),
         ),
     )
 
@@ -297,11 +346,15 @@ class Progress:
     """A tqdm bar on stderr, shown only on a terminal and without --quiet."""
 
     def __init__(self, quiet: bool, unit: str = "item") -> None:
+        self.quiet = quiet
         self.enabled = not quiet and sys.stderr.isatty()
         self.unit = unit
         self.bar: Any = None
+        self._jobs: dict[str, tuple[str, int, int, int]] = {}  # batch jobs as last shown
 
     def __call__(self, stats: RunStats) -> None:
+        if not self.quiet:
+            self._show_jobs(stats)
         if not self.enabled:
             return
         if self.bar is None:
@@ -322,6 +375,23 @@ class Progress:
             refresh=False,
         )
         self.bar.refresh()
+
+    def _show_jobs(self, stats: RunStats) -> None:
+        """A line for each --batch job whose state or counts changed (also off a terminal:
+        jobs take hours, and a log should say where they are)."""
+        for job in list(stats.batches.values()):
+            shown = (job.state, job.total, job.succeeded, job.failed)
+            if self._jobs.get(job.id) == shown:
+                continue
+            self._jobs[job.id] = shown
+            line = (
+                f"judge: batch job {job.id}: {job.state}, {job.succeeded + job.failed}/"
+                f"{job.total} done ({job.failed} failed)"
+            )
+            if self.bar is not None:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                click.echo(line, err=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -9,6 +9,7 @@ import click
 from judge.calibration import Calibration
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
+    batch_options,
     calibration_options,
     exit_with,
     field_options,
@@ -63,6 +64,7 @@ from judge.tasks.score import OUT
 )
 @score_options
 @model_options
+@batch_options
 @field_options
 def filter_(**kw: Any) -> None:
     """Keep the rows of INPUT that a judge scores high under a constitution.

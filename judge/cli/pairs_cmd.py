@@ -10,6 +10,7 @@ import click
 
 from judge.calibration import load_calibration
 from judge.cli.common import (
+    batch_options,
     calibration_options,
     choice,
     compare_options_from,
@@ -112,6 +113,7 @@ from judge.tasks.score import OUT
 )
 @score_options
 @model_options
+@batch_options
 @field_options
 def pairs(**kw: Any) -> None:
     """Make DPO preference pairs from prompts with several candidate responses.

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from judge.cli.common import (
+    batch_options,
     candidate_total,
     exit_with,
     field_options,
@@ -99,6 +100,7 @@ from judge.tasks.score import OUT
     help="Items whose prompt or response is longer are not revised (the row says so).",
 )
 @model_options
+@batch_options
 @field_options
 def revise(**kw: Any) -> None:
     """Critique and revise every response in INPUT under a constitution, and judge whether the

@@ -9,6 +9,7 @@ import click
 
 from judge.calibration import Calibration, load_for
 from judge.cli.common import (
+    batch_options,
     calibration_options,
     candidate_total,
     constitution_option,
@@ -38,6 +39,7 @@ from judge.tasks.score import OUT, ScoreTask
     "calibrated_score, P(a human rates it good), to each row."
 )
 @model_options
+@batch_options
 @field_options
 def score(**kw: Any) -> None:
     """Score every candidate in INPUT under a constitution.

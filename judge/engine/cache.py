@@ -100,6 +100,11 @@ class Cache:
                 "choose another file with --cache PATH, or run with --no-cache"
             ) from exc
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database, for tables beside the answers (judge.engine.batch_jobs)."""
+        return self._db
+
     def get(self, key: str) -> Response | None:
         row = self._db.execute("SELECT response FROM answers WHERE key = ?", (key,)).fetchone()
         if row is None:

@@ -24,9 +24,11 @@ class Plan:
     max_output_tokens: int = 0  # the output cap of those calls: the worst case
     input_cost: float | None = 0.0
     max_cost: float | None = 0.0
+    batch: bool = False  # priced at the provider's batch rate (--batch)
 
     def add(self, runner: Runner, request: Request) -> None:
         self.calls += 1
+        self.batch = self.batch or runner.batching
         if runner.cache is not None and runner.cache.get(request_key(runner.backend, request)):
             self.cached += 1
             return

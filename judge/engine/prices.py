@@ -19,6 +19,9 @@ CACHE_WRITE_MULTIPLIER = 1.25
 # usual figure for English text with BPE tokenizers. Estimates say so wherever they are shown.
 CHARS_PER_TOKEN = 4.0
 
+# The price file's entry of batch discounts (see PriceTable.batch_rate).
+BATCH_KEY = "batch"
+
 
 @dataclass(frozen=True)
 class Price:
@@ -26,6 +29,20 @@ class Price:
     output: float
     cached_input: float | None = None  # cache reads; default: the input rate
     cache_write: float | None = None  # cache writes; default: 1.25x the input rate
+
+    def scaled(self, rate: float) -> Price:
+        """Every rate times `rate` (a batch discount: 0.5)."""
+        write = (
+            self.cache_write
+            if self.cache_write is not None
+            else self.input * CACHE_WRITE_MULTIPLIER
+        )
+        return Price(
+            input=self.input * rate,
+            output=self.output * rate,
+            cached_input=None if self.cached_input is None else self.cached_input * rate,
+            cache_write=write * rate,
+        )
 
     def cost(
         self,
@@ -56,7 +73,7 @@ def _parse_table(data: Any, source: str) -> dict[str, Price]:
         raise ConfigError(f"{source}: a price file is a JSON object of model -> prices")
     table: dict[str, Price] = {}
     for model, entry in data.items():
-        if model.startswith("_"):
+        if model.startswith("_") or model == BATCH_KEY:
             continue
         try:
             table[model] = Price(
@@ -73,6 +90,24 @@ def _parse_table(data: Any, source: str) -> dict[str, Price]:
     return table
 
 
+def _batch_rates(data: Any, source: str) -> dict[str, float]:
+    """The `batch` entry: provider/model prefix -> the share of the list price a batch call
+    costs (0.5: half price)."""
+    rates = data.get(BATCH_KEY) if isinstance(data, dict) else None
+    if rates is None:
+        return {}
+    try:
+        out = {str(k): float(v) for k, v in rates.items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{source}: '{BATCH_KEY}' maps provider/model prefixes to the share of the list price "
+            f'a batch call costs, e.g. {{"openai/": 0.5}}: {exc}'
+        ) from exc
+    if any(not 0 <= v <= 1 for v in out.values()):
+        raise ConfigError(f"{source}: '{BATCH_KEY}' rates are between 0 and 1 (0.5: half price)")
+    return out
+
+
 def _optional(entry: Any, key: str) -> float | None:
     value = entry.get(key)
     return None if value is None else float(value)
@@ -81,7 +116,9 @@ def _optional(entry: Any, key: str) -> float | None:
 class PriceTable:
     def __init__(self, extra_file: str | Path | None = None) -> None:
         text = resources.files("judge").joinpath("data/prices.json").read_text("utf-8")
-        self.prices = _parse_table(json.loads(text), "built-in price table")
+        builtin = json.loads(text)
+        self.prices = _parse_table(builtin, "built-in price table")
+        self.batch_rates = _batch_rates(builtin, "built-in price table")
         extra = extra_file or os.environ.get("JUDGE_PRICES")
         if extra:
             try:
@@ -91,6 +128,7 @@ class PriceTable:
             except ValueError as exc:
                 raise ConfigError(f"{extra}: the price file is not valid JSON: {exc}") from exc
             self.prices.update(_parse_table(data, str(extra)))
+            self.batch_rates.update(_batch_rates(data, str(extra)))
 
     def lookup(self, model: str) -> Price | None:
         """The price of `provider/name`, by its longest matching prefix; None when unknown."""
@@ -99,6 +137,12 @@ class PriceTable:
             if model.startswith(key) and (best is None or len(key) > len(best)):
                 best = key
         return None if best is None else self.prices[best]
+
+    def batch_rate(self, model: str) -> float:
+        """The share of the list price a batch call of `model` costs, by the longest matching
+        prefix (OpenAI and Anthropic: 0.5); 1.0 when the table has none."""
+        best = max((k for k in self.batch_rates if model.startswith(k)), key=len, default=None)
+        return 1.0 if best is None else self.batch_rates[best]
 
 
 def estimate_tokens(text: str) -> int:

@@ -19,17 +19,26 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from judge.backends.base import Backend, Message, Request, Response, request_key
+from judge.engine.batcher import BatchConfig, Batcher, RealtimeFallback
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
 from judge.engine.claims import CLAIM_TTL, Claims
 from judge.engine.limits import MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable
-from judge.engine.stats import BUDGET, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
-from judge.errors import BackendError, BudgetReached, ParseError
+from judge.engine.stats import (
+    BUDGET,
+    CANCELLED,
+    REFUSED,
+    TOO_LONG,
+    UNPARSEABLE,
+    UNREACHABLE,
+    RunStats,
+)
+from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -77,6 +86,8 @@ class RunnerConfig:
     # Seconds a claim on a cache key lasts unless renewed (judge.engine.claims). A claim whose
     # process is gone (same host) ends at once.
     claim_ttl: float = CLAIM_TTL
+    # --batch: calls go to the provider's batch API, one job a round (judge.engine.batcher).
+    batch: BatchConfig = field(default_factory=BatchConfig)
 
 
 class Runner:
@@ -92,7 +103,8 @@ class Runner:
         self.backend = backend
         self.cache = cache
         self.config = config or RunnerConfig()
-        self.price: Price | None = (prices or PriceTable()).lookup(backend.name)
+        table = prices or PriceTable()
+        self.price: Price | None = table.lookup(backend.name)
         self.on_progress = on_progress
         self.stats = RunStats()
         self._slots: Slots | None = None
@@ -108,7 +120,39 @@ class Runner:
         )
         self._cooldown_until = 0.0
         self._fatal: BackendError | None = None  # once set, no further call is made
+        self.batcher: Batcher | None = None
+        if self.config.batch.enabled:
+            self.batcher = self._make_batcher()
+            # Batch calls are billed at the provider's batch discount: the summary, --dry-run
+            # and --max-cost all count it.
+            if self.price is not None:
+                self.price = self.price.scaled(table.batch_rate(backend.name))
         self.budget = Budget(backend, self.price, self.config.max_cost)
+
+    def _make_batcher(self) -> Batcher:
+        backend = self.backend
+        api = backend.batch
+        if api is None:
+            raise ConfigError(
+                f"--batch: {backend.name} has no batch API; use an OpenAI or Anthropic model "
+                "(-m openai/NAME, also with --base-url for a server that implements "
+                "/v1/batches, or -m anthropic/NAME), or drop --batch"
+            )
+        server = backend.identity().get("base_url")
+        return Batcher(
+            api,
+            self.config.batch,
+            cache=self.cache,
+            model=backend.name,
+            server=None if server is None else str(server),
+            stats=lambda: self.stats,
+            notify=lambda: self.on_progress(self.stats) if self.on_progress else None,
+        )
+
+    @property
+    def batching(self) -> bool:
+        """Whether calls go to the provider's batch API (--batch)."""
+        return self.batcher is not None
 
     @property
     def claim_owner(self) -> str | None:
@@ -128,6 +172,8 @@ class Runner:
 
     async def aclose(self) -> None:
         """End the run's claims, then close the backend and the cache (idempotent)."""
+        if self.batcher is not None:
+            self.batcher.close()
         self.release_claims()
         await self.backend.aclose()
         if self.cache is not None:
@@ -152,8 +198,12 @@ class Runner:
                 self.stats.cached_calls += 1
                 return hit, True
         reserved = self.budget.reserve(request, self.stats)
+        stored = False
         try:
-            response, paid = await self._call_with_retries(request, key)
+            if self.batcher is not None:
+                response, paid, stored = await self._batch_call(self.batcher, request, key)
+            else:
+                response, paid = await self._call_with_retries(request, key)
         finally:
             self.budget.settle(reserved)
         if not paid:  # another process answered while this one waited on its claim
@@ -161,11 +211,37 @@ class Runner:
             return response, True
         self.stats.calls += 1
         self.stats.spent = self.stats.spent + self.usage_of(response)
-        if self.cache is not None:
+        if self.cache is not None and not stored:
             # The claim stays until the run ends (one statement less per call): a claim on a
             # key with an answer holds nobody up, since a run claims only keys it cannot read.
             self.cache.put(key, self.backend.name, response)
         return response, False
+
+    async def _batch_call(
+        self, batcher: Batcher, request: Request, key: str
+    ) -> tuple[Response, bool, bool]:
+        """The answer from a batch job (stored in the cache already), or from the real-time
+        path after a line failed past its resubmissions (--batch-fallback realtime): the
+        answer, whether this run paid for it, and whether the cache has it."""
+        claims = self.claims
+        if claims is not None:
+            holder = claims.claim(key)
+            if holder is not None:
+                hit = await claims.wait(key, holder)
+                if hit is not None:
+                    return hit, False, True
+        try:
+            return await batcher.call(key, request), True, True
+        except RealtimeFallback:
+            response, paid = await self._call_with_retries(request, key)
+            return response, paid, False
+        except BaseException:
+            if claims is not None:
+                claims.release(key)
+            raise
+        finally:
+            if claims is not None:
+                claims.done(key)
 
     async def _call_with_retries(self, request: Request, key: str) -> tuple[Response, bool]:
         """The backend's answer and True; or, when another process held the claim on `key` and
@@ -301,7 +377,8 @@ class Runner:
             except BackendError as exc:
                 # Retries exhausted, or a problem of this item only: unjudged, the run goes on.
                 if exc.transient:
-                    return self._failed_outcome(UNREACHABLE, f"model call failed: {exc}", usage)
+                    kind = CANCELLED if exc.kind == CANCELLED else UNREACHABLE
+                    return self._failed_outcome(kind, f"model call failed: {exc}", usage)
                 if exc.per_item:
                     kind = TOO_LONG if exc.kind == TOO_LONG else REFUSED
                     return self._failed_outcome(kind, f"model call failed: {exc}", usage)
@@ -362,7 +439,12 @@ class Runner:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
         self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)
-        window = self.config.window or max(64, 4 * self.config.concurrency)
+        # --batch: a round is as many units as a job holds (their calls make one job).
+        window = self.config.window or (
+            self.batcher.max_requests
+            if self.batcher is not None
+            else max(64, 4 * self.config.concurrency)
+        )
         pending: deque[tuple[I, asyncio.Task[R]]] = deque()
         iterator = iter(items)
         exhausted = False

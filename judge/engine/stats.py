@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from judge.backends.batch import JobStatus
 from judge.records import Usage
 
 # Why a call gave no answer, as the summary and the exit status read it. `unreachable` and
@@ -14,7 +15,8 @@ TOO_LONG = "too_long"  # the item does not fit the model's context window
 REFUSED = "refused"  # a content filter or the model refused this item
 UNPARSEABLE = "unparseable"  # the answer never followed the format, re-asks included
 BUDGET = "budget"  # --max-cost would have been passed
-KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET)
+CANCELLED = "cancelled"  # its batch job was cancelled (judge batches cancel) before answering
+KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED)
 
 
 @dataclass
@@ -38,6 +40,12 @@ class RunStats:
     # Calls that gave no answer, by kind (see KINDS), and the first message of each kind.
     failures: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
+    # --batch: every job of this run (submitted or re-attached), by id, as last seen; jobs
+    # submitted and lines resubmitted; jobs cancelled while this run waited for them.
+    batches: dict[str, JobStatus] = field(default_factory=dict)
+    batch_submitted: int = 0
+    batch_resubmitted: int = 0
+    batch_cancelled: set[str] = field(default_factory=set)
 
     @property
     def elapsed(self) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from judge.engine.runner import Runner
-from judge.engine.stats import TOO_LONG, UNREACHABLE, RunStats
+from judge.engine.stats import CANCELLED, TOO_LONG, UNREACHABLE, RunStats
 from judge.errors import ConfigError
 from judge.tasks.summary import embedded_note, plural, run_summary, unjudged_reasons
 
@@ -222,6 +222,14 @@ def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report:
             "judge: error: the model could not be reached for some items (every row is "
             "written; those have no verdict). Check the server and run the same command again: "
             "verdicts already made come from the cache."
+        )
+    if stats.failures.get(CANCELLED):
+        report.exit_code = 1
+        jobs = ", ".join(sorted(stats.batch_cancelled))
+        report.lines.append(
+            f"judge: error: batch job {jobs} was cancelled before it answered every request "
+            "(every row is written; those have no verdict). Run the same command again to "
+            "submit them anew; answers already in come from the cache."
         )
     if stats.failures.get(TOO_LONG) and judged == 0 and stats.done:
         report.exit_code = 1

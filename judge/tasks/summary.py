@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from judge.backends.base import Backend
 from judge.engine.plan import Plan
-from judge.engine.stats import REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
+from judge.engine.stats import CANCELLED, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
 # (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
@@ -16,6 +18,7 @@ _REASONS = {
     TOO_LONG: "too long for the model's context window",
     REFUSED: "refused by the model or a content filter",
     UNPARSEABLE: "the answer never followed the format",
+    CANCELLED: "their batch job was cancelled",
 }
 
 
@@ -60,6 +63,8 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
         parts.append(
             f"{plural(stats.retries, 'retry', 'retries')}, {plural(stats.reasks, 're-ask')}"
         )
+    if stats.batches:
+        parts.append(batch_summary(stats))
     if stats.rate_limits:
         lowest = stats.lowest_in_flight_limit
         parts.append(
@@ -68,6 +73,33 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
             + " (--rpm/--tpm at the provider's limits avoid them)"
         )
     return "; ".join(parts)
+
+
+def batch_summary(stats: RunStats) -> str:
+    """--batch: the jobs this run waited for, and what it submitted."""
+    jobs = stats.batches
+    states = ", ".join(
+        f"{plural(n, 'job')} {state}"
+        for state, n in sorted(_count(s.state for s in jobs.values()).items())
+    )
+    attached = len(jobs) - stats.batch_submitted
+    return (
+        f"batch: {states} ({stats.batch_submitted} submitted"
+        + (f", {attached} re-attached" if attached > 0 else "")
+        + (
+            f", {plural(stats.batch_resubmitted, 'line')} resubmitted"
+            if stats.batch_resubmitted
+            else ""
+        )
+        + "; batch prices)"
+    )
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
 
 
 def unjudged_reasons(stats: RunStats) -> list[str]:
@@ -108,4 +140,5 @@ def plan_text(
         f"(estimated at 4 characters a token{input_note}), "
         f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
         f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
+        + (" (batch prices: the provider's batch API, --batch)" if plan.batch else "")
     )
