@@ -22,6 +22,7 @@ from judge.cli.common import (
     score_options_from,
     settings_from,
 )
+from judge.cli.panel_options import panel_from, panel_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import iter_candidates
@@ -38,6 +39,7 @@ from judge.tasks.score import OUT, ScoreTask
     "calibrated_score, P(a human rates it good), to each row."
 )
 @model_options
+@panel_options
 @field_options
 def score(**kw: Any) -> None:
     """Score every candidate in INPUT under a constitution.
@@ -57,6 +59,7 @@ def scoring_task(
     """The task of `judge score` or `judge filter` (`cls`) from their shared options; `extra`
     gives the rest of cls's fields, from the calibration if there is one."""
     settings = settings_from(kw)
+    panel = panel_from(kw, settings)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     input_path: str = kw["input_path"]
@@ -67,7 +70,9 @@ def scoring_task(
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
-    runner = make_runner(settings, require_key=not kw["dry_run"])
+    runner = (
+        make_runner(settings, require_key=not kw["dry_run"]) if panel is None else panel.runners[0]
+    )
     if calibration is not None:
         for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
@@ -79,5 +84,6 @@ def scoring_task(
         fields=fields,
         calibration=calibration,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
+        panel=panel,
         **extra(calibration),
     )
