@@ -230,3 +230,27 @@ def test_a_command_without_panels_refuses_several_models(
         main, ["revise", str(src), "-c", c, "-o", "x.jsonl", "-m", "fake/a", "-m", "fake/b"]
     )
     assert result.exit_code == 2 and "this command takes one -m" in result.output
+
+
+def test_members_share_the_budget_of_calls_in_flight() -> None:
+    from judge.backends.base import Message
+    from judge.engine.prices import Price
+    from judge.engine.runner import Runner, RunnerConfig
+    from judge.engine.stats import RunStats
+    from judge.errors import BudgetReached
+
+    price = Price(1_000_000.0, 0.0)  # a dollar a token: the worst case is easy to count
+    request = Request(messages=(Message("user", "x" * 40),), max_tokens=1)  # ~10 tokens: $10
+    first, second = (
+        Runner(FakeBackend(name), config=RunnerConfig(max_cost=15.0)) for name in ("a", "b")
+    )
+    for r in (first, second):
+        r.price = r.budget.price = price
+    second.join(first)
+    stats = RunStats()
+    held = first.budget.reserve(request, stats)
+    assert second.budget.reserved == held == 10.0
+    with pytest.raises(BudgetReached):  # together they would pass --max-cost
+        second.budget.reserve(request, stats)
+    first.budget.settle(held)
+    assert second.budget.reserve(request, stats) == 10.0
