@@ -254,3 +254,28 @@ def test_members_share_the_budget_of_calls_in_flight() -> None:
         second.budget.reserve(request, stats)
     first.budget.settle(held)
     assert second.budget.reserve(request, stats) == 10.0
+
+
+def test_python_api_panel_of_names_and_specs(
+    constitution_file: Path, fakes: dict[str, FakeBackend]
+) -> None:
+    import judge
+    from judge.engine.runner import RunnerConfig
+    from judge.engine.settings import Settings
+
+    members = ["fake/hi", judge.Judge("heavy", "fake/lo", weight=3)]
+    results = judge.score(
+        ROWS[:2], str(constitution_file), judges=members, settings=Settings(use_cache=False)
+    )
+    verdict = results[0].verdict
+    assert [m["name"] for m in verdict.panel] == ["fake/hi", "heavy"]
+    assert verdict.score == pytest.approx((0.875 + 3 * 0.025) / 4)
+    assert results[0].row["judge"]["model"] == "panel(fake/hi, heavy)"
+    with pytest.raises(judge.RunFailed) as failed:  # below the quorum of 2: exit 1's twin
+        judge.score(
+            ROWS[:1],
+            str(constitution_file),
+            judges=["fake/hi", "fake/down"],
+            settings=Settings(runner=RunnerConfig(max_retries=0)),
+        )
+    assert failed.value.result[0].verdict.score is None

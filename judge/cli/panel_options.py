@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import click
 
 from judge.engine.settings import Settings
-from judge.panel.members import judges_from_models, load_judges, runner_for
-from judge.panel.panel import Member, Panel, resolve_quorum
+from judge.panel.members import load_judges
+from judge.panel.panel import Panel, make_panel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,14 +39,8 @@ def panel_from(kw: dict[str, Any], settings: Settings) -> Panel | None:
     models = kw.pop("models", None)
     if path and models:
         raise click.UsageError("give the panel's members with --judges FILE or with -m, not both")
-    if path:
-        judges = load_judges(path)
-    elif models:
-        judges = judges_from_models(models, settings)
-    else:
+    if not path and not models:
         if quorum is not None:
             raise click.UsageError("--quorum is for a panel: repeat -m, or give --judges FILE")
         return None
-    resolve_quorum(quorum, len(judges))  # before any backend is built
-    members = [Member(j, runner_for(j, settings)) for j in judges]
-    return Panel(members, quorum)
+    return make_panel(load_judges(path) if path else models, settings, quorum)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judge.engine.runner import Runner
+from judge.engine.settings import Settings
 from judge.errors import ConfigError
 from judge.judging.comparison import Comparer
 from judge.judging.scoring import Scorer
 from judge.panel.aggregate import default_quorum, majority, mean_scores, spread_confidence
-from judge.panel.members import Judge
+from judge.panel.members import Judge, judges_from_models, runner_for
 from judge.records import Candidate, Comparison, Usage, Verdict
 
 
@@ -236,3 +237,15 @@ class Panel:
             self.confidences.append(confidence)
         if judged < len(self.members):
             self.rescued += 1
+
+
+def make_panel(
+    judges: Sequence[Judge | str], settings: Settings, quorum: int | None = None
+) -> Panel:
+    """A panel of `judges` (Judge specs, or model names that share `settings`' other options),
+    each with its runner; ConfigError for a quorum out of range, before any backend is built."""
+    resolve_quorum(quorum, len(judges))
+    names = [j for j in judges if isinstance(j, str)]
+    shared = iter(judges_from_models(names, settings))
+    specs = [j if isinstance(j, Judge) else next(shared) for j in judges]
+    return Panel([Member(j, runner_for(j, settings)) for j in specs], quorum)
