@@ -7,6 +7,8 @@ They plan the same requests as one judge (for --dry-run, once per member), and t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
 from judge.judging.comparison import CompareOptions, Comparer
@@ -46,6 +48,9 @@ class PanelComparer(Comparer):
         index_a: int = 0,
         index_b: int = 1,
     ) -> Comparison:
-        return await self.panel.compare(
-            self.single, runner, prompt, a, b, key=key, index_a=index_a, index_b=index_b
-        )
+        def ask(member: Runner) -> Awaitable[Comparison]:
+            return self.single.compare(
+                member, prompt, a, b, key=key, index_a=index_a, index_b=index_b
+            )
+
+        return await self.panel.compare(runner, ask)

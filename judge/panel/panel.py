@@ -11,14 +11,13 @@ status (1 when a model could not be reached) cover every member.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from judge.engine.runner import Runner
 from judge.engine.settings import Settings
 from judge.errors import ConfigError
-from judge.judging.comparison import Comparer
 from judge.judging.scoring import Scorer
 from judge.panel.aggregate import default_quorum, majority, mean_scores, spread_confidence
 from judge.panel.members import Judge, judges_from_models, runner_for
@@ -132,13 +131,10 @@ class Panel:
         )
         confidence = spread_confidence([v.score for _, v in judged if v.score is not None])
         self._count(confidence, len(judged))
-        rationales = {
-            pid: text for _, v in judged[:1] for pid, text in v.rationales.items()
-        }  # the first member that judged: one voice, not a collage
         return Verdict(
             score=overall,
             scores=scores,
-            rationales=rationales,
+            rationales=dict(judged[0][1].rationales),  # the first member's: one voice
             usage=usage,
             cached=cached,
             panel=records,
@@ -148,24 +144,11 @@ class Panel:
     # -- comparisons ----------------------------------------------------------------------
 
     async def compare(
-        self,
-        comparer: Comparer,
-        runner: Runner,
-        prompt: str | None,
-        a: str,
-        b: str,
-        *,
-        key: str = "",
-        index_a: int = 0,
-        index_b: int = 1,
+        self, runner: Runner, ask: Callable[[Runner], Awaitable[Comparison]]
     ) -> Comparison:
+        """`ask(member's runner)` is one judge's comparison of the pair (Comparer.compare)."""
         self.join(runner)
-        found = await asyncio.gather(
-            *(
-                comparer.compare(m.runner, prompt, a, b, key=key, index_a=index_a, index_b=index_b)
-                for m in self.members
-            )
-        )
+        found = await asyncio.gather(*(ask(m.runner) for m in self.members))
         records = []
         for m, c in zip(self.members, found, strict=True):
             self.tally[m.judge.name].add(c.error, c.usage, c.cached)
@@ -185,8 +168,8 @@ class Panel:
         self.winners.append([c.winner if c.p_a is not None else None for c in found])
         usage = sum((c.usage for c in found), Usage())
         base = Comparison(
-            a=index_a,
-            b=index_b,
+            a=found[0].a,
+            b=found[0].b,
             p_a=None,
             winner=None,
             usage=usage,
