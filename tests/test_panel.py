@@ -21,7 +21,8 @@ ROWS = [{"id": i, "prompt": f"q{i}", "response": "x" * (10 * i + 5)} for i in ra
 
 
 def member(name: str) -> Any:
-    """fake/hi scores 5, fake/lo 1, fake/mid 3; fake/down cannot be reached. Comparisons:
+    """fake/hi scores 5, fake/lo 1, fake/mid 3, fake/len more for longer responses; fake/down
+    cannot be reached. Comparisons:
     hi and mid prefer the longer response, lo the shorter."""
 
     def answer(request: Request) -> str | BaseException:
@@ -35,7 +36,12 @@ def member(name: str) -> Any:
             longer_a = len(a.group(1) if a else "") > len(b.group(1) if b else "")
             wins_a = longer_a != (name == "lo")
             return json.dumps({"rationale": name, "winner": "A" if wins_a else "B"})
-        score = {"hi": 5, "lo": 1, "mid": 3}[name]
+        if name == "len":  # longer is better
+            text = request.messages[1].content
+            found = re.search(r"<candidate_response>\n(.*?)\n</candidate_response>", text, re.S)
+            score = 1 + min(4, len(found.group(1) if found else "") // 5)
+        else:
+            score = {"hi": 5, "lo": 1, "mid": 3}[name]
         ids = request.schema["required"]
         return json.dumps({p: {"rationale": name, "score": score} for p in ids})
 
@@ -279,3 +285,28 @@ def test_python_api_panel_of_names_and_specs(
             settings=Settings(runner=RunnerConfig(max_retries=0)),
         )
     assert failed.value.result[0].verdict.score is None
+
+
+def test_calibrate_score_mode_gives_fleiss_kappa_of_the_members_preferences(
+    tmp_path: Path, constitution_file: Path, fakes: dict[str, FakeBackend]
+) -> None:
+    labels = tmp_path / "labels.jsonl"
+    lengths = [(1, 12), (12, 1), (3, 4), (20, 2)]  # len prefers b, a, tie (both score 1), a
+    rows = [
+        {"prompt": f"q{i}", "response_a": "x" * a, "response_b": "y" * b, "preference": "a"}
+        for i, (a, b) in enumerate(lengths)
+    ]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report"
+    c = str(constitution_file)
+    result = run(
+        "calibrate", str(labels), "-c", c, "-o", str(out), "--resamples", "20",
+        "-m", "fake/len", "-m", "fake/hi", "-m", "fake/lo",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    agreement = json.loads((out / "report.json").read_text())["panel"]["agreement"]
+    # Votes per item (len, hi, lo): (b, tie, tie), (a, tie, tie), (tie, tie, tie),
+    # (a, tie, tie). P_i = 1/3, 1/3, 1, 1/3 -> P = 1/2; p = (2, 1, 9)/12 -> P_e = 86/144;
+    # kappa = (72 - 86) / (144 - 86) = -14/58.
+    assert agreement["fleiss_kappa"] == {"winners": pytest.approx(-14 / 58), "items": 4}
+    assert agreement["krippendorff_alpha"]["items"] == 8  # two responses an item

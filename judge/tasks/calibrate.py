@@ -86,6 +86,7 @@ class LabelJudge:
         self.setup = setup
         self.scorer = Scorer(constitution, setup.score)
         self.comparer = Comparer(constitution, setup.compare)
+        self.panel = panel
         if panel is not None:  # every member judges; the verdicts aggregate
             self.scorer = PanelScorer(constitution, setup.score, panel)
             self.comparer = PanelComparer(constitution, setup.compare, panel)
@@ -138,6 +139,16 @@ class LabelJudge:
             panel=None if va.panel is None else {"a": va.panel, "b": vb.panel},
             confidence=_lower(va.confidence, vb.confidence),
         )
+        if self.panel is not None and va.panel is not None and vb.panel is not None:
+            # Each member's own preference, from its two scores, for Fleiss' kappa.
+            self.panel.winners.append(
+                [
+                    None
+                    if a["score"] is None or b["score"] is None
+                    else preference_from_margin(a["score"] - b["score"], self.setup.tie_margin)
+                    for a, b in zip(va.panel, vb.panel, strict=True)
+                ]
+            )
         if va.score is not None and vb.score is not None and not errors:
             judgment.signal = va.score - vb.score
             judgment.preference = preference_from_margin(judgment.signal, self.setup.tie_margin)
