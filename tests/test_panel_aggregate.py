@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judge.constitution import parse
@@ -18,7 +19,7 @@ from judge.panel.aggregate import (
     spread_confidence,
     weighted_mean,
 )
-from judge.panel.agreement import fleiss_kappa, krippendorff_alpha
+from judge.panel.agreement import Ratings, Votes, fleiss_kappa, krippendorff_alpha
 from tests.conftest import CONSTITUTION
 
 # helpful: 1-5, weight 3; honest: 0-10, weight 1
@@ -87,17 +88,26 @@ def test_weighted_mean_lies_between_the_members(pairs: list[tuple[float, float]]
     assert confidence is not None and 0 <= confidence <= 1
 
 
+def rows(ratings: list[list[float | None]]) -> np.ndarray:
+    """members x items, from rows of items (None: no verdict)."""
+    return np.array([[np.nan if v is None else v for v in r] for r in ratings], dtype=float).T
+
+
+def table(votes: list[list[str]], categories: tuple[str, ...] = LABELS) -> np.ndarray:
+    return np.array([[v.count(c) for c in categories] for v in votes])
+
+
 def test_fleiss_kappa_by_hand() -> None:
     # Items (a,a,a), (a,a,b), (b,b,b), (a,b,tie): P_i = 1, 1/3, 1, 0 -> P = 7/12;
     # p = (6, 5, 1)/12 -> P_e = 62/144; kappa = (84 - 62) / (144 - 62) = 22/82.
     votes = [["a", "a", "a"], ["a", "a", "b"], ["b", "b", "b"], ["a", "b", "tie"]]
-    assert fleiss_kappa(votes, LABELS) == pytest.approx(22 / 82)
+    assert fleiss_kappa(table(votes)) == pytest.approx(22 / 82)
 
 
-def test_fleiss_kappa_matches_fleiss_1971_worked_example() -> None:
+def test_fleiss_kappa_matches_the_worked_example() -> None:
     # The worked example on Wikipedia's "Fleiss' kappa" page: 10 subjects, 14 raters,
     # 5 categories; kappa = 0.210.
-    table = [
+    counts = [
         [0, 0, 0, 0, 14],
         [0, 2, 6, 4, 2],
         [0, 0, 3, 5, 6],
@@ -109,28 +119,63 @@ def test_fleiss_kappa_matches_fleiss_1971_worked_example() -> None:
         [6, 5, 2, 1, 0],
         [0, 2, 2, 3, 7],
     ]
-    cats = ["1", "2", "3", "4", "5"]
-    votes = [[c for c, n in zip(cats, row, strict=True) for _ in range(n)] for row in table]
-    assert fleiss_kappa(votes, cats) == pytest.approx(0.2099, abs=5e-4)
+    assert fleiss_kappa(np.array(counts)) == pytest.approx(0.2099, abs=5e-4)
 
 
 def test_fleiss_kappa_undefined_cases() -> None:
-    assert fleiss_kappa([], LABELS) is None
-    assert fleiss_kappa([["a", "a"], ["a", "a"]], LABELS) is None  # one category only
+    assert fleiss_kappa(np.zeros((0, 3))) is None
+    assert fleiss_kappa(table([["a", "a"], ["a", "a"]])) is None  # one category only
     with pytest.raises(ValueError, match="same number"):
-        fleiss_kappa([["a", "a"], ["a"]], LABELS)
+        fleiss_kappa(table([["a", "a"], ["a"]]))
+
+
+def test_votes_table_keeps_the_items_every_member_judged() -> None:
+    votes = Votes(3, LABELS)
+    for row in (["a", "a", "b"], ["a", None, "b"], ["tie", "b", "b"]):
+        votes.add(row)
+    assert votes.counts().tolist() == [[2, 1, 0], [0, 2, 1]]
 
 
 def test_krippendorff_interval_alpha_by_hand() -> None:
     # Units (1,1), (2,2), (3,4): D_o = 2/6; values 1,1,2,2,3,4: sum over ordered pairs of
     # squared differences 2 x (6 x 35 - 13^2) = 82, D_e = 82/30; alpha = 1 - 10/82.
-    assert krippendorff_alpha([[1, 1], [2, 2], [3, 4]], "interval") == pytest.approx(72 / 82)
+    assert krippendorff_alpha(rows([[1, 1], [2, 2], [3, 4]]), "interval") == pytest.approx(72 / 82)
     # A unit only one member rated adds nothing.
-    ratings = [[1, 1], [2, 2], [3, 4], [5, None]]
+    ratings = rows([[1, 1], [2, 2], [3, 4], [5, None]])
     assert krippendorff_alpha(ratings, "interval") == pytest.approx(72 / 82)
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.none(), st.integers(0, 8).map(lambda k: k / 8)), min_size=3, max_size=3
+        ),
+        min_size=2,
+        max_size=30,
+    )
+)
+def test_interval_alpha_equals_the_krippendorff_package(ratings: list[list[float | None]]) -> None:
+    import krippendorff
+
+    data = rows(ratings)
+    ours = krippendorff_alpha(data, "interval")
+    pairable = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
+    if ours is None:
+        return
+    theirs = krippendorff.alpha(reliability_data=pairable, level_of_measurement="interval")
+    assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_ratings_store_members_by_items() -> None:
+    ratings = Ratings(2)
+    ratings.add([0.5, None])
+    ratings.add([1.0, 0.0])
+    m = ratings.matrix()
+    assert m.shape == (2, 2) and m[0].tolist() == [0.5, 1.0] and np.isnan(m[1, 0])
+
+
 def test_krippendorff_undefined_cases() -> None:
-    assert krippendorff_alpha([[0.5, 0.5], [0.5, 0.5]], "interval") is None
-    assert krippendorff_alpha([[0.5, None]], "interval") is None
-    assert krippendorff_alpha([[1, 1], [2, 2]], "ordinal") == pytest.approx(1.0)
+    assert krippendorff_alpha(rows([[0.5, 0.5], [0.5, 0.5]]), "interval") is None
+    assert krippendorff_alpha(rows([[0.5, None]]), "interval") is None
+    assert krippendorff_alpha(rows([[1, 1], [2, 2]]), "ordinal") == pytest.approx(1.0)

@@ -19,7 +19,14 @@ from judge.engine.runner import Runner
 from judge.engine.settings import Settings
 from judge.errors import ConfigError
 from judge.judging.scoring import Scorer
-from judge.panel.aggregate import default_quorum, majority, mean_scores, spread_confidence
+from judge.panel.aggregate import (
+    LABELS,
+    default_quorum,
+    majority,
+    mean_scores,
+    spread_confidence,
+)
+from judge.panel.agreement import Ratings, Votes
 from judge.panel.members import Judge, judges_from_models, runner_for
 from judge.records import Candidate, Comparison, Usage, Verdict
 
@@ -71,10 +78,12 @@ class Panel:
         self.quorum = resolve_quorum(quorum, len(members))
         self.members = list(members)
         self.tally = {m.judge.name: MemberTally() for m in self.members}
-        # For inter-judge agreement: one list per item, one entry per member (None: no verdict).
-        self.overall: list[list[float | None]] = []
-        self.principles: dict[str, list[list[float | None]]] = {}
-        self.winners: list[list[str | None]] = []
+        # For inter-judge agreement: each member's overall score, per-principle scores and
+        # comparison winners, item by item.
+        n = len(self.members)
+        self.overall = Ratings(n)
+        self.principles: dict[str, Ratings] = {}
+        self.winners = Votes(n, LABELS)
         self.confidences: list[float] = []
         self.below_quorum = 0
         self.rescued = 0  # items with a panel verdict though a member gave none
@@ -116,9 +125,9 @@ class Panel:
         judged = [
             (m, v) for m, v in zip(self.members, verdicts, strict=True) if v.score is not None
         ]
-        self.overall.append([v.score for v in verdicts])
+        self.overall.add([v.score for v in verdicts])
         for p in scorer.constitution.principles:
-            self.principles.setdefault(p.id, []).append(
+            self.principles.setdefault(p.id, Ratings(len(self.members))).add(
                 [v.scores.get(p.id) if v.score is not None else None for v in verdicts]
             )
         usage = sum((v.usage for v in verdicts), Usage())
@@ -165,7 +174,7 @@ class Panel:
                 }
             )
         judged = [(m, c) for m, c in zip(self.members, found, strict=True) if c.p_a is not None]
-        self.winners.append([c.winner if c.p_a is not None else None for c in found])
+        self.winners.add([c.winner if c.p_a is not None else None for c in found])
         usage = sum((c.usage for c in found), Usage())
         base = Comparison(
             a=found[0].a,

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 from statistics import mean
 from typing import Any, TypeVar
 
+import numpy as np
+
 from judge.backends.base import Request
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
-from judge.panel.aggregate import LABELS
 from judge.panel.agreement import fleiss_kappa, krippendorff_alpha
 from judge.panel.panel import Panel
 from judge.tasks.summary import dollars, human_tokens, plan_text, plural
@@ -57,22 +58,20 @@ def agreement(panel: Panel) -> dict[str, Any]:
     if len(panel.members) < 2:
         return {}
     out: dict[str, Any] = {}
-    if panel.overall:
+    if len(panel.overall):
+        overall = panel.overall.matrix()
         out["krippendorff_alpha"] = {
-            "overall": krippendorff_alpha(panel.overall, "interval"),
+            "overall": krippendorff_alpha(overall, "interval"),
             "level": "interval (overall score in [0, 1]); ordinal per principle",
             "principles": {
-                pid: krippendorff_alpha(r, "ordinal") for pid, r in panel.principles.items()
+                pid: krippendorff_alpha(r.matrix(), "ordinal")
+                for pid, r in panel.principles.items()
             },
-            "items": sum(sum(v is not None for v in r) >= 2 for r in panel.overall),
+            "items": int(((~np.isnan(overall)).sum(axis=0) >= 2).sum()),
         }
-    if panel.winners:
-        complete = [[w for w in r if w is not None] for r in panel.winners]
-        complete = [r for r in complete if len(r) == len(panel.members)]
-        out["fleiss_kappa"] = {
-            "winners": fleiss_kappa(complete, LABELS) if complete else None,
-            "items": len(complete),
-        }
+    if len(panel.winners):
+        counts = panel.winners.counts()
+        out["fleiss_kappa"] = {"winners": fleiss_kappa(counts), "items": int(counts.shape[0])}
     return out
 
 

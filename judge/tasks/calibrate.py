@@ -141,7 +141,7 @@ class LabelJudge:
         )
         if self.panel is not None and va.panel is not None and vb.panel is not None:
             # Each member's own preference, from its two scores, for Fleiss' kappa.
-            self.panel.winners.append(
+            self.panel.winners.add(
                 [
                     None
                     if a["score"] is None or b["score"] is None
