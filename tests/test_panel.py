@@ -310,3 +310,30 @@ def test_calibrate_score_mode_gives_fleiss_kappa_of_the_members_preferences(
     # kappa = (72 - 86) / (144 - 86) = -14/58.
     assert agreement["fleiss_kappa"] == {"winners": pytest.approx(-14 / 58), "items": 4}
     assert agreement["krippendorff_alpha"]["items"] == 8  # two responses an item
+
+
+def test_dry_run_of_pairs_and_calibrate_counts_every_member(
+    tmp_path: Path, constitution_file: Path, fakes: dict[str, FakeBackend]
+) -> None:
+    c = str(constitution_file)
+    groups = tmp_path / "groups.jsonl"
+    groups.write_text(json.dumps({"prompt": "q", "responses": ["a", "bb", "ccc"]}) + "\n")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(
+            json.dumps({"prompt": "q", "response_a": "a", "response_b": f"b{i}", "preference": "a"})
+            + "\n"
+            for i in range(2)
+        )
+    )
+    panel = ["-m", "fake/hi", "-m", "fake/lo", "--dry-run"]
+    scored = run("pairs", str(groups), "-c", c, *panel)
+    compared = run("pairs", str(groups), "-c", c, "--mode", "compare", *panel)
+    calibrated = run("calibrate", str(labels), "-c", c, "-o", str(tmp_path / "r"), *panel)
+    assert "1 prompt -> 6 calls" in scored.stderr  # 3 responses x 2 members
+    assert "1 prompt -> 12 calls" in compared.stderr  # 3 pairs x 2 orders x 2 members
+    assert "2 labelled items -> 8 calls" in calibrated.stderr  # 2 x 2 responses x 2 members
+    for result in (scored, compared, calibrated):
+        assert result.exit_code == 0, result.output
+        assert result.stderr.count("dry run for member fake/") == 2
+    assert not fakes["hi"].requests and not fakes["lo"].requests
