@@ -269,7 +269,7 @@ def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
 def settings_from(kw: dict[str, Any]) -> Settings:
     """Build Settings from the shared options (removing them from kw). Several -m make a panel
     (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
-    models = [m for m in kw.pop("model") or [DEFAULT_MODEL]]
+    models = list(kw.pop("model") or [DEFAULT_MODEL])
     if len(models) > 1:
         if "judges" not in kw:
             raise click.UsageError(

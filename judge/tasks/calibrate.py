@@ -209,17 +209,14 @@ class CalibrateTask(Defaults):
         return len(self.labels.items)
 
     def dry_run(self) -> str:
-        what = plural(len(self.labels.items), "labelled item")
         if self.panel is not None:
-            return panel_report.plan(
-                self.panel,
-                what,
-                lambda: (r for i in self.labels.items for r in self.judge_items.requests(i)),
-            )
+            requests = self.judge_items.requests
+            return panel_report.plan(self.panel, "labelled item", self.units, requests)
         plan = Plan()
         for item in self.labels.items:
             for request in self.judge_items.requests(item):
                 plan.add(self.runner, request)
+        what = plural(len(self.labels.items), "labelled item")
         return plan_text(self.runner.backend.name, what, plan)
 
     async def judge(self, item: LabelItem) -> Judgment:
