@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "CompareOptions",
     "FieldMap",
+    "Judge",
     "JudgeSetup",
     "LabelFields",
     "PairsOptions",
@@ -18,6 +19,7 @@ __all__ = [
     "calibrate",
     "filter",
     "load_constitution",
+    "load_judges",
     "pairs",
     "revise",
     "score",

@@ -9,16 +9,20 @@
     judge.pairs(records, c)                            # preference rows, ready for TRL
     judge.calibrate(labels, c, output_dir="calib")     # agreement with people; files in the dir
     judge.revise(records, c)                           # critique and revision rounds, judged
+    judge.score(records, c, judges=["openai/a", "anthropic/b", "openai/c"])  # a panel
 
 Each function takes records (a list of dicts), a pandas DataFrame or a datasets.Dataset and
 returns the same kind; settings (model, server, cache, budget, concurrency) come from `model=` or
-`settings=`, which is never changed. Where the CLI would exit 1 (the model could not be reached,
-the budget ran out) the function raises `judge.errors.RunFailed`, whose `result` holds what it
+`settings=`, which is never changed. `judges=` (score, filter, pairs, calibrate) makes a panel:
+model names sharing the settings, or `Judge` specs with their own endpoints (`load_judges`).
+Where the CLI would exit 1 (the model could not be reached, the budget ran out) the function
+raises `judge.errors.RunFailed`, whose `result` holds what it
 would have returned (every row, the unjudged ones with their reason) and `lines` the summary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,9 @@ from judge.io import FieldMap, iter_candidates
 from judge.judging.comparison import CompareOptions
 from judge.judging.revision import ReviseOptions, Reviser
 from judge.judging.scoring import ScoreOptions
+from judge.panel.members import Judge as Judge  # exported by judge.__all__
+from judge.panel.members import load_judges as load_judges
+from judge.panel.panel import Panel, make_panel
 from judge.records import Candidate
 from judge.tasks.calibrate import CalibrateTask, JudgeSetup
 from judge.tasks.driver import Report, RowList, Task, drive, run_sync
@@ -78,6 +85,13 @@ def _settings(settings: Settings | None, model: str | None) -> Settings:
     return replace(settings, model=model) if model is not None else replace(settings)
 
 
+Judges = Sequence[Judge | str] | None
+
+
+def _panel(settings: Settings, judges: Judges, quorum: int | None) -> Panel | None:
+    return None if not judges else make_panel(judges, settings, quorum)
+
+
 def _constitution(constitution: Constitution | str | Path) -> Constitution:
     return constitution if isinstance(constitution, Constitution) else load(constitution)
 
@@ -114,17 +128,22 @@ def _scoring(
     model: str | None,
     settings: Settings | None,
     fields: FieldMap | None,
+    judges: Judges = None,
+    quorum: int | None = None,
     **task: Any,
 ) -> tuple[ScoreTask, str]:
     """A scoring task (ScoreTask or FilterTask) over `data`, and the kind of table it was."""
     fields = fields or FieldMap()
     candidates, kind = _candidates(data, fields)
+    settings = _settings(settings, model)
+    panel = _panel(settings, judges, quorum)
     made = cls(
         _constitution(constitution),
-        make_runner(_settings(settings, model)),
+        make_runner(settings) if panel is None else panel.runners[0],
         lambda: iter(candidates),
         fields=fields,
         count=len(candidates),
+        panel=panel,
         **task,
     )
     return made, kind
@@ -138,11 +157,15 @@ def score(
     options: ScoreOptions | None = None,
     settings: Settings | None = None,
     fields: FieldMap | None = None,
+    judges: Judges = None,
+    quorum: int | None = None,
 ) -> Any:
     """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
     of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
     options = options or ScoreOptions()
-    task, kind = _scoring(ScoreTask, data, constitution, model, settings, fields, options=options)
+    task, kind = _scoring(
+        ScoreTask, data, constitution, model, settings, fields, judges, quorum, options=options
+    )
     if kind == "records":
         task.keep = True
         return _run(task, {OUT: RowList()}, lambda: task.results)
@@ -159,13 +182,24 @@ def filter(
     options: ScoreOptions | None = None,
     settings: Settings | None = None,
     fields: FieldMap | None = None,
+    judges: Judges = None,
+    quorum: int | None = None,
 ) -> Any:
     """The rows a judge keeps (`min_score` or `keep_top`), with their scores, as the same kind
     of table as `data`."""
     rule = Rule(min_score=min_score, keep_top=keep_top)
     options = options or ScoreOptions()
     task, kind = _scoring(
-        FilterTask, data, constitution, model, settings, fields, options=options, rule=rule
+        FilterTask,
+        data,
+        constitution,
+        model,
+        settings,
+        fields,
+        judges,
+        quorum,
+        options=options,
+        rule=rule,
     )
     return _table(task, kind)
 
@@ -181,6 +215,8 @@ def pairs(
     settings: Settings | None = None,
     fields: FieldMap | None = None,
     id_field: str | None = "id",
+    judges: Judges = None,
+    quorum: int | None = None,
 ) -> Any:
     """DPO preference pairs from prompts with several responses (`prompt` + `responses`, or
     rows of one prompt next to each other), as the same kind of table as `data`; rows that
@@ -190,12 +226,14 @@ def pairs(
     options = options or PairsOptions()
     c = _constitution(constitution)
     settings = _settings(settings, model)
+    panel = _panel(settings, judges, quorum)
     maker = PairMaker(
         c,
         options,
         score_options=score_options,
         compare_options=compare_options,
         model=settings.model,
+        panel=panel,
     )
     from_input = (
         options.mode == "score"
@@ -206,7 +244,7 @@ def pairs(
     rows = [(i + 1, r) for i, r in enumerate(records)]
     task = PairsTask(
         maker,
-        None if from_input else make_runner(settings),
+        None if from_input else make_runner(settings) if panel is None else panel.runners[0],
         lambda: iter_groups("<data>", fields, id_field, rows=rows),
         "<data>",
     )
@@ -226,6 +264,8 @@ def calibrate(
     seed: int = 0,
     resamples: int = 1000,
     settings: Settings | None = None,
+    judges: Judges = None,
+    quorum: int | None = None,
 ) -> dict[str, Any]:
     """Measure a judge against human labels (records, a DataFrame or a Dataset of pairwise or
     absolute labels, as `judge calibrate` reads them) and fit a calibration: the report as a
@@ -240,9 +280,11 @@ def calibrate(
         rows=[(i + 1, r) for i, r in enumerate(records)],
     )
     c = _constitution(constitution)
+    settings = _settings(settings, model)
+    panel = _panel(settings, judges, quorum)
     task = CalibrateTask(
         c,
-        make_runner(_settings(settings, model)),
+        make_runner(settings) if panel is None else panel.runners[0],
         label_set,
         setup or JudgeSetup(),
         Path(output_dir),
@@ -250,6 +292,7 @@ def calibrate(
         positive_label=positive_label,
         seed=seed,
         resamples=resamples,
+        panel=panel,
     )
     result: dict[str, Any] = _run(task, {}, lambda: task.report)
     return result

@@ -74,6 +74,9 @@ class Verdict(BaseModel):
     cached: bool = False
     # Expected score per principle from token log-probabilities, where the backend gives them.
     expected_scores: dict[str, float] | None = None
+    # A panel's verdict (judge.panel): each member's verdict, and their agreement in [0, 1].
+    panel: list[dict[str, Any]] | None = None
+    confidence: float | None = None
 
 
 class Comparison(BaseModel):
@@ -90,6 +93,10 @@ class Comparison(BaseModel):
     error: str | None = None
     principle: str | None = None  # the principle drawn for this comparison (--principles sample)
     verdicts: list[str] = Field(default_factory=list)  # "A"/"B"/"tie" per ordering, as shown
+    cached: bool = False  # both orderings' answers came from the cache
+    # A panel's verdict (judge.panel): each member's verdict, and their agreement in [0, 1].
+    panel: list[dict[str, Any]] | None = None
+    confidence: float | None = None
 
 
 class PreferencePair(BaseModel):

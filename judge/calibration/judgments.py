@@ -33,6 +33,9 @@ class Judgment:
     first_position_wins: int | None = None
     verdicts: list[str] | None = None
     rationale: str = ""
+    # A panel's member verdicts (score mode on pairs: {"a": [...], "b": [...]}) and agreement.
+    panel: Any = None
+    confidence: float | None = None
 
     @property
     def judged(self) -> bool:
@@ -68,6 +71,8 @@ class Judgment:
                 scores=self.scores,
             )
         row.update(rationale=self.rationale, error=self.error, usage=self.usage.model_dump())
+        if self.panel is not None:
+            row.update(panel=self.panel, confidence=self.confidence)
         return row
 
 

@@ -14,6 +14,7 @@ from judge.calibration.fitting import Fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.io.tempfiles import write_text_atomic
+from judge.panel.report import markdown as panel_markdown
 
 FILES = ("report.md", "report.json", "reliability.png", "scores.png", "judgments.jsonl")
 # Landis and Koch's words for kappa, from the top: the first cut that kappa passes names it.
@@ -289,6 +290,8 @@ def markdown(r: dict[str, Any]) -> str:
             "label scale (nearest label to low + score x (high - low)) for agreement and kappa.",
         ]
     lines += _human_section(r) + _principle_section(r) + _calibration_section(r)
+    if r.get("panel"):
+        lines += panel_markdown(r["panel"])
     lines += ["", "## Definitions", ""]
     lines += [f"- **{k}**: {v}" for k, v in DEFINITIONS.items() if k in r]
     lines.append("")

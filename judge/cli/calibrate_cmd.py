@@ -23,6 +23,7 @@ from judge.cli.common import (
     seed_option,
     settings_from,
 )
+from judge.cli.panel_options import panel_from, panel_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.errors import InputError
@@ -112,6 +113,7 @@ def _label_field_options(func: Any) -> Any:
 @score_options
 @model_options
 @batch_options
+@panel_options
 @_label_field_options
 def calibrate(**kw: Any) -> None:
     """Measure a judge against human labels in LABELS and fit a calibration.
@@ -122,6 +124,7 @@ def calibrate(**kw: Any) -> None:
     judgments.jsonl and calibration.json to the output folder.
     """
     settings = settings_from(kw)
+    panel = panel_from(kw, settings)
     constitution = load(kw["constitution_path"])
     labels = _labels(kw)
     if labels.kind == "absolute" and kw["mode"] == "compare":
@@ -137,7 +140,7 @@ def calibrate(**kw: Any) -> None:
         raise InputError("is a file; give -o a folder for the report", where=str(folder))
     task = CalibrateTask(
         constitution,
-        make_runner(settings, require_key=not kw["dry_run"]),
+        make_runner(settings, require_key=not kw["dry_run"]) if panel is None else panel.runners[0],
         labels,
         setup,
         folder,
@@ -149,6 +152,7 @@ def calibrate(**kw: Any) -> None:
         positive_label=kw["positive_label"],
         seed=kw["seed"],
         resamples=kw["resamples"],
+        panel=panel,
     )
     exit_with(run_task(task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
 

@@ -50,10 +50,12 @@ model_options = _options(
         "-m",
         "--model",
         envvar="JUDGE_MODEL",
-        default=DEFAULT_MODEL,
+        multiple=True,
+        default=[DEFAULT_MODEL],
         show_default=True,
         help="Judge model as PROVIDER/NAME: openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, "
-        "openai/NAME with --base-url for vLLM, Ollama or llama.cpp, local/smollm2 (embedded).",
+        "openai/NAME with --base-url for vLLM, Ollama or llama.cpp, local/smollm2 (embedded). "
+        "Repeat it for a panel of judges (score, filter, pairs, calibrate).",
     ),
     click.option(
         "--base-url",
@@ -307,9 +309,18 @@ def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
 
 
 def settings_from(kw: dict[str, Any]) -> Settings:
-    """Build Settings from the shared options (removing them from kw)."""
+    """Build Settings from the shared options (removing them from kw). Several -m make a panel
+    (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
+    models = list(kw.pop("model") or [DEFAULT_MODEL])
+    if len(models) > 1:
+        if "judges" not in kw:
+            raise click.UsageError(
+                "this command takes one -m; a panel of judges (repeated -m) works on score, "
+                "filter, pairs and calibrate"
+            )
+        kw["models"] = models
     return Settings(
-        model=kw.pop("model"),
+        model=models[0],
         base_url=kw.pop("base_url"),
         cache=kw.pop("cache_path"),
         use_cache=not kw.pop("no_cache"),

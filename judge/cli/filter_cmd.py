@@ -20,6 +20,7 @@ from judge.cli.common import (
     run_task,
     score_options,
 )
+from judge.cli.panel_options import panel_options
 from judge.cli.score_cmd import scoring_task
 from judge.tasks.filter import REJECTED, FilterTask, Rule
 from judge.tasks.score import OUT
@@ -65,6 +66,7 @@ from judge.tasks.score import OUT
 @score_options
 @model_options
 @batch_options
+@panel_options
 @field_options
 def filter_(**kw: Any) -> None:
     """Keep the rows of INPUT that a judge scores high under a constitution.

@@ -30,6 +30,7 @@ from judge.cli.common import (
     settings_from,
 )
 from judge.cli.pair_format import pair_format_from, pair_format_options
+from judge.cli.panel_options import panel_from, panel_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import count_rows, read_rows
@@ -114,6 +115,7 @@ from judge.tasks.score import OUT
 @score_options
 @model_options
 @batch_options
+@panel_options
 @field_options
 def pairs(**kw: Any) -> None:
     """Make DPO preference pairs from prompts with several candidate responses.
@@ -124,6 +126,7 @@ def pairs(**kw: Any) -> None:
     """
     _check_mode_options(kw)
     settings = settings_from(kw)
+    panel = panel_from(kw, settings)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     calibration = load_calibration(kw["calibration_path"]) if kw["calibration_path"] else None
@@ -144,6 +147,7 @@ def pairs(**kw: Any) -> None:
         compare_options=compare_options_from(kw),
         model=settings.model,
         calibration=calibration,
+        panel=panel,
     )
     input_path: str = kw["input_path"]
     rows = read_rows(input_path)
@@ -167,7 +171,14 @@ def pairs(**kw: Any) -> None:
             "judge: using the scores already in INPUT (no model call; --rescore to judge again)",
             err=True,
         )
+    if from_input and panel is not None:
+        raise click.UsageError(
+            "INPUT already has scores, so no judge is asked: add --rescore to judge it with "
+            "the panel"
+        )
     runner = None if from_input else make_runner(settings, require_key=not kw["dry_run"])
+    if panel is not None:
+        runner = panel.runners[0]
     if calibration is not None and not kw["dry_run"]:
         # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
         # already in INPUT no model judges here, so only the constitution is compared.

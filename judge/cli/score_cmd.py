@@ -23,6 +23,7 @@ from judge.cli.common import (
     score_options_from,
     settings_from,
 )
+from judge.cli.panel_options import panel_from, panel_options
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import iter_candidates
@@ -40,6 +41,7 @@ from judge.tasks.score import OUT, ScoreTask
 )
 @model_options
 @batch_options
+@panel_options
 @field_options
 def score(**kw: Any) -> None:
     """Score every candidate in INPUT under a constitution.
@@ -59,6 +61,7 @@ def scoring_task(
     """The task of `judge score` or `judge filter` (`cls`) from their shared options; `extra`
     gives the rest of cls's fields, from the calibration if there is one."""
     settings = settings_from(kw)
+    panel = panel_from(kw, settings)
     fields = fields_from(kw)
     constitution = load(kw["constitution_path"])
     input_path: str = kw["input_path"]
@@ -69,7 +72,9 @@ def scoring_task(
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
-    runner = make_runner(settings, require_key=not kw["dry_run"])
+    runner = (
+        make_runner(settings, require_key=not kw["dry_run"]) if panel is None else panel.runners[0]
+    )
     if calibration is not None:
         for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
@@ -81,5 +86,6 @@ def scoring_task(
         fields=fields,
         calibration=calibration,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
+        panel=panel,
         **extra(calibration),
     )

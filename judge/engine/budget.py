@@ -15,12 +15,30 @@ from judge.errors import BudgetReached
 from judge.records import Usage
 
 
+class InFlight:
+    """The worst-case cost of the calls in flight: one per run, shared by the runners that
+    call inside it (a panel's members, revise's judge), so that together they stay within
+    --max-cost."""
+
+    def __init__(self) -> None:
+        self.reserved = 0.0
+
+
 class Budget:
     def __init__(self, backend: Backend, price: Price | None, max_cost: float | None) -> None:
         self.backend = backend
         self.price = price
         self.max_cost = max_cost
-        self.reserved = 0.0  # worst-case cost of the calls in flight
+        self.in_flight = InFlight()
+
+    @property
+    def reserved(self) -> float:
+        """Worst-case cost of the calls in flight, of every runner sharing this one's run."""
+        return self.in_flight.reserved
+
+    def share(self, other: Budget) -> None:
+        """Count the calls in flight of `other`'s run as this budget's too."""
+        self.in_flight = other.in_flight
 
     def usage_of(self, response: Response) -> Usage:
         """Tokens and dollars of one answer (dollars None when the price is unknown)."""
@@ -74,8 +92,8 @@ class Budget:
                 f"not judged: the budget of ${self.max_cost:.2f} (--max-cost) would be "
                 f"passed (spent ${spent:.4f}); raise it and run the same command again"
             )
-        self.reserved += worst
+        self.in_flight.reserved += worst
         return worst
 
     def settle(self, reserved: float) -> None:
-        self.reserved -= reserved
+        self.in_flight.reserved -= reserved

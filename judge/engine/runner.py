@@ -414,6 +414,7 @@ class Runner:
         if parent is self:
             return
         self.stats = parent.stats
+        self.budget.share(parent.budget)
         if self._slots is None:
             self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         if not any(r is self for r in parent._joined):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from judge.backends.base import Backend
 from judge.backends.registry import get_backend
 from judge.engine.cache import Cache
-from judge.engine.prices import PriceTable
+from judge.engine.prices import Price, PriceTable
 from judge.engine.runner import Runner, RunnerConfig
 from judge.engine.stats import RunStats
 
@@ -29,12 +31,17 @@ class Settings:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     # False for a dry run: it calls nothing, so the backend is built without an API key.
     require_key: bool = True
+    # A judge of its own (judge.panel.members): the variable holding its key, and its price.
+    api_key_env: str | None = None
+    price: Price | None = None
 
 
 def make_backend(settings: Settings, *, require_key: bool = True) -> Backend:
     """The backend `settings.model` names; `require_key=False` for a dry run, which calls nothing
     and so needs no API key."""
-    extra = {} if require_key and settings.require_key else {"require_key": False}
+    extra: dict[str, Any] = {} if require_key and settings.require_key else {"require_key": False}
+    if settings.api_key_env and os.environ.get(settings.api_key_env):
+        extra["api_key"] = os.environ[settings.api_key_env]
     return get_backend(
         settings.model, base_url=settings.base_url, timeout=settings.timeout, **extra
     )
@@ -47,10 +54,14 @@ def make_runner(
     *,
     require_key: bool = True,
 ) -> Runner:
+    backend = backend or make_backend(settings, require_key=require_key)
+    prices = PriceTable(settings.prices)
+    if settings.price is not None:
+        prices.prices[backend.name] = settings.price
     return Runner(
-        backend or make_backend(settings, require_key=require_key),
+        backend,
         cache=Cache(settings.cache) if settings.use_cache else None,
         config=settings.runner,
-        prices=PriceTable(settings.prices),
+        prices=prices,
         on_progress=on_progress,
     )

@@ -224,7 +224,13 @@ class Comparer:
         usage = sum((o.usage for o in outcomes), Usage())
         errors = [o.error or "not judged" for o in outcomes if o.value is None]
         unjudged = Comparison(
-            a=index_a, b=index_b, p_a=None, winner=None, usage=usage, principle=sampled
+            a=index_a,
+            b=index_b,
+            p_a=None,
+            winner=None,
+            usage=usage,
+            principle=sampled,
+            cached=all(o.cached for o in outcomes),
         )
         if errors:
             return unjudged.model_copy(update={"error": "; ".join(dict.fromkeys(errors))})

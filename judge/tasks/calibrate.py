@@ -35,6 +35,9 @@ from judge.engine.plan import Plan
 from judge.engine.runner import Runner
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel import report as panel_report
+from judge.panel.judges import PanelComparer, PanelScorer
+from judge.panel.panel import Panel
 from judge.records import Candidate, Usage, Verdict
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.summary import plan_text, plural
@@ -75,12 +78,18 @@ def candidate(item: LabelItem, response: str, which: int = 0) -> Candidate:
 class LabelJudge:
     """Judges the items of a label set through a runner."""
 
-    def __init__(self, constitution: Constitution, setup: JudgeSetup) -> None:
+    def __init__(
+        self, constitution: Constitution, setup: JudgeSetup, panel: Panel | None = None
+    ) -> None:
         if setup.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {setup.mode!r}")
         self.setup = setup
         self.scorer = Scorer(constitution, setup.score)
         self.comparer = Comparer(constitution, setup.compare)
+        self.panel = panel
+        if panel is not None:  # every member judges; the verdicts aggregate
+            self.scorer = PanelScorer(constitution, setup.score, panel)
+            self.comparer = PanelComparer(constitution, setup.compare, panel)
 
     def requests(self, item: LabelItem) -> Iterator[Request]:
         """The model calls an item needs (for --dry-run)."""
@@ -107,6 +116,8 @@ class LabelJudge:
                 score=v.score,
                 scores=v.scores,
                 rationale=_rationale(v),
+                panel=v.panel,
+                confidence=v.confidence,
             )
         if self.setup.mode == "compare":
             return await self._compare(runner, item)
@@ -125,7 +136,19 @@ class LabelJudge:
             scores_a=va.scores,
             scores_b=vb.scores,
             rationale=f"a: {_rationale(va)} | b: {_rationale(vb)}",
+            panel=None if va.panel is None else {"a": va.panel, "b": vb.panel},
+            confidence=_lower(va.confidence, vb.confidence),
         )
+        if self.panel is not None and va.panel is not None and vb.panel is not None:
+            # Each member's own preference, from its two scores, for Fleiss' kappa.
+            self.panel.winners.add(
+                [
+                    None
+                    if a["score"] is None or b["score"] is None
+                    else preference_from_margin(a["score"] - b["score"], self.setup.tie_margin)
+                    for a, b in zip(va.panel, vb.panel, strict=True)
+                ]
+            )
         if va.score is not None and vb.score is not None and not errors:
             judgment.signal = va.score - vb.score
             judgment.preference = preference_from_margin(judgment.signal, self.setup.tie_margin)
@@ -146,6 +169,8 @@ class LabelJudge:
             first_position_wins=c.first_position_wins if c.error is None else None,
             verdicts=c.verdicts or None,
             rationale=c.rationale,
+            panel=c.panel,
+            confidence=c.confidence,
         )
 
 
@@ -164,17 +189,18 @@ class CalibrateTask(Defaults):
     positive_label: float | None = None
     seed: int = 0
     resamples: int = 1000
+    panel: Panel | None = None  # every member judges; `runner` is then the first member's
     noun = "labelled items"
     verb = "judged"
 
     def __post_init__(self) -> None:
-        self.judge_items = LabelJudge(self.constitution, self.setup)
+        self.judge_items = LabelJudge(self.constitution, self.setup, self.panel)
         self.judgments: list[Judgment] = []
         self.report: dict[str, Any] = {}
 
     @property
     def runners(self) -> Sequence[Runner]:
-        return [self.runner]
+        return [self.runner] if self.panel is None else self.panel.runners
 
     def units(self) -> Iterable[LabelItem]:
         return self.labels.items
@@ -183,13 +209,15 @@ class CalibrateTask(Defaults):
         return len(self.labels.items)
 
     def dry_run(self) -> str:
+        if self.panel is not None:
+            requests = self.judge_items.requests
+            return panel_report.plan(self.panel, "labelled item", self.units, requests)
         plan = Plan()
         for item in self.labels.items:
             for request in self.judge_items.requests(item):
                 plan.add(self.runner, request)
-        return plan_text(
-            self.runner.backend.name, plural(len(self.labels.items), "labelled item"), plan
-        )
+        what = plural(len(self.labels.items), "labelled item")
+        return plan_text(self.runner.backend.name, what, plan)
 
     async def judge(self, item: LabelItem) -> Judgment:
         return await self.judge_items.judge(self.runner, item)
@@ -207,6 +235,8 @@ class CalibrateTask(Defaults):
             lines.append(f"judge: {headline(self.report)}")
         if result.calibration is None:
             lines.append(f"judge: no calibration fitted: {result.reason}")
+        if self.panel is not None:
+            lines += panel_report.summary_lines(self.panel)
         lines.append(f"judge: wrote {', '.join(written)} in {self.folder}")
         return lines
 
@@ -220,7 +250,7 @@ class CalibrateTask(Defaults):
 def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], Fit]:
     """Fit, measure and write every file of a calibration run; (report, files written, fit)."""
     folder, labels, judgments = task.folder, task.labels, task.judgments
-    model = task.runner.backend.name
+    model = task.runner.backend.name if task.panel is None else task.panel.name
     folder.mkdir(parents=True, exist_ok=True)
     scale = (
         label_scale([i.label for i in labels.absolutes()], task.positive_label)
@@ -258,6 +288,8 @@ def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], F
         calibration=result.to_json(),
         usage=sum((j.usage for j in judgments), Usage()).model_dump(),
     )
+    if task.panel is not None:
+        report["panel"] = panel_report.report(task.panel)
     if result.calibration is not None:
         save(result.calibration, folder / "calibration.json")
         report["thresholds"] = threshold_table(result.calibration.thresholds) or None
@@ -272,6 +304,11 @@ def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], F
         # A file left by an earlier run would pass for this run's (a calibration, above all).
         (folder / stale).unlink(missing_ok=True)
     return report, written, result
+
+
+def _lower(x: float | None, y: float | None) -> float | None:
+    both = [c for c in (x, y) if c is not None]
+    return min(both) if both else None
 
 
 def _rationale(v: Verdict) -> str:

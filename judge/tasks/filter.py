@@ -124,7 +124,7 @@ class FilterTask(ScoreTask):
                     _route(self.counts, row, score, bool(mask[i]), sinks[OUT], rejected)
             finally:
                 remove_work_folder(self._spool)
-        return [f"judge: {describe_counts(self.counts)}"]
+        return [f"judge: {describe_counts(self.counts)}", *super().finish(sinks)]
 
     def abandon(self) -> None:
         """The run failed: the spool goes (a killed run's is swept by the next writer)."""

@@ -6,12 +6,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from judge.backends.base import Request
 from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.io import FieldMap
 from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel import report as panel_report
+from judge.panel.judges import PanelScorer
+from judge.panel.panel import Panel
 from judge.records import Candidate, Verdict
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.summary import plan_text, plural
@@ -61,6 +65,9 @@ def output_row(
         judge_info["truncated"] = True
     if verdict.expected_scores:
         judge_info["expected_scores"] = verdict.expected_scores
+    if verdict.panel is not None:
+        judge_info["panel"] = verdict.panel
+        judge_info["confidence"] = verdict.confidence
     row["judge"] = judge_info
     return row
 
@@ -77,29 +84,43 @@ class ScoreTask(Defaults):
     calibration: Calibration | None = None  # adds calibrated_score to every row
     count: int | None = None  # candidates, for progress
     keep: bool = False  # keep every Scored in `results` (the Python API)
+    panel: Panel | None = None  # every member judges; `runner` is then the first member's
     noun = "candidates"
     verb = "scored"
     results: list[Scored] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.scorer = Scorer(self.constitution, self.options)
+        self.scorer = (
+            Scorer(self.constitution, self.options)
+            if self.panel is None
+            else PanelScorer(self.constitution, self.options, self.panel)
+        )
         self.mode = "per-principle" if self.options.per_principle else "all-principles"
 
     @property
     def runners(self) -> Sequence[Runner]:
-        return [self.runner]
+        return [self.runner] if self.panel is None else self.panel.runners
+
+    @property
+    def model(self) -> str:
+        return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[Candidate]:
         return self.candidates()
 
     def dry_run(self) -> str:
+        if self.panel is not None:
+            return panel_report.plan(self.panel, "candidate", self.candidates, self.requests)
         plan, n = plan_all(self.candidates(), self.plan_one)
         return plan_text(self.runner.backend.name, plural(n, "candidate"), plan)
 
     def plan_one(self, plan: Plan, cand: Candidate) -> None:
-        if not cand.note:
-            for request in self.scorer.requests(cand):
-                plan.add(self.runner, request)
+        for request in self.requests(cand):
+            plan.add(self.runner, request)
+
+    def requests(self, cand: Candidate) -> list[Request]:
+        """The calls a candidate needs of each judge."""
+        return [] if cand.note else self.scorer.requests(cand)
 
     async def judge(self, candidate: Candidate) -> Verdict:
         return await self.scorer.score(self.runner, candidate)
@@ -112,7 +133,7 @@ class ScoreTask(Defaults):
             candidate,
             verdict,
             self.constitution,
-            self.runner.backend.name,
+            self.model,
             fields=self.fields,
             truncated=self.scorer.truncated(candidate),
             mode=self.mode,
@@ -126,3 +147,6 @@ class ScoreTask(Defaults):
         if self.keep:
             self.results.append(scored)
         sinks[OUT].write(scored.row)
+
+    def finish(self, sinks: Sinks) -> list[str]:
+        return [] if self.panel is None else panel_report.summary_lines(self.panel)

@@ -30,6 +30,8 @@ from judge.errors import InputError
 from judge.io import describe
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel.judges import PanelComparer, PanelScorer
+from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
@@ -42,7 +44,7 @@ from judge.tasks.pairs.ranking import (
     sigmoid,
 )
 from judge.tasks.pairs.results import GroupResult
-from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row
+from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row, scored_panel
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
@@ -87,6 +89,7 @@ class PairMaker:
         compare_options: CompareOptions | None = None,
         model: str = "",
         calibration: Calibration | None = None,
+        panel: Panel | None = None,
     ) -> None:
         self.constitution = constitution
         self.options = options or PairsOptions()
@@ -97,9 +100,13 @@ class PairMaker:
             raise ValueError(f"mode must be one of {MODES}, got {self.options.mode!r}")
         if self.options.comparisons not in COMPARISONS:
             raise ValueError(f"comparisons must be one of {COMPARISONS}")
+        self.panel = panel
         self.scorer = Scorer(constitution, score_options)
         self.comparer = Comparer(constitution, compare_options)
-        self.model = model
+        if panel is not None:  # every member judges; the verdicts aggregate
+            self.scorer = PanelScorer(constitution, score_options, panel)
+            self.comparer = PanelComparer(constitution, compare_options, panel)
+        self.model = panel.name if panel is not None else model
 
     def provenance(self, model: str | None = None) -> Provenance:
         c = self.constitution
@@ -209,9 +216,18 @@ class PairMaker:
             if v.score is None:
                 errors.append(v.error or "not judged")
                 continue
-            ranked.append(Ranked(index, cand.response, v.score, dict(v.scores)))
+            ranked.append(
+                Ranked(index, cand.response, v.score, dict(v.scores), v.panel, v.confidence)
+            )
         usage = sum((v.usage for v in verdicts), Usage())
-        return self._finish_judged(group, ranked, d, usage=usage, errors=errors)
+        return self._finish_judged(
+            group,
+            ranked,
+            d,
+            usage=usage,
+            errors=errors,
+            judge_of=scored_panel if self.panel is not None else None,
+        )
 
     async def _by_comparison(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
         todo = d[0]
@@ -269,6 +285,14 @@ class PairMaker:
                 return p if i < j else 1.0 - p
             return sigmoid(ranking.strengths[i] - ranking.strengths[j])
 
+        by_pair = {(c.a, c.b): c for c in comparisons}
+
+        def judge_of(chosen: Ranked, rejected: Ranked) -> dict[str, Any] | None:
+            # A panel's members on the pair, where they compared it directly.
+            i, j = by_index[chosen.index], by_index[rejected.index]
+            c = by_pair.get((min(i, j), max(i, j)))
+            return None if c is None else {"panel": c.panel, "confidence": c.confidence}
+
         ranked = [Ranked(todo[k][0], texts[k], ranking.score(k)) for k in sorted(seen)]
         errors = [c.error for c in comparisons if c.error]
         # Rationales and per-comparison records are kept with the original (todo) indices.
@@ -284,6 +308,7 @@ class PairMaker:
             allowed=allowed,
             p_chosen=p_chosen,
             errors=errors,
+            judge_of=judge_of if self.panel is not None else None,
         )
 
     def _finish_judged(
@@ -307,6 +332,7 @@ class PairMaker:
         allowed: Allowed | None = None,
         p_chosen: Callable[[int, int], float] | None = None,
         errors: list[str] | None = None,
+        judge_of: Callable[[Ranked, Ranked], dict[str, Any] | None] | None = None,
     ) -> GroupResult:
         o = self.options
         rng = random.Random(f"{o.seed}:{prompt_key(group.prompt)}")
@@ -323,6 +349,7 @@ class PairMaker:
                 separator=o.separator,
                 prompt_id=group.prompt_id,
                 p_chosen=None if p_chosen is None else p_chosen(chosen.index, rejected.index),
+                judge=None if judge_of is None else judge_of(chosen, rejected),
             )
             for chosen, rejected in selection.pairs
         ]

@@ -71,6 +71,7 @@ def pair_row(
     separator: str = SEPARATOR,
     prompt_id: str | None = None,
     p_chosen: float | None = None,
+    judge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One output row, in the conversational form or (not `conversational`) the standard one,
     whose prompt ends with `separator`. A prompt given as messages needs the conversational form.
@@ -110,7 +111,18 @@ def pair_row(
     row["mode"] = provenance.mode
     if provenance.calibration is not None:
         row["calibration"] = provenance.calibration
+    if judge is not None:  # a panel's member verdicts and confidence
+        row["judge"] = judge
     return row
+
+
+def scored_panel(chosen: Ranked, rejected: Ranked) -> dict[str, Any]:
+    """A panel's members on the two responses, and the lower of their two confidences."""
+    both = [c for c in (chosen.confidence, rejected.confidence) if c is not None]
+    return {
+        "panel": {"chosen": chosen.panel, "rejected": rejected.panel},
+        "confidence": min(both) if both else None,
+    }
 
 
 # --------------------------------------------------------------------------- empty output

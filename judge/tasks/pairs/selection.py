@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 STRATEGIES = ("best-worst", "best-random", "all")
 TIE = 1e-9  # margins at or below this are ties, whatever --min-margin says
@@ -30,6 +31,8 @@ class Ranked:
     text: str
     score: float  # in [0, 1], higher is better
     scores: dict[str, float | None] | None = None  # per principle, where known
+    panel: list[dict[str, Any]] | None = None  # a panel's member verdicts (judge.panel)
+    confidence: float | None = None  # a panel's agreement on this candidate
 
 
 @dataclass

@@ -16,6 +16,7 @@ from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.io import is_folder_output, write_text_atomic
 from judge.io.tempfiles import remove_work_folder, work_folder
+from judge.panel import report as panel_report
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.pairs.calibrated import calibration_columns
 from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
@@ -77,6 +78,8 @@ class PairsTask(Defaults):
 
     @property
     def runners(self) -> Sequence[Runner]:
+        if self.runner is not None and self.maker.panel is not None:
+            return self.maker.panel.runners
         return [] if self.runner is None else [self.runner]
 
     def units(self) -> Iterable[Group]:
@@ -85,6 +88,8 @@ class PairsTask(Defaults):
     def dry_run(self) -> str:
         if self.runner is None:
             return "judge: dry run: INPUT already has scores: no model call"
+        if self.maker.panel is not None:
+            return panel_report.plan(self.maker.panel, "prompt", self.groups, self.maker.requests)
         plan, n = plan_all(self.groups(), self.plan_one)
         adaptive = self.options.comparisons == "adaptive"
         note = " (adaptive: the worst case of the sort)" if adaptive else ""
@@ -136,6 +141,8 @@ class PairsTask(Defaults):
             repo = self.hub.repo if self.hub else None
             write_text_atomic(self.card_path, dataset_card(info, repo))
         lines.append(self._report())
+        if self.runner is not None and self.maker.panel is not None:
+            lines += panel_report.summary_lines(self.maker.panel)
         if self.hub is not None:
             lines.append(self._push(info))
         return lines
@@ -150,7 +157,8 @@ class PairsTask(Defaults):
 
     def _model(self) -> str:
         if self.runner is not None:
-            return self.runner.backend.name
+            panel = self.maker.panel
+            return self.runner.backend.name if panel is None else panel.name
         return ", ".join(dict.fromkeys(m for m, _, _ in self.stats.judges)) or "unknown"
 
     def _provenance_warnings(self) -> list[str]:

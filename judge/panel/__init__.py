@@ -1,0 +1,1 @@
+"""Panels of judges: members with their own endpoints, aggregation, inter-judge agreement."""

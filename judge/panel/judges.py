@@ -1,0 +1,56 @@
+"""A panel in the place of one judge: the Scorer and Comparer that score, filter, pairs and
+calibrate call, asking every member of the panel instead of one model.
+
+They plan the same requests as one judge (for --dry-run, once per member), and their `score` /
+`compare` take the run's runner, which the members' runners join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from judge.constitution import Constitution
+from judge.engine.runner import Runner
+from judge.judging.comparison import CompareOptions, Comparer
+from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel.panel import Panel
+from judge.records import Candidate, Comparison, Verdict
+
+
+class PanelScorer(Scorer):
+    def __init__(
+        self, constitution: Constitution, options: ScoreOptions | None, panel: Panel
+    ) -> None:
+        super().__init__(constitution, options)
+        self.panel = panel
+        self.single = Scorer(constitution, options)  # what each member runs
+
+    async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
+        return await self.panel.score(self.single, runner, candidate)
+
+
+class PanelComparer(Comparer):
+    def __init__(
+        self, constitution: Constitution, options: CompareOptions | None, panel: Panel
+    ) -> None:
+        super().__init__(constitution, options)
+        self.panel = panel
+        self.single = Comparer(constitution, options)
+
+    async def compare(
+        self,
+        runner: Runner,
+        prompt: str | None,
+        a: str,
+        b: str,
+        *,
+        key: str = "",
+        index_a: int = 0,
+        index_b: int = 1,
+    ) -> Comparison:
+        def ask(member: Runner) -> Awaitable[Comparison]:
+            return self.single.compare(
+                member, prompt, a, b, key=key, index_a=index_a, index_b=index_b
+            )
+
+        return await self.panel.compare(runner, ask)
