@@ -439,3 +439,24 @@ def test_a_server_without_structured_output_degrades_as_in_real_time(
         second = list(server.batches.jobs.values())[1].lines[0]["body"]
         assert second["response_format"]["type"] == "json_object"
     assert all(r["score"] is not None for r in rows_of(out))
+
+
+def test_a_panel_of_two_models_goes_through_batch_jobs(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    """Each member of a panel sends its calls as its own batch job; a re-run pays nothing."""
+    src, out = write_rows(tmp_path / "in.jsonl", 4), tmp_path / "out.jsonl"
+    with FakeOpenAIServer() as server:
+        args = ("score", src, "-c", constitution_file, "-m", "openai/gpt-4o-mini", "-m",
+                "openai/gpt-4.1-mini", "--base-url", server.base_url, "-o", out, *FAST)  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == 0, result.stderr
+        rows = rows_of(out)
+        assert [len(r["judge"]["panel"]) for r in rows] == [2, 2, 2, 2]
+        assert all(r["score"] is not None for r in rows)
+        assert sorted(server.batches.job_sizes()) == [4, 4]
+        assert realtime_calls(server) == 0
+        before = len(server.requests)
+        again = invoke(*args)
+        assert again.exit_code == 0, again.stderr
+        assert len(server.requests) == before and server.batches.submissions == 2
