@@ -63,6 +63,16 @@ class PrincipleScore(BaseModel):
     rationale: str = ""
 
 
+class GroupPlace(BaseModel):
+    """Where a candidate was in a grouped call (--group): the group's id (the input index of its
+    first candidate), its size, and the candidate's 1-based position in the shuffled order
+    the judge was shown."""
+
+    id: int
+    size: int
+    position: int
+
+
 class Verdict(BaseModel):
     """The judge's absolute verdict on one candidate under a constitution."""
 
@@ -77,6 +87,7 @@ class Verdict(BaseModel):
     # A panel's verdict (judge.panel): each member's verdict, and their agreement in [0, 1].
     panel: list[dict[str, Any]] | None = None
     confidence: float | None = None
+    group: GroupPlace | None = None  # judged in a group (--group): where
 
 
 class Comparison(BaseModel):

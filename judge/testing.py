@@ -28,13 +28,18 @@ __all__ = ["Answer", "FakeBackend", "all_principles", "use_backend"]
 
 
 def all_principles(score: int = 4, rationale: str = "fine") -> Answer:
-    """An answer giving `score` to every principle the request's schema asks for."""
+    """An answer giving `score` to every principle the request's schema asks for (for every
+    candidate of a grouped request: `--group`)."""
+
+    def fill(schema: dict[str, Any]) -> dict[str, Any]:
+        if "score" in schema["properties"]:  # one principle's object
+            return {"rationale": rationale, "score": score}
+        return {key: fill(schema["properties"][key]) for key in schema["required"]}
 
     def answer(request: Request) -> str:
         if request.schema is None:
             raise ValueError("all_principles answers scoring requests (they carry a schema)")
-        ids = request.schema["required"]
-        return json.dumps({pid: {"rationale": rationale, "score": score} for pid in ids})
+        return json.dumps(fill(request.schema))
 
     return answer
 

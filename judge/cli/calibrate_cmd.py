@@ -15,6 +15,7 @@ from judge.cli.common import (
     compare_options_from,
     constitution_option,
     exit_with,
+    group_options,
     model_options,
     number,
     run_task,
@@ -111,6 +112,7 @@ def _label_field_options(func: Any) -> Any:
     "Compare mode: all principles in one call, or one drawn per pair by weight.",
 )
 @score_options
+@group_options(seed=False)
 @model_options
 @batch_options
 @panel_options

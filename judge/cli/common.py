@@ -298,9 +298,37 @@ def options_from(cls: type[T], kw: Mapping[str, Any], **given: Any) -> T:
     return cls(**{k: v for k, v in kw.items() if k in names and k not in given}, **given)
 
 
+def group_options(seed: bool) -> Callable[[F], F]:
+    """--group and --group-size (judge.judging.grouped); `seed`: add --seed too, for commands
+    that have none of their own."""
+    options = [
+        click.option(
+            "--group",
+            is_flag=True,
+            help="Judge the responses to one prompt (consecutive rows or a row's list; "
+            "consecutive documents) in one call, in a seeded shuffled order: the constitution "
+            "is sent once a group. Rows record judge.group (id, size, position).",
+        ),
+        number(
+            "--group-size",
+            click.IntRange(1, 64),
+            8,
+            "With --group: at most this many candidates a call (longer runs are split).",
+        ),
+    ]
+    if seed:
+        options.append(seed_option("Seed of --group's shuffled order."))
+    return _options(*options)
+
+
 def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
-    """ScoreOptions from the shared scoring options (compare options read them too)."""
-    return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"])
+    """ScoreOptions from the shared scoring options (compare options read them too) and, where
+    the command has them, the group options (--group's flag becomes ScoreOptions.group, the
+    group size; 0 is off)."""
+    if kw.get("group") and kw["per_principle"]:
+        raise click.UsageError("--group judges every principle in one call: drop --per-principle")
+    group = kw["group_size"] if kw.get("group") else 0
+    return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"], group=group)
 
 
 def compare_options_from(kw: dict[str, Any]) -> CompareOptions:

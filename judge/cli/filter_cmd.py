@@ -13,6 +13,7 @@ from judge.cli.common import (
     calibration_options,
     exit_with,
     field_options,
+    group_options,
     model_options,
     number,
     output_option,
@@ -64,6 +65,7 @@ from judge.tasks.score import OUT
     "--rejected", "rejected_path", help="Also write the dropped and the unjudged rows here."
 )
 @score_options
+@group_options(seed=True)
 @model_options
 @batch_options
 @panel_options

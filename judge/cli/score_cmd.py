@@ -16,6 +16,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     fields_from,
+    group_options,
     model_options,
     output_option,
     run_task,
@@ -35,6 +36,7 @@ from judge.tasks.score import OUT, ScoreTask
 @constitution_option
 @output_option()
 @score_options
+@group_options(seed=True)
 @calibration_options(
     "calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score, P(a human rates it good), to each row."

@@ -54,10 +54,20 @@ class ScoreOptions:
     temperature: float = 0.0
     max_tokens: int | None = None  # default: the rationale's budget per principle + room for JSON
     rationale: str = "full"  # full | short | none (RATIONALES)
+    # --group: the candidates of one prompt judged in one call, at most this many (0: off);
+    # `seed` fixes the shuffled order they are shown in (judge.judging.grouped).
+    group: int = 0
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.rationale not in RATIONALES:
             raise ValueError(f"rationale must be one of {RATIONALES}, got {self.rationale!r}")
+        if self.group < 0:
+            raise ValueError(f"group is a number of candidates (0: off), got {self.group}")
+        if self.group and self.per_principle:
+            raise ValueError(
+                "grouped scoring judges every principle in one call: not with per_principle"
+            )
 
 
 def principle_text(p: Principle) -> str:
@@ -96,19 +106,30 @@ def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> 
 
 def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
     """The delimited text the judge sees, the kind of item, and whether it was cut."""
-    text = candidate.response
-    truncated = len(text) > max_chars
-    if truncated:
-        text = text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]"
-    if candidate.is_document or candidate.prompt is None:
+    text, truncated = cut_response(candidate.response, max_chars)
+    if kind_of(candidate) == "document":
         return prompts.tagged("candidate_document", text), "document", truncated
-    prompt = candidate.prompt
-    if len(prompt) > max_chars:
-        prompt = prompt[:max_chars] + "\n[... cut]"
-        truncated = True
+    prompt, prompt_cut = cut_prompt(candidate.prompt or "", max_chars)
     body = prompts.tagged("candidate_prompt", prompt) + "\n\n"
     body += prompts.tagged("candidate_response", text)
-    return body, "response", truncated
+    return body, "response", truncated or prompt_cut
+
+
+def kind_of(candidate: Candidate) -> str:
+    """ "document" (judged alone) or "response" (judged as the answer to its prompt)."""
+    return "document" if candidate.is_document or candidate.prompt is None else "response"
+
+
+def cut_response(text: str, max_chars: int) -> tuple[str, bool]:
+    if len(text) <= max_chars:
+        return text, False
+    return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]", True
+
+
+def cut_prompt(prompt: str, max_chars: int) -> tuple[str, bool]:
+    if len(prompt) <= max_chars:
+        return prompt, False
+    return prompt[:max_chars] + "\n[... cut]", True
 
 
 # A Scorer's system prompts and schemas, by (principle ids, kind of item): the same for every
@@ -180,6 +201,11 @@ def parse_verdict(principles: list[Principle], response: Response) -> dict[str, 
     data = json_object(response)
     if len(principles) == 1 and principles[0].id not in data and "score" in data:
         data = {principles[0].id: data}  # a single-principle answer without the outer key
+    return parse_scores(principles, data)
+
+
+def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """principle id -> (score, rationale) from one candidate's object in an answer."""
     out: dict[str, tuple[int, str]] = {}
     for p in principles:
         entry = data.get(p.id)
@@ -207,8 +233,11 @@ _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
 
 
-def expected_scores(principles: list[Principle], response: Response) -> dict[str, float]:
-    """Expected score per principle from the log-probabilities of the score tokens.
+def expected_scores(
+    principles: list[Principle], response: Response, start: int = 0, end: int | None = None
+) -> dict[str, float]:
+    """Expected score per principle from the log-probabilities of the score tokens (those whose
+    offset in the answer is in [start, end): one candidate's part of a grouped answer).
 
     Where a token is the score right after `"score":`, the digits among its top alternatives give
     a distribution over the scale (as in G-Eval); the principle is the last one named before it.
@@ -219,7 +248,8 @@ def expected_scores(principles: list[Principle], response: Response) -> dict[str
     out: dict[str, float] = {}
     ids = {p.id: p for p in principles}
     for tok in response.logprobs:
-        if not tok.token.strip().isdigit():
+        at = tok.offset or 0
+        if not tok.token.strip().isdigit() or at < start or (end is not None and at >= end):
             continue
         before = response.text[: tok.offset]
         if not _AFTER_SCORE_KEY.search(before):
@@ -249,6 +279,10 @@ class Scorer:
         self.constitution = constitution
         self.options = options or ScoreOptions()
         self._fixed: _Fixed = {}
+
+    def plan(self, candidates: Iterable[Candidate]) -> Iterable[Candidate]:
+        """The candidates to judge, as given (GroupScorer forms its groups here)."""
+        return candidates
 
     def groups(self) -> list[list[Principle]]:
         """The principles each call judges."""

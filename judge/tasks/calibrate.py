@@ -33,8 +33,10 @@ from judge.calibration.report import (
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
+from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions, Comparer
-from judge.judging.scoring import ScoreOptions, Scorer
+from judge.judging.grouped import make_scorer
+from judge.judging.scoring import ScoreOptions
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
@@ -84,10 +86,14 @@ class LabelJudge:
         if setup.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {setup.mode!r}")
         self.setup = setup
-        self.scorer = Scorer(constitution, setup.score)
+        self.scorer = make_scorer(constitution, setup.score)
         self.comparer = Comparer(constitution, setup.compare)
         self.panel = panel
         if panel is not None:  # every member judges; the verdicts aggregate
+            if setup.score.group:
+                raise ConfigError(
+                    "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
+                )
             self.scorer = PanelScorer(constitution, setup.score, panel)
             self.comparer = PanelComparer(constitution, setup.compare, panel)
 
@@ -101,9 +107,13 @@ class LabelJudge:
                 item.prompt, item.response_a, item.response_b, str(item.index)
             )
         else:
-            for which, text in enumerate((item.response_a, item.response_b)):
-                c = candidate(item, text, which)
+            # plan: with --group the two responses are one group, one call.
+            for c in self.scorer.plan(self._both(item)):
                 yield from [] if c.note else self.scorer.requests(c)
+
+    @staticmethod
+    def _both(item: PairItem) -> list[Candidate]:
+        return [candidate(item, item.response_a, 0), candidate(item, item.response_b, 1)]
 
     async def judge(self, runner: Runner, item: LabelItem) -> Judgment:
         if isinstance(item, AbsoluteItem):
@@ -121,10 +131,8 @@ class LabelJudge:
             )
         if self.setup.mode == "compare":
             return await self._compare(runner, item)
-        va, vb = await asyncio.gather(
-            self.scorer.score(runner, candidate(item, item.response_a, 0)),
-            self.scorer.score(runner, candidate(item, item.response_b, 1)),
-        )
+        ca, cb = self.scorer.plan(self._both(item))
+        va, vb = await asyncio.gather(self.scorer.score(runner, ca), self.scorer.score(runner, cb))
         errors = [f"{side}: {v.error}" for side, v in (("a", va), ("b", vb)) if v.error]
         judgment = Judgment(
             item,

@@ -11,8 +11,10 @@ from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
+from judge.errors import ConfigError
 from judge.io import FieldMap
-from judge.judging.scoring import ScoreOptions, Scorer
+from judge.judging.grouped import make_scorer
+from judge.judging.scoring import ScoreOptions
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelScorer
 from judge.panel.panel import Panel
@@ -68,6 +70,8 @@ def output_row(
     if verdict.panel is not None:
         judge_info["panel"] = verdict.panel
         judge_info["confidence"] = verdict.confidence
+    if verdict.group is not None:
+        judge_info["group"] = verdict.group.model_dump()
     row["judge"] = judge_info
     return row
 
@@ -90,12 +94,22 @@ class ScoreTask(Defaults):
     results: list[Scored] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.panel is not None and self.options.group:
+            raise ConfigError(
+                "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
+            )
         self.scorer = (
-            Scorer(self.constitution, self.options)
+            make_scorer(self.constitution, self.options)
             if self.panel is None
             else PanelScorer(self.constitution, self.options, self.panel)
         )
-        self.mode = "per-principle" if self.options.per_principle else "all-principles"
+        self.mode = (
+            "grouped"
+            if self.options.group
+            else "per-principle"
+            if self.options.per_principle
+            else "all-principles"
+        )
 
     @property
     def runners(self) -> Sequence[Runner]:
@@ -106,12 +120,13 @@ class ScoreTask(Defaults):
         return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[Candidate]:
-        return self.candidates()
+        return self.scorer.plan(self.candidates())
 
     def dry_run(self) -> str:
+        """One call a candidate, or one a group with --group (the first member plans it)."""
         if self.panel is not None:
             return panel_report.plan(self.panel, "candidate", self.candidates, self.requests)
-        plan, n = plan_all(self.candidates(), self.plan_one)
+        plan, n = plan_all(self.scorer.plan(self.candidates()), self.plan_one)
         return plan_text(self.runner.backend.name, plural(n, "candidate"), plan)
 
     def plan_one(self, plan: Plan, cand: Candidate) -> None:

@@ -99,7 +99,9 @@ def neutralize(text: str) -> str:
     return "".join(pieces)
 
 
-def tagged(tag: str, text: str) -> str:
+def tagged(tag: str, text: str, number: int | None = None) -> str:
+    """`text` between the tags; `number` names one of several (`<candidate_response id="2">`)."""
     if tag not in TAGS:
         raise ValueError(f"{tag!r} is not a delimiter: add it to TAGS so that data cannot fake it")
-    return f"<{tag}>\n{neutralize(text)}\n</{tag}>"
+    opening = tag if number is None else f'{tag} id="{number}"'
+    return f"<{opening}>\n{neutralize(text)}\n</{tag}>"

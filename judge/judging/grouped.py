@@ -1,0 +1,340 @@
+"""Grouped scoring (--group): the candidates of one prompt judged in one call, as distilabel's
+UltraFeedback does, so that the constitution is sent once a group instead of once a candidate.
+
+A group is a run of consecutive candidates with the same prompt (a row's `responses`, or rows
+that repeat a prompt), or of consecutive documents, at most `ScoreOptions.group` long (a longer
+run is split). Candidates with a note (an empty response) are neither judged nor grouped. The
+judge sees a group in an order shuffled by a RNG seeded with `ScoreOptions.seed` and the group's
+texts (a re-run asks the very same question, so the cache answers it), and each verdict records
+the group and the candidate's position in that order.
+
+The answer holds one object per candidate ("response_N" for the one numbered N), each with every
+principle's score. An answer that misses a candidate, has one too many, or is not JSON is re-asked
+by the runner (a bounded number of times, as any answer that does not parse); after that, the
+candidates whose part of the last answer is usable keep their verdicts and the others are
+unjudged with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from judge.backends.base import Message, Request, Response
+from judge.constitution import Constitution, Principle
+from judge.engine.runner import Job, Runner
+from judge.engine.stats import UNPARSEABLE
+from judge.errors import ParseError
+from judge.judging import prompts
+from judge.judging.parsing import json_object
+from judge.judging.scoring import (
+    _DUTY,
+    _FIELDS,
+    _TOKENS,
+    SCORE_KEY,
+    ScoreOptions,
+    Scorer,
+    cut_prompt,
+    cut_response,
+    expected_scores,
+    kind_of,
+    parse_scores,
+    principle_text,
+    verdict_schema,
+)
+from judge.records import Candidate, GroupPlace, Usage, Verdict
+
+# label -> (principle id -> (score, rationale), expected scores)
+Parsed = dict[str, tuple[dict[str, tuple[int, str]], dict[str, float]]]
+
+
+class Group:
+    """Candidates judged in one call: `members` in input order, `order[k]` the member shown at
+    position k + 1, and the call, started by whichever member is judged first."""
+
+    def __init__(self, members: list[Candidate], seed: int) -> None:
+        self.members = members
+        self.order = shuffled(members, seed)
+        self.call: asyncio.Future[list[Verdict]] | None = None
+
+    @property
+    def id(self) -> int:
+        return self.members[0].index
+
+    def shown(self) -> list[Candidate]:
+        return [self.members[i] for i in self.order]
+
+
+def shuffled(members: list[Candidate], seed: int) -> list[int]:
+    """A seeded order of the members: the same group and seed give the same order anywhere."""
+    texts = [seed, members[0].prompt, *(m.response for m in members)]
+    digest = hashlib.sha256(json.dumps(texts).encode("utf-8", "surrogatepass")).digest()
+    order = list(range(len(members)))
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
+    return order
+
+
+def runs(
+    candidates: Iterable[Candidate], size: int
+) -> Iterator[tuple[list[Candidate], list[Candidate]]]:
+    """(candidates in input order, the group among them): every candidate exactly once, the
+    judgeable ones in groups of consecutive candidates of one prompt, at most `size` each."""
+    pending: list[Candidate] = []
+    members: list[Candidate] = []
+    key: tuple[str, str | None] | None = None
+    for c in candidates:
+        if c.note:
+            pending.append(c)
+            continue
+        here = (kind_of(c), c.prompt)
+        if members and (here != key or len(members) == size):
+            yield pending, members
+            pending, members = [], []
+        key = here
+        members.append(c)
+        pending.append(c)
+    if pending:
+        yield pending, members
+
+
+def labels(kind: str, n: int) -> list[str]:
+    return [f"{kind}_{k}" for k in range(1, n + 1)]
+
+
+def group_schema(principles: list[Principle], names: list[str], rationale: str) -> dict[str, Any]:
+    one = verdict_schema(principles, rationale)
+    return {
+        "type": "object",
+        "properties": {name: one for name in names},
+        "required": names,
+        "additionalProperties": False,
+    }
+
+
+def parse_group(
+    principles: list[Principle], names: list[str], response: Response, *, lenient: bool = False
+) -> tuple[Parsed, dict[str, str]]:
+    """Each candidate's scores from a grouped answer, and what is wrong with the others' parts.
+
+    Strict (the runner's parse): any missing, extra or malformed part raises ParseError naming it,
+    so the whole group is re-asked. `lenient`: the usable parts, after the last re-ask."""
+    data = json_object(response)
+    if not lenient:
+        missing = [n for n in names if n not in data]
+        extra = [k for k in data if k not in names]
+        if missing or extra:
+            wrong = (f"missing {', '.join(missing)}" if missing else "") + (
+                ("; " if missing else "") + f"unexpected {', '.join(map(repr, extra[:5]))}"
+                if extra
+                else ""
+            )
+            raise ParseError(
+                f"expected one object for each of {', '.join(names)} ({len(names)}), got "
+                f"{len(data)}: {wrong}"
+            )
+    windows = _windows(names, response.text)
+    out: Parsed = {}
+    problems: dict[str, str] = {}
+    for name in names:
+        entry = data.get(name)
+        try:
+            if not isinstance(entry, dict):
+                raise ParseError("no object for it")
+            parsed = parse_scores(principles, entry)
+        except ParseError as exc:
+            if not lenient:
+                raise ParseError(f"{name}: {exc}") from None
+            problems[name] = str(exc)
+            continue
+        start, end = windows.get(name, (0, 0))
+        out[name] = parsed, expected_scores(principles, response, start, end)
+    return out, problems
+
+
+def _windows(names: list[str], text: str) -> dict[str, tuple[int, int]]:
+    """Where each candidate's part of the answer is (for the log-probabilities of its scores)."""
+    starts = []
+    for name in names:
+        match = re.search(rf'"{re.escape(name)}"\s*:', text)
+        if match is not None:
+            starts.append((match.start(), name))
+    starts.sort()
+    ends = [s for s, _ in starts[1:]] + [len(text)]
+    return {name: (start, end) for (start, name), end in zip(starts, ends, strict=True)}
+
+
+def shares(usage: Usage, n: int) -> list[Usage]:
+    """A group call's usage split over its n candidates (the call counted on the first), so
+    that the rows add up to what was spent."""
+
+    def split(total: int) -> list[int]:
+        return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+    parts = zip(
+        split(usage.calls), split(usage.input_tokens), split(usage.cached_input_tokens),
+        split(usage.output_tokens), strict=True,
+    )  # fmt: skip
+    cost = None if usage.cost_usd is None else usage.cost_usd / n
+    return [
+        Usage(calls=c, input_tokens=i, cached_input_tokens=ci, output_tokens=o, cost_usd=cost)
+        for c, i, ci, o in parts
+    ]
+
+
+class GroupScorer(Scorer):
+    """A Scorer that judges the candidates of one prompt together (see the module's doc).
+
+    `plan` forms the groups as the candidates stream past; `score` on any member starts the
+    group's one call, and the other members wait for it. A candidate that was not planned is
+    judged in a group of its own."""
+
+    def __init__(self, constitution: Constitution, options: ScoreOptions) -> None:
+        super().__init__(constitution, options)
+        self._groups: dict[int, Group] = {}  # candidate index -> its group, until it is judged
+        self._group_fixed: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
+
+    def plan(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
+        for pending, members in runs(candidates, self.options.group):
+            if members:
+                group = Group(members, self.options.seed)
+                for m in members:
+                    self._groups[m.index] = group
+            yield from pending
+
+    def _take(self, candidate: Candidate) -> Group:
+        group = self._groups.pop(candidate.index, None)
+        return group if group is not None else Group([candidate], self.options.seed)
+
+    def requests(self, candidate: Candidate) -> list[Request]:
+        """The group's call, for its first member only (--dry-run counts one call a group)."""
+        group = self._take(candidate)
+        first = group.members[0].index == candidate.index
+        return [self.request(group.shown())] if first else []
+
+    def request(self, shown: list[Candidate]) -> Request:
+        principles = self.constitution.principles
+        kind = kind_of(shown[0])
+        names = labels(kind, len(shown))
+        ids = ", ".join(p.id for p in principles)
+        fixed = self._group_fixed.get((kind, len(shown)))
+        if fixed is None:
+            fixed = (
+                self._system(principles, kind, ids),
+                group_schema(principles, names, self.options.rationale),
+            )
+            self._group_fixed[(kind, len(shown))] = fixed
+        system, schema = fixed
+        parts = []
+        if kind == "response":
+            parts.append(
+                prompts.tagged("candidate_prompt", cut_prompt(shown[0].prompt or "", self._max)[0])
+            )
+        tag = f"candidate_{kind}"
+        for k, c in enumerate(shown, 1):
+            parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
+        user = prompts.render(
+            "score_group_user",
+            material="\n\n".join(parts),
+            count=str(len(shown)),
+            kinds=f"{kind}s",
+            labels=", ".join(names),
+            ids=ids,
+        )
+        each = self.options.max_tokens or (_TOKENS[self.options.rationale] * len(principles) + 40)
+        return Request(
+            messages=(Message("system", system, cache=True), Message("user", user)),
+            schema=schema,
+            schema_name="group_verdict",
+            max_tokens=each * len(shown),
+            temperature=self.options.temperature,
+            logprobs=5 if self.options.logprobs else None,
+            logprobs_after=SCORE_KEY if self.options.logprobs else None,
+        )
+
+    @property
+    def _max(self) -> int:
+        return self.options.max_chars
+
+    def _system(self, principles: list[Principle], kind: str, ids: str) -> str:
+        """The constitution-bearing system prompt: the same for every group of this kind."""
+        tags = (
+            '<candidate_document id="N">'
+            if kind == "document"
+            else '<candidate_prompt> (the request, shared by all) and <candidate_response id="N"> '
+            "(the responses to judge)"
+        )
+        return prompts.render(
+            "score_group_system",
+            preamble=self.constitution.preamble.strip(),
+            kind=kind,
+            kinds=f"{kind}s" if kind == "document" else "responses to one request",
+            name=self.constitution.name,
+            tags=tags,
+            principles="\n\n".join(principle_text(p) for p in principles),
+            ids=ids,
+            duty=_DUTY[self.options.rationale],
+            fields=_FIELDS[self.options.rationale],
+        )
+
+    async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
+        if candidate.note:
+            return Verdict(score=None, error=f"not judged: {candidate.note}")
+        group = self._take(candidate)
+        if group.call is None:
+            group.call = asyncio.ensure_future(self._judge(runner, group))
+        verdicts = await group.call
+        return verdicts[next(i for i, m in enumerate(group.members) if m.index == candidate.index)]
+
+    async def _judge(self, runner: Runner, group: Group) -> list[Verdict]:
+        principles = self.constitution.principles
+        shown = group.shown()
+        names = labels(kind_of(shown[0]), len(shown))
+
+        def parse(response: Response) -> Parsed:
+            return parse_group(principles, names, response)[0]
+
+        outcome = await runner.call(Job(self.request(shown), parse))
+        parsed: Parsed = outcome.value or {}
+        problems: dict[str, str] = {}
+        if outcome.value is None and outcome.kind == UNPARSEABLE and outcome.response is not None:
+            try:
+                parsed, problems = parse_group(principles, names, outcome.response, lenient=True)
+            except ParseError:
+                parsed = {}
+        usage = shares(outcome.usage, len(shown))
+        verdicts: list[Verdict] = [Verdict(score=None)] * len(shown)
+        for position, (member, name) in enumerate(zip(group.order, names, strict=True), 1):
+            place = GroupPlace(id=group.id, size=len(shown), position=position)
+            common: dict[str, Any] = {
+                "usage": usage[member],
+                "cached": outcome.cached,
+                "group": place,
+            }
+            if name not in parsed:
+                why = outcome.error or "not judged"
+                if name in problems:
+                    why += f" ({name}: {problems[name]})"
+                scores: dict[str, float | None] = {p.id: None for p in principles}
+                verdicts[member] = Verdict(score=None, scores=scores, error=why, **common)
+                continue
+            found, expected = parsed[name]
+            scores = {pid: float(s) for pid, (s, _) in found.items()}
+            verdicts[member] = Verdict(
+                score=self.constitution.overall(scores),
+                scores=scores,
+                rationales={pid: why for pid, (_, why) in found.items() if why},
+                expected_scores=expected or None,
+                **common,
+            )
+        return verdicts
+
+
+def make_scorer(constitution: Constitution, options: ScoreOptions | None = None) -> Scorer:
+    """The Scorer the options ask for: grouped with `group` set, else one call a candidate."""
+    options = options or ScoreOptions()
+    return GroupScorer(constitution, options) if options.group else Scorer(constitution, options)

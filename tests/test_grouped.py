@@ -1,0 +1,301 @@
+"""Grouped scoring (--group): the responses to one prompt judged in one call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from judge.backends.base import Request, request_key
+from judge.cli import main
+from judge.constitution import Constitution, parse
+from judge.engine.runner import Runner, RunnerConfig
+from judge.judging.grouped import GroupScorer, runs, shuffled
+from judge.judging.scoring import ScoreOptions, Scorer
+from judge.records import Candidate
+from judge.tasks.driver import RowList, drive
+from judge.tasks.score import OUT, ScoreTask
+from judge.testing import FakeBackend, all_principles
+from tests.conftest import CONSTITUTION
+from tests.fakes import FakeOpenAIServer
+
+_SHOWN = re.compile(r'<candidate_(?:response|document) id="(\d+)">\n(.*?)\n</candidate_', re.S)
+
+
+@pytest.fixture
+def constitution() -> Constitution:
+    return parse(CONSTITUTION, path="tiny.md")
+
+
+def shown(request: Request) -> dict[str, str]:
+    """label -> the text the judge was shown under it."""
+    user = next(m.content for m in request.messages if m.role == "user")
+    kind = "document" if "<candidate_document" in user else "response"
+    return {f"{kind}_{n}": text for n, text in _SHOWN.findall(user)}
+
+
+def helpful(text: str) -> int:
+    return len(text) % 5 + 1
+
+
+def by_text(request: Request) -> str:
+    """Scores that depend on each candidate's text, so a mix-up of positions shows."""
+    return json.dumps(
+        {
+            label: {
+                "helpful": {"rationale": f"about {text}", "score": helpful(text)},
+                "honest": {"rationale": "ok", "score": len(text) % 11},
+            }
+            for label, text in shown(request).items()
+        }
+    )
+
+
+def cands(prompt: str | None, texts: list[str], start: int = 0) -> list[Candidate]:
+    return [
+        Candidate(index=start + i, row_index=start + i, prompt=prompt, response=t,
+                  is_document=prompt is None, note=None if t else "empty response",
+                  row={"prompt": prompt, "response": t})
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+
+
+def score_all(
+    constitution: Constitution,
+    candidates: list[Candidate],
+    backend: FakeBackend,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    task = ScoreTask(
+        constitution,
+        Runner(backend, config=RunnerConfig(concurrency=4)),
+        lambda: iter(candidates),
+        options=ScoreOptions(**{"group": 8, **options}),
+    )
+    sink = RowList()
+    asyncio.run(drive(task, {OUT: sink}))
+    return sink.rows
+
+
+def test_grouped_scoring_parses_one_call_a_prompt(constitution: Constitution) -> None:
+    backend = FakeBackend(answer=by_text)
+    texts = ["Paris", "Lyon is not it", "It is Paris, France", "Marseille"]
+    rows = score_all(constitution, cands("Capital?", texts) + cands("2+2?", ["4"], 4), backend)
+    assert len(backend.requests) == 2  # one call a prompt
+    assert [r["response"] for r in rows] == [*texts, "4"]  # input order kept
+    for row in rows:
+        assert row["scores"]["helpful"] == helpful(row["response"])  # the right candidate's
+        assert row["rationales"]["helpful"] == f"about {row['response']}"
+        assert row["judge"]["mode"] == "grouped" and row["judge"]["error"] is None
+    groups = [r["judge"]["group"] for r in rows]
+    assert {g["id"] for g in groups[:4]} == {0} and groups[4] == {"id": 4, "size": 1, "position": 1}
+    assert sorted(g["position"] for g in groups[:4]) == [1, 2, 3, 4]
+    # the position recorded is where the judge was shown the candidate
+    first = shown(backend.requests[0])
+    for row in rows[:4]:
+        assert first[f"response_{row['judge']['group']['position']}"] == row["response"]
+    # the rows' usage adds up to what the calls cost
+    assert sum(r["judge"]["usage"]["calls"] for r in rows) == 2
+    total_in = sum(r["judge"]["usage"]["input_tokens"] for r in rows)
+    assert total_in == sum(
+        len(" ".join(m.content for m in q.messages).split()) for q in backend.requests
+    )
+
+
+def test_one_constitution_a_group_and_a_distinct_cache_key(constitution: Constitution) -> None:
+    group = GroupScorer(constitution, ScoreOptions(group=8))
+    single = Scorer(constitution, ScoreOptions())
+    members = list(group.plan(cands("Capital?", ["Paris", "Lyon"])))
+    grouped = group.requests(members[0])
+    assert len(grouped) == 1 and group.requests(members[1]) == []  # one call a group
+    request = grouped[0]
+    assert request.messages[0].role == "system" and request.messages[0].cache
+    assert request.messages[0].content.count("Is it helpful?") == 1
+    # the constitution-bearing prefix is the same for every group of responses, first
+    other = GroupScorer(constitution, ScoreOptions(group=8))
+    later = other.requests(next(iter(other.plan(cands("Else?", ["a", "b", "c"])))))[0]
+    assert later.messages[0].content == request.messages[0].content
+    fake = FakeBackend()
+    alone = single.requests(members[0])[0]
+    assert request_key(fake, request) != request_key(fake, alone)
+
+
+def test_order_is_seeded_and_recorded(constitution: Constitution) -> None:
+    texts = [f"answer number {i}" for i in range(6)]
+    members = cands("Q?", texts)
+    assert shuffled(members, 0) == shuffled(members, 0)
+    orders = {tuple(shuffled(members, seed)) for seed in range(20)}
+    assert len(orders) > 10  # the seed changes the order
+    assert all(sorted(o) == list(range(6)) for o in orders)
+
+    def positions(seed: int) -> list[int]:
+        rows = score_all(constitution, members, FakeBackend(answer=by_text), seed=seed)
+        return [r["judge"]["group"]["position"] for r in rows]
+
+    assert positions(3) == positions(3)
+    assert positions(3) == [shuffled(members, 3).index(i) + 1 for i in range(6)]
+    assert any(positions(3) != positions(s) for s in (4, 5, 6))
+
+
+def test_group_size_splits_long_runs(constitution: Constitution) -> None:
+    backend = FakeBackend(answer=by_text)
+    members = cands("Q?", [f"r{i}" for i in range(5)]) + cands(None, ["doc a", "doc b"], 5)
+    rows = score_all(constitution, members, backend, group=2)
+    assert [len(shown(q)) for q in backend.requests] == [2, 2, 1, 2]
+    assert [r["judge"]["group"]["size"] for r in rows] == [2, 2, 2, 2, 1, 2, 2]
+    assert [r["judge"]["group"]["id"] for r in rows] == [0, 0, 2, 2, 4, 5, 5]
+    assert "<candidate_document" in backend.requests[-1].messages[-1].content
+    assert all(r["scores"]["helpful"] == helpful(r["response"]) for r in rows)
+
+
+def test_empty_responses_are_not_grouped_nor_sent(constitution: Constitution) -> None:
+    backend = FakeBackend(answer=by_text)
+    rows = score_all(constitution, cands("Q?", ["a", "", "b"]), backend)
+    assert len(backend.requests) == 1 and len(shown(backend.requests[0])) == 2
+    assert rows[1]["score"] is None and "empty response" in rows[1]["judge"]["error"]
+    assert rows[0]["judge"]["group"]["size"] == 2
+
+
+def test_a_malformed_group_answer_is_reasked(constitution: Constitution) -> None:
+    answers = iter(["not json at all", "{}"])
+
+    def flaky(request: Request) -> str:
+        return next(answers, None) or by_text(request)
+
+    backend = FakeBackend(answer=flaky)
+    rows = score_all(constitution, cands("Q?", ["a", "bb", "ccc"]), backend)
+    assert len(backend.requests) == 3  # bad JSON, then no candidate, then a good answer
+    assert "Your answer could not be used" in backend.requests[2].messages[-1].content
+    assert all(r["score"] is not None for r in rows)
+
+
+def test_after_the_reasks_the_usable_part_is_kept(constitution: Constitution) -> None:
+    def misses_one(request: Request) -> str:
+        data = json.loads(by_text(request))
+        data.pop("response_2")
+        return json.dumps(data)
+
+    backend = FakeBackend(answer=misses_one)
+    rows = score_all(constitution, cands("Q?", ["a", "bb", "ccc"]), backend)
+    assert len(backend.requests) == 3  # asked, then re-asked twice (max_reasks)
+    missing = [r for r in rows if r["judge"]["group"]["position"] == 2]
+    assert len(missing) == 1 and missing[0]["score"] is None
+    assert "missing response_2" in missing[0]["judge"]["error"]
+    kept = [r for r in rows if r["judge"]["group"]["position"] != 2]
+    assert all(r["scores"]["helpful"] == helpful(r["response"]) for r in kept)
+
+
+@pytest.mark.parametrize("rationale", ["full", "short", "none"])
+def test_rationale_modes(constitution: Constitution, rationale: str) -> None:
+    backend = FakeBackend(answer=all_principles(3))
+    rows = score_all(constitution, cands("Q?", ["a", "b"]), backend, rationale=rationale)
+    request = backend.requests[0]
+    one = request.schema["properties"]["response_1"]["properties"]["helpful"]  # type: ignore[index]
+    assert ("rationale" in one["properties"]) == (rationale != "none")
+    assert request.max_tokens == 2 * ({"full": 80, "short": 30, "none": 12}[rationale] * 2 + 40)
+    assert all(r["scores"]["helpful"] == 3 for r in rows)
+
+
+def test_group_is_refused_with_per_principle(constitution: Constitution) -> None:
+    with pytest.raises(ValueError, match="per_principle"):
+        ScoreOptions(group=8, per_principle=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["p", "q", None]), st.sampled_from(["x", "yy", ""]))),
+    st.integers(1, 4),
+)
+def test_runs_cover_every_candidate_once_in_order(
+    spec: list[tuple[str | None, str]], size: int
+) -> None:
+    items = [
+        Candidate(index=i, row_index=i, prompt=p, response=r, is_document=p is None,
+                  note=None if r else "empty response")
+        for i, (p, r) in enumerate(spec)
+    ]  # fmt: skip
+    seen: list[int] = []
+    for pending, members in runs(items, size):
+        seen += [c.index for c in pending]
+        assert 1 <= len(members) <= size or (not members and all(c.note for c in pending))
+        assert len({(c.prompt, c.is_document) for c in members}) <= 1
+        assert not any(c.note for c in members)
+        indexes = [c.index for c in members]
+        between = [c for c in items if indexes and indexes[0] <= c.index <= indexes[-1]]
+        assert all(c.note or c in members for c in between)  # consecutive
+    assert seen == list(range(len(items)))
+
+
+def test_cli_dry_run_counts_one_call_a_group(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [{"prompt": "Q?", "responses": ["a", "b", "c"]}, {"prompt": "R?", "response": "d"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["score", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--dry-run"]
+    run = CliRunner().invoke(main, [*common, "--group"])
+    assert run.exit_code == 0 and "-> 2 calls" in run.stderr, run.stderr
+    run = CliRunner().invoke(main, [*common, "--group", "--group-size", "2"])
+    assert "-> 3 calls" in run.stderr, run.stderr
+    assert "-> 4 calls" in CliRunner().invoke(main, common).stderr
+    assert fake_backend.requests == []
+    bad = CliRunner().invoke(main, [*common, "--group", "--per-principle"])
+    assert bad.exit_code == 2 and "--per-principle" in bad.stderr
+
+
+def test_cli_filter_groups(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"prompt": "Q?", "responses": ["a", "b", "c"]}) + "\n")
+    args = ["filter", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--group"]
+    run = CliRunner().invoke(main, [*args, "--min-score", "0.5"])
+    assert run.exit_code == 0, run.stderr
+    assert len(fake_backend.requests) == 1
+    assert [json.loads(x)["judge"]["group"]["size"] for x in run.stdout.splitlines()] == [3] * 3
+
+
+def test_cli_subprocess_against_the_fake_openai_server(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"id": 1, "prompt": "Capital of France?", "responses": ["Paris", "Lyon", "Nice"]},
+        {"id": 2, "prompt": "Capital of France?", "response": "Paris, France"},
+        {"id": 3, "prompt": "2+2?", "response": "4"},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    with FakeOpenAIServer() as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file),
+             "-m", "openai/gpt-4o-mini", "--base-url", server.base_url, "--group",
+             "--no-cache", "-q", "-o", str(out)],
+            capture_output=True, text=True, env={**_env(), "OPENAI_API_KEY": "sk-test"},
+            timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert server.count == 2  # the 4 answers to one prompt, then the other prompt
+        schema = server.bodies[0]["response_format"]["json_schema"]
+        assert schema["name"] == "group_verdict"
+        assert sorted(schema["schema"]["required"]) == [f"response_{i}" for i in range(1, 5)]
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in got] == [1, 1, 1, 2, 3]
+    assert all(r["score"] is not None for r in got)
+    assert [r["judge"]["group"]["size"] for r in got] == [4, 4, 4, 4, 1]
+    assert sorted(r["judge"]["group"]["position"] for r in got[:4]) == [1, 2, 3, 4]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "JUDGE_"))}
