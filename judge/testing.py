@@ -31,15 +31,18 @@ def all_principles(score: int = 4, rationale: str = "fine") -> Answer:
     """An answer giving `score` to every principle the request's schema asks for (for every
     candidate of a grouped request: `--group`)."""
 
-    def fill(schema: dict[str, Any]) -> dict[str, Any]:
+    def fill(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref")
+        if isinstance(ref, str):  # "#/$defs/NAME"
+            return fill(root["$defs"][ref.rsplit("/", 1)[-1]], root)
         if "score" in schema["properties"]:  # one principle's object
             return {"rationale": rationale, "score": score}
-        return {key: fill(schema["properties"][key]) for key in schema["required"]}
+        return {key: fill(schema["properties"][key], root) for key in schema["required"]}
 
     def answer(request: Request) -> str:
         if request.schema is None:
             raise ValueError("all_principles answers scoring requests (they carry a schema)")
-        return json.dumps(fill(request.schema))
+        return json.dumps(fill(request.schema, request.schema))
 
     return answer
 

@@ -199,7 +199,9 @@ def test_rationale_modes(constitution: Constitution, rationale: str) -> None:
     backend = FakeBackend(answer=all_principles(3))
     rows = score_all(constitution, cands("Q?", ["a", "b"]), backend, rationale=rationale)
     request = backend.requests[0]
-    one = request.schema["properties"]["response_1"]["properties"]["helpful"]  # type: ignore[index]
+    assert request.schema is not None
+    assert request.schema["properties"]["response_2"] == {"$ref": "#/$defs/verdict"}
+    one = request.schema["$defs"]["verdict"]["properties"]["helpful"]
     assert ("rationale" in one["properties"]) == (rationale != "none")
     assert request.max_tokens == 2 * ({"full": 80, "short": 30, "none": 12}[rationale] * 2 + 40)
     assert all(r["scores"]["helpful"] == 3 for r in rows)
@@ -299,3 +301,21 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "JUDGE_"))}
+
+
+def test_calibrate_scores_both_responses_of_a_pair_in_one_call(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    labels = tmp_path / "pairs.jsonl"
+    rows = [
+        {"prompt": f"q{i}", "response_a": "a" * (i + 1), "response_b": "b", "human_preference": "A"}
+        for i in range(4)
+    ]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["calibrate", str(labels), "-c", str(constitution_file), "-m", "fake/judge"]
+    plan = CliRunner().invoke(main, [*args, "--group", "--dry-run"])
+    assert plan.exit_code == 0 and "-> 4 calls" in plan.stderr, plan.stderr
+    run = CliRunner().invoke(main, [*args, "--group", "-o", str(tmp_path / "report")])
+    assert run.exit_code == 0, run.stderr
+    assert len(fake_backend.requests) == 4  # one call a pair, not two
+    assert all(len(shown(q)) == 2 for q in fake_backend.requests)

@@ -107,10 +107,12 @@ def labels(kind: str, n: int) -> list[str]:
 
 
 def group_schema(principles: list[Principle], names: list[str], rationale: str) -> dict[str, Any]:
-    one = verdict_schema(principles, rationale)
+    """One verdict object per candidate; the verdict's schema is written once and referred to
+    (it is input the provider bills: written out 8 times it was longer than the constitution)."""
     return {
+        "$defs": {"verdict": verdict_schema(principles, rationale)},
         "type": "object",
-        "properties": {name: one for name in names},
+        "properties": {name: {"$ref": "#/$defs/verdict"} for name in names},
         "required": names,
         "additionalProperties": False,
     }

@@ -1,0 +1,356 @@
+"""What a verdict costs: judge's modes and its peers on the same PandaLM candidates, side by side.
+
+    python benchmarks/peers/cost.py                 # everything (installs peers on first run)
+    python benchmarks/peers/cost.py --n 20 --tools judge --tokenizer words --out /tmp/c.json
+
+Every tool judges the same candidates (the two responses of the first --n/2 rows of
+../shared/data/pandalm.jsonl, in file order) at the same concurrency against one loopback
+OpenAI-compatible server (benchmarks/peers/server.py) that behaves, for cost, like the real API:
+
+- latency grows with the answer: --ttft seconds to the first token plus --per-token seconds a
+  token of output, so a tool that writes more waits longer;
+- tokens are counted at the server with the o200k_base tokenizer of gpt-4o-mini (bpe-openai,
+  pip-installed into benchmarks/.venvs/tokenizer on the first run, never a project dependency):
+  each message's text plus 3 tokens a message and 3 for the reply, plus a structured-output
+  schema's JSON text when a request carries one (OpenAI bills the schema as input);
+- OpenAI's automatic prompt caching is simulated: a request whose first 1,024 or more tokens, in
+  steps of 128, repeat the start of an earlier request (one whose first token had been sent) gets
+  that many tokens reported as `usage.prompt_tokens_details.cached_tokens`; the schema counts as
+  the first part of the prompt.
+
+Dollars per 1,000 verdicts are computed from the counted tokens at gpt-4o-mini's list prices
+(judge/data/prices.json): real time (cached tokens at the cached rate), and batch at 50% of list,
+as both OpenAI and Anthropic price their batch APIs (no cache credit assumed there). A verdict is a
+candidate judged; AlpacaEval judges a pair (response_a against response_b) in one call, so its
+calls cover two candidates each. Results: benchmarks/results/cost.json and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.peers.cost_server import CostServer, load_tokenizer  # noqa: E402
+from benchmarks.peers.run import MODEL, _driver, _env, machine, price, venv_python  # noqa: E402
+
+# ../shared next to the repository (a worktree one level deeper finds it one level up)
+DATA = next(
+    (d / "shared" / "data" / "pandalm.jsonl" for d in (ROOT.parent, ROOT.parent.parent)
+     if (d / "shared" / "data" / "pandalm.jsonl").exists()),
+    ROOT.parent / "shared" / "data" / "pandalm.jsonl",
+)  # fmt: skip
+CONSTITUTION = ROOT / "constitutions" / "helpful-honest-harmless.md"
+GROUP_SIZE = 8  # judge --group's default, and the groups UltraFeedback is given
+# judge's modes: name -> extra arguments of `judge score`. The batch modes are one line each,
+# e.g. "judge --batch": ["--batch"] (they need a server that implements the Batch API).
+JUDGE_MODES: dict[str, list[str]] = {
+    "judge": [],
+    "judge --group": ["--group"],
+    "judge --rationale short": ["--rationale", "short"],
+    "judge --rationale none": ["--rationale", "none"],
+    "judge --group --rationale short": ["--group", "--rationale", "short"],
+}
+PEERS = ("distilabel-ultrafeedback", "distilabel-prometheus", "alpaca-eval")
+BATCH_DISCOUNT = 0.5
+
+
+def candidates(path: Path, n: int) -> list[dict[str, Any]]:
+    """The first n candidates: response_a then response_b of each row, with its row's pair."""
+    out: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            for side in ("a", "b"):
+                out.append(
+                    {
+                        "id": f"{row['id']}-{side}",
+                        "pair": row["id"],
+                        "prompt": row["prompt"],
+                        "response": row[f"response_{side}"],
+                    }
+                )
+            if len(out) >= n:
+                return out[:n]
+    return out
+
+
+def groups(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """Runs of consecutive candidates with one prompt, at most `size`: judge --group's groups
+    (judge.judging.grouped.runs), given to UltraFeedback too so that both group alike."""
+    out: list[list[dict[str, Any]]] = []
+    for _, run in itertools.groupby(rows, key=lambda r: r["prompt"]):
+        items = [r for r in run if r["response"].strip()]  # judge groups no empty response
+        out += [items[i : i + size] for i in range(0, len(items), size)]
+    return [g for g in out if g]
+
+
+def run_judge(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, extra: list[str]
+) -> dict[str, Any]:
+    src = work / "judge_in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = work / "judge_out.jsonl"
+    cmd = [
+        sys.executable, "-m", "judge", "score", str(src), "-c", str(CONSTITUTION),
+        "-m", f"openai/{MODEL}", "--base-url", url, "--concurrency", str(conc),
+        "--timeout", "600", "--no-cache", "-q", "-o", str(out), *extra,
+    ]  # fmt: skip
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env())
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"judge failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    judged = [r for r in got if r["score"] is not None]
+    declined = sum(1 for r in got if (r["judge"]["error"] or "").startswith("not judged:"))
+    with_rationales = sum(1 for r in judged if set(r["rationales"]) == set(r["scores"]))
+    from importlib.metadata import version
+
+    return {
+        "tool": "judge score " + " ".join(extra),
+        "version": version("judge"),
+        "items": len(rows),
+        "judged": len(judged),
+        "declined_empty": declined,
+        "unparsed": len(got) - len(judged) - declined,
+        "lost": len(rows) - len({r["id"] for r in got}),
+        "per_principle_scores": True,
+        "rationales": with_rationales == len(judged) and bool(judged),
+        "wall_s": wall,
+    }
+
+
+def run_ultrafeedback(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, python: Path
+) -> dict[str, Any]:
+    data = [
+        {"instruction": g[0]["prompt"], "generations": [r["response"] for r in g],
+         "ids": [r["id"] for r in g]}
+        for g in groups(rows, GROUP_SIZE)
+    ]  # fmt: skip
+    res = _driver(
+        python, "drive_distilabel.py", ["ultrafeedback"], data, [url, MODEL, str(conc)], work,
+        env={"DISTILABEL_CACHE_DIR": str(work / "distilabel-cache")},
+    )  # fmt: skip
+    res.update(per_principle_scores=False, rationales=True)
+    return res
+
+
+def run_prometheus(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, python: Path
+) -> dict[str, Any]:
+    data = [{"id": r["id"], "instruction": r["prompt"], "generation": r["response"]} for r in rows]
+    res = _driver(
+        python, "drive_distilabel.py", ["prometheus"], data, [url, MODEL, str(conc)], work,
+        env={"DISTILABEL_CACHE_DIR": str(work / "distilabel-cache")},
+    )  # fmt: skip
+    res.update(per_principle_scores=False, rationales=True)
+    return res
+
+
+def run_alpaca(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, python: Path
+) -> dict[str, Any]:
+    by_pair: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_pair.setdefault(r["pair"], []).append(r)
+    pairs = [
+        {"instruction": p[0]["prompt"], "output_1": p[0]["response"], "output_2": p[1]["response"]}
+        for p in by_pair.values()
+        if len(p) == 2
+    ]
+    env = {"OPENAI_API_BASE": url, "OPENAI_MAX_CONCURRENCY": str(conc), "IS_ALPACA_EVAL_2": "True"}
+    res = _driver(python, "drive_alpaca_eval.py", [], pairs, [], work, env=env)
+    # One preference a pair: both candidates of a judged pair are judged (relative to each other).
+    res.update(judged=2 * res["judged"], items=2 * res["items"], unparsed=2 * res["unparsed"])
+    res.update(lost=2 * res["lost"], per_principle_scores=False, rationales=False)
+    return res
+
+
+def dollars(s: dict[str, Any], p: dict[str, float]) -> dict[str, float]:
+    """USD for the counted tokens: list, real time with the prompt cache, batch."""
+    inp, cached, out = s["input_tokens"], s["cached_input_tokens"], s["output_tokens"]
+    listed = (inp * p["input"] + out * p["output"]) / 1e6
+    realtime = listed - cached * (p["input"] - p["cached_input"]) / 1e6
+    return {"list": listed, "realtime": realtime, "batch": listed * BATCH_DISCOUNT}
+
+
+def measure(
+    tool: str, rows: list[dict[str, Any]], args: argparse.Namespace, count: Callable[[str], int]
+) -> dict[str, Any]:
+    server = CostServer(count, ttft=args.ttft, per_token=args.per_token)
+    with tempfile.TemporaryDirectory() as tmp, server:
+        work, url, conc = Path(tmp), server.base_url, args.concurrency
+        install = not args.no_install
+        if tool in JUDGE_MODES:
+            res = run_judge(rows, url, conc, work, JUDGE_MODES[tool])
+        elif tool == "alpaca-eval":
+            res = run_alpaca(rows, url, conc, work, venv_python("alpaca-eval", install=install))
+        else:
+            python = venv_python("distilabel", install=install)
+            run = run_ultrafeedback if tool == "distilabel-ultrafeedback" else run_prometheus
+            res = run(rows, url, conc, work, python)
+        res["name"] = tool
+        res["server"] = server.report()
+    s = res["server"]
+    judged = max(res["judged"], 1)
+    cost = dollars(s, price())
+    res.update(
+        calls_per_verdict=s["answered"] / judged,
+        input_tokens_per_verdict=s["input_tokens"] / judged,
+        cached_input_tokens_per_verdict=s["cached_input_tokens"] / judged,
+        output_tokens_per_verdict=s["output_tokens"] / judged,
+        usd_per_1000={k: v / judged * 1000 for k, v in cost.items()},
+        verdicts_per_s=res["judged"] / res["wall_s"],
+    )
+    return res
+
+
+def verdict(results: list[dict[str, Any]], mean_tokens: float) -> dict[str, Any]:
+    """The issue's target: judge's cheapest mode with per-principle scores and rationales
+    against every peer; and what 1T candidate tokens cost in that mode."""
+    judges = [r for r in results if r["name"] in JUDGE_MODES and r["rationales"]]
+    peers = [r for r in results if r["name"] not in JUDGE_MODES]
+    out: dict[str, Any] = {}
+    if not judges:
+        return out
+    p = price()
+    for kind in ("realtime", "batch"):
+        best = min(judges, key=lambda r: r["usd_per_1000"][kind])
+        cost = best["usd_per_1000"][kind] / 1000  # a verdict
+        # 2 billion 500-token candidates: each candidate's tokens beyond the data's mean
+        # length are billed as uncached input (at the batch discount in batch).
+        rate = p["input"] / 1e6 * (BATCH_DISCOUNT if kind == "batch" else 1)
+        per_500 = cost + (500 - mean_tokens) * rate
+        out[kind] = {
+            "cheapest_judge_mode": best["name"],
+            "usd_per_1000": best["usd_per_1000"][kind],
+            "beats_every_peer": all(
+                best["usd_per_1000"][kind] < q["usd_per_1000"][kind] for q in peers
+            )
+            if peers
+            else None,
+            "ratio_to_peers": {
+                q["name"]: best["usd_per_1000"][kind] / q["usd_per_1000"][kind] for q in peers
+            },
+            "usd_1T_tokens_as_2e9_candidates_of_500": 2e9 * per_500,
+            f"usd_1T_tokens_of_candidates_like_these_{mean_tokens:.0f}_tokens": 1e12
+            / mean_tokens
+            * cost,
+        }
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    base = next((r for r in results if r["name"] == "judge"), results[0])
+    lines = [
+        "| tool | calls/verdict | in tok/verdict | cached in tok/verdict | out tok/verdict "
+        "| per-principle scores | rationales | judged (of) | $/1k real time | $/1k batch "
+        "| × judge (real time) | verdicts/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        usd = r["usd_per_1000"]
+        ratio = usd["realtime"] / base["usd_per_1000"]["realtime"]
+        lines.append(
+            f"| {r['tool']} | {r['calls_per_verdict']:.3f} | {r['input_tokens_per_verdict']:.0f} "
+            f"| {r['cached_input_tokens_per_verdict']:.0f} | {r['output_tokens_per_verdict']:.0f} "
+            f"| {'yes' if r['per_principle_scores'] else 'no'} "
+            f"| {'yes' if r['rationales'] else 'no'} | {r['judged']} ({r['items']}) "
+            f"| {usd['realtime']:.4f} | {usd['batch']:.4f} | {ratio:.2f} "
+            f"| {r['verdicts_per_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def commit() -> str:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="candidates (default 1000)")
+    ap.add_argument("--data", default=str(DATA), help="PandaLM-shaped JSON Lines")
+    ap.add_argument("--concurrency", type=int, default=16, help="same for every tool")
+    ap.add_argument("--tools", default=",".join([*JUDGE_MODES, *PEERS]))
+    ap.add_argument("--ttft", type=float, default=0.3, help="seconds to the first token")
+    ap.add_argument("--per-token", type=float, default=0.01, help="seconds an output token")
+    ap.add_argument(
+        "--tokenizer", choices=("o200k", "words"), default="o200k",
+        help="o200k (gpt-4o-mini's, installed on first run) or words (no install: tests)",
+    )  # fmt: skip
+    ap.add_argument("--no-install", action="store_true", help="fail instead of installing")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cost.json"))
+    args = ap.parse_args()
+    data = Path(args.data)
+    if not data.exists():
+        print(f"skipped: {data} is not present (the benchmark reads ../shared/data)")
+        return
+    tools = [t for t in args.tools.split(",") if t]
+    unknown = set(tools) - {*JUDGE_MODES, *PEERS}
+    if unknown:
+        raise SystemExit(f"unknown tools {sorted(unknown)}; choose from {[*JUDGE_MODES, *PEERS]}")
+    count = load_tokenizer(args.tokenizer, install=not args.no_install)
+    rows = candidates(data, args.n)
+    lengths = [count(r["response"]) for r in rows]
+    mean_tokens = sum(lengths) / len(lengths)
+    load_start = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    results = []
+    for tool in tools:
+        print(f"{tool} ...", file=sys.stderr, flush=True)
+        res = measure(tool, rows, args, count)
+        print(f"{tool}: {json.dumps(res)}", file=sys.stderr, flush=True)
+        results.append(res)
+    meta = {
+        "command": "python benchmarks/peers/cost.py " + " ".join(sys.argv[1:]),
+        "commit": commit(),
+        "started": started,
+        "ended": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
+        "machine": machine(),
+        "settings": {
+            "candidates": len(rows),
+            "data": data.name,
+            "constitution": str(CONSTITUTION.relative_to(ROOT)),
+            "concurrency": args.concurrency,
+            "ttft_s": args.ttft,
+            "per_output_token_s": args.per_token,
+            "tokenizer": args.tokenizer,
+            "prompt_cache": "prefixes of >= 1,024 tokens in 128-token steps (OpenAI's rule)",
+            "group_size": GROUP_SIZE,
+            "price_per_million": price(),
+            "batch_discount": BATCH_DISCOUNT,
+            "mean_candidate_tokens": mean_tokens,
+            "empty_candidates": sum(1 for r in rows if not r["response"].strip()),
+        },
+    }
+    summary = verdict(results, mean_tokens)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": meta, "results": results, "target": summary}, indent=1))
+    print(json.dumps(meta))
+    print(table(results))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
