@@ -7,8 +7,9 @@ answered in the format it parses) with what makes cost comparable to the real AP
   tokens a message and 3 for the reply (OpenAI's chat format), plus the text of a structured-output
   schema when the request carries one;
 - OpenAI's automatic prompt caching: the prompt's tokens (schema first, then the messages) are
-  hashed at 1,024 tokens and every 128 after; a request whose longest such prefix was seen before
-  reports it as cached_tokens. A prefix is remembered once its request's first token is out.
+  hashed at 1,024 tokens and every 128 after; a request reports as cached_tokens the longest such
+  prefix that an earlier request had cached before it arrived (a prefix is cached once its
+  request's first token is out: requests sent together all miss, as with the real API).
 
 The answers: judge's are an instance of the schema it sends (each rationale the one sentence the
 other tools get too; a shorter one when judge's prompt asks for at most ten words), the others'
@@ -22,6 +23,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from array import array
 from collections.abc import Callable
 from pathlib import Path
@@ -96,7 +98,7 @@ class CostServer(BenchServer):
         self.count_tokens = count
         self.encode: Encode = count.encode  # type: ignore[attr-defined]
         self.per_token = per_token
-        self._prefixes: set[str] = set()
+        self._prefixes: dict[str, float] = {}  # prefix hash -> when it was cached
         super().__init__(latency=ttft)
         self.totals["cached_input_tokens"] = 0
 
@@ -140,21 +142,22 @@ class CostServer(BenchServer):
         return tokens
 
     def _cached(self, model: str, tokens: list[int]) -> int:
-        """The longest remembered prefix (>= 1,024 tokens, 128-token steps); remember this one's."""
+        """The longest prefix (>= 1,024 tokens, 128-token steps) that an earlier request had
+        put in the cache before this one arrived; this request's prefixes are cached from now
+        (its first token: the handler runs `ttft` after the request arrived)."""
+        now = time.monotonic()
+        arrived = now - self.latency
         digest = hashlib.sha256(model.encode())
         data = array("I", (t & 0xFFFFFFFF for t in tokens)).tobytes()
         done = 0
         hit = 0
-        marks = []
-        for end in range(CACHE_FIRST, len(tokens) + 1, CACHE_STEP):
-            digest.update(data[done * 4 : end * 4])
-            done = end
-            mark = digest.copy().hexdigest()
-            marks.append(mark)
-            with self._totals_lock:
-                if mark in self._prefixes:
-                    hit = end
         with self._totals_lock:
-            self._prefixes.update(marks)
+            for end in range(CACHE_FIRST, len(tokens) + 1, CACHE_STEP):
+                digest.update(data[done * 4 : end * 4])
+                done = end
+                mark = digest.copy().hexdigest()
+                if self._prefixes.get(mark, now) <= arrived:
+                    hit = end
+                self._prefixes.setdefault(mark, now)
             self.totals["cached_input_tokens"] += hit
         return hit
