@@ -63,7 +63,15 @@ JUDGE_MODES: dict[str, list[str]] = {
     "judge --rationale none": ["--rationale", "none"],
     "judge --group --rationale short": ["--group", "--rationale", "short"],
 }
-PEERS = ("distilabel-ultrafeedback", "distilabel-prometheus", "alpaca-eval")
+PEERS = (
+    "distilabel-ultrafeedback",
+    "distilabel-ultrafeedback-4-aspects",
+    "distilabel-prometheus",
+    "alpaca-eval",
+)
+# UltraFeedback's own per-aspect ratings (a call per aspect), each with a rationale: the peer
+# that, like judge, scores a candidate under several principles with a rationale each.
+ASPECTS = ("helpfulness", "honesty", "instruction-following", "truthfulness")
 BATCH_DISCOUNT = 0.5
 
 
@@ -134,18 +142,33 @@ def run_judge(
 
 
 def run_ultrafeedback(
-    rows: list[dict[str, Any]], url: str, conc: int, work: Path, python: Path
+    rows: list[dict[str, Any]],
+    url: str,
+    conc: int,
+    work: Path,
+    python: Path,
+    aspects: tuple[str, ...] = ("",),
 ) -> dict[str, Any]:
+    """UltraFeedback on judge --group's groups; with several aspects, one run each, summed (a
+    candidate counts as judged when every aspect rated it: the fewest judged of the runs)."""
     data = [
         {"instruction": g[0]["prompt"], "generations": [r["response"] for r in g],
          "ids": [r["id"] for r in g]}
         for g in groups(rows, GROUP_SIZE)
     ]  # fmt: skip
-    res = _driver(
-        python, "drive_distilabel.py", ["ultrafeedback"], data, [url, MODEL, str(conc)], work,
-        env={"DISTILABEL_CACHE_DIR": str(work / "distilabel-cache")},
-    )  # fmt: skip
-    res.update(per_principle_scores=False, rationales=True)
+    runs = []
+    for aspect in aspects:
+        task = "ultrafeedback" + (f":{aspect}" if aspect else "")
+        env = {"DISTILABEL_CACHE_DIR": str(work / f"distilabel-cache-{aspect}")}
+        tail = [url, MODEL, str(conc)]
+        runs.append(_driver(python, "drive_distilabel.py", [task], data, tail, work, env=env))
+    res = dict(runs[0])
+    if len(runs) > 1:
+        res["tool"] = f"distilabel ultrafeedback, {len(runs)} aspects ({', '.join(aspects)})"
+        res.update({k: min(r[k] for r in runs) for k in ("judged", "returned")})
+        res.update({k: max(r[k] for r in runs) for k in ("unparsed", "lost")})
+        res["wall_s"] = sum(r["wall_s"] for r in runs)
+    res.update(per_principle_scores=len(runs) > 1, rationales=True)
     return res
 
 
@@ -201,8 +224,11 @@ def measure(
             res = run_alpaca(rows, url, conc, work, venv_python("alpaca-eval", install=install))
         else:
             python = venv_python("distilabel", install=install)
-            run = run_ultrafeedback if tool == "distilabel-ultrafeedback" else run_prometheus
-            res = run(rows, url, conc, work, python)
+            if tool == "distilabel-prometheus":
+                res = run_prometheus(rows, url, conc, work, python)
+            else:
+                aspects = ASPECTS if tool.endswith("-4-aspects") else ("",)
+                res = run_ultrafeedback(rows, url, conc, work, python, aspects)
         res["name"] = tool
         res["server"] = server.report()
     s = res["server"]

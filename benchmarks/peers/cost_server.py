@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers.server import RATIONALE, BenchServer, _pick
+from benchmarks.peers.server import RATIONALE, BenchServer, _pick, ultrafeedback_answer
 from tests.fakes import Reply, last_user_text, requested_schema, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +93,15 @@ def schema_answer(
     return {k: schema_answer(props[k], key + k, rationale, root) for k in required}
 
 
+def typed_ultrafeedback_answer(prompt: str) -> str:
+    """UltraFeedback's helpfulness and truthfulness aspects: a type and a rating, each with the
+    rationale every tool gets, one section per text."""
+    sections = ultrafeedback_answer(prompt).split("\n\n")
+    return "\n\n".join(
+        s.replace("\nRating:", f"\nType: 1\nRationale: {RATIONALE}\nRating:") for s in sections
+    )
+
+
 class CostServer(BenchServer):
     def __init__(self, count: Callable[[str], int], *, ttft: float, per_token: float) -> None:
         self.count_tokens = count
@@ -112,6 +121,9 @@ class CostServer(BenchServer):
                 schema, last_user_text(body), SHORT_RATIONALE if short else RATIONALE
             )
             text = json.dumps(answer, separators=(",", ":"))  # compact, as structured outputs
+            logprobs = None
+        elif "\nType: " in texts[-1] and "#### Output for Text" in texts[-1]:
+            text = typed_ultrafeedback_answer(texts[-1])
             logprobs = None
         else:
             reply = super().reply(body)

@@ -6,6 +6,8 @@ of a batch is sent at once, asyncio.gather in `AsyncLLM._agenerate`). Retries ar
 (`OpenAILLM(max_retries=6)`, distilabel's default), which honour Retry-After.
 
     python drive_distilabel.py TASK INPUT.json BASE_URL MODEL CONCURRENCY RESULT.json
+
+TASK is prometheus, ultrafeedback (the overall-rating aspect) or ultrafeedback:ASPECT.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 
 def main() -> None:
     task_name, input_path, base_url, model, concurrency, result_path = sys.argv[1:7]
+    # "ultrafeedback:helpfulness": one of UltraFeedback's aspects (default: overall-rating)
+    task_name, _, aspect = task_name.partition(":")
     batch = int(concurrency)
     rows = json.loads(Path(input_path).read_text(encoding="utf-8"))
     started = time.monotonic()
@@ -39,7 +43,7 @@ def main() -> None:
             generation_kwargs={"max_new_tokens": 512, "temperature": 0.0},
         )
         if task_name == "ultrafeedback":
-            task = UltraFeedback(llm=llm, aspect="overall-rating", input_batch_size=batch)
+            task = UltraFeedback(llm=llm, aspect=aspect or "overall-rating", input_batch_size=batch)
         else:
             task = PrometheusEval(
                 llm=llm,
@@ -63,7 +67,7 @@ def main() -> None:
         ids = [r["id"] for r in out]
     judged = sum(1 for x in got if x is not None)
     result = {
-        "tool": f"distilabel {task_name}",
+        "tool": f"distilabel {task_name}" + (f" {aspect}" if aspect else ""),
         "version": distilabel.__version__,
         "items": items,
         "returned": len(got),
