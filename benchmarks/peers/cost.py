@@ -44,7 +44,15 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.peers.cost_server import CostServer, load_tokenizer  # noqa: E402
-from benchmarks.peers.run import MODEL, _driver, _env, machine, price, venv_python  # noqa: E402
+from benchmarks.peers.run import (  # noqa: E402
+    CONSTITUTION,
+    MODEL,
+    _driver,
+    judge_rows,
+    machine,
+    price,
+    venv_python,
+)
 
 # ../shared next to the repository (a worktree one level deeper finds it one level up)
 DATA = next(
@@ -52,7 +60,7 @@ DATA = next(
      if (d / "shared" / "data" / "pandalm.jsonl").exists()),
     ROOT.parent / "shared" / "data" / "pandalm.jsonl",
 )  # fmt: skip
-CONSTITUTION = ROOT / "constitutions" / "helpful-honest-harmless.md"
+
 GROUP_SIZE = 8  # judge --group's default, and the groups UltraFeedback is given
 # judge's modes: name -> extra arguments of `judge score`. The batch modes are one line each,
 # e.g. "judge --batch": ["--batch"] (they need a server that implements the Batch API).
@@ -108,27 +116,14 @@ def groups(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
 def run_judge(
     rows: list[dict[str, Any]], url: str, conc: int, work: Path, extra: list[str]
 ) -> dict[str, Any]:
-    src = work / "judge_in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    out = work / "judge_out.jsonl"
-    cmd = [
-        sys.executable, "-m", "judge", "score", str(src), "-c", str(CONSTITUTION),
-        "-m", f"openai/{MODEL}", "--base-url", url, "--concurrency", str(conc),
-        "--timeout", "600", "--no-cache", "-q", "-o", str(out), *extra,
-    ]  # fmt: skip
-    started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env())
-    wall = time.monotonic() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"judge failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    got, wall = judge_rows(rows, url, conc, work, ["--timeout", "600", *extra])
     judged = [r for r in got if r["score"] is not None]
     declined = sum(1 for r in got if (r["judge"]["error"] or "").startswith("not judged:"))
     with_rationales = sum(1 for r in judged if set(r["rationales"]) == set(r["scores"]))
     from importlib.metadata import version
 
     return {
-        "tool": "judge score " + " ".join(extra),
+        "tool": " ".join(["judge score", *extra]),
         "version": version("judge"),
         "items": len(rows),
         "judged": len(judged),

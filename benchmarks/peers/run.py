@@ -97,23 +97,30 @@ def price() -> dict[str, float]:
     return dict(table["openai/gpt-4o-mini"])
 
 
-def run_judge(
-    rows: list[dict[str, Any]], url: str, conc: int, work: Path, rpm: float | None = None
-) -> dict[str, Any]:
+def judge_rows(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, extra: list[str]
+) -> tuple[list[dict[str, Any]], float]:
+    """`judge score` over rows (extra: more options): its output rows and its wall time."""
     src = work / "judge_in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = work / "judge_out.jsonl"
     cmd = [
         sys.executable, "-m", "judge", "score", str(src), "-c", str(CONSTITUTION),
         "-m", f"openai/{MODEL}", "--base-url", url, "--concurrency", str(conc),
-        "--no-cache", "-q", "-o", str(out), *(["--rpm", str(rpm)] if rpm else []),
+        "--no-cache", "-q", "-o", str(out), *extra,
     ]  # fmt: skip
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env())
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"judge failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()], wall
+
+
+def run_judge(
+    rows: list[dict[str, Any]], url: str, conc: int, work: Path, rpm: float | None = None
+) -> dict[str, Any]:
+    got, wall = judge_rows(rows, url, conc, work, ["--rpm", str(rpm)] if rpm else [])
     judged = sum(1 for r in got if r["score"] is not None)
     # Empty responses are declined by design (score null, "not judged: empty response"), with
     # no call made: counted apart from answers that could not be parsed.
