@@ -3,9 +3,10 @@
     python benchmarks/peers/cost.py                 # everything (installs peers on first run)
     python benchmarks/peers/cost.py --n 20 --tools judge --tokenizer words --out /tmp/c.json
 
-Every tool judges the same candidates (the two responses of the first --n/2 rows of
-../shared/data/pandalm.jsonl, in file order) at the same concurrency against one loopback
-OpenAI-compatible server (benchmarks/peers/server.py) that behaves, for cost, like the real API:
+Every tool judges the same candidates (the first --n distinct (prompt, response) pairs of
+../shared/data/pandalm.jsonl, response_a then response_b of each row: all 722 by default) at the
+same concurrency against one loopback OpenAI-compatible server (benchmarks/peers/server.py) that
+behaves, for cost, like the real API:
 
 - latency grows with the answer: --ttft seconds to the first token plus --per-token seconds a
   token of output, so a tool that writes more waits longer;
@@ -21,8 +22,8 @@ OpenAI-compatible server (benchmarks/peers/server.py) that behaves, for cost, li
 Dollars per 1,000 verdicts are computed from the counted tokens at gpt-4o-mini's list prices
 (judge/data/prices.json): real time (cached tokens at the cached rate), and batch at 50% of list,
 as both OpenAI and Anthropic price their batch APIs (no cache credit assumed there). A verdict is a
-candidate judged; AlpacaEval judges a pair (response_a against response_b) in one call, so its
-calls cover two candidates each. Results: benchmarks/results/cost.json and a table on stdout.
+candidate judged; AlpacaEval compares two candidates of one prompt in one call, so its calls cover
+two candidates each. Results: benchmarks/results/cost.json and a table on stdout.
 """
 
 from __future__ import annotations
@@ -62,14 +63,19 @@ DATA = next(
 )  # fmt: skip
 
 GROUP_SIZE = 8  # judge --group's default, and the groups UltraFeedback is given
-# judge's modes: name -> extra arguments of `judge score`. The batch modes are one line each,
-# e.g. "judge --batch": ["--batch"] (they need a server that implements the Batch API).
+# judge's modes: name -> extra arguments of `judge score` (a new mode is one line).
 JUDGE_MODES: dict[str, list[str]] = {
     "judge": [],
     "judge --group": ["--group"],
     "judge --rationale short": ["--rationale", "short"],
     "judge --rationale none": ["--rationale", "none"],
     "judge --group --rationale short": ["--group", "--rationale", "short"],
+    # Batch API (the loopback server answers a job's lines when it is first polled).
+    "judge --batch": ["--batch", "--batch-poll", "0.2"],
+    "judge --group --batch": ["--group", "--batch", "--batch-poll", "0.2"],
+    "judge --group --rationale short --batch": [
+        *["--group", "--rationale", "short", "--batch", "--batch-poll", "0.2"]
+    ],
 }
 PEERS = (
     "distilabel-ultrafeedback",
@@ -84,22 +90,24 @@ BATCH_DISCOUNT = 0.5
 
 
 def candidates(path: Path, n: int) -> list[dict[str, Any]]:
-    """The first n candidates: response_a then response_b of each row, with its row's pair."""
+    """The first n distinct candidates: response_a then response_b of each row, in file order,
+    each (prompt, response) once. PandaLM's rows reuse responses (its 999 rows hold 722 distinct
+    candidates): a repeated request is paid once by judge's cache and batch jobs (same cache
+    key) and by AlpacaEval (it drops repeated pairs), but by distilabel each time, so repeats
+    would measure the data, not the tools."""
     out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     with path.open(encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
             for side in ("a", "b"):
-                out.append(
-                    {
-                        "id": f"{row['id']}-{side}",
-                        "pair": row["id"],
-                        "prompt": row["prompt"],
-                        "response": row[f"response_{side}"],
-                    }
-                )
-            if len(out) >= n:
-                return out[:n]
+                key = (row["prompt"], row[f"response_{side}"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append({"id": f"{row['id']}-{side}", "prompt": key[0], "response": key[1]})
+                if len(out) == n:
+                    return out
     return out
 
 
@@ -182,19 +190,20 @@ def run_prometheus(
 def run_alpaca(
     rows: list[dict[str, Any]], url: str, conc: int, work: Path, python: Path
 ) -> dict[str, Any]:
-    by_pair: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_pair.setdefault(r["pair"], []).append(r)
-    pairs = [
-        {"instruction": p[0]["prompt"], "output_1": p[0]["response"], "output_2": p[1]["response"]}
-        for p in by_pair.values()
-        if len(p) == 2
-    ]
+    """AlpacaEval compares two outputs: consecutive candidates of one prompt are paired (a
+    candidate left over at the end of a prompt's run is not judged)."""
+    pairs = []
+    for _, run in itertools.groupby(rows, key=lambda r: r["prompt"]):
+        items = list(run)
+        pairs += [
+            {"instruction": a["prompt"], "output_1": a["response"], "output_2": b["response"]}
+            for a, b in zip(items[::2], items[1::2], strict=False)
+        ]
     env = {"OPENAI_API_BASE": url, "OPENAI_MAX_CONCURRENCY": str(conc), "IS_ALPACA_EVAL_2": "True"}
     res = _driver(python, "drive_alpaca_eval.py", [], pairs, [], work, env=env)
     # One preference a pair: both candidates of a judged pair are judged (relative to each other).
-    res.update(judged=2 * res["judged"], items=2 * res["items"], unparsed=2 * res["unparsed"])
-    res.update(lost=2 * res["lost"], per_principle_scores=False, rationales=False)
+    res.update(judged=2 * res["judged"], unparsed=2 * res["unparsed"], lost=2 * res["lost"])
+    res.update(items=len(rows), per_principle_scores=False, rationales=False)
     return res
 
 
@@ -250,7 +259,10 @@ def verdict(results: list[dict[str, Any]], mean_tokens: float) -> dict[str, Any]
         return out
     p = price()
     for kind in ("realtime", "batch"):
-        best = min(judges, key=lambda r: r["usd_per_1000"][kind])
+        # Real time is not what a batch run pays; a real-time run's tokens priced at the batch
+        # rate is what the same run as a batch job pays.
+        pool = [r for r in judges if kind == "batch" or "--batch" not in r["name"]]
+        best = min(pool, key=lambda r: r["usd_per_1000"][kind])
         cost = best["usd_per_1000"][kind] / 1000  # a verdict
         # 2 billion 500-token candidates: each candidate's tokens beyond the data's mean
         # length are billed as uncached input (at the batch discount in batch).
