@@ -19,6 +19,7 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Runner
 from judge.errors import ParseError
 from judge.judging import prompts
+from judge.judging.confidence import least, score_confidence
 from judge.judging.parsing import json_object, text_field
 from judge.records import Candidate, Usage, Verdict
 
@@ -207,8 +208,11 @@ _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
 
 
-def expected_scores(principles: list[Principle], response: Response) -> dict[str, float]:
-    """Expected score per principle from the log-probabilities of the score tokens.
+def score_distributions(
+    principles: list[Principle], response: Response
+) -> dict[str, tuple[int, dict[int, float]]]:
+    """Per principle, (the score written, the judge's distribution over the scale) from the
+    log-probabilities of the score token.
 
     Where a token is the score right after `"score":`, the digits among its top alternatives give
     a distribution over the scale (as in G-Eval); the principle is the last one named before it.
@@ -216,7 +220,7 @@ def expected_scores(principles: list[Principle], response: Response) -> dict[str
     """
     if not response.logprobs:
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[int, dict[int, float]]] = {}
     ids = {p.id: p for p in principles}
     for tok in response.logprobs:
         if not tok.token.strip().isdigit():
@@ -238,8 +242,17 @@ def expected_scores(principles: list[Principle], response: Response) -> dict[str
                 weights[int(a)] = max(weights.get(int(a), 0.0), math.exp(lp))
         total = sum(weights.values())
         if total > 0:
-            out[pid] = sum(v * w for v, w in weights.items()) / total
+            out[pid] = (int(tok.token.strip()), {v: w / total for v, w in weights.items()})
     return out
+
+
+def expected_scores(principles: list[Principle], response: Response) -> dict[str, float]:
+    """Expected score per principle from the log-probabilities of the score tokens."""
+    return _expected(score_distributions(principles, response))
+
+
+def _expected(dists: dict[str, tuple[int, dict[int, float]]]) -> dict[str, float]:
+    return {pid: sum(v * w for v, w in dist.items()) for pid, (_, dist) in dists.items()}
 
 
 class Scorer:
@@ -269,6 +282,7 @@ class Scorer:
         expected: dict[str, float] = {}
         usage = Usage()
         errors: list[str] = []
+        confidences: list[float | None] = []
         cached = True
         for group in self.groups():
             request, _ = build_request(
@@ -276,7 +290,9 @@ class Scorer:
             )
 
             def parse(response: Response, group: list[Principle] = group) -> Any:
-                return parse_verdict(group, response), expected_scores(group, response)
+                dists = score_distributions(group, response)
+                confidence = score_confidence(group, dists)
+                return parse_verdict(group, response), _expected(dists), confidence
 
             outcome = await runner.call(Job(request, parse))
             usage = usage + outcome.usage
@@ -286,7 +302,8 @@ class Scorer:
                 for p in group:
                     scores[p.id] = None
                 continue
-            parsed, exp = outcome.value
+            parsed, exp, conf = outcome.value
+            confidences.append(conf)
             for pid, (s, why) in parsed.items():
                 scores[pid] = float(s)
                 if why:  # --rationale none: no empty strings in the rows
@@ -301,6 +318,7 @@ class Scorer:
             error=error,
             cached=cached,
             expected_scores=expected or None,
+            confidence=None if error else least(confidences),
         )
 
     def truncated(self, candidate: Candidate) -> bool:

@@ -17,6 +17,7 @@ from judge.panel import report as panel_report
 from judge.panel.judges import PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Verdict
+from judge.tasks.cascade import CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.summary import plan_text, plural
 
@@ -67,7 +68,9 @@ def output_row(
         judge_info["expected_scores"] = verdict.expected_scores
     if verdict.panel is not None:
         judge_info["panel"] = verdict.panel
-        judge_info["confidence"] = verdict.confidence
+    judge_info["confidence"] = verdict.confidence
+    if verdict.decided_by is not None:
+        judge_info["decided_by"] = verdict.decided_by
     row["judge"] = judge_info
     return row
 
@@ -85,30 +88,39 @@ class ScoreTask(Defaults):
     count: int | None = None  # candidates, for progress
     keep: bool = False  # keep every Scored in `results` (the Python API)
     panel: Panel | None = None  # every member judges; `runner` is then the first member's
+    cascade: CascadeRun | None = None  # --cascade: the judges in turn (runner is the first's)
     noun = "candidates"
     verb = "scored"
     results: list[Scored] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.scorer = (
-            Scorer(self.constitution, self.options)
-            if self.panel is None
-            else PanelScorer(self.constitution, self.options, self.panel)
-        )
+        self.scorer: Scorer = Scorer(self.constitution, self.options)
+        if self.panel is not None:
+            self.scorer = PanelScorer(self.constitution, self.options, self.panel)
+        elif self.cascade is not None:
+            self.scorer = CascadeScorer(self.constitution, self.options, self.cascade)
         self.mode = "per-principle" if self.options.per_principle else "all-principles"
 
     @property
     def runners(self) -> Sequence[Runner]:
+        if self.cascade is not None:
+            return self.cascade.runners
         return [self.runner] if self.panel is None else self.panel.runners
 
     @property
     def model(self) -> str:
+        if self.cascade is not None:
+            return self.cascade.name
         return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[Candidate]:
         return self.candidates()
 
     def dry_run(self) -> str:
+        if self.cascade is not None:
+            cands = list(self.candidates())
+            todo = (self.requests(c) for c in cands)
+            return self.cascade.dry_run(todo, plural(len(cands), "candidate"))
         if self.panel is not None:
             return panel_report.plan(self.panel, "candidate", self.candidates, self.requests)
         plan, n = plan_all(self.candidates(), self.plan_one)
@@ -133,7 +145,7 @@ class ScoreTask(Defaults):
             candidate,
             verdict,
             self.constitution,
-            self.model,
+            verdict.decided_by or self.model,
             fields=self.fields,
             truncated=self.scorer.truncated(candidate),
             mode=self.mode,
@@ -149,4 +161,6 @@ class ScoreTask(Defaults):
         sinks[OUT].write(scored.row)
 
     def finish(self, sinks: Sinks) -> list[str]:
+        if self.cascade is not None:
+            return [self.cascade.summary()]
         return [] if self.panel is None else panel_report.summary_lines(self.panel)
