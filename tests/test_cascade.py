@@ -289,8 +289,9 @@ def test_pairs_in_compare_mode_through_a_cascade(
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     pairs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert pairs and all(p["decided_by"] in ("openai/cheap", "openai/strong") for p in pairs)
-    assert all(p["confidence"] >= (0.8 if "cheap" in p["decided_by"] else 0.6) for p in pairs)
+    judged = [p["judge"] for p in pairs]
+    assert judged and all(j["decided_by"] in ("openai/cheap", "openai/strong") for j in judged)
+    assert all(j["confidence"] >= (0.8 if "cheap" in j["decided_by"] else 0.6) for j in judged)
     assert all(p["judge_model"] == "cascade: openai/cheap > openai/strong" for p in pairs)
     assert sim.requests["cheap"] == 60  # two orders per prompt
     assert "abstained" in result.output

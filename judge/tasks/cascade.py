@@ -10,6 +10,7 @@ judge is not confident either. Judges the fit could not trust (no threshold) are
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
