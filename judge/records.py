@@ -86,7 +86,8 @@ class Verdict(BaseModel):
     expected_scores: dict[str, float] | None = None
     # A panel's verdict (judge.panel): each member's verdict, and their agreement in [0, 1].
     panel: list[dict[str, Any]] | None = None
-    confidence: float | None = None
+    confidence: float | None = None  # in [0, 1] (judge.judging.confidence); None: unknown
+    decided_by: str | None = None  # the cascade's judge that made the verdict (--cascade)
     group: GroupPlace | None = None  # judged in a group (--group): where
 
 
@@ -107,7 +108,8 @@ class Comparison(BaseModel):
     cached: bool = False  # both orderings' answers came from the cache
     # A panel's verdict (judge.panel): each member's verdict, and their agreement in [0, 1].
     panel: list[dict[str, Any]] | None = None
-    confidence: float | None = None
+    confidence: float | None = None  # in [0, 1] (judge.judging.confidence)
+    decided_by: str | None = None  # the cascade's judge that made the verdict (--cascade)
 
 
 class PreferencePair(BaseModel):

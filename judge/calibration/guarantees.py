@@ -65,6 +65,7 @@ def choose_threshold(
     target: float,
     delta: float,
     steps: int = 20,
+    start: int = 0,
 ) -> Threshold | None:
     """The lowest confidence threshold at which fixed-sequence testing still guarantees an
     agreement >= `target` with probability >= 1 - `delta`; None when even the most confident
@@ -72,7 +73,8 @@ def choose_threshold(
 
     The thresholds tested are the confidences of the n_min-th most confident item and then of
     every 1/`steps` of the items further down: a coarse sequence, because every test is a chance
-    to stop, and one unlucky item among a few more would end the walk early.
+    to stop, and one unlucky item among a few more would end the walk early. `start`: the first
+    test keeps at least this many items (a first test on n_min items fails on a single error).
     """
     if not 0 < target < 1 or not 0 < delta < 1:
         raise ValueError("target and delta are probabilities strictly between 0 and 1")
@@ -89,7 +91,7 @@ def choose_threshold(
     step = max(1, math.ceil(total / steps))
     chosen: Threshold | None = None
     tested = -1
-    for count in (*range(n_min, total, step), total):
+    for count in (*range(max(n_min, start), total, step), total):
         t = float(c[count - 1])
         n = int(np.searchsorted(-c, -t, side="right"))  # ties with the threshold are in too
         if n == tested:

@@ -35,7 +35,8 @@ class Judgment:
     rationale: str = ""
     # A panel's member verdicts (score mode on pairs: {"a": [...], "b": [...]}) and agreement.
     panel: Any = None
-    confidence: float | None = None
+    confidence: float | None = None  # judge.judging.confidence
+    decided_by: str | None = None  # the cascade's judge that decided (--cascade)
 
     @property
     def judged(self) -> bool:
@@ -72,7 +73,10 @@ class Judgment:
             )
         row.update(rationale=self.rationale, error=self.error, usage=self.usage.model_dump())
         if self.panel is not None:
-            row.update(panel=self.panel, confidence=self.confidence)
+            row["panel"] = self.panel
+        row.update(confidence=self.confidence)
+        if self.decided_by is not None:
+            row["decided_by"] = self.decided_by
         return row
 
 

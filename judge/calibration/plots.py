@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -130,3 +130,42 @@ def score_figure(
 def _save(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
+
+
+def cost_agreement_figure(
+    path: Path,
+    alone: Sequence[dict[str, Any]],
+    curve: Sequence[dict[str, Any]],
+    target: float,
+) -> None:
+    """Cost per item against agreement: each judge alone, and the cascade fitted at each target
+    (labelled with its coverage). Points without a known cost sit at cost 0, marked so."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    unknown = False
+    for a in alone:
+        if a["agreement"] is None:
+            continue
+        cost = a["cost_per_item"]
+        unknown = unknown or cost is None
+        ax.scatter([cost or 0.0], [a["agreement"]], marker="s", s=40, label=f"{a['judge']} alone")
+    pts = [p for p in curve if p["agreement"] is not None and p["coverage"] > 0]
+    if pts:
+        unknown = unknown or any(p["cost_per_item"] is None for p in pts)
+        xs = [p["cost_per_item"] or 0.0 for p in pts]
+        ys = [p["agreement"] for p in pts]
+        ax.plot(xs, ys, "o-", color="black", label="cascade (label: coverage)")
+        for x, y, p in zip(xs, ys, pts, strict=True):
+            ax.annotate(
+                f"{p['coverage']:.0%}",
+                (x, y),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.axhline(target, color="grey", linestyle=":", label=f"target {target:g}")
+    ax.set_xlabel("USD per item" + (" (unknown prices drawn at 0)" if unknown else ""))
+    ax.set_ylabel("agreement with people on decided items")
+    ax.set_title("Cost against agreement: judges alone and the cascade", fontsize=10)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    _save(fig, path)

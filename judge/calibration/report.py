@@ -27,8 +27,14 @@ LANDIS_KOCH = (
 )
 
 
-def write_judgments(path: Path, judgments: Sequence[Judgment]) -> None:
-    lines = (json.dumps(j.to_json(), ensure_ascii=False) for j in judgments)
+def write_judgments(
+    path: Path, judgments: Sequence[Judgment], models: Sequence[str] | None = None
+) -> None:
+    """judgments.jsonl; `models` (one per judgment) names the judge of each, when several."""
+    rows = [j.to_json() for j in judgments]
+    for row, model in zip(rows, models or (), strict=False):
+        row["model"] = model
+    lines = (json.dumps(row, ensure_ascii=False) for row in rows)
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 

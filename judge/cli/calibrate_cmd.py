@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from judge.calibration.agreement import label_scale
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
+from judge.cli.cascade_args import cascade_from, cascade_option
 from judge.cli.common import (
     batch_options,
     choice,
@@ -25,10 +27,12 @@ from judge.cli.common import (
     settings_from,
 )
 from judge.cli.panel_options import panel_from, panel_options
-from judge.constitution import load
-from judge.engine.settings import make_runner
+from judge.constitution import Constitution, load
+from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
 from judge.tasks.calibrate import CalibrateTask, JudgeSetup
+from judge.tasks.cascade import open_judges
+from judge.tasks.cascade_fit import CascadeFitTask
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),
@@ -116,6 +120,26 @@ def _label_field_options(func: Any) -> Any:
 @model_options
 @batch_options
 @panel_options
+@cascade_option
+@click.option(
+    "--escalate-to",
+    "escalate_to",
+    multiple=True,
+    metavar="MODEL",
+    help="Fit a cascade: -m is the first (cheap) judge, each --escalate-to a stronger one after "
+    "it; writes cascade.json for --cascade. Needs --target-agreement.",
+)
+@number(
+    "--target-agreement",
+    click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Cascade: the agreement with people to guarantee on the items the cascade decides.",
+)
+@number(
+    "--delta",
+    click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.1,
+    help="Cascade: the guarantee holds with probability at least 1 - delta.",
+)
 @_label_field_options
 def calibrate(**kw: Any) -> None:
     """Measure a judge against human labels in LABELS and fit a calibration.
@@ -128,6 +152,16 @@ def calibrate(**kw: Any) -> None:
     settings = settings_from(kw)
     panel = panel_from(kw, settings)
     constitution = load(kw["constitution_path"])
+    if kw["escalate_to"] or kw["target_agreement"] is not None:
+        if kw["cascade_path"]:
+            raise click.UsageError("--cascade uses a cascade; --escalate-to fits one: give one")
+        if kw["target_agreement"] is None:
+            raise click.UsageError("fitting a cascade needs --target-agreement A (e.g. 0.8)")
+        if panel is not None:
+            raise click.UsageError(
+                "a cascade's judges are -m (once) and each --escalate-to; a panel (-m repeated "
+                "or --judges) is not a stage of a cascade"
+            )
     labels = _labels(kw)
     if labels.kind == "absolute" and kw["mode"] == "compare":
         raise click.UsageError("--mode compare needs pairwise labels; these are absolute")
@@ -140,23 +174,76 @@ def calibrate(**kw: Any) -> None:
     folder = Path(kw["output_dir"])
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file; give -o a folder for the report", where=str(folder))
+    meta = {
+        "constitution": kw["constitution_path"],
+        "labels": kw["labels_path"],
+        "sample": kw["sample"],
+        "cascade": kw["cascade_path"],
+    }
+    if kw["target_agreement"] is not None:
+        models = [settings.model, *kw["escalate_to"]]
+        fit_task = cascade_fit_task(kw, settings, models, constitution, labels, setup, folder)
+        fit_task.meta = meta
+        exit_with(run_task(fit_task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
+        return
+    run = cascade_from(kw, settings, setup.mode, constitution, panel=panel is not None)
     task = CalibrateTask(
         constitution,
-        make_runner(settings, require_key=not kw["dry_run"]) if panel is None else panel.runners[0],
+        run.runners[0]
+        if run
+        else panel.runners[0]
+        if panel
+        else make_runner(settings, require_key=not kw["dry_run"]),
         labels,
         setup,
         folder,
-        meta={
-            "constitution": kw["constitution_path"],
-            "labels": kw["labels_path"],
-            "sample": kw["sample"],
-        },
+        meta=meta,
         positive_label=kw["positive_label"],
         seed=kw["seed"],
         resamples=kw["resamples"],
         panel=panel,
+        cascade=run,
     )
     exit_with(run_task(task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
+
+
+def cascade_fit_task(
+    kw: dict[str, Any],
+    settings: Settings,
+    models: list[str],
+    constitution: Constitution,
+    labels: LabelSet,
+    setup: JudgeSetup,
+    folder: Path,
+) -> CascadeFitTask:
+    """The task that judges the labels with every judge and fits the cascade's thresholds."""
+    if labels.kind == "pairwise" and setup.mode != "compare":
+        raise click.UsageError(
+            "a cascade on pairwise labels needs --mode compare (its confidence is per "
+            "comparison); for score and filter, fit one on absolute labels"
+        )
+    if labels.kind == "absolute":
+        scale = label_scale([i.label for i in labels.absolutes()], kw["positive_label"])
+        if scale.measure in ("continuous", "constant"):
+            raise InputError(
+                f"the labels are {scale.measure}: a cascade needs labels a verdict can agree "
+                "with exactly (binary or a few levels)",
+                where=kw["labels_path"],
+            )
+    if len(set(models)) < len(models):
+        raise click.UsageError("each judge of a cascade once: -m and --escalate-to repeat one")
+    runners, judges = open_judges(models, settings, require_key=not kw["dry_run"])
+    return CascadeFitTask(
+        constitution,
+        runners,
+        judges,
+        labels,
+        setup,
+        folder,
+        target=kw["target_agreement"],
+        delta=kw["delta"],
+        positive_label=kw["positive_label"],
+    )
 
 
 def _labels(kw: dict[str, Any]) -> LabelSet:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from judge.calibration import Calibration
+from judge.cli.cascade_args import cascade_option
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
     batch_options,
@@ -69,6 +70,7 @@ from judge.tasks.score import OUT
 @model_options
 @batch_options
 @panel_options
+@cascade_option
 @field_options
 def filter_(**kw: Any) -> None:
     """Keep the rows of INPUT that a judge scores high under a constitution.

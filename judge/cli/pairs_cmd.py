@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from judge.calibration import load_calibration
+from judge.cli.cascade_args import cascade_from, cascade_option
 from judge.cli.common import (
     batch_options,
     calibration_options,
@@ -116,6 +117,7 @@ from judge.tasks.score import OUT
 @model_options
 @batch_options
 @panel_options
+@cascade_option
 @field_options
 def pairs(**kw: Any) -> None:
     """Make DPO preference pairs from prompts with several candidate responses.
@@ -176,9 +178,17 @@ def pairs(**kw: Any) -> None:
             "INPUT already has scores, so no judge is asked: add --rescore to judge it with "
             "the panel"
         )
-    runner = None if from_input else make_runner(settings, require_key=not kw["dry_run"])
-    if panel is not None:
+    run = None
+    if not from_input:
+        run = cascade_from(kw, settings, options.mode, constitution, panel=panel is not None)
+    runner = None
+    if run is not None:
+        maker.use_cascade(run)
+        runner = run.runners[0]
+    elif panel is not None:
         runner = panel.runners[0]
+    elif not from_input:
+        runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None and not kw["dry_run"]:
         # The backend's full name (`local/smollm2`), as the calibration recorded it; with scores
         # already in INPUT no model judges here, so only the constitution is compared.

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from judge.calibration import Calibration, load_for
+from judge.cli.cascade_args import cascade_from, cascade_option
 from judge.cli.common import (
     batch_options,
     calibration_options,
@@ -44,6 +45,7 @@ from judge.tasks.score import OUT, ScoreTask
 @model_options
 @batch_options
 @panel_options
+@cascade_option
 @field_options
 def score(**kw: Any) -> None:
     """Score every candidate in INPUT under a constitution.
@@ -74,9 +76,13 @@ def scoring_task(
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
-    runner = (
-        make_runner(settings, require_key=not kw["dry_run"]) if panel is None else panel.runners[0]
-    )
+    run = cascade_from(kw, settings, "score", constitution, panel=panel is not None)
+    if run is not None:
+        runner = run.runners[0]
+    elif panel is not None:
+        runner = panel.runners[0]
+    else:
+        runner = make_runner(settings, require_key=not kw["dry_run"])
     if calibration is not None:
         for warning in calibration.warnings(model=runner.backend.name):
             click.echo(f"judge: warning: {warning}", err=True)
@@ -89,5 +95,6 @@ def scoring_task(
         calibration=calibration,
         count=None if kw["dry_run"] else candidate_total(input_path, fields),
         panel=panel,
+        cascade=run,
         **extra(calibration),
     )

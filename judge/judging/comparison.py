@@ -21,6 +21,7 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Outcome, Runner
 from judge.errors import ParseError
 from judge.judging import prompts
+from judge.judging.confidence import comparison_confidence
 from judge.judging.parsing import json_object, text_field
 from judge.judging.scoring import DEFAULT_MAX_CHARS
 from judge.records import Comparison, Usage
@@ -126,14 +127,14 @@ WINNER_KEY = r'"winner"\s*:\s*"?\s*'
 _AFTER_WINNER_KEY = re.compile(WINNER_KEY + "$")
 
 
-def soft_label(response: Response) -> float | None:
-    """P(A better) from the log-probabilities at the winner token, a tie counting half.
+def label_mass(response: Response) -> dict[str, float] | None:
+    """The judge's distribution over "A", "B" and "tie" at the winner token.
 
     None when the backend gave no log-probabilities or the winner token is not found among them.
     """
     if not response.logprobs:
         return None
-    found: float | None = None
+    found: dict[str, float] | None = None
     for tok in response.logprobs:
         if _first_label(tok.token) is not None and _AFTER_WINNER_KEY.search(
             response.text[: tok.offset]
@@ -145,8 +146,14 @@ def soft_label(response: Response) -> float | None:
                     mass[label] += math.exp(lp)
             total = sum(mass.values())
             if total > 0:
-                found = (mass["A"] + 0.5 * mass["tie"]) / total
+                found = {k: v / total for k, v in mass.items()}
     return found
+
+
+def soft_label(response: Response) -> float | None:
+    """P(A better) from the log-probabilities at the winner token, a tie counting half."""
+    mass = label_mass(response)
+    return None if mass is None else mass["A"] + 0.5 * mass["tie"]
 
 
 def _first_label(token: str) -> str | None:
@@ -164,6 +171,7 @@ class OrderVerdict:
     label: str  # "A" | "B" | "tie": of the ordering as shown
     p_first: float  # P(the response shown first is better)
     rationale: str
+    mass: dict[str, float] | None = None  # over "A", "B", "tie", from log-probabilities
 
 
 def combine(first: OrderVerdict, second: OrderVerdict) -> tuple[float, str, bool, int]:
@@ -196,8 +204,9 @@ class Comparer:
     def _parse(self, response: Response) -> OrderVerdict:
         label, rationale = parse_winner(response)
         hard = {"A": 1.0, "B": 0.0, "tie": 0.5}[label]
-        soft = soft_label(response) if self.options.logprobs else None
-        return OrderVerdict(label, hard if soft is None else soft, rationale)
+        mass = label_mass(response) if self.options.logprobs else None
+        soft = None if mass is None else mass["A"] + 0.5 * mass["tie"]
+        return OrderVerdict(label, hard if soft is None else soft, rationale, mass)
 
     def requests(self, prompt: str | None, a: str, b: str, key: str = "") -> list[Request]:
         ps = self.principles_for(key)
@@ -237,6 +246,8 @@ class Comparer:
         first, second = (_value(o) for o in outcomes)
         p_a, winner, flipped, first_wins = combine(first, second)
         verdict = {"p_a": p_a, "winner": winner, "flipped": flipped, "rationale": first.rationale}
+        labels = (first.label, second.label)
+        verdict["confidence"] = comparison_confidence(winner, first.mass, second.mass, labels)
         verdict.update(first_position_wins=first_wins, verdicts=[first.label, second.label])
         return unjudged.model_copy(update=verdict)
 

@@ -19,6 +19,7 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Runner
 from judge.errors import ParseError
 from judge.judging import prompts
+from judge.judging.confidence import least, score_confidence
 from judge.judging.parsing import json_object, text_field
 from judge.records import Candidate, Usage, Verdict
 
@@ -233,11 +234,12 @@ _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
 
 
-def expected_scores(
+def score_distributions(
     principles: list[Principle], response: Response, start: int = 0, end: int | None = None
-) -> dict[str, float]:
-    """Expected score per principle from the log-probabilities of the score tokens (those whose
-    offset in the answer is in [start, end): one candidate's part of a grouped answer).
+) -> dict[str, tuple[int, dict[int, float]]]:
+    """Per principle, (the score written, the judge's distribution over the scale) from the
+    log-probabilities of the score tokens whose offset in the answer is in [start, end) (one
+    candidate's part of a grouped answer).
 
     Where a token is the score right after `"score":`, the digits among its top alternatives give
     a distribution over the scale (as in G-Eval); the principle is the last one named before it.
@@ -245,7 +247,7 @@ def expected_scores(
     """
     if not response.logprobs:
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[int, dict[int, float]]] = {}
     ids = {p.id: p for p in principles}
     for tok in response.logprobs:
         at = tok.offset or 0
@@ -268,8 +270,19 @@ def expected_scores(
                 weights[int(a)] = max(weights.get(int(a), 0.0), math.exp(lp))
         total = sum(weights.values())
         if total > 0:
-            out[pid] = sum(v * w for v, w in weights.items()) / total
+            out[pid] = (int(tok.token.strip()), {v: w / total for v, w in weights.items()})
     return out
+
+
+def expected_scores(
+    principles: list[Principle], response: Response, start: int = 0, end: int | None = None
+) -> dict[str, float]:
+    """Expected score per principle from the log-probabilities of the score tokens."""
+    return _expected(score_distributions(principles, response, start, end))
+
+
+def _expected(dists: dict[str, tuple[int, dict[int, float]]]) -> dict[str, float]:
+    return {pid: sum(v * w for v, w in dist.items()) for pid, (_, dist) in dists.items()}
 
 
 class Scorer:
@@ -303,6 +316,7 @@ class Scorer:
         expected: dict[str, float] = {}
         usage = Usage()
         errors: list[str] = []
+        confidences: list[float | None] = []
         cached = True
         for group in self.groups():
             request, _ = build_request(
@@ -310,7 +324,9 @@ class Scorer:
             )
 
             def parse(response: Response, group: list[Principle] = group) -> Any:
-                return parse_verdict(group, response), expected_scores(group, response)
+                dists = score_distributions(group, response)
+                confidence = score_confidence(group, dists)
+                return parse_verdict(group, response), _expected(dists), confidence
 
             outcome = await runner.call(Job(request, parse))
             usage = usage + outcome.usage
@@ -320,7 +336,8 @@ class Scorer:
                 for p in group:
                     scores[p.id] = None
                 continue
-            parsed, exp = outcome.value
+            parsed, exp, conf = outcome.value
+            confidences.append(conf)
             for pid, (s, why) in parsed.items():
                 scores[pid] = float(s)
                 if why:  # --rationale none: no empty strings in the rows
@@ -335,6 +352,7 @@ class Scorer:
             error=error,
             cached=cached,
             expected_scores=expected or None,
+            confidence=None if error else least(confidences),
         )
 
     def truncated(self, candidate: Candidate) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from judge.backends.base import Request
 from judge.calibration import save
 from judge.calibration.agreement import label_scale, summarize
+from judge.calibration.cascade import ABSTAINED
 from judge.calibration.fitting import Fit, fit
 from judge.calibration.judgments import Judgment, preference_from_margin
 from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
@@ -41,6 +42,7 @@ from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Usage, Verdict
+from judge.tasks.cascade import CascadeComparer, CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.summary import plan_text, plural
 
@@ -81,7 +83,11 @@ class LabelJudge:
     """Judges the items of a label set through a runner."""
 
     def __init__(
-        self, constitution: Constitution, setup: JudgeSetup, panel: Panel | None = None
+        self,
+        constitution: Constitution,
+        setup: JudgeSetup,
+        panel: Panel | None = None,
+        cascade: CascadeRun | None = None,
     ) -> None:
         if setup.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {setup.mode!r}")
@@ -96,6 +102,9 @@ class LabelJudge:
                 )
             self.scorer = PanelScorer(constitution, setup.score, panel)
             self.comparer = PanelComparer(constitution, setup.compare, panel)
+        elif cascade is not None:  # each verdict from the first confident judge
+            self.scorer = CascadeScorer(constitution, setup.score, cascade)
+            self.comparer = CascadeComparer(constitution, setup.compare, cascade)
 
     def requests(self, item: LabelItem) -> Iterator[Request]:
         """The model calls an item needs (for --dry-run)."""
@@ -128,6 +137,7 @@ class LabelJudge:
                 rationale=_rationale(v),
                 panel=v.panel,
                 confidence=v.confidence,
+                decided_by=v.decided_by,
             )
         if self.setup.mode == "compare":
             return await self._compare(runner, item)
@@ -179,6 +189,7 @@ class LabelJudge:
             rationale=c.rationale,
             panel=c.panel,
             confidence=c.confidence,
+            decided_by=c.decided_by,
         )
 
 
@@ -198,17 +209,26 @@ class CalibrateTask(Defaults):
     seed: int = 0
     resamples: int = 1000
     panel: Panel | None = None  # every member judges; `runner` is then the first member's
+    cascade: CascadeRun | None = None  # --cascade: the judges in turn (runner is the first's)
     noun = "labelled items"
     verb = "judged"
 
     def __post_init__(self) -> None:
-        self.judge_items = LabelJudge(self.constitution, self.setup, self.panel)
+        self.judge_items = LabelJudge(self.constitution, self.setup, self.panel, self.cascade)
         self.judgments: list[Judgment] = []
         self.report: dict[str, Any] = {}
 
     @property
     def runners(self) -> Sequence[Runner]:
+        if self.cascade is not None:
+            return self.cascade.runners
         return [self.runner] if self.panel is None else self.panel.runners
+
+    @property
+    def model(self) -> str:
+        if self.cascade is not None:
+            return self.cascade.name
+        return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[LabelItem]:
         return self.labels.items
@@ -217,6 +237,9 @@ class CalibrateTask(Defaults):
         return len(self.labels.items)
 
     def dry_run(self) -> str:
+        if self.cascade is not None:
+            todo = (list(self.judge_items.requests(item)) for item in self.labels.items)
+            return self.cascade.dry_run(todo, plural(len(self.labels.items), "labelled item"))
         if self.panel is not None:
             requests = self.judge_items.requests
             return panel_report.plan(self.panel, "labelled item", self.units, requests)
@@ -246,10 +269,13 @@ class CalibrateTask(Defaults):
         if self.panel is not None:
             lines += panel_report.summary_lines(self.panel)
         lines.append(f"judge: wrote {', '.join(written)} in {self.folder}")
+        if self.cascade is not None:
+            lines.append(self.cascade.summary())
         return lines
 
     def failure(self) -> str | None:
-        if self.report.get("n", 0) == 0 and self.judgments:
+        abstained = all((j.error or "").startswith(ABSTAINED) for j in self.judgments)
+        if self.report.get("n", 0) == 0 and self.judgments and not abstained:
             where = self.folder / "judgments.jsonl"
             return f"the judge could not judge any item; the reasons are in {where} (field error)"
         return None
@@ -258,7 +284,7 @@ class CalibrateTask(Defaults):
 def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], Fit]:
     """Fit, measure and write every file of a calibration run; (report, files written, fit)."""
     folder, labels, judgments = task.folder, task.labels, task.judgments
-    model = task.runner.backend.name if task.panel is None else task.panel.name
+    model = task.model
     folder.mkdir(parents=True, exist_ok=True)
     scale = (
         label_scale([i.label for i in labels.absolutes()], task.positive_label)
@@ -298,6 +324,15 @@ def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], F
     )
     if task.panel is not None:
         report["panel"] = panel_report.report(task.panel)
+    if task.cascade is not None:
+        # Agreement and the rest are on the decided items; coverage says how many those are.
+        decided = sum(1 for j in judgments if j.judged)
+        report.update(
+            cascade=task.meta.get("cascade"),
+            coverage=decided / len(judgments) if judgments else 0.0,
+            target_agreement=task.cascade.cascade.target,
+            **task.cascade.tally.to_json(),
+        )
     if result.calibration is not None:
         save(result.calibration, folder / "calibration.json")
         report["thresholds"] = threshold_table(result.calibration.thresholds) or None
@@ -308,7 +343,7 @@ def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], F
     written = ["report.md", "report.json", *report["figures"].values(), "judgments.jsonl"]
     if result.calibration is not None:
         written.append("calibration.json")
-    for stale in {*FILES, "calibration.json"} - set(written):
+    for stale in {*FILES, "calibration.json", "cascade.json", "cascade.png"} - set(written):
         # A file left by an earlier run would pass for this run's (a calibration, above all).
         (folder / stale).unlink(missing_ok=True)
     return report, written, result

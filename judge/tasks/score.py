@@ -19,6 +19,7 @@ from judge.panel import report as panel_report
 from judge.panel.judges import PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Verdict
+from judge.tasks.cascade import CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.summary import plan_text, plural
 
@@ -69,7 +70,9 @@ def output_row(
         judge_info["expected_scores"] = verdict.expected_scores
     if verdict.panel is not None:
         judge_info["panel"] = verdict.panel
-        judge_info["confidence"] = verdict.confidence
+    judge_info["confidence"] = verdict.confidence
+    if verdict.decided_by is not None:
+        judge_info["decided_by"] = verdict.decided_by
     if verdict.group is not None:
         judge_info["group"] = verdict.group.model_dump()
     row["judge"] = judge_info
@@ -89,20 +92,22 @@ class ScoreTask(Defaults):
     count: int | None = None  # candidates, for progress
     keep: bool = False  # keep every Scored in `results` (the Python API)
     panel: Panel | None = None  # every member judges; `runner` is then the first member's
+    cascade: CascadeRun | None = None  # --cascade: the judges in turn (runner is the first's)
     noun = "candidates"
     verb = "scored"
     results: list[Scored] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.panel is not None and self.options.group:
+        if self.options.group and (self.panel is not None or self.cascade is not None):
             raise ConfigError(
-                "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
+                "grouped scoring (--group) does not run with a panel of judges or a cascade yet: "
+                "give one -m and no --cascade"
             )
-        self.scorer = (
-            make_scorer(self.constitution, self.options)
-            if self.panel is None
-            else PanelScorer(self.constitution, self.options, self.panel)
-        )
+        self.scorer = make_scorer(self.constitution, self.options)
+        if self.panel is not None:
+            self.scorer = PanelScorer(self.constitution, self.options, self.panel)
+        elif self.cascade is not None:
+            self.scorer = CascadeScorer(self.constitution, self.options, self.cascade)
         self.mode = (
             "grouped"
             if self.options.group
@@ -113,10 +118,14 @@ class ScoreTask(Defaults):
 
     @property
     def runners(self) -> Sequence[Runner]:
+        if self.cascade is not None:
+            return self.cascade.runners
         return [self.runner] if self.panel is None else self.panel.runners
 
     @property
     def model(self) -> str:
+        if self.cascade is not None:
+            return self.cascade.name
         return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[Candidate]:
@@ -124,6 +133,10 @@ class ScoreTask(Defaults):
 
     def dry_run(self) -> str:
         """One call a candidate, or one a group with --group (the first member plans it)."""
+        if self.cascade is not None:
+            cands = list(self.candidates())
+            todo = (self.requests(c) for c in cands)
+            return self.cascade.dry_run(todo, plural(len(cands), "candidate"))
         if self.panel is not None:
             return panel_report.plan(self.panel, "candidate", self.candidates, self.requests)
         plan, n = plan_all(self.scorer.plan(self.candidates()), self.plan_one)
@@ -148,7 +161,7 @@ class ScoreTask(Defaults):
             candidate,
             verdict,
             self.constitution,
-            self.model,
+            verdict.decided_by or self.model,
             fields=self.fields,
             truncated=self.scorer.truncated(candidate),
             mode=self.mode,
@@ -164,4 +177,6 @@ class ScoreTask(Defaults):
         sinks[OUT].write(scored.row)
 
     def finish(self, sinks: Sinks) -> list[str]:
+        if self.cascade is not None:
+            return [self.cascade.summary()]
         return [] if self.panel is None else panel_report.summary_lines(self.panel)

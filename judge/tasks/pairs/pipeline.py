@@ -33,6 +33,7 @@ from judge.judging.scoring import ScoreOptions, Scorer
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
+from judge.tasks.cascade import CascadeComparer, CascadeRun, CascadeScorer
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
 from judge.tasks.pairs.ranking import (
@@ -44,7 +45,7 @@ from judge.tasks.pairs.ranking import (
     sigmoid,
 )
 from judge.tasks.pairs.results import GroupResult
-from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row, scored_panel
+from judge.tasks.pairs.rows import SEPARATOR, Provenance, decided, pair_row, scored_panel
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
@@ -107,6 +108,15 @@ class PairMaker:
             self.scorer = PanelScorer(constitution, score_options, panel)
             self.comparer = PanelComparer(constitution, compare_options, panel)
         self.model = panel.name if panel is not None else model
+        self.cascade: CascadeRun | None = None
+
+    def use_cascade(self, run: CascadeRun) -> None:
+        """--cascade: every verdict (score mode) or comparison (compare mode) from the first
+        confident judge; the rows say which judge decided and how sure it was."""
+        self.cascade = run
+        self.scorer = CascadeScorer(self.constitution, self.scorer.options, run)
+        self.comparer = CascadeComparer(self.constitution, self.comparer.options, run)
+        self.model = run.name
 
     def provenance(self, model: str | None = None) -> Provenance:
         c = self.constitution
@@ -217,7 +227,15 @@ class PairMaker:
                 errors.append(v.error or "not judged")
                 continue
             ranked.append(
-                Ranked(index, cand.response, v.score, dict(v.scores), v.panel, v.confidence)
+                Ranked(
+                    index,
+                    cand.response,
+                    v.score,
+                    dict(v.scores),
+                    v.panel,
+                    v.confidence,
+                    v.decided_by,
+                )
             )
         usage = sum((v.usage for v in verdicts), Usage())
         return self._finish_judged(
@@ -226,7 +244,7 @@ class PairMaker:
             d,
             usage=usage,
             errors=errors,
-            judge_of=scored_panel if self.panel is not None else None,
+            judge_of=scored_panel if self.panel is not None else decided if self.cascade else None,
         )
 
     async def _by_comparison(self, runner: Runner, group: Group, d: Distinct) -> GroupResult:
@@ -291,7 +309,11 @@ class PairMaker:
             # A panel's members on the pair, where they compared it directly.
             i, j = by_index[chosen.index], by_index[rejected.index]
             c = by_pair.get((min(i, j), max(i, j)))
-            return None if c is None else {"panel": c.panel, "confidence": c.confidence}
+            if c is None:
+                return None
+            if self.panel is not None:
+                return {"panel": c.panel, "confidence": c.confidence}
+            return {"confidence": c.confidence, "decided_by": c.decided_by}
 
         ranked = [Ranked(todo[k][0], texts[k], ranking.score(k)) for k in sorted(seen)]
         errors = [c.error for c in comparisons if c.error]
@@ -308,7 +330,7 @@ class PairMaker:
             allowed=allowed,
             p_chosen=p_chosen,
             errors=errors,
-            judge_of=judge_of if self.panel is not None else None,
+            judge_of=judge_of if self.panel is not None or self.cascade is not None else None,
         )
 
     def _finish_judged(

@@ -125,6 +125,16 @@ def scored_panel(chosen: Ranked, rejected: Ranked) -> dict[str, Any]:
     }
 
 
+def decided(chosen: Ranked, rejected: Ranked) -> dict[str, Any]:
+    """--cascade in score mode: the judges that scored the two responses, and the lower of
+    their two confidences."""
+    both = [c for c in (chosen.confidence, rejected.confidence) if c is not None]
+    return {
+        "confidence": min(both) if len(both) == 2 else None,
+        "decided_by": ", ".join(dict.fromkeys(str(r.decided_by) for r in (chosen, rejected))),
+    }
+
+
 # --------------------------------------------------------------------------- empty output
 
 

@@ -32,7 +32,8 @@ class Ranked:
     score: float  # in [0, 1], higher is better
     scores: dict[str, float | None] | None = None  # per principle, where known
     panel: list[dict[str, Any]] | None = None  # a panel's member verdicts (judge.panel)
-    confidence: float | None = None  # a panel's agreement on this candidate
+    confidence: float | None = None  # a panel's agreement on this candidate, or a judge's
+    decided_by: str | None = None  # the cascade's judge that scored it (--cascade)
 
 
 @dataclass

@@ -78,6 +78,8 @@ class PairsTask(Defaults):
 
     @property
     def runners(self) -> Sequence[Runner]:
+        if self.maker.cascade is not None:
+            return self.maker.cascade.runners
         if self.runner is not None and self.maker.panel is not None:
             return self.maker.panel.runners
         return [] if self.runner is None else [self.runner]
@@ -88,6 +90,10 @@ class PairsTask(Defaults):
     def dry_run(self) -> str:
         if self.runner is None:
             return "judge: dry run: INPUT already has scores: no model call"
+        if self.maker.cascade is not None:
+            groups = list(self.groups())
+            todo = (self.maker.requests(g) for g in groups)
+            return self.maker.cascade.dry_run(todo, plural(len(groups), "prompt"))
         if self.maker.panel is not None:
             return panel_report.plan(self.maker.panel, "prompt", self.groups, self.maker.requests)
         plan, n = plan_all(self.groups(), self.plan_one)
@@ -145,6 +151,8 @@ class PairsTask(Defaults):
             lines += panel_report.summary_lines(self.maker.panel)
         if self.hub is not None:
             lines.append(self._push(info))
+        if self.maker.cascade is not None:
+            lines.append(self.maker.cascade.summary())
         return lines
 
     def failure(self) -> str | None:
@@ -156,6 +164,8 @@ class PairsTask(Defaults):
         return None if self.hub is None else self.hub.staged_path()
 
     def _model(self) -> str:
+        if self.maker.cascade is not None:
+            return self.maker.cascade.name
         if self.runner is not None:
             panel = self.maker.panel
             return self.runner.backend.name if panel is None else panel.name
