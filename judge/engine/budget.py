@@ -4,9 +4,14 @@ The budget reserves each call's worst case (its full output cap, and a prompt-ca
 the backend bills one) before the call is made and settles it when the answer arrives, so calls
 in flight together can never pass --max-cost. A model without a price has unknown costs: they are
 never counted as zero (the driver refuses --max-cost for such a model before any call).
+
+Many processes judging one job (judge.ray) share one budget through a Ledger: the reservation
+and the spending are then the whole cluster's, not this process's.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from judge.backends.base import Backend, Request, Response
 from judge.engine.prices import Price, estimate_tokens
@@ -24,11 +29,31 @@ class InFlight:
         self.reserved = 0.0
 
 
+class Ledger(Protocol):
+    """A --max-cost account shared by many processes (judge.ray.permits)."""
+
+    async def reserve(self, worst: float, max_cost: float) -> tuple[bool, float]:
+        """Reserve `worst` dollars unless the spending and the reservations of every process
+        would then pass `max_cost`; whether it was granted, and the dollars spent so far."""
+        ...
+
+    async def settle(self, reserved: float, cost: float) -> None:
+        """A call's reservation ends; it cost `cost` dollars (0 when nothing was paid)."""
+        ...
+
+
 class Budget:
-    def __init__(self, backend: Backend, price: Price | None, max_cost: float | None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        price: Price | None,
+        max_cost: float | None,
+        ledger: Ledger | None = None,
+    ) -> None:
         self.backend = backend
         self.price = price
         self.max_cost = max_cost
+        self.ledger = ledger
         self.in_flight = InFlight()
 
     @property
@@ -79,14 +104,18 @@ class Budget:
         cost = self.price.cost(tokens_in, request.max_tokens, cache_write_input_tokens=written)
         return tokens_in, request.max_tokens, cost
 
-    def reserve(self, request: Request, stats: RunStats) -> float:
+    async def reserve(self, request: Request, stats: RunStats) -> float:
         """Reserve the call's worst case, or raise BudgetReached if it could pass --max-cost."""
         if self.max_cost is None:
             return 0.0
         _, _, worst = self.estimate(request)
         worst = worst or 0.0
-        spent = stats.spent.cost_usd or 0.0
-        if spent + self.reserved + worst > self.max_cost:
+        if self.ledger is not None:
+            granted, spent = await self.ledger.reserve(worst, self.max_cost)
+        else:
+            spent = stats.spent.cost_usd or 0.0
+            granted = spent + self.reserved + worst <= self.max_cost
+        if not granted:
             stats.budget_hit = True
             raise BudgetReached(
                 f"not judged: the budget of ${self.max_cost:.2f} (--max-cost) would be "
@@ -95,5 +124,8 @@ class Budget:
         self.in_flight.reserved += worst
         return worst
 
-    def settle(self, reserved: float) -> None:
+    async def settle(self, reserved: float, cost: float) -> None:
+        """The call that reserved `reserved` is over, having cost `cost` (0: nothing paid)."""
         self.in_flight.reserved -= reserved
+        if self.ledger is not None and self.max_cost is not None:
+            await self.ledger.settle(reserved, cost)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from judge.engine.budget import Ledger
 
 CUT = 0.6  # a rate limit multiplies the limit on calls in flight by this
 PROBE = 4  # times more successes before the limit goes back to where it was last cut
@@ -25,21 +29,47 @@ class MinuteLimiter:
         self.capacity = max(self.rate, min(per_minute, 10.0))
         self.tokens = self.capacity
         self.stamp = time.monotonic()
-        self.lock = asyncio.Lock()
+
+    def reserve(self, amount: float = 1.0) -> float:
+        """Take `amount` now and say how many seconds the caller must wait before using it.
+
+        The bucket may go into debt: each reservation waits behind the ones before it, so calls
+        are spread evenly, and a request larger than the bucket waits for a full bucket, then
+        goes into debt, so the long-run rate stays exact and a huge request still passes. Sync,
+        so that one limiter can serve many processes (judge.ray's cluster-wide permits).
+        """
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        need = min(amount, self.capacity)
+        wait = max(0.0, (need - self.tokens) / self.rate)
+        self.tokens -= amount
+        return wait
 
     async def acquire(self, amount: float = 1.0) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                # A request larger than the bucket waits for a full bucket, then goes into debt,
-                # so the long-run rate stays exact and a huge request still passes.
-                need = min(amount, self.capacity)
-                if self.tokens >= need:
-                    self.tokens -= amount
-                    return
-                await asyncio.sleep(max(0.001, (need - self.tokens) / self.rate))
+        wait = self.reserve(amount)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class Limiter(Protocol):
+    """Requests or tokens per minute, as the runner uses them: MinuteLimiter in one process,
+    a cluster-wide one (judge.ray.permits) across processes and machines."""
+
+    async def acquire(self, amount: float = 1.0) -> None: ...
+
+
+class SharedLimits(Protocol):
+    """Limits that many processes share (RunnerConfig.shared): the per-minute limits and the
+    --max-cost budget of a whole cluster (judge.ray.permits.Limits)."""
+
+    def limiter(self, kind: str, per_minute: float) -> Limiter:
+        """The limiter of `kind` ("requests" or "tokens") at `per_minute`."""
+        ...
+
+    def ledger(self) -> Ledger:
+        """The shared --max-cost account (judge.engine.budget)."""
+        ...
 
 
 class Slots:

@@ -27,7 +27,7 @@ from judge.engine.batcher import BatchConfig, Batcher, RealtimeFallback
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
 from judge.engine.claims import CLAIM_TTL, Claims
-from judge.engine.limits import MinuteLimiter, Slots
+from judge.engine.limits import Limiter, MinuteLimiter, SharedLimits, Slots
 from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
@@ -88,6 +88,9 @@ class RunnerConfig:
     claim_ttl: float = CLAIM_TTL
     # --batch: calls go to the provider's batch API, one job a round (judge.engine.batcher).
     batch: BatchConfig = field(default_factory=BatchConfig)
+    # Limits shared with other processes (judge.ray: one rate limit and one --max-cost budget
+    # for a cluster); None: this process's own.
+    shared: SharedLimits | None = None
 
 
 class Runner:
@@ -110,14 +113,8 @@ class Runner:
         self._slots: Slots | None = None
         self._joined: list[Runner] = []  # runners calling inside this one's run (see join)
         self.claims = None if cache is None else Claims(cache, self.config.claim_ttl)
-        self._rpm = (
-            MinuteLimiter(self.config.requests_per_minute)
-            if self.config.requests_per_minute
-            else None
-        )
-        self._tpm = (
-            MinuteLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
-        )
+        self._rpm = self._limiter("requests", self.config.requests_per_minute)
+        self._tpm = self._limiter("tokens", self.config.tokens_per_minute)
         self._cooldown_until = 0.0
         self._fatal: BackendError | None = None  # once set, no further call is made
         self.batcher: Batcher | None = None
@@ -127,7 +124,15 @@ class Runner:
             # and --max-cost all count it.
             if self.price is not None:
                 self.price = self.price.scaled(table.batch_rate(backend.name))
-        self.budget = Budget(backend, self.price, self.config.max_cost)
+        shared = self.config.shared
+        ledger = None if shared is None else shared.ledger()
+        self.budget = Budget(backend, self.price, self.config.max_cost, ledger)
+
+    def _limiter(self, kind: str, per_minute: float | None) -> Limiter | None:
+        if not per_minute:
+            return None
+        shared = self.config.shared
+        return MinuteLimiter(per_minute) if shared is None else shared.limiter(kind, per_minute)
 
     def _make_batcher(self) -> Batcher:
         backend = self.backend
@@ -197,15 +202,18 @@ class Runner:
             if hit is not None:
                 self.stats.cached_calls += 1
                 return hit, True
-        reserved = self.budget.reserve(request, self.stats)
+        reserved = await self.budget.reserve(request, self.stats)
         stored = False
+        cost = 0.0
         try:
             if self.batcher is not None:
                 response, paid, stored = await self._batch_call(self.batcher, request, key)
             else:
                 response, paid = await self._call_with_retries(request, key)
+            if paid:
+                cost = self.usage_of(response).cost_usd or 0.0
         finally:
-            self.budget.settle(reserved)
+            await self.budget.settle(reserved, cost)
         if not paid:  # another process answered while this one waited on its claim
             self.stats.cached_calls += 1
             return response, True
