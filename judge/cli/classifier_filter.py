@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import click
 
 from judge.cli.common import fields_from
+from judge.cli.ray_run import classify_on_ray
 from judge.io import RowWriter, open_writer
 from judge.tasks.classify import ClassifierFilter, default_processes, describe_counts
 from judge.tasks.distill import model_dir
@@ -36,7 +38,7 @@ def classifier_filter(kw: dict[str, Any]) -> None:
         )
     if (kw["min_prob"] is None) == (kw["keep_top"] is None):
         raise click.UsageError("with --classifier give exactly one of --min-prob P, --keep-top F")
-    model = model_dir.load(kw["classifier_dir"])
+    model = model_dir.load(os.path.abspath(kw["classifier_dir"]))
     # Field names not given here are the ones the classifier was distilled with.
     learnt = model.meta.get("text", {}).get("fields", {})
     for part in ("text", "prompt", "response"):
@@ -50,6 +52,8 @@ def classifier_filter(kw: dict[str, Any]) -> None:
         fields=fields_from(kw),
         processes=kw["processes"] or default_processes(),
     )
+    if kw["ray_address"]:
+        return classify_on_ray(kw, job)
     kept = open_writer(kw["output"])
     writers: list[RowWriter] = [kept]
     rejected = None

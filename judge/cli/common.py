@@ -368,6 +368,7 @@ def settings_from(kw: dict[str, Any]) -> Settings:
                 poll=kw.pop("batch_poll"),
                 poll_max=kw.pop("batch_poll_max"),
             ),
+            shared=kw.pop("shared_limits", None),  # --ray: the cluster's (judge.ray.permits)
         ),
     )
 

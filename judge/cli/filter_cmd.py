@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from judge.calibration import Calibration
+from judge.calibration import Calibration, load_for
 from judge.cli.cascade_args import cascade_option
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
@@ -23,7 +23,9 @@ from judge.cli.common import (
     score_options,
 )
 from judge.cli.panel_options import panel_options
+from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.cli.score_cmd import scoring_task
+from judge.constitution import load
 from judge.tasks.filter import REJECTED, FilterTask, Rule
 from judge.tasks.score import OUT
 
@@ -72,6 +74,7 @@ from judge.tasks.score import OUT
 @panel_options
 @cascade_option
 @field_options
+@ray_option
 def filter_(**kw: Any) -> None:
     """Keep the rows of INPUT that a judge scores high under a constitution.
 
@@ -90,6 +93,8 @@ def filter_(**kw: Any) -> None:
             "(from judge distill) to filter with a classifier"
         )
     out = kw["output"]
+    if kw["ray_address"]:
+        return _filter_on_ray(kw)
 
     def extra(calibration: Calibration | None) -> dict[str, Any]:
         return {"rule": _rule(kw, calibration), "output": out}
@@ -97,6 +102,20 @@ def filter_(**kw: Any) -> None:
     task = scoring_task(kw, FilterTask, extra)
     outputs = {OUT: out, **({REJECTED: kw["rejected_path"]} if kw["rejected_path"] else {})}
     exit_with(run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand"))
+
+
+def _filter_on_ray(kw: dict[str, Any]) -> None:
+    """The rule is chosen here, once (--target-precision says which threshold it picked)."""
+    calibration = None
+    if kw["calibration_path"] and kw["target_precision"] is not None:
+        calibration, _ = load_for(
+            kw["calibration_path"],
+            kind="absolute",
+            sha256=load(kw["constitution_path"]).sha256,
+            force=kw["force"],
+        )
+    rule = _rule(kw, calibration)
+    judge_on_ray(kw, scoring_task, FilterTask, lambda _: {"rule": rule})
 
 
 def _rule(kw: dict[str, Any], calibration: Calibration | None) -> Rule:

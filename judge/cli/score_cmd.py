@@ -26,6 +26,7 @@ from judge.cli.common import (
     settings_from,
 )
 from judge.cli.panel_options import panel_from, panel_options
+from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import iter_candidates
@@ -47,12 +48,16 @@ from judge.tasks.score import OUT, ScoreTask
 @panel_options
 @cascade_option
 @field_options
+@ray_option
 def score(**kw: Any) -> None:
     """Score every candidate in INPUT under a constitution.
 
     INPUT is .jsonl, .json, .csv, .parquet, a dataset folder, or - for JSON Lines on stdin, with
-    `prompt` + `response`, `prompt` + `responses` (a list), or `text` per row.
+    `prompt` + `response`, `prompt` + `responses` (a list), or `text` per row. With --ray,
+    INPUT is a folder or glob of shards and -o a folder (one output shard per input shard).
     """
+    if kw["ray_address"]:
+        return judge_on_ray(kw, scoring_task, ScoreTask, lambda _: {})
     task = scoring_task(kw, ScoreTask)
     exit_with(run_task(task, {OUT: kw["output"]}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
 

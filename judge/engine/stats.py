@@ -58,3 +58,27 @@ class RunStats:
     def failure(self, kind: str, message: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
         self.examples.setdefault(kind, message)
+
+
+def combined(parts: list[RunStats], started: float) -> RunStats:
+    """The stats of one job run as many parts (judge.ray: one run a shard), as of `started`."""
+    out = RunStats(started=started)
+    lows = [p.lowest_in_flight_limit for p in parts if p.lowest_in_flight_limit is not None]
+    out.lowest_in_flight_limit = min(lows) if lows else None
+    known = [p.total for p in parts]
+    out.total = None if None in known else sum(t or 0 for t in known)
+    for p in parts:
+        out.done += p.done
+        out.failed += p.failed
+        out.calls += p.calls
+        out.cached_calls += p.cached_calls
+        out.retries += p.retries
+        out.reasks += p.reasks
+        out.rate_limits += p.rate_limits
+        out.spent = out.spent + p.spent
+        out.budget_hit = out.budget_hit or p.budget_hit
+        for kind, n in p.failures.items():
+            out.failures[kind] = out.failures.get(kind, 0) + n
+        for kind, message in p.examples.items():
+            out.examples.setdefault(kind, message)
+    return out

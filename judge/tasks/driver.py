@@ -27,6 +27,13 @@ U = TypeVar("U")
 R = TypeVar("R")
 
 
+UNREACHABLE_LINE = (
+    "judge: error: the model could not be reached for some items (every row is written; those "
+    "have no verdict). Check the server and run the same command again: verdicts already made "
+    "come from the cache."
+)
+
+
 class Sink(Protocol):
     """Where a task's rows go: a file writer (judge.io.open_writer), or a list in the API."""
 
@@ -160,7 +167,7 @@ async def drive(
         for sink in sinks.values():
             sink.close()
         stats = task.runners[0].stats if task.runners else stats
-    return _report(task, stats, lines)
+    return report(task, stats, lines)
 
 
 async def _results(
@@ -201,7 +208,21 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report:
+class Described(Protocol):
+    """What the summary and the exit status read of a task (judge.ray gives the same for a run
+    of many shards, each driven as a task of its own)."""
+
+    noun: str
+    verb: str
+
+    @property
+    def runners(self) -> Sequence[Runner]: ...
+
+    def failure(self) -> str | None: ...
+
+
+def report(task: Described, stats: RunStats, lines: list[str]) -> Report:
+    """The summary lines and the exit status of a run that ended with `stats`."""
     report: Report = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
     report.lines += unjudged_reasons(stats)
     failure = task.failure()
@@ -218,11 +239,7 @@ def _report(task: Task[Any, Any], stats: RunStats, lines: list[str]) -> Report:
         )
     if stats.failures.get(UNREACHABLE):
         report.exit_code = 1
-        report.lines.append(
-            "judge: error: the model could not be reached for some items (every row is "
-            "written; those have no verdict). Check the server and run the same command again: "
-            "verdicts already made come from the cache."
-        )
+        report.lines.append(UNREACHABLE_LINE)
     if stats.failures.get(CANCELLED):
         report.exit_code = 1
         jobs = ", ".join(sorted(stats.batch_cancelled))
