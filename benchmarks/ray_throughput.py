@@ -1,0 +1,138 @@
+"""`judge filter --classifier` through Ray with 1 and 2 workers, and without Ray, side by side.
+
+    python benchmarks/ray_throughput.py            # 60,000 documents of 500 words, 6 shards
+    python benchmarks/ray_throughput.py --quick    # 3,000 documents, 1 round
+
+The documents and the classifier are those of benchmarks/classifier_throughput.py (seeded). The
+documents are written as shards (JSON Lines) and, for the plain path, as one file. Then, in one
+run, `--rounds` times each:
+- plain, 1 process: `judge filter docs.jsonl --classifier M --min-prob 0.5 --processes 1`;
+- plain, all cores: the same with one process a core;
+- Ray, 1 worker: `judge filter shards/ --classifier M --min-prob 0.5 -o OUT --ray ADDRESS` on a
+  local cluster started with `ray start --head --num-cpus 1` (127.0.0.1);
+- Ray, 2 workers: the same on a cluster with `--num-cpus 2`.
+Each figure is the wall time of the whole command (start-up, joining the cluster, reading and
+writing included); the cluster is started before and stopped after its rounds (one cluster at a
+time). The best round of each is kept (the machine is shared). The load average before and after
+is in the results. Results: a table on stdout, benchmarks/results/ray_throughput.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.classifier_throughput import WORDS, commit, documents  # noqa: E402
+from tests.ray_cluster import local_cluster, ray_env  # noqa: E402
+
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "ray_throughput.json"
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=ray_env())
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3,000 documents, 1 round")
+    parser.add_argument("--docs", type=int, default=60_000)
+    parser.add_argument("--shards", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    args = parser.parse_args()
+    n, rounds = (3_000, 1) if args.quick else (args.docs, args.rounds)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+
+    from judge.tasks.distill import DistillOptions, choose_rule, distill
+
+    load_before = os.getloadavg()
+    runs: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = documents(n)
+        whole = os.path.join(tmp, "docs.jsonl")
+        shards = os.path.join(tmp, "shards")
+        os.mkdir(shards)
+        per = -(-n // args.shards)
+        with open(whole, "w", encoding="utf-8") as f:
+            for i, (text, _) in enumerate(docs):
+                f.write(json.dumps({"id": i, "text": text}) + "\n")
+        for s in range(args.shards):
+            with open(os.path.join(shards, f"part-{s:03d}.jsonl"), "w", encoding="utf-8") as f:
+                for i in range(s * per, min(n, (s + 1) * per)):
+                    f.write(json.dumps({"id": i, "text": docs[i][0]}) + "\n")
+        scored = os.path.join(tmp, "scored.jsonl")
+        with open(scored, "w", encoding="utf-8") as f:
+            for text, score in documents(4_000, seed=1):
+                f.write(json.dumps({"text": text, "score": score}) + "\n")
+        model = os.path.join(tmp, "model")
+        distill(scored, model, DistillOptions(rule=choose_rule(min_score=0.5)))
+        base = [sys.executable, "-m", "judge", "filter"]
+        rule = ["--classifier", model, "--min-prob", "0.5"]
+        out = os.path.join(tmp, "out")
+
+        def plain(processes: int) -> float:
+            return timed([*base, whole, *rule, "--processes", str(processes), "-o", out + ".jsonl"])
+
+        def on_ray(address: str) -> float:
+            shutil.rmtree(out, ignore_errors=True)  # every round does every shard
+            return timed([*base, shards, *rule, "-o", out, "--ray", address, "-q"])
+
+        for workers, plain_name, plain_processes in ((1, "plain_1", 1), (2, "plain_all", cores)):
+            with local_cluster(cpus=workers) as address:
+                on_ray(address)  # warm-up: the workers and the model are loaded once
+                for _ in range(rounds):
+                    runs.setdefault(plain_name, []).append(n / plain(plain_processes))
+                    runs.setdefault(f"ray_{workers}", []).append(n / on_ray(address))
+    load_after = os.getloadavg()
+    best = {k: max(v) for k, v in runs.items()}
+    result = {
+        "command": "python benchmarks/ray_throughput.py" + (" --quick" if args.quick else ""),
+        "commit": commit(),
+        "documents": n,
+        "shards": args.shards,
+        "words_per_document": WORDS,
+        "rounds": rounds,
+        "cores": cores,
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+        "docs_per_second": {k: round(v, 1) for k, v in best.items()},
+        "all_rounds": {k: [round(x, 1) for x in v] for k, v in runs.items()},
+        "ray_2_over_ray_1": round(best["ray_2"] / best["ray_1"], 3),
+        "ray_1_over_plain_1": round(best["ray_1"] / best["plain_1"], 3),
+    }
+    print(
+        f"{n} documents of {WORDS} words in {args.shards} shards; {cores} cores; load average "
+        f"{load_before} before, {load_after} after"
+    )
+    for name, label in (
+        ("plain_1", "plain, 1 process"),
+        ("plain_all", f"plain, {cores} processes"),
+        ("ray_1", "Ray, 1 worker"),
+        ("ray_2", "Ray, 2 workers"),
+    ):
+        print(f"{label:<22} {best[name]:>10,.0f} docs/s")
+    print(f"Ray 2 workers / 1 worker: {result['ray_2_over_ray_1']:.2f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
