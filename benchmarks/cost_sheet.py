@@ -1,0 +1,166 @@
+"""The plan for judging 10^12 tokens of pretraining text, side by side, from committed results.
+
+    python benchmarks/cost_sheet.py
+
+Reads:
+- benchmarks/results/classifier_throughput.json: `judge filter --classifier` end to end on one
+  core (documents of 500 words a second), for the CPU core-hours of classifying everything;
+- benchmarks/results/cost.json, if present: dollars per 1,000 verdicts by mode (real-time,
+  batch), for the LLM dollars; without it, the figure of the peers benchmark in BENCHMARKS.md
+  ($0.3529 per 1,000 items, real-time, gpt-4o-mini list prices), batch at half of it, labelled
+  as such in the output.
+
+Plans, for 10^12 tokens in documents of DOC_TOKENS tokens:
+1. an LLM judge on every document, real-time and batch;
+2. judge a sample (SAMPLE documents, as FineWeb-Edu did), distil a classifier from it
+   (`judge distill`), classify everything on CPUs: the sample's LLM dollars and the CPU
+   core-hours at the measured rate (measured on 500-word documents, scaled by tokens);
+3. FineWeb-Edu's published figure: 6,000 H100 hours for its classifier over 15T tokens,
+   scaled to 10^12 tokens.
+Writes benchmarks/results/cost_sheet.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+TOKENS = 1e12
+DOC_TOKENS = 500  # tokens a document
+SAMPLE = 450_000  # documents the LLM judges (FineWeb-Edu: Llama-3-70B rated 450,000 pages)
+# The earlier BENCHMARKS.md peers table: judge score, gpt-4o-mini list prices, real-time.
+FALLBACK_PER_1K = 0.3529
+FALLBACK_SOURCE = (
+    "BENCHMARKS.md peers table (judge score, gpt-4o-mini list prices, real-time: $0.3529 per "
+    "1,000 items of 1,845 input + 127 output tokens); batch = 50% of it"
+)
+FINEWEB_EDU_H100_HOURS = 6_000
+FINEWEB_EDU_TOKENS = 15e12
+
+
+def _numbers(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:
+    """Every number in a JSON document with the keys on its way."""
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in _numbers(v, (*path, str(k)))]
+    if isinstance(node, list):
+        return [x for i, v in enumerate(node) for x in _numbers(v, (*path, str(i)))]
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return [(path, float(node))]
+    return []
+
+
+PER_1K = re.compile(r"(usd|dollars?|\$|cost).*(per_?1_?000|per_?1k|_1k)|per_?1_?000.*(usd|verdict)")
+
+
+def llm_dollars(path: Path) -> tuple[dict[str, float], str]:
+    """Dollars per 1,000 verdicts, real-time and batch, and where they come from."""
+    if path.exists():
+        found: dict[str, float] = {}
+        for keys, value in _numbers(json.loads(path.read_text(encoding="utf-8"))):
+            text = "/".join(keys).lower()
+            if not PER_1K.search(text):
+                continue
+            mode = "batch" if "batch" in text else "realtime" if "real" in text else None
+            if mode is not None and mode not in found:
+                found[mode] = value
+        if "realtime" in found:
+            found.setdefault("batch", found["realtime"] / 2)
+            return found, f"{path.relative_to(ROOT)} (dollars per 1,000 verdicts by mode)"
+    per_1k = {"realtime": FALLBACK_PER_1K, "batch": FALLBACK_PER_1K / 2}
+    return per_1k, FALLBACK_SOURCE
+
+
+def commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=str(RESULTS / "cost_sheet.json"))
+    args = parser.parse_args()
+    throughput = json.loads((RESULTS / "classifier_throughput.json").read_text(encoding="utf-8"))
+    per_1k, llm_source = llm_dollars(RESULTS / "cost.json")
+    docs = TOKENS / DOC_TOKENS
+    words = throughput["words_per_document"]
+    tokens_per_word = throughput["tokens_per_word_assumed"]
+    # judge filter --classifier end to end on one core, in tokens a second.
+    tokens_per_second = throughput["docs_per_second"]["judge_1"] * words * tokens_per_word
+    core_hours = TOKENS / tokens_per_second / 3600
+    plans = {
+        "llm_everything_realtime": {
+            "documents_judged_by_llm": docs,
+            "llm_usd": docs / 1000 * per_1k["realtime"],
+        },
+        "llm_everything_batch": {
+            "documents_judged_by_llm": docs,
+            "llm_usd": docs / 1000 * per_1k["batch"],
+        },
+        "sample_distil_classify": {
+            "documents_judged_by_llm": SAMPLE,
+            "llm_usd_realtime": SAMPLE / 1000 * per_1k["realtime"],
+            "llm_usd_batch": SAMPLE / 1000 * per_1k["batch"],
+            "cpu_core_hours": core_hours,
+        },
+        "fineweb_edu_published": {
+            "h100_hours": FINEWEB_EDU_H100_HOURS * TOKENS / FINEWEB_EDU_TOKENS,
+            "source": "FineWeb-Edu: 6,000 H100 hours for the classifier over 15T tokens",
+        },
+    }
+    result = {
+        "command": "python benchmarks/cost_sheet.py",
+        "commit": commit(),
+        "tokens": TOKENS,
+        "tokens_per_document": DOC_TOKENS,
+        "documents": docs,
+        "llm_usd_per_1000_verdicts": per_1k,
+        "llm_source": llm_source,
+        "classifier_source": "benchmarks/results/classifier_throughput.json "
+        f"(commit {throughput.get('commit')}): judge filter --classifier, 1 core, "
+        f"{throughput['docs_per_second']['judge_1']:,.0f} documents of {words} words a "
+        f"second = {tokens_per_second:,.0f} tokens a second at {tokens_per_word} tokens a word",
+        "plans": plans,
+    }
+    print(f"10^12 tokens = {docs:,.0f} documents of {DOC_TOKENS} tokens")
+    print(
+        f"LLM $ per 1,000 verdicts: {per_1k['realtime']:.4f} real-time, {per_1k['batch']:.4f} batch"
+    )
+    print(f"  source: {llm_source}")
+    print(f"classifier: {result['classifier_source']}")
+    print()
+    realtime = plans["llm_everything_realtime"]["llm_usd"]
+    batch = plans["llm_everything_batch"]["llm_usd"]
+    rows = [
+        ("LLM judge on everything, real-time", f"${realtime:,.0f}", "-"),
+        ("LLM judge on everything, batch", f"${batch:,.0f}", "-"),
+        (
+            f"judge {SAMPLE:,} docs + distil + classify",
+            f"${plans['sample_distil_classify']['llm_usd_realtime']:,.0f} real-time / "
+            f"${plans['sample_distil_classify']['llm_usd_batch']:,.0f} batch",
+            f"{core_hours:,.0f} CPU core-hours",
+        ),
+        (
+            "FineWeb-Edu (published, scaled)",
+            "-",
+            f"{plans['fineweb_edu_published']['h100_hours']:,.0f} H100 hours",
+        ),
+    ]
+    print(f"{'plan':<40} {'LLM dollars':<30} compute")
+    for plan, usd, compute in rows:
+        print(f"{plan:<40} {usd:<30} {compute}")
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
