@@ -337,3 +337,29 @@ def test_the_default_path_does_not_import_ray(tmp_path: Path, constitution_file:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert len(read(tmp_path / "out.jsonl")) == 2
+
+
+def test_scorer_takes_pandas_pyarrow_and_numpy_batches(
+    fake_backend: Any, constitution_file: Path
+) -> None:
+    """The batch kinds map_batches hands over (in this process: FakeBackend, no cluster)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from judge.engine.settings import Settings
+    from judge.ray import Scorer
+
+    # 4 on helpful's 1-5 (0.75, weight 3) and on honest's 0-10 (0.4, weight 1)
+    score = (3 * 0.75 + 0.4) / 4
+    scorer = Scorer(constitution_file, settings=Settings(model="fake/judge", use_cache=False))
+    frame = pd.DataFrame(rows("k", 3))
+    as_pandas = scorer(frame)
+    assert isinstance(as_pandas, pd.DataFrame)
+    assert list(as_pandas["id"]) == ["k-0", "k-1", "k-2"]
+    assert list(as_pandas["score"]) == [score] * 3
+    as_arrow = scorer(pa.Table.from_pandas(frame))
+    assert isinstance(as_arrow, pa.Table)
+    assert as_arrow.column("score").to_pylist() == [score] * 3
+    assert as_arrow.column("judge").to_pylist()[0]["model"] == "fake/judge"
+    as_numpy = scorer({k: np.array(v) for k, v in frame.to_dict(orient="list").items()})
+    assert list(as_numpy["score"]) == [score] * 3
