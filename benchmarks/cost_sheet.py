@@ -25,11 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.classifier_throughput import commit  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 TOKENS = 1e12
 DOC_TOKENS = 500  # tokens a document
@@ -74,16 +78,6 @@ def llm_dollars(path: Path) -> tuple[dict[str, float], str]:
             return found, f"{path.relative_to(ROOT)} (dollars per 1,000 verdicts by mode)"
     per_1k = {"realtime": FALLBACK_PER_1K, "batch": FALLBACK_PER_1K / 2}
     return per_1k, FALLBACK_SOURCE
-
-
-def commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-        return done.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from judge.cli.ray_run import classify_on_ray
 from judge.io import RowWriter, open_writer
 from judge.tasks.classify import ClassifierFilter, default_processes, describe_counts
 from judge.tasks.distill import model_dir
+from judge.tasks.filter import FilterCounts
 
 # judge filter's options that belong to judging with a model, and make no sense here.
 _JUDGE_ONLY = {
@@ -54,21 +56,8 @@ def classifier_filter(kw: dict[str, Any]) -> None:
     )
     if kw["ray_address"]:
         return classify_on_ray(kw, job)
-    kept = open_writer(kw["output"])
-    writers: list[RowWriter] = [kept]
-    rejected = None
-    if kw["rejected_path"]:
-        rejected = open_writer(kw["rejected_path"])
-        writers.append(rejected)
     start = time.perf_counter()
-    try:
-        counts = job.run(kw["input_path"], kept, rejected)
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    for w in writers:
-        w.close()
+    counts = classify_into(job, kw["input_path"], kw["output"], kw["rejected_path"])
     seconds = time.perf_counter() - start
     rows = counts.kept + counts.dropped + counts.failed
     click.echo(
@@ -77,3 +66,28 @@ def classifier_filter(kw: dict[str, Any]) -> None:
         err=True,
     )
     click.echo(f"judge: {describe_counts(counts)}", err=True)
+
+
+def classify_into(
+    job: ClassifierFilter,
+    input_path: str,
+    kept_path: str | None,
+    rejected_path: str | None,
+    opener: Callable[[str | None], RowWriter] = open_writer,
+) -> FilterCounts:
+    """Run the filter into its outputs: all written, or none (aborted) if it fails."""
+    kept = opener(kept_path)
+    writers = [kept]
+    rejected = None
+    if rejected_path:
+        rejected = opener(rejected_path)
+        writers.append(rejected)
+    try:
+        counts = job.run(input_path, kept, rejected)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
+    return counts

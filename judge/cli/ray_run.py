@@ -202,23 +202,12 @@ def classify_on_ray(kw: dict[str, Any], job: Any) -> None:
 
 def _classify_shard(job: Any, shard: Any) -> Any:
     """One shard, in a Ray worker: the classifier filter into the shard's outputs."""
+    from judge.cli.classifier_filter import classify_into
     from judge.ray.cluster import ShardDone
     from judge.ray.shards import open_output
 
-    kept = open_output(shard, shard.output)
-    writers = [kept]
-    rejected = None
-    if shard.rejected is not None:
-        rejected = open_output(shard, shard.rejected)
-        writers.append(rejected)
-    try:
-        counts = job.run(shard.input, kept, rejected)
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    for w in writers:
-        w.close()
+    opener = functools.partial(open_output, shard)
+    counts = classify_into(job, shard.input, shard.output, shard.rejected, opener)
     return ShardDone(counts=counts)
 
 
