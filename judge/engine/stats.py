@@ -81,4 +81,8 @@ def combined(parts: list[RunStats], started: float) -> RunStats:
             out.failures[kind] = out.failures.get(kind, 0) + n
         for kind, message in p.examples.items():
             out.examples.setdefault(kind, message)
+        out.batches.update(p.batches)
+        out.batch_submitted += p.batch_submitted
+        out.batch_resubmitted += p.batch_resubmitted
+        out.batch_cancelled |= p.batch_cancelled
     return out
