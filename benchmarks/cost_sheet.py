@@ -5,10 +5,10 @@
 Reads:
 - benchmarks/results/classifier_throughput.json: `judge filter --classifier` end to end on one
   core (documents of 500 words a second), for the CPU core-hours of classifying everything;
-- benchmarks/results/cost.json, if present: dollars per 1,000 verdicts by mode (real-time,
-  batch), for the LLM dollars; without it, the figure of the peers benchmark in BENCHMARKS.md
-  ($0.3529 per 1,000 items, real-time, gpt-4o-mini list prices), batch at half of it, labelled
-  as such in the output.
+- benchmarks/results/cost.json, if present: the dollars of a verdict on a 500-token candidate
+  in judge's cheapest mode, real-time and batch (see llm_dollars), for the LLM dollars; without
+  it, the figure of the peers benchmark in BENCHMARKS.md ($0.3529 per 1,000 items, real-time,
+  gpt-4o-mini list prices), batch at half of it, labelled as such in the output.
 
 Plans, for 10^12 tokens in documents of DOC_TOKENS tokens:
 1. an LLM judge on every document, real-time and batch;
@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,34 +46,25 @@ FINEWEB_EDU_H100_HOURS = 6_000
 FINEWEB_EDU_TOKENS = 15e12
 
 
-def _numbers(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:
-    """Every number in a JSON document with the keys on its way."""
-    if isinstance(node, dict):
-        return [x for k, v in node.items() for x in _numbers(v, (*path, str(k)))]
-    if isinstance(node, list):
-        return [x for i, v in enumerate(node) for x in _numbers(v, (*path, str(i)))]
-    if isinstance(node, (int, float)) and not isinstance(node, bool):
-        return [(path, float(node))]
-    return []
-
-
-PER_1K = re.compile(r"(usd|dollars?|\$|cost).*(per_?1_?000|per_?1k|_1k)|per_?1_?000.*(usd|verdict)")
-
-
 def llm_dollars(path: Path) -> tuple[dict[str, float], str]:
-    """Dollars per 1,000 verdicts, real-time and batch, and where they come from."""
-    if path.exists():
-        found: dict[str, float] = {}
-        for keys, value in _numbers(json.loads(path.read_text(encoding="utf-8"))):
-            text = "/".join(keys).lower()
-            if not PER_1K.search(text):
-                continue
-            mode = "batch" if "batch" in text else "realtime" if "real" in text else None
-            if mode is not None and mode not in found:
-                found[mode] = value
-        if "realtime" in found:
-            found.setdefault("batch", found["realtime"] / 2)
-            return found, f"{path.relative_to(ROOT)} (dollars per 1,000 verdicts by mode)"
+    """Dollars per 1,000 verdicts on documents of DOC_TOKENS tokens, real-time and batch, and
+    where they come from.
+
+    benchmarks/results/cost.json (benchmarks/peers/cost.py) gives, for each mode, judge's
+    cheapest mode with per-principle scores and rationales and the dollars of 10^12 tokens as
+    2 x 10^9 candidates of 500 tokens (the tokens beyond its data's mean length billed as
+    uncached input): that, per 1,000, is the figure here."""
+    key = "usd_1T_tokens_as_2e9_candidates_of_500"
+    if path.exists() and DOC_TOKENS == 500:
+        target = json.loads(path.read_text(encoding="utf-8")).get("target", {})
+        if all(key in target.get(mode, {}) for mode in ("realtime", "batch")):
+            per_1k = {mode: target[mode][key] / 2e9 * 1000 for mode in ("realtime", "batch")}
+            modes = {target[mode]["cheapest_judge_mode"] for mode in ("realtime", "batch")}
+            return per_1k, (
+                f"{path.relative_to(ROOT)} target.<mode>.{key} / 2e9 (judge's cheapest mode "
+                f"with per-principle scores and rationales: {', '.join(sorted(modes))}; "
+                "gpt-4o-mini list prices, batch at its discount)"
+            )
     per_1k = {"realtime": FALLBACK_PER_1K, "batch": FALLBACK_PER_1K / 2}
     return per_1k, FALLBACK_SOURCE
 
