@@ -117,7 +117,8 @@ def main() -> None:
     }
     print(f"10^12 tokens = {docs:,.0f} documents of {DOC_TOKENS} tokens")
     print(
-        f"LLM $ per 1,000 verdicts: {per_1k['realtime']:.4f} real-time, {per_1k['batch']:.4f} batch"
+        f"LLM $ per 1,000 verdicts on {DOC_TOKENS}-token documents: "
+        f"{per_1k['realtime']:.4f} real-time, {per_1k['batch']:.4f} batch"
     )
     print(f"  source: {llm_source}")
     print(f"classifier: {result['classifier_source']}")

@@ -38,6 +38,7 @@ _PATHS = (
     "prices",
     "classifier_dir",
     "judges",
+    "cascade_path",
 )
 
 
