@@ -10,15 +10,13 @@ import click
 
 from judge.calibration.agreement import label_scale
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
-from judge.cli.cascade_args import cascade_from, cascade_option
+from judge.cli.cascade_args import cascade_from
 from judge.cli.common import (
-    batch_options,
     choice,
     compare_options_from,
     constitution_option,
     exit_with,
     group_options,
-    model_options,
     number,
     run_task,
     score_options,
@@ -26,7 +24,8 @@ from judge.cli.common import (
     seed_option,
     settings_from,
 )
-from judge.cli.panel_options import panel_from, panel_options
+from judge.cli.judge_options import judge_options
+from judge.cli.panel_options import panel_from
 from judge.constitution import Constitution, load
 from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
@@ -117,10 +116,7 @@ def _label_field_options(func: Any) -> Any:
 )
 @score_options
 @group_options(seed=False)
-@model_options
-@batch_options
-@panel_options
-@cascade_option
+@judge_options
 @click.option(
     "--escalate-to",
     "escalate_to",

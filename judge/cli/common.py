@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
-def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     def apply(func: F) -> F:
         for decorator in reversed(decorators):
             func = decorator(func)
@@ -45,7 +45,7 @@ def number(
     )
 
 
-model_options = _options(
+model_options = stack(
     click.option(
         "-m",
         "--model",
@@ -123,7 +123,7 @@ model_options = _options(
     click.option("-q", "--quiet", is_flag=True, help="No progress bar (the summary stays)."),
 )
 
-batch_options = _options(
+batch_options = stack(
     click.option(
         "--batch",
         is_flag=True,
@@ -164,7 +164,7 @@ batch_options = _options(
     ),
 )
 
-field_options = _options(
+field_options = stack(
     click.option(
         "--prompt-field", default="prompt", show_default=True, help="Input field of the prompt."
     ),
@@ -217,7 +217,7 @@ def output_option(help: str = ROWS_OUTPUT) -> Callable[[F], F]:
 def calibration_options(help: str) -> Callable[[F], F]:
     """--calibration FILE (env JUDGE_CALIBRATION) and --force to apply one fitted under another
     constitution."""
-    return _options(
+    return stack(
         click.option(
             "--calibration",
             "calibration_path",
@@ -232,7 +232,7 @@ def calibration_options(help: str) -> Callable[[F], F]:
 def rule_options(keep: str) -> Callable[[F], F]:
     """--min-score, --keep-top and --target-precision: which rows a judge's scores keep (`keep`
     says what keeping means: "Keep" for judge filter, "Label keep" for judge distill)."""
-    return _options(
+    return stack(
         number(
             "--min-score",
             click.FloatRange(0, 1),
@@ -269,7 +269,7 @@ constitution_option = click.option(
     help="Constitution file (check one with `judge constitution check`).",
 )
 
-score_options = _options(
+score_options = stack(
     click.option(
         "--per-principle",
         is_flag=True,
@@ -318,7 +318,7 @@ def group_options(seed: bool) -> Callable[[F], F]:
     ]
     if seed:
         options.append(seed_option("Seed of --group's shuffled order."))
-    return _options(*options)
+    return stack(*options)
 
 
 def score_options_from(kw: dict[str, Any]) -> ScoreOptions:

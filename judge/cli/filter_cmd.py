@@ -7,22 +7,19 @@ from typing import Any
 import click
 
 from judge.calibration import Calibration, load_for
-from judge.cli.cascade_args import cascade_option
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
-    batch_options,
     calibration_options,
     exit_with,
     field_options,
     group_options,
-    model_options,
     number,
     output_option,
     rule_options,
     run_task,
     score_options,
 )
-from judge.cli.panel_options import panel_options
+from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.cli.score_cmd import scoring_task
 from judge.constitution import load
@@ -69,10 +66,7 @@ from judge.tasks.score import OUT
 )
 @score_options
 @group_options(seed=True)
-@model_options
-@batch_options
-@panel_options
-@cascade_option
+@judge_options
 @field_options
 @ray_option
 def filter_(**kw: Any) -> None:

@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from judge.calibration import load_calibration
-from judge.cli.cascade_args import cascade_from, cascade_option
+from judge.cli.cascade_args import cascade_from
 from judge.cli.common import (
-    batch_options,
     calibration_options,
     choice,
     compare_options_from,
@@ -20,7 +19,6 @@ from judge.cli.common import (
     field_options,
     fields_from,
     id_field_option,
-    model_options,
     number,
     options_from,
     output_option,
@@ -30,8 +28,9 @@ from judge.cli.common import (
     seed_option,
     settings_from,
 )
+from judge.cli.judge_options import judge_options
 from judge.cli.pair_format import pair_format_from, pair_format_options
-from judge.cli.panel_options import panel_from, panel_options
+from judge.cli.panel_options import panel_from
 from judge.constitution import load
 from judge.engine.settings import make_runner
 from judge.io import count_rows, read_rows
@@ -114,10 +113,7 @@ from judge.tasks.score import OUT
     help="Write the dataset card here (a folder output gets README.md anyway).",
 )
 @score_options
-@model_options
-@batch_options
-@panel_options
-@cascade_option
+@judge_options
 @field_options
 def pairs(**kw: Any) -> None:
     """Make DPO preference pairs from prompts with several candidate responses.

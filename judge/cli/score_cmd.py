@@ -8,9 +8,8 @@ from typing import Any
 import click
 
 from judge.calibration import Calibration, load_for
-from judge.cli.cascade_args import cascade_from, cascade_option
+from judge.cli.cascade_args import cascade_from
 from judge.cli.common import (
-    batch_options,
     calibration_options,
     candidate_total,
     constitution_option,
@@ -18,14 +17,14 @@ from judge.cli.common import (
     field_options,
     fields_from,
     group_options,
-    model_options,
     output_option,
     run_task,
     score_options,
     score_options_from,
     settings_from,
 )
-from judge.cli.panel_options import panel_from, panel_options
+from judge.cli.judge_options import judge_options
+from judge.cli.panel_options import panel_from
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.constitution import load
 from judge.engine.settings import make_runner
@@ -43,10 +42,7 @@ from judge.tasks.score import OUT, ScoreTask
     "calibration.json from judge calibrate (absolute labels): adds "
     "calibrated_score, P(a human rates it good), to each row."
 )
-@model_options
-@batch_options
-@panel_options
-@cascade_option
+@judge_options
 @field_options
 @ray_option
 def score(**kw: Any) -> None:

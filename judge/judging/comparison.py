@@ -13,6 +13,7 @@ import asyncio
 import math
 import random
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ COMPARE_SCHEMA: dict[str, Any] = {
     "required": ["rationale", "winner"],
     "additionalProperties": False,
 }
+
+
+Ask = Callable[[Runner], Awaitable[Comparison]]  # one judge's verdict on the pair at hand
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,28 @@ class Comparer:
         index_b: int = 1,
     ) -> Comparison:
         """Judge a against b in both orders; `index_a`/`index_b` only label the record."""
+
+        async def once(r: Runner) -> Comparison:
+            return await self.compare_once(r, prompt, a, b, key, index_a, index_b)
+
+        return await self.decide(runner, once, (index_a, index_b))
+
+    async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
+        """Who judges the pair (indexes a, b): here the one runner; a panel or a cascade asks
+        several, each through `once`."""
+        return await once(runner)
+
+    async def compare_once(
+        self,
+        runner: Runner,
+        prompt: str | None,
+        a: str,
+        b: str,
+        key: str,
+        index_a: int,
+        index_b: int,
+    ) -> Comparison:
+        """One judge's verdict on a against b, both orders."""
         principles = self.principles_for(key)
         sampled = None if self.options.principles == "all" else principles[0].id
         outcomes = await asyncio.gather(

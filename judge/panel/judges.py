@@ -7,11 +7,9 @@ They plan the same requests as one judge (for --dry-run, once per member), and t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
-from judge.judging.comparison import CompareOptions, Comparer
+from judge.judging.comparison import Ask, CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Verdict
@@ -35,22 +33,6 @@ class PanelComparer(Comparer):
     ) -> None:
         super().__init__(constitution, options)
         self.panel = panel
-        self.single = Comparer(constitution, options)
 
-    async def compare(
-        self,
-        runner: Runner,
-        prompt: str | None,
-        a: str,
-        b: str,
-        *,
-        key: str = "",
-        index_a: int = 0,
-        index_b: int = 1,
-    ) -> Comparison:
-        def ask(member: Runner) -> Awaitable[Comparison]:
-            return self.single.compare(
-                member, prompt, a, b, key=key, index_a=index_a, index_b=index_b
-            )
-
-        return await self.panel.compare(runner, ask)
+    async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
+        return await self.panel.compare(runner, once)

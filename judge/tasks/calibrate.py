@@ -10,7 +10,7 @@ items are judged in one of two modes:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from judge.panel.panel import Panel
 from judge.records import Candidate, Usage, Verdict
 from judge.tasks.cascade import CascadeComparer, CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
+from judge.tasks.judges import JudgedBy
 from judge.tasks.summary import plan_text, plural
 
 MODES = ("score", "compare")
@@ -194,7 +195,7 @@ class LabelJudge:
 
 
 @dataclass
-class CalibrateTask(Defaults):
+class CalibrateTask(JudgedBy, Defaults):
     """Judge every labelled item, then measure agreement, fit a calibration and write the
     report: report.md, report.json, the figures, judgments.jsonl and calibration.json in
     `folder` (files an earlier run left there and this one did not write are removed)."""
@@ -217,18 +218,6 @@ class CalibrateTask(Defaults):
         self.judge_items = LabelJudge(self.constitution, self.setup, self.panel, self.cascade)
         self.judgments: list[Judgment] = []
         self.report: dict[str, Any] = {}
-
-    @property
-    def runners(self) -> Sequence[Runner]:
-        if self.cascade is not None:
-            return self.cascade.runners
-        return [self.runner] if self.panel is None else self.panel.runners
-
-    @property
-    def model(self) -> str:
-        if self.cascade is not None:
-            return self.cascade.name
-        return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[LabelItem]:
         return self.labels.items

@@ -23,7 +23,7 @@ from judge.engine.prices import Price
 from judge.engine.runner import Runner
 from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
-from judge.judging.comparison import CompareOptions, Comparer
+from judge.judging.comparison import Ask, CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.panel.members import Judge, settings_for
 from judge.records import Candidate, Comparison, Usage, Verdict
@@ -251,30 +251,15 @@ class CascadeComparer(Comparer):
         super().__init__(constitution, options)
         self.run = run
 
-    async def compare(
-        self,
-        runner: Runner,
-        prompt: str | None,
-        a: str,
-        b: str,
-        *,
-        key: str = "",
-        index_a: int = 0,
-        index_b: int = 1,
-    ) -> Comparison:
+    async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
         def look(c: Comparison) -> tuple[bool, float | None, Usage]:
             return c.p_a is not None, c.confidence, c.usage
 
-        async def ask(r: Runner) -> Comparison:
-            return await super(CascadeComparer, self).compare(
-                r, prompt, a, b, key=key, index_a=index_a, index_b=index_b
-            )
-
-        c, name, confidence, usage = await self.run.decide(ask, look)
+        c, name, confidence, usage = await self.run.decide(once, look)
         if name is None:
             return Comparison(
-                a=index_a,
-                b=index_b,
+                a=pair[0],
+                b=pair[1],
                 p_a=None,
                 winner=None,
                 usage=usage,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from judge.panel.panel import Panel
 from judge.records import Candidate, Verdict
 from judge.tasks.cascade import CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
+from judge.tasks.judges import JudgedBy
 from judge.tasks.summary import plan_text, plural
 
 OUT = "out"  # the name of the rows' output among a task's sinks
@@ -80,7 +81,7 @@ def output_row(
 
 
 @dataclass
-class ScoreTask(Defaults):
+class ScoreTask(JudgedBy, Defaults):
     """Judge every candidate under a constitution; one row each, in input order."""
 
     constitution: Constitution
@@ -115,18 +116,6 @@ class ScoreTask(Defaults):
             if self.options.per_principle
             else "all-principles"
         )
-
-    @property
-    def runners(self) -> Sequence[Runner]:
-        if self.cascade is not None:
-            return self.cascade.runners
-        return [self.runner] if self.panel is None else self.panel.runners
-
-    @property
-    def model(self) -> str:
-        if self.cascade is not None:
-            return self.cascade.name
-        return self.runner.backend.name if self.panel is None else self.panel.name
 
     def units(self) -> Iterable[Candidate]:
         return self.scorer.plan(self.candidates())
