@@ -19,15 +19,16 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from judge.backends.base import Backend, Message, Request, Response, request_key
-from judge.engine.batcher import BatchConfig, Batcher, RealtimeFallback
+from judge.engine.batcher import Batcher, RealtimeFallback
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
-from judge.engine.claims import CLAIM_TTL, Claims
-from judge.engine.limits import Limiter, MinuteLimiter, SharedLimits, Slots
+from judge.engine.claims import Claims
+from judge.engine.jobs import Job, Outcome, RunnerConfig
+from judge.engine.limits import Limiter, MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
@@ -46,51 +47,6 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 MAX_RETRY_AFTER = 600.0  # seconds
-
-
-@dataclass
-class Job(Generic[T]):
-    """One model call and how to read its answer."""
-
-    request: Request
-    parse: Callable[[Response], T]
-
-
-@dataclass
-class Outcome(Generic[T]):
-    value: T | None
-    error: str | None
-    usage: Usage
-    cached: bool
-    response: Response | None = None
-    kind: str | None = None  # why there is no value (judge.engine.stats KINDS)
-
-
-@dataclass
-class RunnerConfig:
-    concurrency: int = 8
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    max_retries: int = 8
-    # Rate limits (a transient error with Retry-After) have their own, larger budget: the server
-    # said when to come back, so waiting is not a sign that the item will never pass. Counting
-    # them against max_retries lost items under a steady rate limit (benchmarks/drills, peers).
-    max_rate_limit_retries: int = 100
-    max_reasks: int = 2
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    max_cost: float | None = None
-    window: int | None = None  # units in flight; default 4 x concurrency, at least 64
-    # Lower the limit on calls in flight after a rate limit (see Slots); False: a fixed limit.
-    adaptive: bool = True
-    # Seconds a claim on a cache key lasts unless renewed (judge.engine.claims). A claim whose
-    # process is gone (same host) ends at once.
-    claim_ttl: float = CLAIM_TTL
-    # --batch: calls go to the provider's batch API, one job a round (judge.engine.batcher).
-    batch: BatchConfig = field(default_factory=BatchConfig)
-    # Limits shared with other processes (judge.ray: one rate limit and one --max-cost budget
-    # for a cluster); None: this process's own.
-    shared: SharedLimits | None = None
 
 
 class Runner:

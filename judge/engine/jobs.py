@@ -1,0 +1,61 @@
+"""What the runner is given and gives back: a job (one model call and how to read its answer),
+its outcome, and the runner's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from judge.backends.base import Request, Response
+from judge.engine.batcher import BatchConfig
+from judge.engine.claims import CLAIM_TTL
+from judge.engine.limits import SharedLimits
+from judge.records import Usage
+
+T = TypeVar("T")
+
+
+@dataclass
+class Job(Generic[T]):
+    """One model call and how to read its answer."""
+
+    request: Request
+    parse: Callable[[Response], T]
+
+
+@dataclass
+class Outcome(Generic[T]):
+    value: T | None
+    error: str | None
+    usage: Usage
+    cached: bool
+    response: Response | None = None
+    kind: str | None = None  # why there is no value (judge.engine.stats KINDS)
+
+
+@dataclass
+class RunnerConfig:
+    concurrency: int = 8
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int = 8
+    # Rate limits (a transient error with Retry-After) have their own, larger budget: the server
+    # said when to come back, so waiting is not a sign that the item will never pass. Counting
+    # them against max_retries lost items under a steady rate limit (benchmarks/drills, peers).
+    max_rate_limit_retries: int = 100
+    max_reasks: int = 2
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    max_cost: float | None = None
+    window: int | None = None  # units in flight; default 4 x concurrency, at least 64
+    # Lower the limit on calls in flight after a rate limit (see Slots); False: a fixed limit.
+    adaptive: bool = True
+    # Seconds a claim on a cache key lasts unless renewed (judge.engine.claims). A claim whose
+    # process is gone (same host) ends at once.
+    claim_ttl: float = CLAIM_TTL
+    # --batch: calls go to the provider's batch API, one job a round (judge.engine.batcher).
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    # Limits shared with other processes (judge.ray: one rate limit and one --max-cost budget
+    # for a cluster); None: this process's own.
+    shared: SharedLimits | None = None
