@@ -339,3 +339,49 @@ def test_an_unreachable_judge_fails_the_run_with_every_row_written(
     failed = [r for r in rows if r["score"] is None]
     assert failed and all("the last judge failed: model call failed" in r["judge"]["error"]
                           for r in failed)  # fmt: skip
+
+
+def test_a_cascade_fitted_from_a_judges_file_keeps_each_judges_own_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--judges FILE with --target-agreement: the members in order are the cascade's judges, each
+    with its own server and key variable, recorded in cascade.json and used by --cascade."""
+    monkeypatch.setenv("CHEAP_KEY", "sk-cheap")
+    monkeypatch.setenv("STRONG_KEY", "sk-strong")
+    sim, src, constitution = _setup(tmp_path, 120)
+    with (
+        FakeOpenAIServer(handler=sim.handler) as cheap,
+        FakeOpenAIServer(handler=sim.handler) as strong,
+    ):
+        judges = tmp_path / "judges.json"
+        judges.write_text(json.dumps([
+            {"name": "cheap", "model": "openai/cheap", "base_url": cheap.base_url,
+             "api_key_env": "CHEAP_KEY"},
+            {"name": "strong", "model": "openai/strong", "base_url": strong.base_url,
+             "api_key_env": "STRONG_KEY"},
+        ]))  # fmt: skip
+        common = ["-c", str(constitution), "-q", "--cache", str(tmp_path / "cache.sqlite")]
+        fit = ["calibrate", str(src), *common, "--judges", str(judges), "--target-agreement",
+               "0.8", "--delta", "0.1", "-o", str(tmp_path / "fit")]  # fmt: skip
+        result = CliRunner().invoke(main, fit)
+        assert result.exit_code == 0, result.output
+        saved = json.loads((tmp_path / "fit" / "cascade.json").read_text())
+        recorded = {j["name"]: j for j in saved["judges"]}
+        assert [s["judge"] for s in saved["stages"]] == ["cheap", "strong"]
+        assert recorded["cheap"]["base_url"] == cheap.base_url
+        assert recorded["strong"]["api_key_env"] == "STRONG_KEY"
+        assert {b["model"] for b in cheap.bodies} == {"cheap"}
+        assert {b["model"] for b in strong.bodies} == {"strong"}
+
+        # --cascade: each judge at its own server, no --base-url given.
+        sent = (cheap.count, strong.count)
+        run = ["score", str(src), *common, "--cascade", str(tmp_path / "fit/cascade.json"),
+               "-o", str(tmp_path / "out.jsonl"), "--no-cache"]  # fmt: skip
+        result = CliRunner().invoke(main, run)
+        assert result.exit_code == 0, result.output
+        assert cheap.count > sent[0] and strong.count > sent[1]
+
+        both = ["calibrate", str(src), *common, "--judges", str(judges), "--escalate-to", "x",
+                "--target-agreement", "0.8", "-o", str(tmp_path / "no")]  # fmt: skip
+        refused = CliRunner().invoke(main, both)
+        assert refused.exit_code == 2 and "not both" in refused.output

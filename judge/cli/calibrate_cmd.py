@@ -29,6 +29,7 @@ from judge.cli.panel_options import panel_from
 from judge.constitution import Constitution, load
 from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
+from judge.panel.members import Judge, load_judges
 from judge.tasks.calibrate import CalibrateTask, JudgeSetup
 from judge.tasks.cascade import open_judges
 from judge.tasks.cascade_fit import CascadeFitTask
@@ -146,6 +147,18 @@ def calibrate(**kw: Any) -> None:
     judgments.jsonl and calibration.json to the output folder.
     """
     settings = settings_from(kw)
+    # Fitting a cascade from a judges file: its members in order (each its own server, key and
+    # price), the first the cheapest; not a panel.
+    staged: list[Judge] | None = None
+    if kw["target_agreement"] is not None and kw.get("judges"):
+        if kw["escalate_to"] or kw.get("models"):
+            raise click.UsageError(
+                "give a cascade's judges with --judges FILE (in order) or with -m and "
+                "--escalate-to, not both"
+            )
+        staged = load_judges(kw.pop("judges"))
+        if len(staged) < 2:
+            raise click.UsageError("a cascade from --judges FILE needs at least two judges")
     panel = panel_from(kw, settings)
     constitution = load(kw["constitution_path"])
     if kw["escalate_to"] or kw["target_agreement"] is not None:
@@ -177,7 +190,9 @@ def calibrate(**kw: Any) -> None:
         "cascade": kw["cascade_path"],
     }
     if kw["target_agreement"] is not None:
-        models = [settings.model, *kw["escalate_to"]]
+        models: list[str | Judge] = (
+            [settings.model, *kw["escalate_to"]] if staged is None else list(staged)
+        )
         fit_task = cascade_fit_task(kw, settings, models, constitution, labels, setup, folder)
         fit_task.meta = meta
         exit_with(run_task(fit_task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
@@ -206,7 +221,7 @@ def calibrate(**kw: Any) -> None:
 def cascade_fit_task(
     kw: dict[str, Any],
     settings: Settings,
-    models: list[str],
+    models: list[str | Judge],
     constitution: Constitution,
     labels: LabelSet,
     setup: JudgeSetup,
@@ -226,7 +241,7 @@ def cascade_fit_task(
                 "with exactly (binary or a few levels)",
                 where=kw["labels_path"],
             )
-    if len(set(models)) < len(models):
+    if len({m if isinstance(m, str) else m.name for m in models}) < len(models):
         raise click.UsageError("each judge of a cascade once: -m and --escalate-to repeat one")
     runners, judges = open_judges(models, settings, require_key=not kw["dry_run"])
     return CascadeFitTask(

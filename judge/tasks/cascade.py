@@ -48,11 +48,11 @@ def judge_settings(judge: CascadeJudge, shared: Settings) -> Settings:
     return settings_for(member, shared)
 
 
-def describe_judge(settings: Settings, runner: Runner) -> CascadeJudge:
+def describe_judge(settings: Settings, runner: Runner, name: str | None = None) -> CascadeJudge:
     """How cascade.json records a judge (the fields of a panel's judge spec)."""
     price = runner.price
     return CascadeJudge(
-        name=runner.backend.name,
+        name=name or runner.backend.name,
         model=settings.model,
         base_url=settings.base_url,
         api_key_env=settings.api_key_env,
@@ -63,15 +63,21 @@ def describe_judge(settings: Settings, runner: Runner) -> CascadeJudge:
 
 
 def open_judges(
-    models: Sequence[str], shared: Settings, *, require_key: bool = True
+    models: Sequence[str | Judge], shared: Settings, *, require_key: bool = True
 ) -> tuple[list[Runner], list[CascadeJudge]]:
-    """A runner per model (-m, then each --escalate-to), and how cascade.json records each."""
+    """A runner per judge (-m, then each --escalate-to; or the members of a judges file, each
+    with its own server, key and price), and how cascade.json records each."""
     runners, judges = [], []
     for model in models:
-        settings = judge_settings(CascadeJudge(model, model), shared)
+        if isinstance(model, str):
+            settings = judge_settings(CascadeJudge(model, model), shared)
+        else:
+            settings = settings_for(model, shared)
         runner = make_runner(settings, require_key=require_key)
         runners.append(runner)
-        judges.append(describe_judge(settings, runner))
+        judges.append(
+            describe_judge(settings, runner, None if isinstance(model, str) else model.name)
+        )
     return runners, judges
 
 
