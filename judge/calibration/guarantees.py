@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 def p_value(agreed: int, n: int, target: float) -> float:
@@ -33,6 +32,8 @@ def p_value(agreed: int, n: int, target: float) -> float:
         raise ValueError(f"agreed must be within 0..n, got {agreed} of {n}")
     if n == 0:
         return 1.0
+    from scipy import stats  # here: scipy.stats takes 0.5 s to import, and every run loads this
+
     return float(stats.binom.sf(agreed - 1, n, target))
 
 
@@ -40,6 +41,8 @@ def lower_bound(agreed: int, n: int, delta: float) -> float:
     """Clopper-Pearson one-sided lower confidence bound on the agreement, at level 1 - delta."""
     if n == 0 or agreed == 0:
         return 0.0
+    from scipy import stats
+
     return float(stats.beta.ppf(delta, agreed, n - agreed + 1))
 
 

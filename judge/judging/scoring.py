@@ -8,6 +8,7 @@ candidate is unjudged with the reason, never given a made-up score.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable
@@ -231,6 +232,7 @@ def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str,
 # The text before a score token; its log-probabilities are the only ones kept (Request).
 SCORE_KEY = r'"score"\s*:\s*'
 _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
+_SCORE_KEY_SPAN = 64  # `"score":` and the spaces around it: how far back a score token looks
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
 
 
@@ -249,15 +251,19 @@ def score_distributions(
         return {}
     out: dict[str, tuple[int, dict[int, float]]] = {}
     ids = {p.id: p for p in principles}
+    text = response.text
+    # Where each principle is named (the end of its `"id": {`), found once: looking back from
+    # every digit token instead made reading a cached run's answers quadratic in their length.
+    named = [(m.end(), m.group(1)) for m in _PRINCIPLE_KEY.finditer(text) if m.group(1) in ids]
+    ends = [end_ for end_, _ in named]
     for tok in response.logprobs:
         at = tok.offset or 0
         if not tok.token.strip().isdigit() or at < start or (end is not None and at >= end):
             continue
-        before = response.text[: tok.offset]
-        if not _AFTER_SCORE_KEY.search(before):
+        if not _AFTER_SCORE_KEY.search(text, max(0, at - _SCORE_KEY_SPAN), at):
             continue
-        keys = _PRINCIPLE_KEY.findall(before)
-        pid = next((k for k in reversed(keys) if k in ids), None)
+        k = bisect.bisect_right(ends, at)
+        pid = named[k - 1][1] if k else None
         if pid is None and len(principles) == 1:
             pid = principles[0].id
         if pid is None or pid in out:
