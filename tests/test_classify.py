@@ -253,6 +253,10 @@ def test_reading_stays_a_few_batches_ahead(model: model_dir.ModelDir) -> None:
         (["--min-prob", "0.5", "--min-score", "0.5"], "--min-score"),
         ([], "exactly one of --min-prob"),
         (["--min-prob", "0.5", "--keep-top", "0.5"], "exactly one of --min-prob"),
+        # Who judges means nothing to a classifier: refused, not silently ignored.
+        (["--min-prob", "0.5", "-m", "openai/a", "-m", "openai/b"], "-m judge with a model"),
+        (["--min-prob", "0.5", "--judges", "j.yaml"], "--judges judge with a model"),
+        (["--min-prob", "0.5", "--cascade", "c.json"], "--cascade judge with a model"),
     ],
 )
 def test_classifier_usage_errors(

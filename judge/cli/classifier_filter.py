@@ -21,6 +21,8 @@ _JUDGE_ONLY = {
     "min_score": "--min-score",
     "target_precision": "--target-precision",
     "calibration_path": "--calibration",
+    "judges": "--judges",
+    "cascade_path": "--cascade",
 }
 
 
@@ -33,6 +35,8 @@ def classifier_filter(kw: dict[str, Any]) -> None:
             "alone (its MODEL_DIR/meta.json names the constitution it learnt)"
         )
     wrong = [flag for key, flag in _JUDGE_ONLY.items() if kw.get(key) is not None]
+    if ctx.get_parameter_source("model") == click.core.ParameterSource.COMMANDLINE:
+        wrong.insert(0, "-m")  # a model or a panel of them: the classifier would ignore them
     if wrong:
         raise click.UsageError(
             f"{', '.join(wrong)} judge with a model; with --classifier give --min-prob P "
