@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,32 @@ def commit() -> str | None:
         return None
 
 
+def usable_cores() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
+def write_docs(path: str, docs: list[tuple[str, float]], ids: Iterable[int]) -> str:
+    """The documents `ids` as JSON Lines rows {id, text}; returns the path."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in ids:
+            f.write(json.dumps({"id": i, "text": docs[i][0]}) + "\n")
+    return path
+
+
+def train_classifier(folder: str) -> tuple[str, Any]:
+    """`judge distill` on 4,000 scored documents of another seed: (MODEL_DIR, what it made)."""
+    from judge.tasks.distill import DistillOptions, choose_rule, distill
+
+    scored = os.path.join(folder, "scored.jsonl")
+    with open(scored, "w", encoding="utf-8") as f:
+        for text, score in documents(4_000, seed=1):
+            f.write(json.dumps({"text": text, "score": score}) + "\n")
+    model_dir = os.path.join(folder, "model")
+    made = distill(scored, model_dir, DistillOptions(rule=choose_rule(min_score=0.5)))
+    return model_dir, made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 documents, 1 round")
@@ -127,24 +154,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
     n, rounds = (1_000, 1) if args.quick else (args.docs, args.rounds)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-
-    from judge.tasks.distill import DistillOptions, choose_rule, distill
-
+    cores = usable_cores()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         docs = documents(n)
-        docs_path = os.path.join(tmp, "docs.jsonl")
-        with open(docs_path, "w", encoding="utf-8") as f:
-            for i, (text, _) in enumerate(docs):
-                f.write(json.dumps({"id": i, "text": text}) + "\n")
-        scored_path = os.path.join(tmp, "scored.jsonl")
-        with open(scored_path, "w", encoding="utf-8") as f:
-            for text, score in documents(4_000, seed=1):
-                f.write(json.dumps({"text": text, "score": score}) + "\n")
-        model_dir = os.path.join(tmp, "model")
-        made = distill(scored_path, model_dir, DistillOptions(rule=choose_rule(min_score=0.5)))
+        docs_path = write_docs(os.path.join(tmp, "docs.jsonl"), docs, range(n))
+        model_dir, made = train_classifier(tmp)
         texts = [t for t, _ in docs]
         out = os.path.join(tmp, "kept.jsonl")
         best: dict[str, float] = {}

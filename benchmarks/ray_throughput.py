@@ -34,7 +34,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.classifier_throughput import WORDS, commit, documents  # noqa: E402
+from benchmarks.classifier_throughput import (  # noqa: E402
+    WORDS,
+    commit,
+    documents,
+    train_classifier,
+    usable_cores,
+    write_docs,
+)
 from tests.ray_cluster import local_cluster, ray_env  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "ray_throughput.json"
@@ -58,32 +65,19 @@ def main() -> None:
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
     n, rounds = (3_000, 1) if args.quick else (args.docs, args.rounds)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-
-    from judge.tasks.distill import DistillOptions, choose_rule, distill
-
+    cores = usable_cores()
     load_before = os.getloadavg()
     runs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         docs = documents(n)
-        whole = os.path.join(tmp, "docs.jsonl")
+        whole = write_docs(os.path.join(tmp, "docs.jsonl"), docs, range(n))
         shards = os.path.join(tmp, "shards")
         os.mkdir(shards)
         per = -(-n // args.shards)
-        with open(whole, "w", encoding="utf-8") as f:
-            for i, (text, _) in enumerate(docs):
-                f.write(json.dumps({"id": i, "text": text}) + "\n")
         for s in range(args.shards):
-            with open(os.path.join(shards, f"part-{s:03d}.jsonl"), "w", encoding="utf-8") as f:
-                for i in range(s * per, min(n, (s + 1) * per)):
-                    f.write(json.dumps({"id": i, "text": docs[i][0]}) + "\n")
-        scored = os.path.join(tmp, "scored.jsonl")
-        with open(scored, "w", encoding="utf-8") as f:
-            for text, score in documents(4_000, seed=1):
-                f.write(json.dumps({"text": text, "score": score}) + "\n")
-        model = os.path.join(tmp, "model")
-        distill(scored, model, DistillOptions(rule=choose_rule(min_score=0.5)))
+            part = os.path.join(shards, f"part-{s:03d}.jsonl")
+            write_docs(part, docs, range(s * per, min(n, (s + 1) * per)))
+        model, _ = train_classifier(tmp)
         base = [sys.executable, "-m", "judge", "filter"]
         rule = ["--classifier", model, "--min-prob", "0.5"]
         out = os.path.join(tmp, "out")
