@@ -31,10 +31,14 @@ def all_principles(score: int = 4, rationale: str = "fine") -> Answer:
     """An answer giving `score` to every principle the request's schema asks for (for every
     candidate of a grouped request: `--group`)."""
 
-    def fill(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    def fill(schema: dict[str, Any], root: dict[str, Any]) -> Any:
         ref = schema.get("$ref")
         if isinstance(ref, str):  # "#/$defs/NAME"
             return fill(root["$defs"][ref.rsplit("/", 1)[-1]], root)
+        if schema.get("type") == "integer":  # a bare score (--rationale brief and none)
+            return score
+        if schema.get("type") == "string":  # the candidate's rationale (--rationale brief)
+            return rationale
         if "score" in schema["properties"]:  # one principle's object
             return {"rationale": rationale, "score": score}
         return {key: fill(schema["properties"][key], root) for key in schema["required"]}

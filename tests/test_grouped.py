@@ -194,17 +194,22 @@ def test_after_the_reasks_the_usable_part_is_kept(constitution: Constitution) ->
     assert all(r["scores"]["helpful"] == helpful(r["response"]) for r in kept)
 
 
-@pytest.mark.parametrize("rationale", ["full", "short", "none"])
+@pytest.mark.parametrize("rationale", ["full", "short", "brief", "none"])
 def test_rationale_modes(constitution: Constitution, rationale: str) -> None:
     backend = FakeBackend(answer=all_principles(3))
     rows = score_all(constitution, cands("Q?", ["a", "b"]), backend, rationale=rationale)
     request = backend.requests[0]
     assert request.schema is not None
     assert request.schema["properties"]["response_2"] == {"$ref": "#/$defs/verdict"}
-    one = request.schema["$defs"]["verdict"]["properties"]["helpful"]
-    assert ("rationale" in one["properties"]) == (rationale != "none")
-    assert request.max_tokens == 2 * ({"full": 80, "short": 30, "none": 12}[rationale] * 2 + 40)
+    verdict = request.schema["$defs"]["verdict"]["properties"]
+    one = verdict["helpful"]
+    assert ("rationale" in one.get("properties", {})) == (rationale in ("full", "short"))
+    assert ("rationale" in verdict) == (rationale == "brief")
+    budget = {"full": 80, "short": 30, "brief": 12, "none": 8}[rationale]
+    assert request.max_tokens == 2 * (budget * 2 + 40)
     assert all(r["scores"]["helpful"] == 3 for r in rows)
+    want = {"full": {"helpful", "honest"}, "short": {"helpful", "honest"}, "brief": {"overall"}}
+    assert all(set(r["rationales"]) == want.get(rationale, set()) for r in rows)
 
 
 def test_group_is_refused_with_per_principle(constitution: Constitution) -> None:
@@ -324,3 +329,104 @@ def test_calibrate_scores_both_responses_of_a_pair_in_one_call(
     assert run.exit_code == 0, run.stderr
     assert len(fake_backend.requests) == 4  # one call a pair, not two
     assert all(len(shown(q)) == 2 for q in fake_backend.requests)
+
+
+_TAGS = re.compile(r"<candidate_prompt>\n(.*?)\n</candidate_prompt>")
+
+
+def test_mix_prompts_fills_a_call_with_several_prompts(constitution: Constitution) -> None:
+    """--mix-prompts: one call holds the responses to several prompts, each prompt shown once
+    and right before its responses; every score lands on its own candidate."""
+    backend = FakeBackend(answer=by_text)
+    members = (
+        cands("Capital?", ["Paris", "Lyon is not it"])
+        + cands("2+2?", ["4"], 2)
+        + cands("Colour of the sky?", ["blue", "grey at night", "green"], 3)
+    )
+    rows = score_all(constitution, members, backend, mix_prompts=True)
+    assert len(backend.requests) == 1
+    user = backend.requests[0].messages[-1].content
+    prompt_of = {c.response: c.prompt for c in members}
+    assert user.count("<candidate_prompt>") == 3
+    texts = shown(backend.requests[0])
+    for label, text in texts.items():  # each response comes after its own prompt
+        at = user.index(f'<candidate_response id="{label.split("_")[1]}">')
+        before = _TAGS.findall(user[:at])
+        assert before[-1] == prompt_of[text]
+    assert "each answers the <candidate_prompt>" in backend.requests[0].messages[0].content
+    assert [r["response"] for r in rows] == [c.response for c in members]
+    assert all(r["scores"]["helpful"] == helpful(r["response"]) for r in rows)
+    assert {r["judge"]["group"]["size"] for r in rows} == {6}
+    # without the flag: a call a prompt
+    plain = FakeBackend(answer=by_text)
+    score_all(constitution, members, plain)
+    assert len(plain.requests) == 3
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["p", "q", "r"]), min_size=1, max_size=12), st.integers(0, 9))
+def test_a_mixed_group_keeps_each_prompts_responses_together(
+    prompts_: list[str], seed: int
+) -> None:
+    members = [
+        Candidate(index=i, row_index=i, prompt=p, response=f"answer {i}")
+        for i, p in enumerate(prompts_)
+    ]
+    order = shuffled(members, seed)
+    assert sorted(order) == list(range(len(members)))
+    seen = [members[i].prompt for i in order]
+    blocks = [p for k, p in enumerate(seen) if k == 0 or p != seen[k - 1]]
+    assert len(blocks) == len(set(seen))  # one run of positions a prompt
+    # a one-prompt group keeps the order earlier versions gave it (their cached answers hold)
+    import hashlib
+    import random
+
+    same = [m.model_copy(update={"prompt": "p"}) for m in members]
+    texts = [seed, "p", *(m.response for m in same)]
+    digest = hashlib.sha256(json.dumps(texts).encode()).digest()
+    old = list(range(len(same)))
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(old)
+    assert shuffled(same, seed) == old
+
+
+def test_runs_mix_prompts_up_to_the_size() -> None:
+    items = cands("a", ["1", "2"]) + cands("b", ["3", ""], 2) + cands("c", ["5", "6", "7"], 4)
+    items += cands(None, ["doc"], 7)
+    got = [[c.index for c in members] for _, members in runs(items, 4, mix=True)]
+    assert got == [[0, 1, 2, 4], [5, 6], [7]]  # documents are never mixed with responses
+
+
+def test_cli_mix_prompts_needs_group(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [{"prompt": f"Q{i}?", "responses": ["a", "b"]} for i in range(5)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["score", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--dry-run"]
+    bad = CliRunner().invoke(main, [*common, "--mix-prompts"])
+    assert bad.exit_code == 2 and "add --group" in bad.stderr
+    run = CliRunner().invoke(main, [*common, "--group", "--mix-prompts", "--group-size", "4"])
+    assert run.exit_code == 0 and "-> 3 calls" in run.stderr, run.stderr
+    assert "-> 5 calls" in CliRunner().invoke(main, [*common, "--group"]).stderr
+
+
+def test_calibrate_mixes_pairs_into_one_call(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    """calibrate --group --mix-prompts: the pairs of several items share a call, so the
+    agreement of the cheapest mode can be measured on the user's own labels."""
+    labels = tmp_path / "pairs.jsonl"
+    rows = [
+        {"prompt": f"q{i}", "response_a": "a" * (i + 1), "response_b": "b", "human_preference": "A"}
+        for i in range(5)
+    ]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["calibrate", str(labels), "-c", str(constitution_file), "-m", "fake/judge", "--group"]
+    args += ["--mix-prompts", "--group-size", "4"]
+    plan = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert plan.exit_code == 0 and "-> 3 calls" in plan.stderr, plan.stderr
+    run = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "report")])
+    assert run.exit_code == 0, run.stderr
+    assert len(fake_backend.requests) == 3  # 10 responses in calls of 4, 4 and 2
+    judged = [json.loads(x) for x in (tmp_path / "report" / "judgments.jsonl").open()]
+    assert len(judged) == 5 and all(j["error"] is None for j in judged)

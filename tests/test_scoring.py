@@ -12,7 +12,13 @@ from judge.backends.base import Request, Response, TokenLogprob
 from judge.constitution import Constitution, parse
 from judge.engine.runner import Runner, RunnerConfig
 from judge.judging.prompts import neutralize
-from judge.judging.scoring import ScoreOptions, Scorer, expected_scores, parse_verdict
+from judge.judging.scoring import (
+    ScoreOptions,
+    Scorer,
+    expected_scores,
+    parse_verdict,
+    score_key,
+)
 from judge.records import Candidate
 from judge.tasks.driver import RowList, drive
 from judge.tasks.score import OUT, ScoreTask, output_row
@@ -210,7 +216,9 @@ def test_parse_verdict_is_strict(constitution: Constitution) -> None:
         text='```json\n{"helpful": {"rationale": "r", "score": 2}, '
         '"honest": {"rationale": "r", "score": "7"}}\n```'
     )
-    assert parse_verdict(ps, ok) == {"helpful": (2, "r"), "honest": (7, "r")}
+    assert parse_verdict(ps, ok) == ({"helpful": (2, "r"), "honest": (7, "r")}, "")
+    flat = Response(text='{"helpful": 2, "honest": 7, "rationale": "cites no source"}')
+    assert parse_verdict(ps, flat) == ({"helpful": (2, ""), "honest": (7, "")}, "cites no source")
     from judge.errors import ParseError
 
     for bad in [
@@ -219,6 +227,9 @@ def test_parse_verdict_is_strict(constitution: Constitution) -> None:
         "no json here",
         '{"helpful": {"score": true}, "honest": {"score": 1}}',
         '{"helpful": {"score": 2.5}, "honest": {"score": 1}}',
+        '{"helpful": 2, "honest": null}',
+        '{"helpful": 2, "honest": [7]}',
+        '{"helpful": 2, "honest": 99}',
     ]:
         with pytest.raises(ParseError):
             parse_verdict(ps, Response(text=bad))
@@ -256,7 +267,7 @@ def test_rationale_none_asks_for_scores_only_and_full_is_the_default(
     assert "at most ten words" in short.messages[0].content
     n = len(constitution.principles)
     assert (none.max_tokens, short.max_tokens, default[0].max_tokens) == (
-        12 * n + 40,
+        8 * n + 40,
         30 * n + 40,
         80 * n + 40,
     )
@@ -270,3 +281,57 @@ def test_a_scores_only_answer_parses(constitution: Constitution) -> None:
     cand = Candidate(index=0, row_index=1, prompt="p", response="r")
     [scored] = run_all(FakeBackend(answer=answer), constitution, [cand], rationale="none")
     assert scored.verdict.error is None and scored.verdict.score is not None
+
+
+def test_brief_asks_for_bare_scores_and_one_rationale_a_candidate(
+    constitution: Constitution,
+) -> None:
+    ids = [p.id for p in constitution.principles]
+    (brief,) = Scorer(constitution, ScoreOptions(rationale="brief")).requests(cand())
+    assert brief.schema is not None
+    assert brief.schema["required"] == [*ids, "rationale"]
+    assert all(brief.schema["properties"][pid]["type"] == "integer" for pid in ids)
+    assert "lowest score" in brief.messages[0].content
+
+    def answer(request: Request) -> str:
+        return json.dumps({"helpful": 2, "honest": 5, "rationale": "ignores half the question"})
+
+    [scored] = run_all(FakeBackend(answer=answer), constitution, [cand()], rationale="brief")
+    assert scored.verdict.scores == {"helpful": 2.0, "honest": 5.0}
+    assert scored.row["rationales"] == {"overall": "ignores half the question"}
+    # One principle a call: the one rationale is that principle's.
+    [alone] = run_all(
+        FakeBackend(answer=lambda r: json.dumps({r.schema["required"][0]: 3, "rationale": "why"})),
+        constitution,
+        [cand()],
+        rationale="brief",
+        per_principle=True,
+    )
+    assert alone.row["rationales"] == {pid: "why" for pid in ids}
+
+
+def test_brief_refuses_a_principle_named_like_its_key() -> None:
+    clash = parse("name: c\nscale: 1-5\n\nJudge.\n\n## rationale\n\nIs it reasoned?\n")
+    with pytest.raises(ValueError, match="rename that principle"):
+        Scorer(clash, ScoreOptions(rationale="brief"))
+    Scorer(clash, ScoreOptions(rationale="short"))  # the key is nested there: no clash
+
+
+def test_expected_scores_from_bare_scores(constitution: Constitution) -> None:
+    """--rationale brief and none write `"id": 4`: the digit right after a principle's key
+    gives its distribution; the backend keeps the log-probabilities after score_key()."""
+    import math
+    import re
+
+    ps = constitution.principles
+    tokens = ['{"', "helpful", '":', " ", "4", ',"', "honest", '":', "6", ',"', "rationale"]
+    tokens.append('":"x"}')
+    lps = [TokenLogprob(t, -0.1) for t in tokens]
+    lps[4] = TokenLogprob("4", math.log(0.5), {"5": math.log(0.5)})
+    lps[8] = TokenLogprob("6", math.log(0.8), {"2": math.log(0.2), "x": math.log(0.1)})
+    exp = expected_scores(ps, Response(text="".join(tokens), logprobs=lps))
+    assert exp == pytest.approx({"helpful": 4.5, "honest": 0.8 * 6 + 0.2 * 2})
+    keep = re.compile(score_key(ps, "none"))
+    text = "".join(tokens)
+    assert [m.end() for m in keep.finditer(text)] == [text.index(" 4") + 1, text.index("6")]
+    assert score_key(ps, "short") == score_key(ps, "full") == r'"score"\s*:\s*'

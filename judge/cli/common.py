@@ -284,8 +284,10 @@ score_options = stack(
         "--rationale",
         RATIONALES,
         "full",
-        "What the judge writes beside each score: full (one or two sentences), short (at "
-        "most ten words) or none (scores only: the fewest output tokens, the cheapest verdict).",
+        "What the judge writes beside the scores: full (one or two sentences a principle), "
+        "short (at most ten words a principle), brief (one rationale of at most ten words a "
+        "candidate, in rationales.overall) or none (scores only). Output tokens are most of a "
+        "verdict's price: brief and none are the cheapest.",
     ),
 )
 
@@ -313,6 +315,13 @@ def group_options(seed: bool) -> Callable[[F], F]:
             8,
             "With --group: at most this many candidates a call (longer runs are split).",
         ),
+        click.option(
+            "--mix-prompts",
+            is_flag=True,
+            help="With --group: fill each call with up to --group-size candidates whatever "
+            "their prompts (each shown after its own prompt), so the constitution is shared "
+            "even when a prompt has one or two responses; the cheapest calls.",
+        ),
     ]
     if seed:
         options.append(seed_option("Seed of --group's shuffled order."))
@@ -325,6 +334,8 @@ def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
     group size; 0 is off)."""
     if kw.get("group") and kw["per_principle"]:
         raise click.UsageError("--group judges every principle in one call: drop --per-principle")
+    if kw.get("mix_prompts") and not kw.get("group"):
+        raise click.UsageError("--mix-prompts fills the calls of --group: add --group")
     group = kw["group_size"] if kw.get("group") else 0
     return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"], group=group)
 

@@ -36,7 +36,7 @@ from judge.judging.scoring import (
     _DUTY,
     _FIELDS,
     _TOKENS,
-    SCORE_KEY,
+    OVERALL,
     ScoreOptions,
     Scorer,
     cut_prompt,
@@ -45,12 +45,14 @@ from judge.judging.scoring import (
     kind_of,
     parse_scores,
     principle_text,
+    rationale_of,
+    score_key,
     verdict_schema,
 )
 from judge.records import Candidate, GroupPlace, Usage, Verdict
 
-# label -> (principle id -> (score, rationale), expected scores)
-Parsed = dict[str, tuple[dict[str, tuple[int, str]], dict[str, float]]]
+# label -> (principle id -> (score, rationale), expected scores, the candidate's rationale)
+Parsed = dict[str, tuple[dict[str, tuple[int, str]], dict[str, float], str]]
 
 
 class Group:
@@ -71,19 +73,30 @@ class Group:
 
 
 def shuffled(members: list[Candidate], seed: int) -> list[int]:
-    """A seeded order of the members: the same group and seed give the same order anywhere."""
-    texts = [seed, members[0].prompt, *(m.response for m in members)]
+    """A seeded order of the members: the same group and seed give the same order anywhere.
+    The responses to one prompt stay together (their prompt is shown once, before them): the
+    prompts' order is shuffled, then each prompt's responses."""
+    blocks: dict[str | None, list[int]] = {}
+    for i, m in enumerate(members):
+        blocks.setdefault(m.prompt, []).append(i)
+    prompts_ = [members[0].prompt] if len(blocks) == 1 else list(blocks)
+    texts = [seed, *prompts_, *(m.response for m in members)]
     digest = hashlib.sha256(json.dumps(texts).encode("utf-8", "surrogatepass")).digest()
-    order = list(range(len(members)))
-    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
-    return order
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    order = list(blocks.values())
+    if len(order) > 1:
+        rng.shuffle(order)
+    for block in order:
+        rng.shuffle(block)
+    return [i for block in order for i in block]
 
 
 def runs(
-    candidates: Iterable[Candidate], size: int
+    candidates: Iterable[Candidate], size: int, *, mix: bool = False
 ) -> Iterator[tuple[list[Candidate], list[Candidate]]]:
     """(candidates in input order, the group among them): every candidate exactly once, the
-    judgeable ones in groups of consecutive candidates of one prompt, at most `size` each."""
+    judgeable ones in groups of consecutive candidates of one prompt (`mix`: of any prompts,
+    each shown with its own), at most `size` each."""
     pending: list[Candidate] = []
     members: list[Candidate] = []
     key: tuple[str, str | None] | None = None
@@ -91,7 +104,7 @@ def runs(
         if c.note:
             pending.append(c)
             continue
-        here = (kind_of(c), c.prompt)
+        here = (kind_of(c), None if mix else c.prompt)
         if members and (here != key or len(members) == size):
             yield pending, members
             pending, members = [], []
@@ -154,7 +167,8 @@ def parse_group(
             problems[name] = str(exc)
             continue
         start, end = windows.get(name, (0, 0))
-        out[name] = parsed, expected_scores(principles, response, start, end)
+        expected = expected_scores(principles, response, start, end)
+        out[name] = parsed, expected, rationale_of(entry)
     return out, problems
 
 
@@ -201,7 +215,7 @@ class GroupScorer(Scorer):
         self._group_fixed: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
 
     def plan(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
-        for pending, members in runs(candidates, self.options.group):
+        for pending, members in runs(candidates, self.options.group, mix=self.options.mix_prompts):
             if members:
                 group = Group(members, self.options.seed)
                 for m in members:
@@ -232,12 +246,11 @@ class GroupScorer(Scorer):
             self._group_fixed[(kind, len(shown))] = fixed
         system, schema = fixed
         parts = []
-        if kind == "response":
-            parts.append(
-                prompts.tagged("candidate_prompt", cut_prompt(shown[0].prompt or "", self._max)[0])
-            )
         tag = f"candidate_{kind}"
         for k, c in enumerate(shown, 1):
+            if kind == "response" and (k == 1 or c.prompt != shown[k - 2].prompt):
+                prompt = cut_prompt(c.prompt or "", self._max)[0]
+                parts.append(prompts.tagged("candidate_prompt", prompt))
             parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
         user = prompts.render(
             "score_group_user",
@@ -255,7 +268,9 @@ class GroupScorer(Scorer):
             max_tokens=each * len(shown),
             temperature=self.options.temperature,
             logprobs=5 if self.options.logprobs else None,
-            logprobs_after=SCORE_KEY if self.options.logprobs else None,
+            logprobs_after=score_key(principles, self.options.rationale)
+            if self.options.logprobs
+            else None,
         )
 
     @property
@@ -264,17 +279,25 @@ class GroupScorer(Scorer):
 
     def _system(self, principles: list[Principle], kind: str, ids: str) -> str:
         """The constitution-bearing system prompt: the same for every group of this kind."""
-        tags = (
-            '<candidate_document id="N">'
-            if kind == "document"
-            else '<candidate_prompt> (the request, shared by all) and <candidate_response id="N"> '
-            "(the responses to judge)"
-        )
+        if kind == "document":
+            tags, kinds = '<candidate_document id="N">', "documents"
+        elif self.options.mix_prompts:  # --mix-prompts: several requests, each before its answers
+            tags = (
+                '<candidate_prompt> (a request) and <candidate_response id="N"> (the responses to '
+                "judge; each answers the <candidate_prompt> that comes last before it)"
+            )
+            kinds = "responses"
+        else:
+            tags = (
+                '<candidate_prompt> (the request, shared by all) and <candidate_response id="N"> '
+                "(the responses to judge)"
+            )
+            kinds = "responses to one request"
         return prompts.render(
             "score_group_system",
             preamble=self.constitution.preamble.strip(),
             kind=kind,
-            kinds=f"{kind}s" if kind == "document" else "responses to one request",
+            kinds=kinds,
             name=self.constitution.name,
             tags=tags,
             principles="\n\n".join(principle_text(p) for p in principles),
@@ -324,12 +347,15 @@ class GroupScorer(Scorer):
                 scores: dict[str, float | None] = {p.id: None for p in principles}
                 verdicts[member] = Verdict(score=None, scores=scores, error=why, **common)
                 continue
-            found, expected = parsed[name]
+            found, expected, overall = parsed[name]
             scores = {pid: float(s) for pid, (s, _) in found.items()}
+            rationales = {pid: why for pid, (_, why) in found.items() if why}
+            if overall:  # --rationale brief
+                rationales[OVERALL] = overall
             verdicts[member] = Verdict(
                 score=self.constitution.overall(scores),
                 scores=scores,
-                rationales={pid: why for pid, (_, why) in found.items() if why},
+                rationales=rationales,
                 expected_scores=expected or None,
                 **common,
             )

@@ -29,12 +29,19 @@ RATIONALE_TOKENS = 80  # output budget per principle; the rationale is one or tw
 
 # --rationale: how much the judge writes beside each score. Fewer output tokens make the
 # cheapest verdicts ("none": scores only; expected scores still come from log-probabilities).
-RATIONALES = ("full", "short", "none")
+# "brief": one rationale a candidate instead of one a principle (in the row's rationales under
+# OVERALL). Output tokens cost four times input ones, so this is most of a verdict's price.
+RATIONALES = ("full", "short", "brief", "none")
+FLAT = ("brief", "none")  # the answer gives each principle's score as a bare integer
+OVERALL = "overall"  # --rationale brief: the row's rationales key of the candidate's rationale
+BRIEF_KEY = "rationale"  # --rationale brief: the answer's key of that rationale
 _DUTY = {
     "full": "Score each principle on its own scale, independently of the others, and give each "
     "score a short rationale (one or two sentences) that points at the evidence.",
     "short": "Score each principle on its own scale, independently of the others, and give each "
     "score a rationale of at most ten words that names the evidence.",
+    "brief": "Score each principle on its own scale, independently of the others, then give "
+    "one rationale of at most ten words that names the evidence behind the lowest score.",
     "none": "Score each principle on its own scale, independently of the others. Give no "
     "rationale: only the scores.",
 }
@@ -43,9 +50,11 @@ _FIELDS = {
     '"score" (an integer on that principle\'s scale).',
     "short": 'each value is an object with "rationale" (a string of at most ten words) and '
     '"score" (an integer on that principle\'s scale).',
-    "none": 'each value is an object with only "score" (an integer on that principle\'s scale).',
+    "brief": "each value is the principle's score (an integer on its scale); then the key "
+    f'"{BRIEF_KEY}" (a string of at most ten words).',
+    "none": "each value is the principle's score (an integer on its scale), nothing else.",
 }
-_TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "none": 12}  # output budget per principle
+_TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "brief": 12, "none": 8}  # a principle's output
 
 
 @dataclass(frozen=True)
@@ -55,17 +64,22 @@ class ScoreOptions:
     logprobs: bool = True  # ask for token log-probabilities (expected scores) where offered
     temperature: float = 0.0
     max_tokens: int | None = None  # default: the rationale's budget per principle + room for JSON
-    rationale: str = "full"  # full | short | none (RATIONALES)
+    rationale: str = "full"  # full | short | brief | none (RATIONALES)
     # --group: the candidates of one prompt judged in one call, at most this many (0: off);
     # `seed` fixes the shuffled order they are shown in (judge.judging.grouped).
     group: int = 0
     seed: int = 0
+    # --mix-prompts: a group may hold the responses to several prompts, each shown with its
+    # prompt, so that a call carries --group-size candidates when prompts have few responses.
+    mix_prompts: bool = False
 
     def __post_init__(self) -> None:
         if self.rationale not in RATIONALES:
             raise ValueError(f"rationale must be one of {RATIONALES}, got {self.rationale!r}")
         if self.group < 0:
             raise ValueError(f"group is a number of candidates (0: off), got {self.group}")
+        if self.mix_prompts and not self.group:
+            raise ValueError("mix_prompts fills the calls of grouped scoring: set group too")
         if self.group and self.per_principle:
             raise ValueError(
                 "grouped scoring judges every principle in one call: not with per_principle"
@@ -84,10 +98,9 @@ def principle_text(p: Principle) -> str:
 
 def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
     score = {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))}
-    if rationale == "none":
-        properties: dict[str, Any] = {"score": score}
-    else:
-        properties = {"rationale": {"type": "string"}, "score": score}
+    if rationale in FLAT:
+        return score
+    properties = {"rationale": {"type": "string"}, "score": score}
     return {
         "type": "object",
         "properties": properties,
@@ -97,13 +110,24 @@ def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
 
 
 def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> dict[str, Any]:
-    plist = list(principles)
+    properties = {p.id: principle_schema(p, rationale) for p in principles}
+    if rationale == "brief":
+        properties[BRIEF_KEY] = {"type": "string"}
     return {
         "type": "object",
-        "properties": {p.id: principle_schema(p, rationale) for p in plist},
-        "required": [p.id for p in plist],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
+
+
+def check_ids(principles: Iterable[Principle], rationale: str) -> None:
+    """--rationale brief puts its rationale beside the scores: no principle may take that key."""
+    if rationale == "brief" and any(p.id == BRIEF_KEY for p in principles):
+        raise ValueError(
+            f"--rationale brief answers with the key {BRIEF_KEY!r}, which is also a principle's "
+            "id here: rename that principle, or use --rationale short"
+        )
 
 
 def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
@@ -168,7 +192,7 @@ def build_request(
         max_tokens=max_tokens,
         temperature=options.temperature,
         logprobs=5 if options.logprobs else None,
-        logprobs_after=SCORE_KEY if options.logprobs else None,
+        logprobs_after=score_key(principles, options.rationale) if options.logprobs else None,
     )
     return request, truncated
 
@@ -198,22 +222,31 @@ def system_prompt(
     )
 
 
-def parse_verdict(principles: list[Principle], response: Response) -> dict[str, tuple[int, str]]:
-    """principle id -> (score, rationale); raises ParseError naming what is wrong."""
+def parse_verdict(
+    principles: list[Principle], response: Response
+) -> tuple[dict[str, tuple[int, str]], str]:
+    """(principle id -> (score, rationale), the candidate's own rationale (--rationale brief));
+    raises ParseError naming what is wrong."""
     data = json_object(response)
     if len(principles) == 1 and principles[0].id not in data and "score" in data:
         data = {principles[0].id: data}  # a single-principle answer without the outer key
-    return parse_scores(principles, data)
+    return parse_scores(principles, data), rationale_of(data)
+
+
+def rationale_of(data: dict[str, Any]) -> str:
+    """The candidate's own rationale in its answer object (--rationale brief), else ""."""
+    return text_field(data.get(BRIEF_KEY, ""))
 
 
 def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str, tuple[int, str]]:
-    """principle id -> (score, rationale) from one candidate's object in an answer."""
+    """principle id -> (score, rationale) from one candidate's object in an answer: each value
+    an object with "score" (and "rationale"), or the bare score (--rationale brief and none)."""
     out: dict[str, tuple[int, str]] = {}
     for p in principles:
         entry = data.get(p.id)
-        if not isinstance(entry, dict):
-            raise ParseError(f"no object for principle {p.id!r}")
-        score = entry.get("score")
+        if entry is None or isinstance(entry, list):
+            raise ParseError(f"no score for principle {p.id!r}")
+        score = entry.get("score") if isinstance(entry, dict) else entry
         if isinstance(score, float) and score.is_integer():
             score = int(score)
         if isinstance(score, str) and score.strip().lstrip("-").isdigit():
@@ -225,7 +258,8 @@ def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str,
                 f"principle {p.id!r}: score {score} is outside its scale {p.scale.low}-"
                 f"{p.scale.high}"
             )
-        out[p.id] = (score, text_field(entry.get("rationale", "")))
+        why = entry.get("rationale", "") if isinstance(entry, dict) else ""
+        out[p.id] = (score, text_field(why))
     return out
 
 
@@ -234,6 +268,14 @@ SCORE_KEY = r'"score"\s*:\s*'
 _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
 _SCORE_KEY_SPAN = 64  # `"score":` and the spaces around it: how far back a score token looks
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
+_FLAT_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*$')  # a bare score's key (FLAT)
+
+
+def score_key(principles: Iterable[Principle], rationale: str) -> str:
+    """Request.logprobs_after: the text before a score token, in the answer the mode asks for."""
+    if rationale not in FLAT:
+        return SCORE_KEY
+    return '"(?:' + "|".join(re.escape(p.id) for p in principles) + r')"\s*:\s*'
 
 
 def score_distributions(
@@ -245,6 +287,7 @@ def score_distributions(
 
     Where a token is the score right after `"score":`, the digits among its top alternatives give
     a distribution over the scale (as in G-Eval); the principle is the last one named before it.
+    A bare score (--rationale brief and none) comes right after its principle's key.
     Principles whose score token is not a single in-scale digit are left out.
     """
     if not response.logprobs:
@@ -256,16 +299,20 @@ def score_distributions(
     # every digit token instead made reading a cached run's answers quadratic in their length.
     named = [(m.end(), m.group(1)) for m in _PRINCIPLE_KEY.finditer(text) if m.group(1) in ids]
     ends = [end_ for end_, _ in named]
+    longest = max(len(p.id) for p in principles)
     for tok in response.logprobs:
         at = tok.offset or 0
         if not tok.token.strip().isdigit() or at < start or (end is not None and at >= end):
             continue
-        if not _AFTER_SCORE_KEY.search(text, max(0, at - _SCORE_KEY_SPAN), at):
-            continue
-        k = bisect.bisect_right(ends, at)
-        pid = named[k - 1][1] if k else None
-        if pid is None and len(principles) == 1:
-            pid = principles[0].id
+        before = max(0, at - _SCORE_KEY_SPAN - longest)
+        if _AFTER_SCORE_KEY.search(text, before, at):
+            k = bisect.bisect_right(ends, at)
+            pid = named[k - 1][1] if k else None
+            if pid is None and len(principles) == 1:
+                pid = principles[0].id
+        else:  # a bare score right after its principle's key (--rationale brief and none)
+            flat = _FLAT_KEY.search(text, before, at)
+            pid = flat.group(1) if flat is not None and flat.group(1) in ids else None
         if pid is None or pid in out:
             continue
         p = ids[pid]
@@ -297,6 +344,7 @@ class Scorer:
     def __init__(self, constitution: Constitution, options: ScoreOptions | None = None) -> None:
         self.constitution = constitution
         self.options = options or ScoreOptions()
+        check_ids(constitution.principles, self.options.rationale)
         self._fixed: _Fixed = {}
 
     def plan(self, candidates: Iterable[Candidate]) -> Iterable[Candidate]:
@@ -342,12 +390,14 @@ class Scorer:
                 for p in group:
                     scores[p.id] = None
                 continue
-            parsed, exp, conf = outcome.value
+            (parsed, overall), exp, conf = outcome.value
             confidences.append(conf)
             for pid, (s, why) in parsed.items():
                 scores[pid] = float(s)
                 if why:  # --rationale none: no empty strings in the rows
                     rationales[pid] = why
+            if overall:  # --rationale brief: the candidate's (with per_principle: the principle's)
+                rationales[group[0].id if len(group) == 1 else OVERALL] = overall
             expected.update(exp)
         error = "; ".join(errors) if errors else None
         return Verdict(

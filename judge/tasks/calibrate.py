@@ -96,6 +96,7 @@ class LabelJudge:
         self.scorer = make_scorer(constitution, setup.score)
         self.comparer = Comparer(constitution, setup.compare)
         self.panel = panel
+        self._planned = False  # plan() formed the groups across items (--mix-prompts)
         if panel is not None:  # every member judges; the verdicts aggregate
             if setup.score.group:
                 raise ConfigError(
@@ -107,22 +108,35 @@ class LabelJudge:
             self.scorer = CascadeScorer(constitution, setup.score, cascade)
             self.comparer = CascadeComparer(constitution, setup.compare, cascade)
 
+    def plan(self, items: list[LabelItem]) -> None:
+        """--mix-prompts: the groups span items, so they are formed once, before any item is
+        judged (without it, a pair's two responses are planned as one group when judged)."""
+        if not self.setup.score.mix_prompts or self.setup.mode == "compare":
+            return
+        every = (c for item in items for c in self._candidates(item))
+        for _ in self.scorer.plan(every):
+            pass
+        self._planned = True
+
     def requests(self, item: LabelItem) -> Iterator[Request]:
         """The model calls an item needs (for --dry-run)."""
-        if isinstance(item, AbsoluteItem):
-            c = candidate(item, item.response)
-            yield from [] if c.note else self.scorer.requests(c)
-        elif self.setup.mode == "compare":
+        if isinstance(item, PairItem) and self.setup.mode == "compare":
             yield from self.comparer.requests(
                 item.prompt, item.response_a, item.response_b, str(item.index)
             )
-        else:
-            # plan: with --group the two responses are one group, one call.
-            for c in self.scorer.plan(self._both(item)):
-                yield from [] if c.note else self.scorer.requests(c)
+            return
+        # plan: with --group the two responses are one group, one call.
+        for c in self._planned_candidates(item):
+            yield from [] if c.note else self.scorer.requests(c)
+
+    def _planned_candidates(self, item: LabelItem) -> list[Candidate]:
+        both = self._candidates(item)
+        return both if self._planned or len(both) == 1 else list(self.scorer.plan(both))
 
     @staticmethod
-    def _both(item: PairItem) -> list[Candidate]:
+    def _candidates(item: LabelItem) -> list[Candidate]:
+        if isinstance(item, AbsoluteItem):
+            return [candidate(item, item.response)]
         return [candidate(item, item.response_a, 0), candidate(item, item.response_b, 1)]
 
     async def judge(self, runner: Runner, item: LabelItem) -> Judgment:
@@ -142,7 +156,7 @@ class LabelJudge:
             )
         if self.setup.mode == "compare":
             return await self._compare(runner, item)
-        ca, cb = self.scorer.plan(self._both(item))
+        ca, cb = self._planned_candidates(item)
         va, vb = await asyncio.gather(self.scorer.score(runner, ca), self.scorer.score(runner, cb))
         errors = [f"{side}: {v.error}" for side, v in (("a", va), ("b", vb)) if v.error]
         judgment = Judgment(
@@ -220,6 +234,7 @@ class CalibrateTask(JudgedBy, Defaults):
         self.report: dict[str, Any] = {}
 
     def units(self) -> Iterable[LabelItem]:
+        self.judge_items.plan(self.labels.items)
         return self.labels.items
 
     def total(self) -> int | None:
@@ -233,6 +248,7 @@ class CalibrateTask(JudgedBy, Defaults):
             requests = self.judge_items.requests
             return panel_report.plan(self.panel, "labelled item", self.units, requests)
         plan = Plan()
+        self.judge_items.plan(self.labels.items)
         for item in self.labels.items:
             for request in self.judge_items.requests(item):
                 plan.add(self.runner, request)
