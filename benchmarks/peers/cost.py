@@ -63,6 +63,7 @@ DATA = next(
 )  # fmt: skip
 
 GROUP_SIZE = 8  # judge --group's default, and the groups UltraFeedback is given
+MIX = ["--group", "--mix-prompts", "--group-size", "16"]  # calls of 16 candidates, any prompts
 # judge's modes: name -> extra arguments of `judge score` (a new mode is one line).
 JUDGE_MODES: dict[str, list[str]] = {
     "judge": [],
@@ -76,7 +77,23 @@ JUDGE_MODES: dict[str, list[str]] = {
     "judge --group --rationale short --batch": [
         *["--group", "--rationale", "short", "--batch", "--batch-poll", "0.2"]
     ],
-}
+    # One rationale a candidate (--rationale brief), and calls filled across prompts.
+    "judge --rationale brief": ["--rationale", "brief"],
+    "judge --group --mix-prompts --rationale short": [*MIX, "--rationale", "short"],
+    "judge --group --mix-prompts --rationale brief": [*MIX, "--rationale", "brief"],
+    "judge --group --mix-prompts --group-size 32 --rationale short": [
+        *MIX, "--group-size", "32", "--rationale", "short"
+    ],
+    "judge --group --mix-prompts --group-size 32 --rationale brief": [
+        *MIX, "--group-size", "32", "--rationale", "brief"
+    ],
+    "judge --group --mix-prompts --group-size 32 --rationale none": [
+        *MIX, "--group-size", "32", "--rationale", "none"
+    ],
+    "judge --group --mix-prompts --group-size 32 --rationale brief --batch": [
+        *MIX, "--group-size", "32", "--rationale", "brief", "--batch", "--batch-poll", "0.2"
+    ],
+}  # fmt: skip
 PEERS = (
     "distilabel-ultrafeedback",
     "distilabel-ultrafeedback-4-aspects",
@@ -87,6 +104,9 @@ PEERS = (
 # that, like judge, scores a candidate under several principles with a rationale each.
 ASPECTS = ("helpfulness", "honesty", "instruction-following", "truthfulness")
 BATCH_DISCOUNT = 0.5
+# What a verdict explains: a rationale for each principle (aspect), one for the verdict, none.
+PER_PRINCIPLE, ONE = "per principle", "one a verdict"
+LEVELS = (PER_PRINCIPLE, ONE, "none")
 
 
 def candidates(path: Path, n: int) -> list[dict[str, Any]]:
@@ -127,7 +147,13 @@ def run_judge(
     got, wall = judge_rows(rows, url, conc, work, ["--timeout", "600", *extra])
     judged = [r for r in got if r["score"] is not None]
     declined = sum(1 for r in got if (r["judge"]["error"] or "").startswith("not judged:"))
-    with_rationales = sum(1 for r in judged if set(r["rationales"]) == set(r["scores"]))
+    per_principle = sum(1 for r in judged if set(r["rationales"]) == set(r["scores"]))
+    overall = sum(1 for r in judged if set(r["rationales"]) == {"overall"})
+    kind = "none"
+    if judged and per_principle == len(judged):
+        kind = PER_PRINCIPLE
+    elif judged and overall == len(judged):
+        kind = ONE
     from importlib.metadata import version
 
     return {
@@ -139,7 +165,7 @@ def run_judge(
         "unparsed": len(got) - len(judged) - declined,
         "lost": len(rows) - len({r["id"] for r in got}),
         "per_principle_scores": True,
-        "rationales": with_rationales == len(judged) and bool(judged),
+        "rationales": kind,
         "wall_s": wall,
     }
 
@@ -171,7 +197,7 @@ def run_ultrafeedback(
         res.update({k: min(r[k] for r in runs) for k in ("judged", "returned")})
         res.update({k: max(r[k] for r in runs) for k in ("unparsed", "lost")})
         res["wall_s"] = sum(r["wall_s"] for r in runs)
-    res.update(per_principle_scores=len(runs) > 1, rationales=True)
+    res.update(per_principle_scores=len(runs) > 1, rationales=PER_PRINCIPLE if len(runs) > 1 else ONE)
     return res
 
 
@@ -183,7 +209,7 @@ def run_prometheus(
         python, "drive_distilabel.py", ["prometheus"], data, [url, MODEL, str(conc)], work,
         env={"DISTILABEL_CACHE_DIR": str(work / "distilabel-cache")},
     )  # fmt: skip
-    res.update(per_principle_scores=False, rationales=True)
+    res.update(per_principle_scores=False, rationales=ONE)
     return res
 
 
@@ -203,7 +229,7 @@ def run_alpaca(
     res = _driver(python, "drive_alpaca_eval.py", [], pairs, [], work, env=env)
     # One preference a pair: both candidates of a judged pair are judged (relative to each other).
     res.update(judged=2 * res["judged"], unparsed=2 * res["unparsed"], lost=2 * res["lost"])
-    res.update(items=len(rows), per_principle_scores=False, rationales=False)
+    res.update(items=len(rows), per_principle_scores=False, rationales="none")
     return res
 
 
@@ -250,14 +276,28 @@ def measure(
 
 
 def verdict(results: list[dict[str, Any]], mean_tokens: float) -> dict[str, Any]:
-    """The issue's target: judge's cheapest mode with per-principle scores and rationales
-    against every peer; and what 1T candidate tokens cost in that mode."""
-    judges = [r for r in results if r["name"] in JUDGE_MODES and r["rationales"]]
-    peers = [r for r in results if r["name"] not in JUDGE_MODES]
+    """The issue's target (judge's cheapest mode with per-principle scores and rationales
+    against every peer), and the same question at each level of explanation: the cheapest judge
+    mode that explains at least as much (a rationale per principle, one a verdict, none), against
+    every peer; and what 1T candidate tokens cost in that mode."""
     out: dict[str, Any] = {}
-    if not judges:
-        return out
+    for level in LEVELS:
+        ok = LEVELS[: LEVELS.index(level) + 1]  # explains at least this much
+        judges = [r for r in results if r["name"] in JUDGE_MODES and r["rationales"] in ok]
+        if judges:
+            peers = [r for r in results if r["name"] not in JUDGE_MODES]
+            out[level] = _cheapest(judges, peers, ok, mean_tokens)
+    return out
+
+
+def _cheapest(
+    judges: list[dict[str, Any]],
+    peers: list[dict[str, Any]],
+    ok: tuple[str, ...],
+    mean_tokens: float,
+) -> dict[str, Any]:
     p = price()
+    out: dict[str, Any] = {}
     for kind in ("realtime", "batch"):
         # Real time is not what a batch run pays; a real-time run's tokens priced at the batch
         # rate is what the same run as a batch job pays.
@@ -276,6 +316,12 @@ def verdict(results: list[dict[str, Any]], mean_tokens: float) -> dict[str, Any]
             )
             if peers
             else None,
+            # the peers whose verdicts explain at least as much as this level asks
+            "beats_every_peer_that_explains_as_much": all(
+                best["usd_per_1000"][kind] < q["usd_per_1000"][kind]
+                for q in peers
+                if q["rationales"] in ok
+            ),
             "ratio_to_peers": {
                 q["name"]: best["usd_per_1000"][kind] / q["usd_per_1000"][kind] for q in peers
             },
@@ -302,7 +348,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['tool']} | {r['calls_per_verdict']:.3f} | {r['input_tokens_per_verdict']:.0f} "
             f"| {r['cached_input_tokens_per_verdict']:.0f} | {r['output_tokens_per_verdict']:.0f} "
             f"| {'yes' if r['per_principle_scores'] else 'no'} "
-            f"| {'yes' if r['rationales'] else 'no'} | {r['judged']} ({r['items']}) "
+            f"| {r['rationales']} | {r['judged']} ({r['items']}) "
             f"| {usd['realtime']:.4f} | {usd['batch']:.4f} | {ratio:.2f} "
             f"| {r['verdicts_per_s']:.1f} |"
         )

@@ -12,8 +12,8 @@ answered in the format it parses) with what makes cost comparable to the real AP
   request's first token is out: requests sent together all miss, as with the real API).
 
 The answers: judge's are an instance of the schema it sends (each rationale the one sentence the
-other tools get too; a shorter one when judge's prompt asks for at most ten words), the others'
-as in server.py.
+other tools get too; a shorter one when judge's prompt asks for at most ten words, as --rationale
+short and brief do), the others' as in server.py.
 """
 
 from __future__ import annotations
@@ -83,6 +83,10 @@ def schema_answer(
     ref = schema.get("$ref")
     if isinstance(ref, str):  # "#/$defs/NAME"
         return schema_answer(root["$defs"][ref.rsplit("/", 1)[-1]], key, rationale, root)
+    if schema.get("type") == "integer":  # a bare score (--rationale brief and none)
+        return _pick(key, schema.get("enum") or [1, 2, 3, 4, 5])
+    if schema.get("type") == "string":  # a candidate's one rationale (--rationale brief)
+        return rationale
     props = schema.get("properties") or {}
     if "score" in props:
         levels = props["score"].get("enum") or [1, 2, 3, 4, 5]
