@@ -35,8 +35,8 @@ def all_principles(score: int = 4, rationale: str = "fine") -> Answer:
         ref = schema.get("$ref")
         if isinstance(ref, str):  # "#/$defs/NAME"
             return fill(root["$defs"][ref.rsplit("/", 1)[-1]], root)
-        if schema.get("type") == "integer":  # a bare score (--rationale brief and none)
-            return score
+        if schema.get("type") == "array":  # the list of scores (--rationale brief and none)
+            return [score] * schema["minItems"]
         if schema.get("type") == "string":  # the candidate's rationale (--rationale brief)
             return rationale
         if "score" in schema["properties"]:  # one principle's object

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_quick_cost_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "cost.json"
-    tools = "judge,judge --group,judge --rationale none"
+    mix = "judge --group --mix-prompts --rationale brief"
+    tools = f"judge,judge --group,judge --rationale none,{mix}"
     proc = subprocess.run(
         [sys.executable, "benchmarks/peers/cost.py", "--n", "20", "--tools", tools,
          "--data", "examples/pandalm-sample.jsonl", "--tokenizer", "words",
@@ -30,7 +31,7 @@ def test_quick_cost_benchmark(tmp_path: Path) -> None:
     assert len(meta["load_average_start"]) == 3 and meta["commit"]
     assert meta["settings"]["candidates"] == 20 and meta["settings"]["ttft_s"] == 0.05
     runs = {r["name"]: r for r in data["results"]}
-    assert set(runs) == {"judge", "judge --group", "judge --rationale none"}
+    assert set(runs) == {"judge", "judge --group", "judge --rationale none", mix}
     for r in runs.values():
         assert r["judged"] == 20 and r["lost"] == 0 and r["server"]["unknown_format"] == 0
     base, group, none = runs["judge"], runs["judge --group"], runs["judge --rationale none"]
@@ -38,11 +39,22 @@ def test_quick_cost_benchmark(tmp_path: Path) -> None:
     assert group["calls_per_verdict"] < 1.0  # the two responses of a row in one call
     assert group["input_tokens_per_verdict"] < base["input_tokens_per_verdict"]
     assert none["output_tokens_per_verdict"] < base["output_tokens_per_verdict"]
-    assert not none["rationales"] and base["rationales"]
+    assert (base["rationales"], runs[mix]["rationales"], none["rationales"]) == (
+        "per principle",
+        "one a verdict",
+        "none",
+    )
+    # 20 candidates in calls of up to 16, whatever their prompts: 2 calls
+    assert runs[mix]["calls_per_verdict"] == pytest.approx(2 / 20)
+    assert runs[mix]["output_tokens_per_verdict"] < base["output_tokens_per_verdict"] / 2
+    assert runs[mix]["input_tokens_per_verdict"] < group["input_tokens_per_verdict"]
     # the constitution is a cached prefix once the first calls are out (>= 1,024 tokens)
     assert 0 < base["server"]["cached_input_tokens"] < base["server"]["input_tokens"]
     usd = base["usd_per_1000"]
     assert usd["batch"] == pytest.approx(usd["list"] / 2) and usd["realtime"] < usd["list"]
-    # the target names judge's cheapest mode that keeps rationales (no peers in this run)
-    assert data["target"]["realtime"]["cheapest_judge_mode"] in ("judge", "judge --group")
+    # the target names judge's cheapest mode at each level of explanation (no peers here)
+    target = data["target"]
+    assert target["per principle"]["realtime"]["cheapest_judge_mode"] in ("judge", "judge --group")
+    assert target["one a verdict"]["realtime"]["cheapest_judge_mode"] == mix
+    assert target["none"]["batch"]["cheapest_judge_mode"] == mix  # cheaper than none's calls
     assert "| judge score --group |" in proc.stdout

@@ -202,10 +202,13 @@ def test_rationale_modes(constitution: Constitution, rationale: str) -> None:
     assert request.schema is not None
     assert request.schema["properties"]["response_2"] == {"$ref": "#/$defs/verdict"}
     verdict = request.schema["$defs"]["verdict"]["properties"]
-    one = verdict["helpful"]
-    assert ("rationale" in one.get("properties", {})) == (rationale in ("full", "short"))
-    assert ("rationale" in verdict) == (rationale == "brief")
-    budget = {"full": 80, "short": 30, "brief": 12, "none": 8}[rationale]
+    keyed = rationale in ("full", "short")  # a key a principle; else the list of scores
+    assert set(verdict) == ({"helpful", "honest"} if keyed else {"scores"}) | (
+        {"rationale"} if rationale == "brief" else set()
+    )
+    if keyed:
+        assert "rationale" in verdict["helpful"]["properties"]
+    budget = {"full": 80, "short": 30, "brief": 8, "none": 4}[rationale]
     assert request.max_tokens == 2 * (budget * 2 + 40)
     assert all(r["scores"]["helpful"] == 3 for r in rows)
     want = {"full": {"helpful", "honest"}, "short": {"helpful", "honest"}, "brief": {"overall"}}
@@ -430,3 +433,35 @@ def test_calibrate_mixes_pairs_into_one_call(
     assert len(fake_backend.requests) == 3  # 10 responses in calls of 4, 4 and 2
     judged = [json.loads(x) for x in (tmp_path / "report" / "judgments.jsonl").open()]
     assert len(judged) == 5 and all(j["error"] is None for j in judged)
+
+
+def test_cheapest_mode_end_to_end_with_log_probabilities(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    """--group --mix-prompts --rationale brief through the OpenAI SDK against the loopback
+    server: one call, the list of scores read for every candidate, each principle's expected
+    score from the log-probabilities of its place in the list, the rationale in the rows."""
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": i, "prompt": f"Question {i}?", "responses": ["yes", "no"]} for i in range(3)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    with FakeOpenAIServer() as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file),
+             "-m", "openai/gpt-4o-mini", "--base-url", server.base_url, "--group",
+             "--mix-prompts", "--rationale", "brief", "--no-cache", "-q", "-o", str(out)],
+            capture_output=True, text=True, env={**_env(), "OPENAI_API_KEY": "sk-test"},
+            timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert server.count == 1
+        body = server.bodies[0]
+        assert body["logprobs"] is True
+        verdict = body["response_format"]["json_schema"]["schema"]["$defs"]["verdict"]
+        assert verdict["required"] == ["scores", "rationale"]
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(got) == 6 and all(r["score"] is not None for r in got)
+    for r in got:
+        assert r["rationales"] == {"overall": "ok"}
+        # the fake answers 1 for every score with p=0.9, and 2, 3, 4, 5 with 0.025 each
+        assert r["judge"]["expected_scores"] == pytest.approx({"helpful": 1.25, "honest": 1.25})

@@ -267,7 +267,7 @@ def test_rationale_none_asks_for_scores_only_and_full_is_the_default(
     assert "at most ten words" in short.messages[0].content
     n = len(constitution.principles)
     assert (none.max_tokens, short.max_tokens, default[0].max_tokens) == (
-        8 * n + 40,
+        4 * n + 40,
         30 * n + 40,
         80 * n + 40,
     )
@@ -275,63 +275,81 @@ def test_rationale_none_asks_for_scores_only_and_full_is_the_default(
 
 def test_a_scores_only_answer_parses(constitution: Constitution) -> None:
     def answer(request: Request) -> str:
-        assert request.schema is not None
-        return json.dumps({pid: {"score": 3} for pid in request.schema["required"]})
+        assert request.schema is not None and request.schema["required"] == ["scores"]
+        return json.dumps({"scores": [3, 9]})
 
     cand = Candidate(index=0, row_index=1, prompt="p", response="r")
     [scored] = run_all(FakeBackend(answer=answer), constitution, [cand], rationale="none")
-    assert scored.verdict.error is None and scored.verdict.score is not None
+    assert scored.verdict.error is None and scored.verdict.scores == {"helpful": 3, "honest": 9}
+    assert scored.row["rationales"] == {}
+    # a model that answers with a key a principle instead is read all the same
+    keyed = FakeBackend(answer=lambda r: json.dumps({"helpful": {"score": 3}, "honest": 9}))
+    [again] = run_all(keyed, constitution, [cand], rationale="none")
+    assert again.verdict.scores == {"helpful": 3, "honest": 9}
 
 
-def test_brief_asks_for_bare_scores_and_one_rationale_a_candidate(
+def test_brief_asks_for_a_list_of_scores_and_one_rationale_a_candidate(
     constitution: Constitution,
 ) -> None:
-    ids = [p.id for p in constitution.principles]
     (brief,) = Scorer(constitution, ScoreOptions(rationale="brief")).requests(cand())
     assert brief.schema is not None
-    assert brief.schema["required"] == [*ids, "rationale"]
-    assert all(brief.schema["properties"][pid]["type"] == "integer" for pid in ids)
-    assert "lowest score" in brief.messages[0].content
+    assert brief.schema["required"] == ["scores", "rationale"]
+    assert brief.schema["properties"]["scores"]["minItems"] == 2
+    system = brief.messages[0].content
+    assert "lowest score" in system and "in this order: helpful, honest" in system
+    (none,) = Scorer(constitution, ScoreOptions(rationale="none")).requests(cand())
+    assert none.schema is not None and none.schema["required"] == ["scores"]
 
     def answer(request: Request) -> str:
-        return json.dumps({"helpful": 2, "honest": 5, "rationale": "ignores half the question"})
+        return json.dumps({"scores": [2, 5], "rationale": "ignores half the question"})
 
     [scored] = run_all(FakeBackend(answer=answer), constitution, [cand()], rationale="brief")
     assert scored.verdict.scores == {"helpful": 2.0, "honest": 5.0}
     assert scored.row["rationales"] == {"overall": "ignores half the question"}
     # One principle a call: the one rationale is that principle's.
     [alone] = run_all(
-        FakeBackend(answer=lambda r: json.dumps({r.schema["required"][0]: 3, "rationale": "why"})),
+        FakeBackend(answer=lambda r: json.dumps({"scores": [3], "rationale": "why"})),
         constitution,
         [cand()],
         rationale="brief",
         per_principle=True,
     )
-    assert alone.row["rationales"] == {pid: "why" for pid in ids}
+    assert alone.row["rationales"] == {"helpful": "why", "honest": "why"}
 
 
-def test_brief_refuses_a_principle_named_like_its_key() -> None:
-    clash = parse("name: c\nscale: 1-5\n\nJudge.\n\n## rationale\n\nIs it reasoned?\n")
-    with pytest.raises(ValueError, match="rename that principle"):
-        Scorer(clash, ScoreOptions(rationale="brief"))
-    Scorer(clash, ScoreOptions(rationale="short"))  # the key is nested there: no clash
+def test_a_list_of_scores_is_read_in_the_principles_order(constitution: Constitution) -> None:
+    from judge.errors import ParseError
+
+    ps = constitution.principles
+    assert parse_verdict(ps, Response(text='{"scores": [2, 7]}')) == (
+        {"helpful": (2, ""), "honest": (7, "")},
+        "",
+    )
+    for bad, why in [
+        ('{"scores": [2]}', "has 1 scores; expected 2"),
+        ('{"scores": [2, 7, 1]}', "has 3 scores"),
+        ('{"scores": [7, 2]}', "helpful.*outside its scale"),  # 7 is not on helpful's 1-5
+        ('{"scores": [2, "x"]}', "not an integer"),
+    ]:
+        with pytest.raises(ParseError, match=why):
+            parse_verdict(ps, Response(text=bad))
 
 
-def test_expected_scores_from_bare_scores(constitution: Constitution) -> None:
-    """--rationale brief and none write `"id": 4`: the digit right after a principle's key
-    gives its distribution; the backend keeps the log-probabilities after score_key()."""
+def test_expected_scores_from_a_list_of_scores(constitution: Constitution) -> None:
+    """--rationale brief and none write `"scores": [4, 6]`: a digit's place in the list gives
+    its principle; the backend keeps the log-probabilities after score_key()."""
     import math
     import re
 
     ps = constitution.principles
-    tokens = ['{"', "helpful", '":', " ", "4", ',"', "honest", '":', "6", ',"', "rationale"]
-    tokens.append('":"x"}')
+    tokens = ['{"', "scores", '":', " [", "4", ",", " ", "6", '],"', "rationale", '":"3, 4"}']
     lps = [TokenLogprob(t, -0.1) for t in tokens]
     lps[4] = TokenLogprob("4", math.log(0.5), {"5": math.log(0.5)})
-    lps[8] = TokenLogprob("6", math.log(0.8), {"2": math.log(0.2), "x": math.log(0.1)})
-    exp = expected_scores(ps, Response(text="".join(tokens), logprobs=lps))
+    lps[7] = TokenLogprob("6", math.log(0.8), {"2": math.log(0.2), "x": math.log(0.1)})
+    text = "".join(tokens)
+    exp = expected_scores(ps, Response(text=text, logprobs=lps))
     assert exp == pytest.approx({"helpful": 4.5, "honest": 0.8 * 6 + 0.2 * 2})
     keep = re.compile(score_key(ps, "none"))
-    text = "".join(tokens)
-    assert [m.end() for m in keep.finditer(text)] == [text.index(" 4") + 1, text.index("6")]
+    ends = [m.end() for m in keep.finditer(text)]
+    assert ends[:2] == [text.index("4"), text.index("6")]  # the rationale's "3, 4" may add more
     assert score_key(ps, "short") == score_key(ps, "full") == r'"score"\s*:\s*'

@@ -197,7 +197,8 @@ def run_ultrafeedback(
         res.update({k: min(r[k] for r in runs) for k in ("judged", "returned")})
         res.update({k: max(r[k] for r in runs) for k in ("unparsed", "lost")})
         res["wall_s"] = sum(r["wall_s"] for r in runs)
-    res.update(per_principle_scores=len(runs) > 1, rationales=PER_PRINCIPLE if len(runs) > 1 else ONE)
+    several = len(runs) > 1  # one call an aspect, a rationale each
+    res.update(per_principle_scores=several, rationales=PER_PRINCIPLE if several else ONE)
     return res
 
 

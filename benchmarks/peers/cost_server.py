@@ -83,8 +83,8 @@ def schema_answer(
     ref = schema.get("$ref")
     if isinstance(ref, str):  # "#/$defs/NAME"
         return schema_answer(root["$defs"][ref.rsplit("/", 1)[-1]], key, rationale, root)
-    if schema.get("type") == "integer":  # a bare score (--rationale brief and none)
-        return _pick(key, schema.get("enum") or [1, 2, 3, 4, 5])
+    if schema.get("type") == "array":  # the list of scores (--rationale brief and none)
+        return [_pick(f"{key}{i}", [1, 2, 3, 4, 5]) for i in range(schema["minItems"])]
     if schema.get("type") == "string":  # a candidate's one rationale (--rationale brief)
         return rationale
     props = schema.get("properties") or {}

@@ -34,11 +34,11 @@ from judge.judging import prompts
 from judge.judging.parsing import json_object
 from judge.judging.scoring import (
     _DUTY,
-    _FIELDS,
     _TOKENS,
     OVERALL,
     ScoreOptions,
     Scorer,
+    answer_text,
     cut_prompt,
     cut_response,
     expected_scores,
@@ -303,7 +303,7 @@ class GroupScorer(Scorer):
             principles="\n\n".join(principle_text(p) for p in principles),
             ids=ids,
             duty=_DUTY[self.options.rationale],
-            fields=_FIELDS[self.options.rationale],
+            answer=answer_text(ids, self.options.rationale),
         )
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:

@@ -32,9 +32,13 @@ RATIONALE_TOKENS = 80  # output budget per principle; the rationale is one or tw
 # "brief": one rationale a candidate instead of one a principle (in the row's rationales under
 # OVERALL). Output tokens cost four times input ones, so this is most of a verdict's price.
 RATIONALES = ("full", "short", "brief", "none")
-FLAT = ("brief", "none")  # the answer gives each principle's score as a bare integer
-OVERALL = "overall"  # --rationale brief: the row's rationales key of the candidate's rationale
-BRIEF_KEY = "rationale"  # --rationale brief: the answer's key of that rationale
+# brief and none answer with the scores as one list in the principles' order: the principles'
+# keys and a JSON object each were most of such an answer's tokens (a grouped verdict's part
+# took 36 tokens with keys, 22 with the list, with brief; gpt-4o-mini's tokenizer).
+FLAT = ("brief", "none")
+SCORES_KEY = "scores"  # FLAT: the answer's list of scores
+BRIEF_KEY = "rationale"  # --rationale brief: the answer's key of the candidate's rationale
+OVERALL = "overall"  # --rationale brief: the row's rationales key of that rationale
 _DUTY = {
     "full": "Score each principle on its own scale, independently of the others, and give each "
     "score a short rationale (one or two sentences) that points at the evidence.",
@@ -50,11 +54,20 @@ _FIELDS = {
     '"score" (an integer on that principle\'s scale).',
     "short": 'each value is an object with "rationale" (a string of at most ten words) and '
     '"score" (an integer on that principle\'s scale).',
-    "brief": "each value is the principle's score (an integer on its scale); then the key "
-    f'"{BRIEF_KEY}" (a string of at most ten words).',
-    "none": "each value is the principle's score (an integer on its scale), nothing else.",
+    "brief": f'and "{BRIEF_KEY}" (a string of at most ten words).',
+    "none": "and nothing else.",
 }
-_TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "brief": 12, "none": 8}  # a principle's output
+_TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "brief": 8, "none": 4}  # a principle's output
+
+
+def answer_text(ids: str, rationale: str) -> str:
+    """How the answer (one candidate's part of it, grouped) is laid out, for the prompts."""
+    if rationale not in FLAT:
+        return f"one key per principle id ({ids}); {_FIELDS[rationale]}"
+    return (
+        f'an object with "{SCORES_KEY}": the list of the scores, one integer for each principle '
+        f"in this order: {ids}, each on its principle's scale; {_FIELDS[rationale]}"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,8 +111,6 @@ def principle_text(p: Principle) -> str:
 
 def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
     score = {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))}
-    if rationale in FLAT:
-        return score
     properties = {"rationale": {"type": "string"}, "score": score}
     return {
         "type": "object",
@@ -110,24 +121,22 @@ def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
 
 
 def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> dict[str, Any]:
-    properties = {p.id: principle_schema(p, rationale) for p in principles}
-    if rationale == "brief":
-        properties[BRIEF_KEY] = {"type": "string"}
+    plist = list(principles)
+    if rationale in FLAT:  # the scores as a list in the principles' order (the scales are
+        # checked when the answer is read: a list's items cannot each have their own enum)
+        n = len(plist)
+        scores = {"type": "array", "items": {"type": "integer"}, "minItems": n, "maxItems": n}
+        properties: dict[str, Any] = {SCORES_KEY: scores}
+        if rationale == "brief":
+            properties[BRIEF_KEY] = {"type": "string"}
+    else:
+        properties = {p.id: principle_schema(p, rationale) for p in plist}
     return {
         "type": "object",
         "properties": properties,
         "required": list(properties),
         "additionalProperties": False,
     }
-
-
-def check_ids(principles: Iterable[Principle], rationale: str) -> None:
-    """--rationale brief puts its rationale beside the scores: no principle may take that key."""
-    if rationale == "brief" and any(p.id == BRIEF_KEY for p in principles):
-        raise ValueError(
-            f"--rationale brief answers with the key {BRIEF_KEY!r}, which is also a principle's "
-            "id here: rename that principle, or use --rationale short"
-        )
 
 
 def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
@@ -218,7 +227,7 @@ def system_prompt(
         principles="\n\n".join(principle_text(p) for p in principles),
         ids=ids,
         duty=_DUTY[rationale],
-        fields=_FIELDS[rationale],
+        answer=answer_text(ids, rationale),
     )
 
 
@@ -239,8 +248,17 @@ def rationale_of(data: dict[str, Any]) -> str:
 
 
 def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str, tuple[int, str]]:
-    """principle id -> (score, rationale) from one candidate's object in an answer: each value
-    an object with "score" (and "rationale"), or the bare score (--rationale brief and none)."""
+    """principle id -> (score, rationale) from one candidate's object in an answer: a key per
+    principle, each an object with "score" and "rationale" (or the bare score), or the list of
+    scores in the principles' order (--rationale brief and none)."""
+    listed = data.get(SCORES_KEY)
+    if isinstance(listed, list) and not any(p.id in data for p in principles):
+        if len(listed) != len(principles):
+            raise ParseError(
+                f"{SCORES_KEY!r} has {len(listed)} scores; expected {len(principles)}, one for "
+                f"each of {', '.join(p.id for p in principles)} in that order"
+            )
+        data = dict(zip((p.id for p in principles), listed, strict=True))
     out: dict[str, tuple[int, str]] = {}
     for p in principles:
         entry = data.get(p.id)
@@ -268,14 +286,16 @@ SCORE_KEY = r'"score"\s*:\s*'
 _AFTER_SCORE_KEY = re.compile(SCORE_KEY + "$")
 _SCORE_KEY_SPAN = 64  # `"score":` and the spaces around it: how far back a score token looks
 _PRINCIPLE_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*\{')
-_FLAT_KEY = re.compile(r'"([a-z0-9][a-z0-9_-]*)"\s*:\s*$')  # a bare score's key (FLAT)
+# FLAT: the scores listed so far, right before a score token (the count of commas is its place)
+_LISTED = re.compile(r'"' + SCORES_KEY + r'"\s*:\s*\[([-\d\s,]*)$')
 
 
 def score_key(principles: Iterable[Principle], rationale: str) -> str:
-    """Request.logprobs_after: the text before a score token, in the answer the mode asks for."""
+    """Request.logprobs_after: the text before a score token, in the answer the mode asks for
+    (FLAT: the list's opening bracket, or a score and its comma)."""
     if rationale not in FLAT:
         return SCORE_KEY
-    return '"(?:' + "|".join(re.escape(p.id) for p in principles) + r')"\s*:\s*'
+    return r'(?:"' + SCORES_KEY + r'"\s*:\s*\[|\d\s*,)\s*'
 
 
 def score_distributions(
@@ -287,7 +307,7 @@ def score_distributions(
 
     Where a token is the score right after `"score":`, the digits among its top alternatives give
     a distribution over the scale (as in G-Eval); the principle is the last one named before it.
-    A bare score (--rationale brief and none) comes right after its principle's key.
+    In a list of scores (--rationale brief and none), a score's place gives its principle.
     Principles whose score token is not a single in-scale digit are left out.
     """
     if not response.logprobs:
@@ -299,20 +319,20 @@ def score_distributions(
     # every digit token instead made reading a cached run's answers quadratic in their length.
     named = [(m.end(), m.group(1)) for m in _PRINCIPLE_KEY.finditer(text) if m.group(1) in ids]
     ends = [end_ for end_, _ in named]
-    longest = max(len(p.id) for p in principles)
+    listing = _SCORE_KEY_SPAN + 8 * len(principles)  # `"scores": [` and the scores before
     for tok in response.logprobs:
         at = tok.offset or 0
         if not tok.token.strip().isdigit() or at < start or (end is not None and at >= end):
             continue
-        before = max(0, at - _SCORE_KEY_SPAN - longest)
-        if _AFTER_SCORE_KEY.search(text, before, at):
+        if _AFTER_SCORE_KEY.search(text, max(0, at - _SCORE_KEY_SPAN), at):
             k = bisect.bisect_right(ends, at)
             pid = named[k - 1][1] if k else None
             if pid is None and len(principles) == 1:
                 pid = principles[0].id
-        else:  # a bare score right after its principle's key (--rationale brief and none)
-            flat = _FLAT_KEY.search(text, before, at)
-            pid = flat.group(1) if flat is not None and flat.group(1) in ids else None
+        else:  # a score in the list of scores (--rationale brief and none): by its place
+            listed = _LISTED.search(text, max(0, at - listing), at)
+            place = listed.group(1).count(",") if listed is not None else len(principles)
+            pid = principles[place].id if place < len(principles) else None
         if pid is None or pid in out:
             continue
         p = ids[pid]
@@ -344,7 +364,6 @@ class Scorer:
     def __init__(self, constitution: Constitution, options: ScoreOptions | None = None) -> None:
         self.constitution = constitution
         self.options = options or ScoreOptions()
-        check_ids(constitution.principles, self.options.rationale)
         self._fixed: _Fixed = {}
 
     def plan(self, candidates: Iterable[Candidate]) -> Iterable[Candidate]:
