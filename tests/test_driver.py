@@ -77,6 +77,7 @@ def test_unreachable_model_exits_1_after_writing_every_row(
         result = invoke(*command(name, src, constitution_file, tmp_path))
     assert result.exit_code == 1, result.stderr
     assert "could not be reached" in result.stderr and "Traceback" not in result.stderr
+    assert "every row is written" in result.stderr  # one output file: true (not so with --ray)
     if name in ("score", "revise"):
         written = (tmp_path / f"{'scored' if name == 'score' else 'revised'}.jsonl").read_text()
         assert len(written.splitlines()) == 3  # every row, unjudged, with the reason

@@ -160,13 +160,55 @@ def test_unreachable_model_fails_the_run_and_its_shard_is_done_again(
         done = judge(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         assert "4 not judged" in done.stderr
-        assert "1 of 2 shards not written" in done.stderr and "bad.jsonl" in done.stderr
+        assert "1 of 2 shards not written, their runs failed: bad.jsonl." in done.stderr
+        assert "every row is written" not in done.stderr
         assert os.listdir(tmp_path / "out") == ["ok.jsonl"]
         server.handler = even_is_good  # the server is back
         again = judge(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "2 shards on Ray: 1 run now, 1 finished before" in again.stderr
     assert [r["id"] for r in read(tmp_path / "out" / "bad.jsonl")] == [f"bad-{i}" for i in range(4)]
+
+
+def test_the_summary_names_the_unwritten_shards_and_a_rerun_redoes_only_those(
+    cluster: str, tmp_path: Path, constitution_file: Path
+) -> None:
+    write_shard(tmp_path / "in" / "ok.jsonl", rows("ok", 3))
+    bad = [f"bad{i}.jsonl" for i in range(1, 5)]
+    for name in bad:
+        write_shard(tmp_path / "in" / name, rows(name.removesuffix(".jsonl"), 2))
+
+    def down_for_bad(body: dict[str, Any]) -> HandlerResult:
+        from tests.fakes import Fault
+
+        found = ITEM.findall(json.dumps(body.get("messages")))
+        return Fault.status(503) if found[-1][0].startswith("bad") else even_is_good(body)
+
+    with FakeOpenAIServer(handler=down_for_bad) as server:
+        args = ["score", "in", *model_args(server, constitution_file), "-o", "out"]
+        args += ["--max-retries", "0", "--ray", cluster]
+        done = judge(*args, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert (
+            "4 of 5 shards not written, their runs failed: bad1.jsonl, bad2.jsonl, bad3.jsonl "
+            "and 1 more. Run the same command again to redo only those shards" in done.stderr
+        )
+        assert "could not be reached for some items. Check the server" in done.stderr
+        assert "every row is written" not in done.stderr
+        assert os.listdir(tmp_path / "out") == ["ok.jsonl"]
+        kept = (tmp_path / "out" / "ok.jsonl").stat().st_mtime_ns
+        server.handler = even_is_good  # the server is back
+        calls = server.count
+        again = judge(*args, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert server.count - calls == 8  # only the unwritten shards' items
+    assert "5 shards on Ray: 4 run now, 1 finished before" in again.stderr
+    assert "not written" not in again.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(["ok.jsonl", *bad])
+    assert (tmp_path / "out" / "ok.jsonl").stat().st_mtime_ns == kept
+    for name in bad:
+        shard = name.removesuffix(".jsonl")
+        assert [r["id"] for r in read(tmp_path / "out" / name)] == [f"{shard}-0", f"{shard}-1"]
 
 
 def test_a_worker_killed_mid_shard_is_retried_and_no_row_is_lost_or_doubled(
@@ -219,6 +261,8 @@ def test_one_budget_for_the_whole_cluster(
         done = judge(*args, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "--max-cost budget was reached" in done.stderr
+    assert "shards not written, their runs failed" in done.stderr
+    assert "the rows say why" not in done.stderr  # a stopped shard has no rows
     spent = float(re.findall(r"tokens; \$([0-9.]+)", done.stderr)[0])
     assert 0.1 < spent <= 0.5  # both workers' calls together, within the one budget
     assert 0 < server.count < 60

@@ -17,7 +17,7 @@ import click
 from judge.engine.runner import Runner
 from judge.engine.stats import combined
 from judge.io import RowWriter
-from judge.tasks.driver import UNREACHABLE_LINE, drive, report, run_sync
+from judge.tasks.driver import drive, report, run_sync
 from judge.tasks.filter import REJECTED, FilterCounts
 from judge.tasks.score import OUT, ScoreTask
 
@@ -98,6 +98,16 @@ def _skipped_line(shards: list[Any], todo: list[Any]) -> str:
     )
 
 
+def _unwritten_line(failed: list[Any], run: int, named: int = 3) -> str:
+    names = ", ".join(s.name for s in failed[:named])
+    more = f" and {len(failed) - named} more" if len(failed) > named else ""
+    return (
+        f"judge: error: {len(failed)} of {run} shards not written, their runs failed: "
+        f"{names}{more}. Run the same command again to redo only those shards (the written ones "
+        "are kept; verdicts already made come from the cache)."
+    )
+
+
 def judge_on_ray(
     kw: dict[str, Any],
     scoring_task: Callable[..., ScoreTask],
@@ -105,6 +115,8 @@ def judge_on_ray(
     extra: Callable[[Any], dict[str, Any]],
 ) -> None:
     """judge score / judge filter (LLM) with --ray; exits with the run's status."""
+    from judge.ray.shards import unwritten
+
     shards, todo = _shards(kw)
     if todo and (kw["rpm"] or kw["tpm"] or kw["max_cost"] is not None):
         from judge.ray.cluster import connect
@@ -121,16 +133,11 @@ def judge_on_ray(
         from judge.tasks.filter import describe_counts
 
         lines.append(f"judge: {describe_counts(_summed([d.counts for d in dones]))}")
-    done = report(_Described(cls.noun, cls.verb), stats, lines)
-    failed = [s.name for s, d in zip(todo, dones, strict=True) if d.exit_code]
+    # Unlike one output file, a shard whose run failed is not written (see _judge_shard).
+    done = report(_Described(cls.noun, cls.verb), stats, lines, written=False)
+    failed = unwritten(todo)
     if failed:
-        # Unlike one output file, a shard whose run failed is not written (see _judge_shard).
-        done.lines = [line for line in done.lines if line != UNREACHABLE_LINE]
-        done.lines.append(
-            f"judge: error: {len(failed)} of {len(todo)} shards not written, their runs failed "
-            f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''}); run the same "
-            "command again to do them: verdicts already made come from the cache"
-        )
+        done.lines.append(_unwritten_line(failed, len(todo)))
     for line in [_skipped_line(shards, todo), *done.lines]:
         click.echo(line, err=True)
     code = max([done.exit_code, *(d.exit_code for d in dones)])

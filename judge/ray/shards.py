@@ -99,6 +99,12 @@ def plan_shards(pattern: str, output: str | None, rejected: str | None = None) -
     return shards
 
 
+def unwritten(shards: list[Shard]) -> list[Shard]:
+    """The shards whose outputs are not there after a run (their runs failed): a re-run does
+    them, and only them."""
+    return [s for s in shards if not s.finished]
+
+
 def open_output(shard: Shard, path: str) -> RowWriter:
     """The writer of one of the shard's outputs (atomic: see judge.io.writers)."""
     writer = open_writer(path)

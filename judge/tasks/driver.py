@@ -27,11 +27,9 @@ U = TypeVar("U")
 R = TypeVar("R")
 
 
-UNREACHABLE_LINE = (
-    "judge: error: the model could not be reached for some items (every row is written; those "
-    "have no verdict). Check the server and run the same command again: verdicts already made "
-    "come from the cache."
-)
+# What a failed run's summary says of its rows when they are written (one output file). A --ray
+# run does not write a failed shard, so it says which shards instead (judge.cli.ray_run).
+ROWS_WRITTEN = " (every row is written; those have no verdict)"
 
 
 class Sink(Protocol):
@@ -221,8 +219,10 @@ class Described(Protocol):
     def failure(self) -> str | None: ...
 
 
-def report(task: Described, stats: RunStats, lines: list[str]) -> Report:
-    """The summary lines and the exit status of a run that ended with `stats`."""
+def report(task: Described, stats: RunStats, lines: list[str], *, written: bool = True) -> Report:
+    """The summary lines and the exit status of a run that ended with `stats`; `written`: the
+    rows of items that failed are in the output (not so for a failed --ray shard)."""
+    rows = ROWS_WRITTEN if written else ""
     report: Report = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
     report.lines += unjudged_reasons(stats)
     failure = task.failure()
@@ -233,20 +233,22 @@ def report(task: Described, stats: RunStats, lines: list[str]) -> Report:
         verb = "is" if stats.failed == 1 else "are"
         report.lines.append(
             f"judge: the --max-cost budget was reached; {plural(stats.failed, noun)} {verb} "
-            "not judged "
-            "(the rows say why). Raise --max-cost and run the same command again: verdicts "
-            "already paid for come from the cache."
+            f"not judged{' (the rows say why)' if written else ''}. Raise --max-cost and run "
+            "the same command again: verdicts already paid for come from the cache."
         )
     if stats.failures.get(UNREACHABLE):
         report.exit_code = 1
-        report.lines.append(UNREACHABLE_LINE)
+        report.lines.append(
+            f"judge: error: the model could not be reached for some items{rows}. Check the "
+            "server and run the same command again: verdicts already made come from the cache."
+        )
     if stats.failures.get(CANCELLED):
         report.exit_code = 1
         jobs = ", ".join(sorted(stats.batch_cancelled))
         report.lines.append(
-            f"judge: error: batch job {jobs} was cancelled before it answered every request "
-            "(every row is written; those have no verdict). Run the same command again to "
-            "submit them anew; answers already in come from the cache."
+            f"judge: error: batch job {jobs} was cancelled before it answered every request"
+            f"{rows}. Run the same command again to submit them anew; answers already in come "
+            "from the cache."
         )
     if stats.failures.get(TOO_LONG) and judged == 0 and stats.done:
         report.exit_code = 1
