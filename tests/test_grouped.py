@@ -277,22 +277,14 @@ def test_cli_filter_groups(
 def test_cli_subprocess_against_the_fake_openai_server(
     tmp_path: Path, constitution_file: Path
 ) -> None:
-    src = tmp_path / "in.jsonl"
     rows = [
         {"id": 1, "prompt": "Capital of France?", "responses": ["Paris", "Lyon", "Nice"]},
         {"id": 2, "prompt": "Capital of France?", "response": "Paris, France"},
         {"id": 3, "prompt": "2+2?", "response": "4"},
     ]
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out.jsonl"
     with FakeOpenAIServer() as server:
-        proc = subprocess.run(
-            [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file),
-             "-m", "openai/gpt-4o-mini", "--base-url", server.base_url, "--group",
-             "--no-cache", "-q", "-o", str(out)],
-            capture_output=True, text=True, env={**_env(), "OPENAI_API_KEY": "sk-test"},
-            timeout=120,
-        )  # fmt: skip
+        proc = score_jsonl(rows, tmp_path, constitution_file, server, "--group")
         assert proc.returncode == 0, proc.stderr
         assert server.count == 2  # the 4 answers to one prompt, then the other prompt
         # The two calls run concurrently: either may reach the server first.
@@ -308,6 +300,25 @@ def test_cli_subprocess_against_the_fake_openai_server(
     assert all(r["score"] is not None for r in got)
     assert [r["judge"]["group"]["size"] for r in got] == [4, 4, 4, 4, 1]
     assert sorted(r["judge"]["group"]["position"] for r in got[:4]) == [1, 2, 3, 4]
+
+
+def score_jsonl(
+    rows: list[dict[str, Any]],
+    tmp_path: Path,
+    constitution: Path,
+    server: FakeOpenAIServer,
+    *options: str,
+) -> subprocess.CompletedProcess[str]:
+    """`judge score` in a subprocess on `rows` against the loopback server, to out.jsonl."""
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return subprocess.run(
+        [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution),
+         "-m", "openai/gpt-4o-mini", "--base-url", server.base_url, *options,
+         "--no-cache", "-q", "-o", str(tmp_path / "out.jsonl")],
+        capture_output=True, text=True, env={**_env(), "OPENAI_API_KEY": "sk-test"},
+        timeout=120,
+    )  # fmt: skip
 
 
 def _env() -> dict[str, str]:
@@ -441,18 +452,11 @@ def test_cheapest_mode_end_to_end_with_log_probabilities(
     """--group --mix-prompts --rationale brief through the OpenAI SDK against the loopback
     server: one call, the list of scores read for every candidate, each principle's expected
     score from the log-probabilities of its place in the list, the rationale in the rows."""
-    src = tmp_path / "in.jsonl"
     rows = [{"id": i, "prompt": f"Question {i}?", "responses": ["yes", "no"]} for i in range(3)]
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out.jsonl"
     with FakeOpenAIServer() as server:
-        proc = subprocess.run(
-            [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file),
-             "-m", "openai/gpt-4o-mini", "--base-url", server.base_url, "--group",
-             "--mix-prompts", "--rationale", "brief", "--no-cache", "-q", "-o", str(out)],
-            capture_output=True, text=True, env={**_env(), "OPENAI_API_KEY": "sk-test"},
-            timeout=120,
-        )  # fmt: skip
+        options = ["--group", "--mix-prompts", "--rationale", "brief"]
+        proc = score_jsonl(rows, tmp_path, constitution_file, server, *options)
         assert proc.returncode == 0, proc.stderr
         assert server.count == 1
         body = server.bodies[0]
