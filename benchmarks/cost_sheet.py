@@ -11,7 +11,8 @@ Reads:
   gpt-4o-mini list prices), batch at half of it, labelled as such in the output.
 
 Plans, for 10^12 tokens in documents of DOC_TOKENS tokens:
-1. an LLM judge on every document, real-time and batch;
+1. an LLM judge on every document, real-time and batch (with a rationale per principle, and
+   with the scores only, what a filter needs);
 2. judge a sample (SAMPLE documents, as FineWeb-Edu did), distil a classifier from it
    (`judge distill`), classify everything on CPUs: the sample's LLM dollars and the CPU
    core-hours at the measured rate (measured on 500-word documents, scaled by tokens);
@@ -46,24 +47,25 @@ FINEWEB_EDU_H100_HOURS = 6_000
 FINEWEB_EDU_TOKENS = 15e12
 
 
-def llm_dollars(path: Path) -> tuple[dict[str, float], str]:
+def llm_dollars(path: Path, level: str = "per principle") -> tuple[dict[str, float], str]:
     """Dollars per 1,000 verdicts on documents of DOC_TOKENS tokens, real-time and batch, and
     where they come from.
 
-    benchmarks/results/cost.json (benchmarks/peers/cost.py) gives, for each mode, judge's
-    cheapest mode with per-principle scores and rationales and the dollars of 10^12 tokens as
-    2 x 10^9 candidates of 500 tokens (the tokens beyond its data's mean length billed as
-    uncached input): that, per 1,000, is the figure here."""
+    benchmarks/results/cost.json (benchmarks/peers/cost.py) gives, for each level of
+    explanation (a rationale per principle, one a verdict, none) and mode, judge's cheapest mode
+    at that level and the dollars of 10^12 tokens as 2 x 10^9 candidates of 500 tokens (the
+    tokens beyond its data's mean length billed as uncached input): that, per 1,000, is the
+    figure here."""
     key = "usd_1T_tokens_as_2e9_candidates_of_500"
     if path.exists() and DOC_TOKENS == 500:
-        target = json.loads(path.read_text(encoding="utf-8")).get("target", {})
+        target = json.loads(path.read_text(encoding="utf-8")).get("target", {}).get(level, {})
         if all(key in target.get(mode, {}) for mode in ("realtime", "batch")):
             per_1k = {mode: target[mode][key] / 2e9 * 1000 for mode in ("realtime", "batch")}
             modes = {target[mode]["cheapest_judge_mode"] for mode in ("realtime", "batch")}
             return per_1k, (
-                f"{path.relative_to(ROOT)} target.<mode>.{key} / 2e9 (judge's cheapest mode "
-                f"with per-principle scores and rationales: {', '.join(sorted(modes))}; "
-                "gpt-4o-mini list prices, batch at its discount)"
+                f"{path.relative_to(ROOT)} target[{level!r}].<mode>.{key} / 2e9 (judge's "
+                f"cheapest mode with per-principle scores and rationales {level}: "
+                f"{', '.join(sorted(modes))}; gpt-4o-mini list prices, batch at its discount)"
             )
     per_1k = {"realtime": FALLBACK_PER_1K, "batch": FALLBACK_PER_1K / 2}
     return per_1k, FALLBACK_SOURCE
@@ -75,6 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     throughput = json.loads((RESULTS / "classifier_throughput.json").read_text(encoding="utf-8"))
     per_1k, llm_source = llm_dollars(RESULTS / "cost.json")
+    # a pretraining filter needs the scores only: the cheapest mode without rationales
+    bare_1k, bare_source = llm_dollars(RESULTS / "cost.json", "none")
     docs = TOKENS / DOC_TOKENS
     words = throughput["words_per_document"]
     tokens_per_word = throughput["tokens_per_word_assumed"]
@@ -89,6 +93,12 @@ def main() -> None:
         "llm_everything_batch": {
             "documents_judged_by_llm": docs,
             "llm_usd": docs / 1000 * per_1k["batch"],
+        },
+        "llm_everything_scores_only": {
+            "documents_judged_by_llm": docs,
+            "llm_usd_realtime": docs / 1000 * bare_1k["realtime"],
+            "llm_usd_batch": docs / 1000 * bare_1k["batch"],
+            "source": bare_source,
         },
         "sample_distil_classify": {
             "documents_judged_by_llm": SAMPLE,
@@ -128,6 +138,12 @@ def main() -> None:
     rows = [
         ("LLM judge on everything, real-time", f"${realtime:,.0f}", "-"),
         ("LLM judge on everything, batch", f"${batch:,.0f}", "-"),
+        (
+            "LLM judge on everything, scores only",
+            f"${plans['llm_everything_scores_only']['llm_usd_realtime']:,.0f} real-time / "
+            f"${plans['llm_everything_scores_only']['llm_usd_batch']:,.0f} batch",
+            "-",
+        ),
         (
             f"judge {SAMPLE:,} docs + distil + classify",
             f"${plans['sample_distil_classify']['llm_usd_realtime']:,.0f} real-time / "

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_quick_cost_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "cost.json"
-    mix = "judge --group --mix-prompts --rationale brief"
+    mix = "judge --group --mix-prompts --group-size 16 --rationale brief"
     tools = f"judge,judge --group,judge --rationale none,{mix}"
     proc = subprocess.run(
         [sys.executable, "benchmarks/peers/cost.py", "--n", "20", "--tools", tools,

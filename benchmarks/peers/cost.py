@@ -63,7 +63,7 @@ DATA = next(
 )  # fmt: skip
 
 GROUP_SIZE = 8  # judge --group's default, and the groups UltraFeedback is given
-MIX = ["--group", "--mix-prompts", "--group-size", "16"]  # calls of 16 candidates, any prompts
+MIX = ["--group", "--mix-prompts"]  # calls filled with candidates of any prompts
 # judge's modes: name -> extra arguments of `judge score` (a new mode is one line).
 JUDGE_MODES: dict[str, list[str]] = {
     "judge": [],
@@ -79,8 +79,12 @@ JUDGE_MODES: dict[str, list[str]] = {
     ],
     # One rationale a candidate (--rationale brief), and calls filled across prompts.
     "judge --rationale brief": ["--rationale", "brief"],
-    "judge --group --mix-prompts --rationale short": [*MIX, "--rationale", "short"],
-    "judge --group --mix-prompts --rationale brief": [*MIX, "--rationale", "brief"],
+    "judge --group --mix-prompts --group-size 16 --rationale short": [
+        *MIX, "--group-size", "16", "--rationale", "short"
+    ],
+    "judge --group --mix-prompts --group-size 16 --rationale brief": [
+        *MIX, "--group-size", "16", "--rationale", "brief"
+    ],
     "judge --group --mix-prompts --group-size 32 --rationale short": [
         *MIX, "--group-size", "32", "--rationale", "short"
     ],
