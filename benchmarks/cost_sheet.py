@@ -64,7 +64,7 @@ def llm_dollars(path: Path, level: str = "per principle") -> tuple[dict[str, flo
             modes = {target[mode]["cheapest_judge_mode"] for mode in ("realtime", "batch")}
             return per_1k, (
                 f"{path.relative_to(ROOT)} target[{level!r}].<mode>.{key} / 2e9 (judge's "
-                f"cheapest mode with per-principle scores and rationales {level}: "
+                f"cheapest mode with per-principle scores, rationales {level}: "
                 f"{', '.join(sorted(modes))}; gpt-4o-mini list prices, batch at its discount)"
             )
     per_1k = {"realtime": FALLBACK_PER_1K, "batch": FALLBACK_PER_1K / 2}
