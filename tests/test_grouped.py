@@ -49,15 +49,14 @@ def helpful(text: str) -> int:
 
 def by_text(request: Request) -> str:
     """Scores that depend on each candidate's text, so a mix-up of positions shows."""
-    return json.dumps(
-        {
-            label: {
-                "helpful": {"rationale": f"about {text}", "score": helpful(text)},
-                "honest": {"rationale": "ok", "score": len(text) % 11},
-            }
-            for label, text in shown(request).items()
-        }
-    )
+    return json.dumps({label: verdict_on(text) for label, text in shown(request).items()})
+
+
+def verdict_on(text: str) -> dict[str, Any]:
+    return {
+        "helpful": {"rationale": f"about {text}", "score": helpful(text)},
+        "honest": {"rationale": "ok", "score": len(text) % 11},
+    }
 
 
 def cands(prompt: str | None, texts: list[str], start: int = 0) -> list[Candidate]:
@@ -469,3 +468,68 @@ def test_cheapest_mode_end_to_end_with_log_probabilities(
         assert r["rationales"] == {"overall": "ok"}
         # the fake answers 1 for every score with p=0.9, and 2, 3, 4, 5 with 0.025 each
         assert r["judge"]["expected_scores"] == pytest.approx({"helpful": 1.25, "honest": 1.25})
+
+
+def by_text_alone(request: Request) -> str:
+    """by_text for one candidate a call too (its tag has no id)."""
+    if shown(request):
+        return by_text(request)
+    user = request.messages[-1].content
+    text = re.search(r"<candidate_response>\n(.*?)\n</candidate_response>", user, re.S)
+    assert text is not None
+    return json.dumps(verdict_on(text.group(1)))
+
+
+@pytest.mark.parametrize(
+    ("options", "calls"),
+    [([], 12), (["--group"], 4), (["--group", "--mix-prompts", "--group-size", "5"], 3)],
+)
+def test_pairs_group_and_mix_prompts_give_the_same_pairs(
+    tmp_path: Path,
+    constitution_file: Path,
+    fake_backend: FakeBackend,
+    options: list[str],
+    calls: int,
+) -> None:
+    """judge pairs --group (and --mix-prompts): fewer calls, the very same pairs, as each
+    candidate's scores depend on its own text only."""
+    fake_backend.answer = by_text_alone
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"id": i, "prompt": f"Q{i}?", "responses": [f"a{i}", f"bb{i}x", f"cccc{i}"]}
+        for i in range(4)
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "pairs.jsonl"
+    args = ["pairs", str(src), "-c", str(constitution_file), "-m", "fake/judge", "-o", str(out)]
+    plan = CliRunner().invoke(main, [*args, *options, "--dry-run"])
+    assert plan.exit_code == 0 and f"-> {calls} calls" in plan.stderr, plan.stderr
+    run = CliRunner().invoke(main, [*args, *options])
+    assert run.exit_code == 0, run.stderr
+    assert len(fake_backend.requests) == calls
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    picked = [(r["prompt"][-1]["content"], r["chosen"][-1]["content"], r["rejected"][-1]["content"])
+              for r in got]  # fmt: skip
+    constitution = parse(CONSTITUTION, path="tiny.md")
+
+    def overall(text: str) -> float:
+        return constitution.overall({"helpful": helpful(text), "honest": len(text) % 11})
+
+    expected = []
+    for r in rows:  # the default selection: the best against the worst
+        ranked = sorted(r["responses"], key=overall, reverse=True)
+        expected.append((r["prompt"], ranked[0], ranked[-1]))
+    assert picked == expected
+
+
+def test_pairs_group_is_refused_where_it_cannot_run(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"prompt": "Q?", "responses": ["a", "b"]}) + "\n")
+    args = ["pairs", str(src), "-c", str(constitution_file), "-m", "fake/judge", "--group"]
+    compare = CliRunner().invoke(main, [*args, "--mode", "compare"])
+    assert compare.exit_code == 2 and "--group is for --mode score" in compare.stderr
+    panel = CliRunner().invoke(main, [*args, "-m", "fake/other"])
+    assert panel.exit_code == 2 and "one judge" in panel.stderr, panel.stderr
+    assert fake_backend.requests == []

@@ -142,8 +142,9 @@ def test_filter_with_a_judge_over_parquet_shards_with_rejected(
     assert "kept 10 (50.0% of judged), dropped 10, failed 0" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["score", "filter"])
 def test_unreachable_model_fails_the_run_and_its_shard_is_done_again(
-    cluster: str, tmp_path: Path, constitution_file: Path
+    cluster: str, tmp_path: Path, constitution_file: Path, command: str
 ) -> None:
     write_shard(tmp_path / "in" / "ok.jsonl", rows("ok", 4))
     write_shard(tmp_path / "in" / "bad.jsonl", rows("bad", 4))
@@ -155,19 +156,25 @@ def test_unreachable_model_fails_the_run_and_its_shard_is_done_again(
         return Fault.status(503) if found and found[-1][0] == "bad" else even_is_good(body)
 
     with FakeOpenAIServer(handler=down_for_bad) as server:
-        args = ["score", "in", *model_args(server, constitution_file), "-o", "out"]
+        args = [command, "in", *model_args(server, constitution_file), "-o", "out"]
         args += ["--max-retries", "0", "--ray", cluster]
+        args += ["--min-score", "0.5"] if command == "filter" else []
         done = judge(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         assert "4 not judged" in done.stderr
         assert "1 of 2 shards not written, their runs failed: bad.jsonl." in done.stderr
+        if command == "filter":  # the counts are those of the rows written: ok.jsonl's 4
+            counts = re.search(r"kept (\d+).*dropped (\d+), failed (\d+)", done.stderr)
+            assert counts is not None and sum(map(int, counts.groups())) == 4, done.stderr
+            assert "(in the 1 of 2 shards written)" in done.stderr
         assert "every row is written" not in done.stderr
         assert os.listdir(tmp_path / "out") == ["ok.jsonl"]
         server.handler = even_is_good  # the server is back
         again = judge(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "2 shards on Ray: 1 run now, 1 finished before" in again.stderr
-    assert [r["id"] for r in read(tmp_path / "out" / "bad.jsonl")] == [f"bad-{i}" for i in range(4)]
+    kept = range(4) if command == "score" else (0, 2)  # filter keeps the even ones' rows
+    assert [r["id"] for r in read(tmp_path / "out" / "bad.jsonl")] == [f"bad-{i}" for i in kept]
 
 
 def test_the_summary_names_the_unwritten_shards_and_a_rerun_redoes_only_those(

@@ -18,6 +18,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     fields_from,
+    group_options,
     id_field_option,
     number,
     options_from,
@@ -113,6 +114,7 @@ from judge.tasks.score import OUT
     help="Write the dataset card here (a folder output gets README.md anyway).",
 )
 @score_options
+@group_options(seed=False)
 @judge_options
 @field_options
 def pairs(**kw: Any) -> None:
@@ -223,6 +225,6 @@ def _check_mode_options(kw: dict[str, Any]) -> None:
         ]:
             if value != default:
                 raise click.UsageError(f"{option} {value} needs --mode compare")
-    elif kw["per_principle"] or kw["rescore"]:
-        option = "--per-principle" if kw["per_principle"] else "--rescore"
-        raise click.UsageError(f"{option} is for --mode score")
+    elif kw["per_principle"] or kw["rescore"] or kw["group"]:
+        option = next(o for o in ("per_principle", "rescore", "group") if kw[o])
+        raise click.UsageError(f"--{option.replace('_', '-')} is for --mode score")

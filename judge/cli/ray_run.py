@@ -132,7 +132,11 @@ def judge_on_ray(
     if cls is not ScoreTask:
         from judge.tasks.filter import describe_counts
 
-        lines.append(f"judge: {describe_counts(_summed([d.counts for d in dones]))}")
+        written = [d for d in dones if d.exit_code == 0]  # a failed shard's rows are not out
+        line = f"judge: {describe_counts(_summed([d.counts for d in written]))}"
+        if len(written) < len(dones):
+            line += f" (in the {len(written)} of {len(dones)} shards written)"
+        lines.append(line)
     # Unlike one output file, a shard whose run failed is not written (see _judge_shard).
     done = report(_Described(cls.noun, cls.verb), stats, lines, written=False)
     failed = unwritten(todo)

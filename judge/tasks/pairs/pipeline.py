@@ -18,7 +18,8 @@ import asyncio
 import hashlib
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,10 +27,11 @@ from judge.backends.base import Request
 from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
-from judge.errors import InputError
+from judge.errors import ConfigError, InputError
 from judge.io import describe
 from judge.judging.comparison import CompareOptions, Comparer
-from judge.judging.scoring import ScoreOptions, Scorer
+from judge.judging.grouped import make_scorer
+from judge.judging.scoring import ScoreOptions
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
@@ -102,8 +104,14 @@ class PairMaker:
         if self.options.comparisons not in COMPARISONS:
             raise ValueError(f"comparisons must be one of {COMPARISONS}")
         self.panel = panel
-        self.scorer = Scorer(constitution, score_options)
+        self.scorer = make_scorer(constitution, score_options)
         self.comparer = Comparer(constitution, compare_options)
+        grouped = score_options is not None and score_options.group
+        if grouped and (self.options.mode != "score" or panel is not None):
+            raise ConfigError(
+                "grouped scoring (--group) is for --mode score with one judge: drop --group, "
+                "or use --mode score and one -m"
+            )
         if panel is not None:  # every member judges; the verdicts aggregate
             self.scorer = PanelScorer(constitution, score_options, panel)
             self.comparer = PanelComparer(constitution, compare_options, panel)
@@ -113,6 +121,10 @@ class PairMaker:
     def use_cascade(self, run: CascadeRun) -> None:
         """--cascade: every verdict (score mode) or comparison (compare mode) from the first
         confident judge; the rows say which judge decided and how sure it was."""
+        if self.scorer.options.group:
+            raise ConfigError(
+                "grouped scoring (--group) does not run with a cascade yet: drop one of them"
+            )
         self.cascade = run
         self.scorer = CascadeScorer(self.constitution, self.scorer.options, run)
         self.comparer = CascadeComparer(self.constitution, self.comparer.options, run)
@@ -150,6 +162,31 @@ class PairMaker:
             positions = {id(c): p for p, c in enumerate(group.candidates)}
             out = [(positions[id(c)], c) for _, c in out]
         return Distinct(out, empty, dupes)
+
+    def plan(self, groups: Iterable[Group]) -> Iterator[Group]:
+        """The prompts, each once its candidates' calls are planned (--group: the scorer forms
+        the calls as the candidates stream past; with --mix-prompts a call spans prompts, so a
+        prompt waits until the call of its last candidate is formed). In input order."""
+        if self.options.mode != "score" or not self.scorer.options.group:
+            yield from groups
+            return
+        waiting: deque[list[Any]] = deque()  # [prompt, its candidates not yet planned]
+
+        def candidates() -> Iterator[Candidate]:
+            for group in groups:
+                todo = self.distinct(group)[0]
+                waiting.append([group, len(todo)])
+                yield from (c for _, c in todo)
+
+        def ready() -> Iterator[Group]:
+            while waiting and waiting[0][1] == 0:
+                yield waiting.popleft()[0]
+
+        for _ in self.scorer.plan(candidates()):  # in input order, each once its call is formed
+            yield from ready()
+            waiting[0][1] -= 1
+            yield from ready()
+        yield from ready()
 
     def requests(self, group: Group) -> list[Request]:
         """The model calls a group needs (adaptive: the worst case of the sort), for --dry-run."""

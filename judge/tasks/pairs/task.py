@@ -85,7 +85,7 @@ class PairsTask(Defaults):
         return [] if self.runner is None else [self.runner]
 
     def units(self) -> Iterable[Group]:
-        return self.groups()
+        return self.groups() if self.runner is None else self.maker.plan(self.groups())
 
     def dry_run(self) -> str:
         if self.runner is None:
@@ -96,7 +96,7 @@ class PairsTask(Defaults):
             return self.maker.cascade.dry_run(todo, plural(len(groups), "prompt"))
         if self.maker.panel is not None:
             return panel_report.plan(self.maker.panel, "prompt", self.groups, self.maker.requests)
-        plan, n = plan_all(self.groups(), self.plan_one)
+        plan, n = plan_all(self.maker.plan(self.groups()), self.plan_one)
         adaptive = self.options.comparisons == "adaptive"
         note = " (adaptive: the worst case of the sort)" if adaptive else ""
         return plan_text(self.runner.backend.name, plural(n, "prompt"), plan, calls_note=note)
