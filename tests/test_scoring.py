@@ -325,6 +325,8 @@ def test_a_list_of_scores_is_read_in_the_principles_order(constitution: Constitu
         {"helpful": (2, ""), "honest": (7, "")},
         "",
     )
+    named = parse("name: c\nscale: 1-5\n\nJudge.\n\n## scores\n\nDoes it score?\n").principles
+    assert parse_verdict(named, Response(text='{"scores": [3]}'))[0] == {"scores": (3, "")}
     for bad, why in [
         ('{"scores": [2]}', "has 1 scores; expected 2"),
         ('{"scores": [2, 7, 1]}', "has 3 scores"),

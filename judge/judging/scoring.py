@@ -252,7 +252,8 @@ def parse_scores(principles: list[Principle], data: dict[str, Any]) -> dict[str,
     principle, each an object with "score" and "rationale" (or the bare score), or the list of
     scores in the principles' order (--rationale brief and none)."""
     listed = data.get(SCORES_KEY)
-    if isinstance(listed, list) and not any(p.id in data for p in principles):
+    keyed = any(p.id in data for p in principles if p.id != SCORES_KEY)  # a principle "scores"
+    if isinstance(listed, list) and not keyed:
         if len(listed) != len(principles):
             raise ParseError(
                 f"{SCORES_KEY!r} has {len(listed)} scores; expected {len(principles)}, one for "
