@@ -26,7 +26,7 @@ from judge.tasks.driver import RowList, drive
 from judge.tasks.score import OUT, ScoreTask
 from judge.testing import FakeBackend, all_principles
 from tests.conftest import CONSTITUTION
-from tests.fakes import FakeOpenAIServer
+from tests.fakes import FakeOpenAIServer, requested_schema
 
 _SHOWN = re.compile(r'<candidate_(?:response|document) id="(\d+)">\n(.*?)\n</candidate_', re.S)
 
@@ -453,7 +453,13 @@ def test_cheapest_mode_end_to_end_with_log_probabilities(
     score from the log-probabilities of its place in the list, the rationale in the rows."""
     rows = [{"id": i, "prompt": f"Question {i}?", "responses": ["yes", "no"]} for i in range(3)]
     out = tmp_path / "out.jsonl"
-    with FakeOpenAIServer() as server:
+
+    def ones(body: dict[str, Any]) -> str:  # 1 for every score, each candidate's rationale "ok"
+        schema = requested_schema(body)
+        assert schema is not None
+        return json.dumps({k: {"scores": [1, 1], "rationale": "ok"} for k in schema["required"]})
+
+    with FakeOpenAIServer(handler=ones) as server:
         options = ["--group", "--mix-prompts", "--rationale", "brief"]
         proc = score_jsonl(rows, tmp_path, constitution_file, server, *options)
         assert proc.returncode == 0, proc.stderr

@@ -295,6 +295,8 @@ def test_brief_asks_for_a_list_of_scores_and_one_rationale_a_candidate(
     assert brief.schema is not None
     assert brief.schema["required"] == ["scores", "rationale"]
     assert brief.schema["properties"]["scores"]["minItems"] == 2
+    # one enum for the items: the span of the scales (helpful 1-5, honest 0-10)
+    assert brief.schema["properties"]["scores"]["items"]["enum"] == list(range(11))
     system = brief.messages[0].content
     assert "lowest score" in system and "in this order: helpful, honest" in system
     (none,) = Scorer(constitution, ScoreOptions(rationale="none")).requests(cand())

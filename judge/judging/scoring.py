@@ -122,10 +122,13 @@ def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
 
 def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> dict[str, Any]:
     plist = list(principles)
-    if rationale in FLAT:  # the scores as a list in the principles' order (the scales are
-        # checked when the answer is read: a list's items cannot each have their own enum)
+    if rationale in FLAT:  # the scores as a list in the principles' order; its items share one
+        # enum (the scales' span: grammar-constrained models then cannot write 100 on a 1-5
+        # scale), and each score is checked against its own scale when the answer is read
         n = len(plist)
-        scores = {"type": "array", "items": {"type": "integer"}, "minItems": n, "maxItems": n}
+        span = list(range(min(p.scale.low for p in plist), max(p.scale.high for p in plist) + 1))
+        item = {"type": "integer", "enum": span}
+        scores = {"type": "array", "items": item, "minItems": n, "maxItems": n}
         properties: dict[str, Any] = {SCORES_KEY: scores}
         if rationale == "brief":
             properties[BRIEF_KEY] = {"type": "string"}
