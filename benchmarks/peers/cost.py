@@ -286,11 +286,11 @@ def verdict(results: list[dict[str, Any]], mean_tokens: float) -> dict[str, Any]
     mode that explains at least as much (a rationale per principle, one a verdict, none), against
     every peer; and what 1T candidate tokens cost in that mode."""
     out: dict[str, Any] = {}
+    peers = [r for r in results if r["name"] not in JUDGE_MODES]
     for level in LEVELS:
         ok = LEVELS[: LEVELS.index(level) + 1]  # explains at least this much
         judges = [r for r in results if r["name"] in JUDGE_MODES and r["rationales"] in ok]
         if judges:
-            peers = [r for r in results if r["name"] not in JUDGE_MODES]
             out[level] = _cheapest(judges, peers, ok, mean_tokens)
     return out
 

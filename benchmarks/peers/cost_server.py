@@ -84,7 +84,8 @@ def schema_answer(
     if isinstance(ref, str):  # "#/$defs/NAME"
         return schema_answer(root["$defs"][ref.rsplit("/", 1)[-1]], key, rationale, root)
     if schema.get("type") == "array":  # the list of scores (--rationale brief and none)
-        return [_pick(f"{key}{i}", [1, 2, 3, 4, 5]) for i in range(schema["minItems"])]
+        levels = schema["items"].get("enum") or [1, 2, 3, 4, 5]
+        return [_pick(f"{key}{i}", levels) for i in range(schema["minItems"])]
     if schema.get("type") == "string":  # a candidate's one rationale (--rationale brief)
         return rationale
     props = schema.get("properties") or {}

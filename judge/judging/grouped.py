@@ -79,13 +79,11 @@ def shuffled(members: list[Candidate], seed: int) -> list[int]:
     blocks: dict[str | None, list[int]] = {}
     for i, m in enumerate(members):
         blocks.setdefault(m.prompt, []).append(i)
-    prompts_ = [members[0].prompt] if len(blocks) == 1 else list(blocks)
-    texts = [seed, *prompts_, *(m.response for m in members)]
+    texts = [seed, *blocks, *(m.response for m in members)]
     digest = hashlib.sha256(json.dumps(texts).encode("utf-8", "surrogatepass")).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     order = list(blocks.values())
-    if len(order) > 1:
-        rng.shuffle(order)
+    rng.shuffle(order)  # one block: draws nothing, so a one-prompt group's order is as before
     for block in order:
         rng.shuffle(block)
     return [i for block in order for i in block]

@@ -109,7 +109,8 @@ def principle_text(p: Principle) -> str:
     return "\n".join(lines)
 
 
-def principle_schema(p: Principle, rationale: str = "full") -> dict[str, Any]:
+def principle_schema(p: Principle) -> dict[str, Any]:
+    """One principle's object in a full or short answer: its rationale, then its score."""
     score = {"type": "integer", "enum": list(range(p.scale.low, p.scale.high + 1))}
     properties = {"rationale": {"type": "string"}, "score": score}
     return {
@@ -133,7 +134,7 @@ def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> 
         if rationale == "brief":
             properties[BRIEF_KEY] = {"type": "string"}
     else:
-        properties = {p.id: principle_schema(p, rationale) for p in plist}
+        properties = {p.id: principle_schema(p) for p in plist}
     return {
         "type": "object",
         "properties": properties,
