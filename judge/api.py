@@ -15,8 +15,8 @@ Each function takes records (a list of dicts), a pandas DataFrame or a datasets.
 returns the same kind; settings (model, server, cache, budget, concurrency) come from `model=` or
 `settings=`, which is never changed. `judges=` (score, filter, pairs, calibrate) makes a panel:
 model names sharing the settings, or `Judge` specs with their own endpoints (`load_judges`).
-Where the CLI would exit 1 (the model could not be reached, the budget ran out) the function
-raises `judge.errors.RunFailed`, whose `result` holds what it
+Where the CLI would exit 1 (the model could not be reached, the budget ran out, nothing was
+judged, or a smaller fraction than `fail_under=`) the function raises `judge.errors.RunFailed`, whose `result` holds what it
 would have returned (every row, the unjudged ones with their reason) and `lines` the summary.
 """
 
@@ -103,15 +103,18 @@ def _candidates(data: Any, fields: FieldMap) -> tuple[list[Candidate], str]:
     return list(iter_candidates("<data>", fields, rows=rows)), kind
 
 
-def _table(task: Task[Any, Any], kind: str) -> Any:
+def _table(task: Task[Any, Any], kind: str, fail_under: float | None) -> Any:
     """Run a task whose rows go to `out`; its rows as the kind of table the input was."""
     sink = RowList()
-    return _run(task, {OUT: sink}, lambda: _like(sink.rows, kind))
+    return _run(task, {OUT: sink}, lambda: _like(sink.rows, kind), fail_under)
 
 
-def _run(task: Task[Any, Any], sinks: dict[str, RowList], result: Any) -> Any:
-    """Drive `task`; `result()` is what the function returns, or RunFailed carries."""
-    report: Report = run_sync(drive(task, sinks))
+def _run(
+    task: Task[Any, Any], sinks: dict[str, RowList], result: Any, fail_under: float | None
+) -> Any:
+    """Drive `task`; `result()` is what the function returns, or RunFailed carries (also when
+    nothing was judged, or a smaller fraction than `fail_under`)."""
+    report: Report = run_sync(drive(task, sinks, fail_under=fail_under))
     if report.exit_code:
         raise RunFailed(report.lines, result())
     return result()
@@ -159,6 +162,7 @@ def score(
     fields: FieldMap | None = None,
     judges: Judges = None,
     quorum: int | None = None,
+    fail_under: float | None = None,
 ) -> Any:
     """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
     of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
@@ -168,8 +172,8 @@ def score(
     )
     if kind == "records":
         task.keep = True
-        return _run(task, {OUT: RowList()}, lambda: task.results)
-    return _table(task, kind)
+        return _run(task, {OUT: RowList()}, lambda: task.results, fail_under)
+    return _table(task, kind, fail_under)
 
 
 def filter(
@@ -184,6 +188,7 @@ def filter(
     fields: FieldMap | None = None,
     judges: Judges = None,
     quorum: int | None = None,
+    fail_under: float | None = None,
 ) -> Any:
     """The rows a judge keeps (`min_score` or `keep_top`), with their scores, as the same kind
     of table as `data`."""
@@ -201,7 +206,7 @@ def filter(
         options=options,
         rule=rule,
     )
-    return _table(task, kind)
+    return _table(task, kind, fail_under)
 
 
 def pairs(
@@ -217,6 +222,7 @@ def pairs(
     id_field: str | None = "id",
     judges: Judges = None,
     quorum: int | None = None,
+    fail_under: float | None = None,
 ) -> Any:
     """DPO preference pairs from prompts with several responses (`prompt` + `responses`, or
     rows of one prompt next to each other), as the same kind of table as `data`; rows that
@@ -248,7 +254,7 @@ def pairs(
         lambda: iter_groups("<data>", fields, id_field, rows=rows),
         "<data>",
     )
-    return _table(task, kind)
+    return _table(task, kind, fail_under)
 
 
 def calibrate(
@@ -266,6 +272,7 @@ def calibrate(
     settings: Settings | None = None,
     judges: Judges = None,
     quorum: int | None = None,
+    fail_under: float | None = None,
 ) -> dict[str, Any]:
     """Measure a judge against human labels (records, a DataFrame or a Dataset of pairwise or
     absolute labels, as `judge calibrate` reads them) and fit a calibration: the report as a
@@ -294,7 +301,7 @@ def calibrate(
         resamples=resamples,
         panel=panel,
     )
-    result: dict[str, Any] = _run(task, {}, lambda: task.report)
+    result: dict[str, Any] = _run(task, {}, lambda: task.report, fail_under)
     return result
 
 
@@ -307,6 +314,7 @@ def revise(
     judge_model: str | None = None,
     settings: Settings | None = None,
     fields: FieldMap | None = None,
+    fail_under: float | None = None,
 ) -> Any:
     """Critique and revise each response (`prompt` + `response` rows) under the constitution,
     judged against the original by `judge_model` (default: `model`); rows as `judge revise`
@@ -327,4 +335,4 @@ def revise(
         paths={},
         count=len(candidates),
     )
-    return _table(task, kind)
+    return _table(task, kind, fail_under)

@@ -116,7 +116,14 @@ model_options = stack(
     click.option(
         "--dry-run",
         is_flag=True,
-        help="Count calls, tokens and dollars; call nothing.",
+        help="Count calls, tokens and dollars, and estimate the time; call nothing.",
+    ),
+    number(
+        "--fail-under",
+        click.FloatRange(0, 1),
+        help="Exit 1 when the fraction of items judged is below this (a run that judged "
+        "nothing always exits 1).",
+        envvar="JUDGE_FAIL_UNDER",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar (the summary stays)."),
 )
@@ -348,6 +355,7 @@ def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
 def settings_from(kw: dict[str, Any]) -> Settings:
     """Build Settings from the shared options (removing them from kw). Several -m make a panel
     (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
+    kw.pop("fail_under", None)  # read by run_task from the command's parameters
     models = list(kw.pop("model") or [DEFAULT_MODEL])
     if len(models) > 1:
         if "judges" not in kw:
@@ -416,8 +424,9 @@ def run_task(
         raise click.exceptions.Exit(0)
     sinks = {name: open_writer(path) for name, path in outputs.items()}
     progress = Progress(quiet, unit)
+    fail_under = click.get_current_context().params.get("fail_under")
     try:
-        report = run_sync(drive(task, sinks, on_progress=progress))
+        report = run_sync(drive(task, sinks, on_progress=progress, fail_under=fail_under))
     finally:
         progress.close()
     for line in report.lines:

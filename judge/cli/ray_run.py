@@ -15,11 +15,12 @@ from typing import Any
 import click
 
 from judge.engine.runner import Runner
-from judge.engine.stats import combined
+from judge.engine.stats import RunStats, combined
 from judge.io import RowWriter
 from judge.tasks.driver import drive, report, run_sync
 from judge.tasks.filter import REJECTED, FilterCounts
 from judge.tasks.score import OUT, ScoreTask
+from judge.tasks.summary import Coverage, coverage
 
 ray_option = click.option(
     "--ray",
@@ -52,6 +53,9 @@ class _Described:
 
     def failure(self) -> str | None:
         return None
+
+    def coverage(self, stats: RunStats) -> Coverage:
+        return coverage(stats, self.noun)
 
 
 def _shards(kw: dict[str, Any]) -> tuple[list[Any], list[Any]]:
@@ -138,7 +142,9 @@ def judge_on_ray(
             line += f" (in the {len(written)} of {len(dones)} shards written)"
         lines.append(line)
     # Unlike one output file, a shard whose run failed is not written (see _judge_shard).
-    done = report(_Described(cls.noun, cls.verb), stats, lines, written=False)
+    fail_under = click.get_current_context().params.get("fail_under")
+    described = _Described(cls.noun, cls.verb)
+    done = report(described, stats, lines, written=False, fail_under=fail_under)
     failed = unwritten(todo)
     if failed:
         done.lines.append(_unwritten_line(failed, len(todo)))
@@ -167,10 +173,12 @@ def _judge_shard(
     done = run_sync(drive(task, sinks))
     # A shard whose run failed (model unreachable, budget reached) is not written, so that the
     # next run does it again: its verdicts so far come from the cache then.
+    # Too few items judged is the whole run's to decide (its summary reads every shard's stats).
+    code = 0 if done.shortfall else done.exit_code
     for sink in sinks.values():
-        sink.commit() if done.exit_code == 0 else sink.abort()
+        sink.commit() if code == 0 else sink.abort()
     counts = getattr(task, "counts", None)
-    return ShardDone(stats=done.stats, counts=counts, exit_code=done.exit_code, lines=done.lines)
+    return ShardDone(stats=done.stats, counts=counts, exit_code=code, lines=done.lines)
 
 
 class _Held:
