@@ -16,8 +16,9 @@ returns the same kind; settings (model, server, cache, budget, concurrency) come
 `settings=`, which is never changed. `judges=` (score, filter, pairs, calibrate) makes a panel:
 model names sharing the settings, or `Judge` specs with their own endpoints (`load_judges`).
 Where the CLI would exit 1 (the model could not be reached, the budget ran out, nothing was
-judged, or a smaller fraction than `fail_under=`) the function raises `judge.errors.RunFailed`, whose `result` holds what it
-would have returned (every row, the unjudged ones with their reason) and `lines` the summary.
+judged, or a smaller fraction than `fail_under=`) the function raises `judge.errors.RunFailed`,
+whose `result` holds what it would have returned (every row, the unjudged ones with their
+reason) and `lines` the summary.
 """
 
 from __future__ import annotations

@@ -91,7 +91,9 @@ def test_fail_under_fails_a_run_that_judged_too_little(
     assert run(*args, "--fail-under", "0.75").exit_code == 0
 
 
-def test_the_python_api_takes_fail_under(constitution_file: Path, fake_backend: FakeBackend) -> None:
+def test_the_python_api_takes_fail_under(
+    constitution_file: Path, fake_backend: FakeBackend
+) -> None:
     fake_backend.answer = cut_off_when("BAD")
     records = [{k: v for k, v in r.items() if k != "id"} for r in ROWS]
     kept = judge.score(records, constitution_file, model="fake/j", fail_under=0.5)
