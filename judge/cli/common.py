@@ -399,11 +399,18 @@ def fields_from(kw: dict[str, Any]) -> FieldMap:
     )
 
 
+COUNT_UP_TO = 100_000  # inputs of up to this many rows are counted candidate by candidate
+
+
 def candidate_total(path: str, fields: FieldMap) -> int | None:
-    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
+    """Candidates to judge, for the progress display. Up to COUNT_UP_TO rows they are counted
+    (read once more: a row may hold a list of responses); above, the rows, unless the first
+    row holds a list (then no total)."""
     rows = count_rows(path)
     if rows is None:
         return None
+    if rows <= COUNT_UP_TO:
+        return sum(1 for _ in iter_candidates(path, fields))
     first = next(iter_candidates(path, fields), None)
     return rows if first is None or first.response_index is None else None
 

@@ -208,6 +208,7 @@ async def _results(
         result = await task.judge(unit)
         stats.done += 1
         stats.failed += task.failed(result)
+        stats.finished, stats.finished_failed = stats.done, stats.failed
         yield unit, result
 
 
