@@ -13,6 +13,7 @@ import atexit
 import importlib.util
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _models: dict[str, Any] = {}  # path -> loaded model: loaded once per process
 _load_lock = threading.Lock()
+_speeds: dict[str, tuple[float, float]] = {}  # path -> measured (prompt, output) tokens/s
 
 
 class _Stopped(Exception):
@@ -146,6 +148,28 @@ class LocalBackend:
     def identity(self) -> dict[str, Any]:
         # The file's content: a different GGUF (even of the same name and size) is another judge.
         return {"provider": "local", "model": self.path.name, "sha256": file_sha256(self.path)}
+
+    def tokens_per_second(self) -> tuple[float, float]:
+        """Prompt and output tokens a second on this machine, measured once a process (about
+        a second): what --dry-run estimates the time of a run from."""
+        key = f"{self.path}:{self.n_ctx}"
+        if key not in _speeds:
+            llm = _load(self.path, self.n_ctx)
+            with self._lock:
+                tokens = llm.tokenize(b"The quick brown fox jumps over the lazy dog. " * 30)
+                llm.reset()
+                llm.eval(tokens[:8])  # the first decode pays one-time costs: not counted
+                llm.reset()
+                start = time.perf_counter()
+                llm.eval(tokens)
+                read = time.perf_counter() - start
+                start = time.perf_counter()
+                for _ in range(16):  # one token a step, as generation decodes
+                    llm.eval(tokens[-1:])
+                write = time.perf_counter() - start
+                llm.reset()
+            _speeds[key] = (len(tokens) / read, 16 / write)
+        return _speeds[key]
 
     def _generate_sync(self, request: Request, stop: threading.Event) -> Response:
         llm = _load(self.path, self.n_ctx)

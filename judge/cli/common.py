@@ -14,7 +14,7 @@ from judge.engine.runner import RunnerConfig
 from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.io import FieldMap, count_rows, iter_candidates, open_writer
 from judge.judging.comparison import CompareOptions
-from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
+from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions, default_rationale
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -287,14 +287,16 @@ score_options = stack(
         help="Longer texts are cut to this many characters (the row says so).",
     ),
     click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities."),
-    choice(
+    click.option(
         "--rationale",
-        RATIONALES,
-        "full",
-        "What the judge writes beside the scores: full (one or two sentences a principle), "
+        type=click.Choice(list(RATIONALES)),
+        default=None,
+        envvar="JUDGE_RATIONALE",
+        help="What the judge writes beside the scores: full (one or two sentences a principle), "
         "short (at most ten words a principle), brief (one rationale of at most ten words a "
         "candidate, in rationales.overall) or none (scores only). Output tokens are most of a "
-        "verdict's price: brief and none are the cheapest.",
+        "verdict's price: brief and none are the cheapest. Default: full; short on an "
+        "in-process model (local/...), whose longer rationales ran past the token cap.",
     ),
 )
 
@@ -357,6 +359,8 @@ def settings_from(kw: dict[str, Any]) -> Settings:
     (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
     kw.pop("fail_under", None)  # read by run_task from the command's parameters
     models = list(kw.pop("model") or [DEFAULT_MODEL])
+    if "rationale" in kw and kw["rationale"] is None:
+        kw["rationale"] = default_rationale(models[0])
     if len(models) > 1:
         if "judges" not in kw:
             raise click.UsageError(

@@ -151,7 +151,22 @@ def plan_text(
         f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
         f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
         + (" (batch prices: the provider's batch API, --batch)" if plan.batch else "")
+        + (_time(plan) if todo else "")
     )
+
+
+def _time(plan: Plan) -> str:
+    if plan.batch:
+        return "; time: within the provider's batch window (up to 24 h)"
+    return f"; time: at most about {_span(plan.wall_seconds)} ({plan.speed})"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass(frozen=True)
