@@ -64,7 +64,12 @@ from judge.distill.run import MIN_CLASS
 @number("--dim", click.IntRange(1), 64)
 @number("--word-ngrams", click.IntRange(1), 2)
 @number("--min-count", click.IntRange(1), 1)
-@number("--bucket", click.IntRange(1), 200_000)
+@number(
+    "--bucket",
+    click.IntRange(1),
+    help="Rows of the hashed n-gram table (most of the model's size: rows x dim x 4 bytes). "
+    "Default: the training words, 2,000 to 200,000.",
+)
 @number(
     "--threads",
     click.IntRange(1),
