@@ -47,8 +47,9 @@ class TrainingError(JudgeError):
 class FastTextSettings:
     """fastText's supervised settings (its names in `kwargs`). Defaults: word bigrams, as DCLM's
     fastText filter; a hashed bigram table of at most 200k rows x 64 dimensions keeps the model
-    under 60 MB (fewer rows on small data: auto_bucket); lr 0.5, as fastText's own default of 0.1 leaves P(keep) near 0.5 on long documents
-    (the average of 1,000 word and bigram vectors moves slowly), which makes --min-prob moot."""
+    under 60 MB (fewer rows on small data: auto_bucket); lr 0.5, as fastText's own default of
+    0.1 leaves P(keep) near 0.5 on long documents (the average of 1,000 word and bigram vectors
+    moves slowly), which makes --min-prob moot."""
 
     lr: float = 0.5
     epoch: int | None = None  # None: auto_epochs(training rows)
