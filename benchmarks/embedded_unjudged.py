@@ -33,7 +33,7 @@ JOBS = {
         HHH,
         "-o",
         "{tmp}/pairs.jsonl",
-    ],  # fmt: skip
+    ],
 }
 # The counts of what each command had to judge: the first summary line, or pairs' candidates.
 FIRST = re.compile(r"judge: \w+ (\d+) [\w ]+? \((\d+) judged, (\d+) not judged\)")
