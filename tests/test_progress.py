@@ -77,7 +77,9 @@ def test_progress_line_and_duration() -> None:
     stats.finished, stats.finished_failed = 3, 1
     stats.started -= 33
     line = progress_line(stats, "item")
-    assert line.startswith("judge: 3/7 items (43%) in 33 s, 0.09 item/s, about 44 s left; ")
+    assert line.startswith("judge: 3/7 items (43%) in 33 s, 11 s/item, about 44 s left; ")
+    stats.started -= -30  # 3 s: a rate
+    assert "1.0 item/s, about 4 s left" in progress_line(stats, "item")
     assert "1 failed" in line
     assert duration(59.4) == "59 s" and duration(185) == "3 min 05 s"
     assert duration(7620) == "2 h 07 min"

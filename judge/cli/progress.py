@@ -46,7 +46,10 @@ def progress_line(stats: RunStats, unit: str) -> str:
     parts = [f"judge: {done} in {duration(elapsed)}"]
     if n and elapsed >= 1:  # no rate from a single instant (a first answer from the cache)
         rate = n / elapsed
-        parts.append(f"{rate:.2f} {unit}/s" if rate < 10 else f"{rate:.0f} {unit}/s")
+        if rate < 0.5:  # a slow model: seconds an item reads better than 0.01 items a second
+            parts.append(f"{elapsed / n:.0f} s/{unit}")
+        else:
+            parts.append(f"{rate:.1f} {unit}/s" if rate < 10 else f"{rate:.0f} {unit}/s")
         if total and total > n:
             parts.append(f"about {duration((total - n) / rate)} left")
     return ", ".join(parts) + "; " + _extras(stats)
