@@ -25,7 +25,7 @@ def test_ctrl_c_stops_the_embedded_generation_at_once(tmp_path: Path) -> None:
     # the interrupt lands in the middle of one (the old code waited for it to end).
     rows = [
         {"id": f"r{i}", "prompt": f"Tell me a long story number {i}.", "response": "Once " * 300}
-        for i in range(4)
+        for i in range(12)  # more than a fast machine judges in the 12 s before the interrupt
     ]
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
