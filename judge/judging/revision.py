@@ -25,7 +25,7 @@ from judge.engine.plan import Plan
 from judge.engine.prices import CHARS_PER_TOKEN, estimate_tokens
 from judge.engine.runner import Job, Runner
 from judge.errors import ConfigError, ParseError
-from judge.io import FieldMap
+from judge.io import FieldMap, input_row
 from judge.judging import prompts
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
 from judge.records import Candidate, Usage, Verdict
@@ -297,11 +297,7 @@ class Reviser:
 
     def row(self, out: Revised, judge_model: str, model: str, fields: FieldMap) -> dict[str, Any]:
         cand = out.candidate
-        row = dict(cand.row)
-        if cand.response_index is not None:
-            row.pop(fields.responses, None)
-            row[fields.response] = cand.response
-            row["response_index"] = cand.response_index
+        row = input_row(cand, fields)
         o, r = out.original, out.revision
         tried = [*out.rounds, *([out.unrevised] if out.unrevised else [])]
         row["revisions"] = [x.record for x in tried]

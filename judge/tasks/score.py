@@ -12,7 +12,7 @@ from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.errors import ConfigError
-from judge.io import FieldMap
+from judge.io import FieldMap, input_row
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions
 from judge.panel import report as panel_report
@@ -47,13 +47,7 @@ def output_row(
     mode: str = "all-principles",
 ) -> dict[str, Any]:
     """The contract's row: every input field, then `score`, `scores`, `rationales`, `judge`."""
-    fields = fields or FieldMap()
-    row = dict(candidate.row)
-    if candidate.response_index is not None:
-        # One row per response: the list becomes this row's response and its position.
-        row.pop(fields.responses, None)
-        row[fields.response] = candidate.response
-        row["response_index"] = candidate.response_index
+    row = input_row(candidate, fields or FieldMap())
     row["score"] = verdict.score
     row["scores"] = verdict.scores
     row["rationales"] = verdict.rationales
