@@ -12,7 +12,13 @@ import re
 
 from judge.constitution.lines import Line
 from judge.constitution.model import Constitution, Principle, Scale
-from judge.constitution.problems import ATTRIBUTE_KEYS, HEADER_KEYS, SECTIONS, Report
+from judge.constitution.problems import (
+    ATTRIBUTE_KEYS,
+    HEADER_KEYS,
+    REQUIREMENTS,
+    SECTIONS,
+    Report,
+)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # `key: value`; `(?!//)` keeps a URL such as `https://...` from looking like a key.
@@ -260,9 +266,23 @@ class Parser:
             seen[pid] = heading.no
 
         title, weight, scale = None, 1.0, default
+        requires: list[str] = []
+        requires_line = heading.no
         for no, key, value in self._key_values(ATTRIBUTE_KEYS, "attribute"):
             if key == "title":
                 title = value
+            elif key == "requires":
+                requires_line = no
+                for need in (v.strip() for v in value.split(",")):
+                    if need not in REQUIREMENTS:
+                        known = ", ".join(REQUIREMENTS)
+                        report.error(
+                            no,
+                            f"unknown requirement `{need}`: a principle may require "
+                            f"{known} (`requires: reference`)",
+                        )
+                    elif need not in requires:
+                        requires.append(need)
             elif key == "weight":
                 w = _parse_weight(value)
                 if w is None:
@@ -311,6 +331,12 @@ class Parser:
             else:
                 report.error(ln.no, f"`### {kind[1]}` is empty; write the request or remove it")
 
+        if "reference" in requires and statement and "reference" not in statement.lower():
+            report.warn(
+                requires_line,
+                f"principle `{pid}` requires a reference but its statement does not mention it; "
+                "say how the judge should use the reference answer",
+            )
         critique, revision = sections.get("critique"), sections.get("revision")
         if ok and ("critique" in section_lines) != ("revision" in section_lines):
             has, lacks = ("Critique", "Revision")
@@ -333,6 +359,7 @@ class Parser:
             critique=critique,
             revision=revision,
             line=heading.no,
+            requires=requires,
         )
 
     def _rubric(self, heading: Line, body: list[Line], scale: Scale | None) -> dict[int, str]:

@@ -31,6 +31,8 @@ def render(c: Constitution) -> str:
             out.append(f"weight: {_number(p.weight)}")
         if p.scale != c.scale:
             out.append(f"scale: {p.scale}")
+        if p.requires:
+            out.append(f"requires: {', '.join(p.requires)}")
         out += ["", p.statement, ""]
         if p.rubric:
             out.append("### Rubric")

@@ -36,6 +36,7 @@ from judge.judging.parsing import json_object
 from judge.judging.scoring import (
     _DUTY,
     _TOKENS,
+    NO_REFERENCE,
     OVERALL,
     ScoreOptions,
     Scorer,
@@ -107,19 +108,20 @@ def continues(before: Candidate, c: Candidate) -> bool:
 
 
 def runs(
-    candidates: Iterable[Candidate], size: int, *, mix: bool = False
+    candidates: Iterable[Candidate], size: int, *, mix: bool = False, by_reference: bool = False
 ) -> Iterator[tuple[list[Candidate], list[Candidate]]]:
     """(candidates in input order, the group among them): every candidate exactly once, the
     judgeable ones in groups of consecutive candidates of one prompt (`mix`: of any prompts,
-    each shown with its own), at most `size` each."""
+    each shown with its own), at most `size` each; `by_reference`: those with a reference apart
+    from those without (they are judged under different principles)."""
     pending: list[Candidate] = []
     members: list[Candidate] = []
-    key: tuple[str, str | None] | None = None
+    key: tuple[str, str | None, bool] | None = None
     for c in candidates:
         if c.note:
             pending.append(c)
             continue
-        here = (kind_of(c), None if mix else block_of(c))
+        here = (kind_of(c), None if mix else block_of(c), by_reference and bool(c.reference))
         if members and (here != key or len(members) == size):
             yield pending, members
             pending, members = [], []
@@ -227,10 +229,14 @@ class GroupScorer(Scorer):
     def __init__(self, constitution: Constitution, options: ScoreOptions) -> None:
         super().__init__(constitution, options)
         self._groups: dict[int, Group] = {}  # candidate index -> its group, until it is judged
-        self._group_fixed: dict[tuple[str, int, str, bool], tuple[str, dict[str, Any]]] = {}
+        self._group_fixed: dict[
+            tuple[str, int, str, bool, tuple[str, ...]], tuple[str, dict[str, Any]]
+        ] = {}
 
     def plan(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
-        for pending, members in runs(candidates, self.options.group, mix=self.options.mix_prompts):
+        split = bool(self.constitution.needs_reference())
+        o = self.options
+        for pending, members in runs(candidates, o.group, mix=o.mix_prompts, by_reference=split):
             if members:
                 group = Group(members, self.options.seed)
                 for m in members:
@@ -245,16 +251,16 @@ class GroupScorer(Scorer):
         """The group's call, for its first member only (--dry-run counts one call a group)."""
         group = self._take(candidate)
         first = group.members[0].index == candidate.index
-        return [self.request(group.shown())] if first else []
+        return [self.request(group.shown())] if first and self.groups(candidate) else []
 
     def request(self, shown: list[Candidate]) -> Request:
-        principles = self.constitution.principles
+        principles = self._principles(shown)
         kind = kind_of(shown[0])
         names = labels(kind, len(shown))
         ids = ", ".join(p.id for p in principles)
         layout = group_layout(shown)
         with_reference = kind == "response" and any(c.reference for c in shown)
-        key = (kind, len(shown), layout, with_reference)
+        key = (kind, len(shown), layout, with_reference, tuple(p.id for p in principles))
         fixed = self._group_fixed.get(key)
         if fixed is None:
             fixed = (
@@ -283,6 +289,11 @@ class GroupScorer(Scorer):
             if self.options.logprobs
             else None,
         )
+
+    def _principles(self, shown: list[Candidate]) -> list[Principle]:
+        """The principles a group is judged under (runs() keeps rows with a reference apart
+        from rows without when a principle requires one)."""
+        return self.constitution.applicable(bool(shown[0].reference))
 
     @property
     def _max(self) -> int:
@@ -354,6 +365,9 @@ class GroupScorer(Scorer):
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
             return Verdict(score=None, error=f"not judged: {candidate.note}")
+        if not self.groups(candidate):
+            self._take(candidate)
+            return Verdict(score=None, error=NO_REFERENCE)
         group = self._take(candidate)
         if group.call is None:
             group.call = asyncio.ensure_future(self._judge(runner, group))
@@ -361,8 +375,8 @@ class GroupScorer(Scorer):
         return verdicts[next(i for i, m in enumerate(group.members) if m.index == candidate.index)]
 
     async def _judge(self, runner: Runner, group: Group) -> list[Verdict]:
-        principles = self.constitution.principles
         shown = group.shown()
+        principles = self._principles(shown)
         names = labels(kind_of(shown[0]), len(shown))
 
         def parse(response: Response) -> Parsed:

@@ -169,6 +169,8 @@ def cut_response(text: str, max_chars: int) -> tuple[str, bool]:
     return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]", True
 
 
+NO_REFERENCE = "not judged: every principle requires a reference, and the row has none"
+
 # A Scorer's system prompts and schemas, by (principle ids, kind of item, how the request is
 # shown, with a reference): the same for most candidates, and rendering them was a tenth of a
 # verdict's CPU.
@@ -386,20 +388,27 @@ class Scorer:
         """The candidates to judge, as given (GroupScorer forms its groups here)."""
         return candidates
 
-    def groups(self) -> list[list[Principle]]:
-        """The principles each call judges."""
+    def groups(self, candidate: Candidate | None = None) -> list[list[Principle]]:
+        """The principles each call judges: those that apply to the candidate (a principle that
+        `requires: reference` does not judge a row without one)."""
         ps = self.constitution.principles
+        if candidate is not None:
+            ps = self.constitution.applicable(bool(candidate.reference))
+        if not ps:
+            return []
         return [[p] for p in ps] if self.options.per_principle else [ps]
 
     def requests(self, candidate: Candidate) -> list[Request]:
         return [
             build_request(self.constitution, group, candidate, self.options, self._fixed)[0]
-            for group in self.groups()
+            for group in self.groups(candidate)
         ]
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
             return Verdict(score=None, error=f"not judged: {candidate.note}")
+        if not self.groups(candidate):
+            return Verdict(score=None, error=NO_REFERENCE)
         scores: dict[str, float | None] = {}
         rationales: dict[str, str] = {}
         expected: dict[str, float] = {}
@@ -407,7 +416,7 @@ class Scorer:
         errors: list[str] = []
         confidences: list[float | None] = []
         cached = True
-        for group in self.groups():
+        for group in self.groups(candidate):
             request, _ = build_request(
                 self.constitution, group, candidate, self.options, self._fixed
             )

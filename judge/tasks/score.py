@@ -91,6 +91,7 @@ class ScoreTask(JudgedBy, Defaults):
     noun = "candidates"
     verb = "scored"
     results: list[Scored] = field(default_factory=list)
+    no_reference: int = 0  # rows judged without the principles that require a reference
 
     def __post_init__(self) -> None:
         if self.options.group and (self.panel is not None or self.cascade is not None):
@@ -151,6 +152,8 @@ class ScoreTask(JudgedBy, Defaults):
         )
         if self.calibration is not None:
             row["calibrated_score"] = self.calibration.apply_score(verdict.score)
+        if not candidate.reference and not candidate.note and self.constitution.needs_reference():
+            self.no_reference += 1
         return Scored(candidate, verdict, row)
 
     def write(self, candidate: Candidate, verdict: Verdict, sinks: Sinks) -> None:
@@ -160,6 +163,19 @@ class ScoreTask(JudgedBy, Defaults):
         sinks[OUT].write(scored.row)
 
     def finish(self, sinks: Sinks) -> list[str]:
+        lines = reference_lines(self.constitution, self.no_reference)
         if self.cascade is not None:
-            return [self.cascade.summary()]
-        return [] if self.panel is None else panel_report.summary_lines(self.panel)
+            return [self.cascade.summary(), *lines]
+        return [*lines, *([] if self.panel is None else panel_report.summary_lines(self.panel))]
+
+
+def reference_lines(constitution: Constitution, skipped: int) -> list[str]:
+    """The summary's line on the principles that `requires: reference` skipped."""
+    needs = constitution.needs_reference()
+    if not needs or not skipped:
+        return []
+    ids = ", ".join(p.id for p in needs)
+    return [
+        f"judge: {plural(skipped, 'row')} without a reference: not judged under {ids} "
+        "(requires: reference)"
+    ]
