@@ -226,3 +226,33 @@ def test_turns_all_with_group_judges_a_conversation_in_one_call(tmp_path: Path) 
         assert f'<candidate_response id="{k}">\n{answer}\n' in three  # in order, in place
     assert three.count("FIRST-QUESTION") == 1  # the conversation is shown once
     assert [r["judge"]["group"]["position"] for r in rows[:3]] == [1, 2, 3]
+
+
+def test_revise_critiques_and_rewrites_the_last_turn_in_its_conversation() -> None:
+    from judge.constitution import load
+    from judge.judging.revision import Reviser
+    from judge.records import Candidate
+
+    reviser = Reviser(load(HHH))
+    c = Candidate(index=0, row_index=1, prompt="x", response="THIRD-ANSWER",
+                  context=CHAT[:6], turn=6)  # fmt: skip
+    p = reviser.principles[0]
+    critique = reviser.critique_request(p, c, c.response)
+    assert critique is not None
+    system, user = (m.content for m in critique.messages)
+    assert "<context_user>" in system and "<candidate_prompt>" not in system
+    assert user.index("SECOND-ANSWER") < user.index("THIRD-QUESTION") < user.index("THIRD-ANSWER")
+    revision = reviser.revision_request(p, c, c.response, "too terse")
+    assert revision is not None
+    assert "as the assistant's next turn" in revision.messages[-1].content
+    plain = Candidate(index=0, row_index=1, prompt="Q?", response="A.")
+    plain_request = reviser.revision_request(p, plain, "A.", "too terse")
+    assert plain_request is not None
+    assert "the request between the <candidate_prompt> tags" in plain_request.messages[-1].content
+
+
+def test_a_row_written_for_one_turn_reads_back_as_that_turn(tmp_path: Path) -> None:
+    got = cands(tmp_path, [{"messages": CHAT, "turn": 4}], turns="all")
+    assert [c.turn for c in got] == [4] and got[0].response == "SECOND-ANSWER"
+    with pytest.raises(InputError, match="'turn' is 3, but messages\\[3\\] is a user turn"):
+        cands(tmp_path, [{"messages": CHAT, "turn": 3}])

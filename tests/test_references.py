@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from judge.constitution import check_text, parse as loads
+from judge.constitution import check_text
+from judge.constitution import parse as loads
 from judge.constitution.render import render
 from judge.judging.grouped import GroupScorer
 from judge.judging.scoring import ScoreOptions, Scorer

@@ -190,13 +190,25 @@ def _conversation(
         return
     assistant = convo.judged_turns(turns, "all", fields.messages)
     refs = convo.references(row.get(fields.reference), fields.reference, assistant)
-    for at in convo.judged_turns(turns, fields.turns, fields.messages):
+    for at in _judged(row, turns, fields):
         context = convo.context_of(turns, at)
         problem = convo.problem_before(turns, at)
         before = convo.transcript(context) if context else None
         if before is None:  # an assistant turn first: nothing to read it in
             problem = problem or f"{fields.messages}[{at}] has no turn before it to answer"
         yield _Part(before, turns[at].content, None, False, context, at, refs.get(at), problem)
+
+
+def _judged(row: dict[str, Any], turns: list[convo.Turn], fields: FieldMap) -> list[int]:
+    """The turns to judge; a row written by judge (one a turn) names its own in `turn`."""
+    at = row.get("turn")
+    if at is None:
+        return convo.judged_turns(turns, fields.turns, fields.messages)
+    if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < len(turns):
+        raise _RowProblem(f"'turn' is {at!r}: expected the position of an assistant turn")
+    if turns[at].role != "assistant":
+        raise _RowProblem(f"'turn' is {at}, but {fields.messages}[{at}] is a {turns[at].role} turn")
+    return [at]
 
 
 def _answers(
@@ -213,16 +225,7 @@ def _answers(
 
 def _answer_text(value: Any, where: str) -> str | None:
     """A response given as a string or as an assistant message."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        turn = convo.parse_messages([value], where)[0]
-        if turn.role != "assistant":
-            raise convo.ConversationError(f"{where} is a {turn.role} message, not the assistant's")
-        if turn.problem:
-            raise convo.ConversationError(turn.problem)
-        return turn.content
-    raise convo.ConversationError(f"{where} is {_type_name(value)}, expected text or a message")
+    return None if value is None else convo.answer_value(value, where)
 
 
 def _given(row: dict[str, Any], field: str) -> bool:

@@ -148,3 +148,36 @@ def references(value: Any, field: str, assistant_turns: list[int]) -> dict[int, 
         if ref:
             out[at] = ref
     return out
+
+
+def prompt_value(value: Any, field: str) -> tuple[str, list[dict[str, str]] | None]:
+    """A prompt given as text, or as messages ending with the user's turn that the responses
+    answer: (its text, its messages or None). ConversationError when it is neither."""
+    if isinstance(value, str):
+        return value, None
+    turns = parse_messages(value, field)
+    if turns[-1].role != "user":
+        raise ConversationError(
+            f"{field!r} ends with a {turns[-1].role} turn: end it with the user's turn that the "
+            "responses answer"
+        )
+    problem = next((t.problem for t in turns if t.problem), None)
+    if problem:
+        raise ConversationError(problem)
+    context = context_of(turns, len(turns))
+    return transcript(context), context
+
+
+def answer_value(value: Any, field: str) -> str:
+    """A response given as text, as an assistant message, or as a list holding one (TRL's
+    conversational chosen/rejected)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        turn = parse_messages([value], field)[0]
+        if turn.role != "assistant" or turn.problem:
+            raise ConversationError(turn.problem or f"{field!r} is a {turn.role} message")
+        return turn.content
+    raise ConversationError(f"{field!r} is {_type_name(value)}, expected text or a message")
