@@ -104,7 +104,9 @@ def run(rows: list[dict[str, Any]], options: list[str], server: CostServer) -> d
 def measure(name: str, rows: list[dict[str, Any]], count: Any) -> dict[str, Any]:
     shape, options = RUNS[name]
     data = rows if shape == "messages" else [alone(r) for r in rows]
-    with CostServer(count, ttft=0.0, per_token=0.0) as server:
+    # ttft > 0: the server counts a prefix as cached only for requests that arrive after the
+    # first token of the request that cached it (with 0, every request would hit)
+    with CostServer(count, ttft=0.01, per_token=0.0) as server:
         res = run(data, options, server)
         s = server.report()
     judged = max(res["judged"], 1)
