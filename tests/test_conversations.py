@@ -256,3 +256,19 @@ def test_a_row_written_for_one_turn_reads_back_as_that_turn(tmp_path: Path) -> N
     assert [c.turn for c in got] == [4] and got[0].response == "SECOND-ANSWER"
     with pytest.raises(InputError, match="'turn' is 3, but messages\\[3\\] is a user turn"):
         cands(tmp_path, [{"messages": CHAT, "turn": 3}])
+
+
+def test_the_python_api_judges_every_turn(constitution_file: Path, fake_backend: Any) -> None:
+    import judge as api
+
+    out = api.score(
+        [{"messages": CHAT, "reference": ["R1", None, "R3"]}],
+        constitution_file,
+        model="fake/judge",
+        fields=api.FieldMap(turns="all"),
+    )
+    assert [s.row["turn"] for s in out] == [2, 4, 6]
+    assert all(s.verdict.score is not None and s.row["messages"] == CHAT for s in out)
+    users = [r.messages[-1].content for r in fake_backend.requests]
+    assert sum("<reference>" in u for u in users) == 2
+    assert sum("THIRD-QUESTION" in u for u in users) == 1  # only the last turn's context has it
