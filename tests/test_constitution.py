@@ -195,7 +195,7 @@ def test_empty_statement() -> None:
 
 def test_unknown_attribute_names_the_known_ones() -> None:
     assert only(doc("## a\ntitle: A\ncolour: red\n\nText.")) == (
-        "5: unknown attribute `colour`; known attributes: title, weight, scale"
+        "5: unknown attribute `colour`; known attributes: title, weight, scale, verify"
     )
 
 
@@ -271,7 +271,7 @@ def test_heading_problems() -> None:
         "with a letter or digit (put a display name in `title:`)",
         "7: write `## b` with a space after `##`",
         "9: `##` heading without a principle id",
-        "14: unknown sub-section `### Examples`; known: Rubric, Critique, Revision",
+        "14: unknown sub-section `### Examples`; known: Rubric, Critique, Revision, Schema",
     ]
 
 
