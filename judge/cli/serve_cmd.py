@@ -11,11 +11,11 @@ from judge.calibration import load_for
 from judge.cli.common import model_options, number, settings_from
 from judge.constitution import load
 from judge.judging.scoring import ScoreOptions
+from judge.label.server import LOOPBACK
+from judge.label.server import serve as serve_app
 from judge.rewards.core import RewardCore, only
 from judge.rewards.server import MAX_BATCH, MAX_BYTES, make_app
 from judge.rewards.verdicts import Judging
-from judge.tasks.label.server import LOOPBACK
-from judge.tasks.label.server import serve as serve_app
 
 DEFAULT_PORT = 8377
 # settings_from reads the batch options, which judge serve has not: calls are made at once
