@@ -164,3 +164,15 @@ def test_a_failing_server_gives_none_not_a_number() -> None:
         server.script(*[Fault.status(400, "bad request")] * 2)
         with reward_fn(server) as reward, pytest.raises(Exception, match="bad request"):
             reward(prompts=["p"], completions=["x"])
+
+
+def test_pairwise_compares_under_the_judged_principles_only(server: FakeOpenAIServer) -> None:
+    only_verifiers = "name: v\n\n## exact\nverify: answer\n\nThe answer.\n"
+    refused = pytest.raises(ConfigError, match="every principle of v is a verifier")
+    with reward_fn(server, only_verifiers, pairwise=True) as reward, refused:
+        reward(prompts=["p", "p"], completions=["1", "2"], reference=["1", "1"])
+    mixed = reward_judge.CONSTITUTION + "\n## exact\nverify: answer\n\nThe answer.\n"
+    with reward_fn(server, mixed, pairwise=True) as reward:
+        reward(prompts=["p", "p"], completions=["1", "22"], reference=["1", "1"])
+    system = server.bodies[0]["messages"][0]["content"]
+    assert "## quality" in system and "exact" not in system

@@ -69,7 +69,9 @@ class Judging:
         self.scorer = self._scorer(self.score_options)
         grouped = ScoreOptions(**{**vars(self.score_options), "group": self.group_size})
         self.grouped = self._scorer(grouped)
-        self.comparer = Comparer(self.constitution, self.compare_options)
+        # compare mode asks the model about the model-judged principles (verifiers are code)
+        judged = self.constitution.model_copy(update={"principles": self.constitution.judged()})
+        self.comparer = Comparer(judged, self.compare_options)
         self._ids = itertools.count()  # candidate indexes: unique across concurrent requests
 
     def _scorer(self, options: ScoreOptions) -> Scorer:
@@ -86,6 +88,11 @@ class Judging:
         return list(await asyncio.gather(*(scorer.score(self.runner, c) for c in mine)))
 
     async def compare(self, prompt: str | None, a: str, b: str) -> Comparison:
+        if not self.comparer.constitution.principles:
+            raise ConfigError(
+                f"pairwise rewards compare under the principles a model judges; every principle "
+                f"of {self.constitution.name} is a verifier: drop pairwise"
+            )
         return await self.comparer.compare(self.runner, prompt, a, b)
 
     def spent(self) -> Usage:
