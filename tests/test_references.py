@@ -46,7 +46,7 @@ def test_requires_is_linted() -> None:
     assert any(p.line == 4 and "unknown requirement `oracle`" in p.message for p in bad)
     silent = TEXT.replace("agrees with the reference answer", "is right")
     (warning,) = check_text(silent)
-    assert warning.level == "warning" and warning.line == 4 and "mention" in warning.message
+    assert warning.level == "warning" and warning.line == 3 and "say how" in warning.message
     assert check_text(GRADED.read_text(), path=str(GRADED)) == []
 
 

@@ -88,6 +88,8 @@ def _principle(p: Principle, default_scale: str) -> str:
     facts = [f"weight {p.weight:g}", f"{own} {p.scale}"]
     if p.requires:
         facts.append(f"requires {', '.join(p.requires)}")
+    if p.verify is not None:
+        facts.append(f"checked by code: verify {p.verify.spec()}")
     if p.critique and p.revision:
         facts.append("critique + revision")
     elif p.critique or p.revision:

@@ -164,6 +164,8 @@ def _row_candidates(row: Any, fields: FieldMap, is_csv: bool) -> Iterator[_Part]
 
 def _reference(row: dict[str, Any], fields: FieldMap) -> str | None:
     value = row.get(fields.reference)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # a numeric answer (math data sets)
     if value is not None and not isinstance(value, str):
         raise _RowProblem(f"{fields.reference!r} is {_type_name(value)}, expected text")
     return value or None
