@@ -4,6 +4,7 @@ turn before the judged turn (and nothing after it), through the real OpenAI SDK 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,20 @@ def test_the_python_api_judges_every_turn(constitution_file: Path, fake_backend:
     users = [r.messages[-1].content for r in fake_backend.requests]
     assert sum("<reference>" in u for u in users) == 2
     assert sum("THIRD-QUESTION" in u for u in users) == 1  # only the last turn's context has it
+
+
+def test_dry_run_counts_the_context(tmp_path: Path) -> None:
+    long_turn = "word " * 2000
+    chat = [{"role": "user", "content": long_turn}, {"role": "assistant", "content": "a"},
+            {"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]  # fmt: skip
+    with_context = write(tmp_path, [{"messages": chat}], "chat.jsonl")
+    alone = write(tmp_path, [{"prompt": "q", "response": "b"}], "alone.jsonl")
+
+    def tokens(path: Path) -> int:
+        proc = judge("score", str(path), "-c", str(HHH), "--dry-run", tmp_path=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        found = re.search(r"~(\d+)k? input tokens", proc.stderr)
+        assert found is not None, proc.stderr
+        return int(found.group(1)) * (1000 if "k input" in found.group(0) else 1)
+
+    assert tokens(with_context) - tokens(alone) >= 2000  # the 10,000 characters of context
