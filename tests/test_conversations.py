@@ -290,3 +290,17 @@ def test_dry_run_counts_the_context(tmp_path: Path) -> None:
         return int(found.group(1)) * (1000 if "k input" in found.group(0) else 1)
 
     assert tokens(with_context) - tokens(alone) >= 2000  # the 10,000 characters of context
+
+
+def test_scored_turns_read_back_from_csv(tmp_path: Path) -> None:
+    from judge.io import open_writer
+
+    rows = [dict(c.row, turn=c.turn) for c in cands(tmp_path, [
+        {"messages": CHAT, "reference": ["R1", None, "R3"]}], turns="all")]  # fmt: skip
+    path = tmp_path / "scored.csv"
+    with open_writer(str(path)) as writer:
+        for row in rows:
+            writer.write(row)
+    again = list(iter_candidates(str(path), FieldMap(turns="last")))
+    assert [(c.turn, c.reference) for c in again] == [(2, "R1"), (4, None), (6, "R3")]
+    assert [c.context for c in again] == [CHAT[:2], CHAT[:4], CHAT[:6]]

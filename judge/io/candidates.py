@@ -191,8 +191,11 @@ def _conversation(
             yield _Part(prompt, answer, index, False, context, None, reference, problem)
         return
     assistant = convo.judged_turns(turns, "all", fields.messages)
-    refs = convo.references(row.get(fields.reference), fields.reference, assistant)
-    for at in _judged(row, turns, fields):
+    given = row.get(fields.reference)
+    if is_csv and isinstance(given, str) and given.startswith("["):
+        given = _responses_list(given, fields.reference, is_csv)  # a list as JSON text
+    refs = convo.references(given, fields.reference, assistant)
+    for at in _judged(row, turns, fields, is_csv):
         context = convo.context_of(turns, at)
         problem = convo.problem_before(turns, at)
         before = convo.transcript(context) if context else None
@@ -201,9 +204,13 @@ def _conversation(
         yield _Part(before, turns[at].content, None, False, context, at, refs.get(at), problem)
 
 
-def _judged(row: dict[str, Any], turns: list[convo.Turn], fields: FieldMap) -> list[int]:
+def _judged(
+    row: dict[str, Any], turns: list[convo.Turn], fields: FieldMap, is_csv: bool
+) -> list[int]:
     """The turns to judge; a row written by judge (one a turn) names its own in `turn`."""
     at = row.get("turn")
+    if is_csv and isinstance(at, str):
+        at = int(at) if at.strip().isdigit() else None if not at.strip() else at
     if at is None:
         return convo.judged_turns(turns, fields.turns, fields.messages)
     if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < len(turns):
