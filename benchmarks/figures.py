@@ -270,6 +270,7 @@ FIGURES: dict[str, Figure] = {
     "classifier.ratio_1": lambda: f2(results("classifier")["ratio_1_core"]),
     "classifier.ratio_all": lambda: f2(results("classifier")["ratio_all_cores"]),
     "classifier.judge_1": lambda: f0(results("classifier")["docs_per_second"]["judge_1"]),
+    "classifier.core_hours": lambda: f0(results("classifier")["core_hours_per_trillion_tokens"]),
     "classifier.load": lambda: load(results("classifier")["loadavg_before"]),
     "ray.x": lambda: f2(results("ray")["ray_2_over_ray_1"]),
     "ray.load": lambda: load(results("ray")["loadavg_before"]),
@@ -283,4 +284,7 @@ FIGURES: dict[str, Figure] = {
     "pairs.adaptive_8": lambda: f1(pairs(8, "adaptive")),
     "pairs.all_16": lambda: f0(pairs(16, "all")),
     "pairs.adaptive_16": lambda: f1(pairs(16, "adaptive")),
+    "pairs.fewer_4": lambda: f1(pairs(4, "all") / pairs(4, "adaptive")),
+    "pairs.fewer_8": lambda: f1(pairs(8, "all") / pairs(8, "adaptive")),
+    "pairs.fewer_16": lambda: f1(pairs(16, "all") / pairs(16, "adaptive")),
 }

@@ -50,7 +50,7 @@ NOT_MEASURED = (
     "N = 4", "N = 8", "N = 16", "at least 0.8", "0.8 with probability 0.9", "reached 0.8",
     "at least 90%", "95%", "500 words", "batches of 64", "1 core", "on 2", "2 workers",
     "one worker", "1T", "500-token", "200 labelled pairs", "150 held-out pairs", "OpenAI's",
-    "1-minute",
+    "1-minute", "above 2", "5xx", "429s", "429", "32 candidates", "at 64",
 )  # fmt: skip
 
 
@@ -94,9 +94,11 @@ def unmarked_numbers(text: str) -> list[str]:
     text = TABLE.sub(" ", text)
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"\]\([^)]*\)", "]", text)
-    for phrase in NOT_MEASURED:
-        text = text.replace(phrase, " ")
     text = re.sub(r"^#+ .*$", " ", text, flags=re.M)  # headings
+    text = re.sub(r"\s+", " ", text)  # a phrase may be broken over lines
+    text = re.sub(r"\bsections? \d+(?:, \d+)*", " ", text)  # references to BENCHMARKS.md
+    for phrase in sorted(NOT_MEASURED, key=len, reverse=True):  # the longest first
+        text = text.replace(phrase, " ")
     return NUMBER.findall(text)
 
 
