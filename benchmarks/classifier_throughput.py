@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "classifier_throughput.json"
 WORDS = 500
 TARGET = 0.6  # end to end / raw, the issue's target
-# texts a raw predict call gets: judge filter's batch (judge.tasks.classify.BATCH), the same work
+# texts a raw predict call gets: judge filter's batch (judge.distill.classify.BATCH), the same work
 # a call on both sides
 RAW_SHARE = 64
 TOKENS_PER_WORD = 1.3  # English text in a BPE tokenizer, roughly: for the cost sheet only
@@ -127,7 +127,7 @@ def commit() -> str | None:
 
 
 def judge_batch() -> int:
-    from judge.tasks.classify import BATCH
+    from judge.distill.classify import BATCH
 
     return BATCH
 
@@ -147,7 +147,7 @@ def write_docs(path: str, docs: list[tuple[str, float]], ids: Iterable[int]) -> 
 
 def train_classifier(folder: str) -> tuple[str, Any]:
     """`judge distill` on 4,000 scored documents of another seed: (MODEL_DIR, what it made)."""
-    from judge.tasks.distill import DistillOptions, choose_rule, distill
+    from judge.distill import DistillOptions, choose_rule, distill
 
     scored = os.path.join(folder, "scored.jsonl")
     with open(scored, "w", encoding="utf-8") as f:
