@@ -27,6 +27,7 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "sheet": "benchmarks/results/cost_sheet.json",
     "pairs": "benchmarks/results/pairs_calls.json",
     "embedded": "benchmarks/results/embedded_agreement.json",
+    "distill": "benchmarks/results/distill_xstest.json",
 }
 
 
@@ -153,6 +154,10 @@ def pairs(n: int, comparisons: str) -> float:
     return float(row[comparisons]["calls"])
 
 
+def distilled(seed: int, key: str, part: str = "metrics") -> Any:
+    return next(r for r in results("distill")["runs"] if r["seed"] == seed)[part][key]
+
+
 Figure = Callable[[], str]
 
 FIGURES: dict[str, Figure] = {
@@ -277,6 +282,16 @@ FIGURES: dict[str, Figure] = {
     # benchmarks/cost_sheet.py
     "sheet.realtime": lambda: usd(results("sheet")["plans"]["llm_everything_realtime"]["llm_usd"]),
     "sheet.batch": lambda: usd(results("sheet")["plans"]["llm_everything_batch"]["llm_usd"]),
+    # benchmarks/distill_xstest.py
+    "distill.rows": lambda: f0(results("distill")["rows"]),
+    "distill.share_1": lambda: pct(results("distill")["share_labelled_1"]),
+    "distill.held_0": lambda: f0(distilled(0, "n")),
+    "distill.train_0": lambda: f0(distilled(0, "train", "data")),
+    "distill.precision_0": lambda: f3(distilled(0, "precision")),
+    "distill.recall_0": lambda: f3(distilled(0, "recall")),
+    **{f"distill.f1_{s}": (lambda s=s: f3(distilled(s, "f1"))) for s in (0, 1, 2)},
+    **{f"distill.keep_all_{s}": (lambda s=s: f3(distilled(s, "keep_all_f1"))) for s in (0, 1, 2)},
+    **{f"distill.auc_{s}": (lambda s=s: f3(distilled(s, "roc_auc"))) for s in (0, 1, 2)},
     # benchmarks/pairs_calls.py
     "pairs.all_4": lambda: f0(pairs(4, "all")),
     "pairs.adaptive_4": lambda: f1(pairs(4, "adaptive")),
