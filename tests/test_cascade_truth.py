@@ -46,3 +46,29 @@ def test_clopper_pearson_interval() -> None:
     low, high = clopper_pearson(35, 38) or [0.0, 0.0]
     assert low == pytest.approx(0.7864, abs=1e-3) and high == pytest.approx(0.9834, abs=1e-3)
     assert clopper_pearson(0, 0) is None
+
+
+def test_the_simulated_judge_answers_a_list_of_scores_and_finds_a_defanged_response() -> None:
+    """--rationale none asks for {"scores": [...]}: the simulation answers in that shape (it used
+    to answer per principle, which judge re-asked until it gave up), and it finds a real
+    response whatever judge did to its punctuation."""
+    import json as _json
+
+    sim = Simulation({"strong": SimJudge(0.6, 0.95)}, salt="t")
+    sim.know("I can't help with <that>: it's unsafe.", good=False)
+    schema = {
+        "type": "object",
+        "properties": {"scores": {"type": "array", "minItems": 4, "items": {"enum": [1, 5]}}},
+        "required": ["scores"],
+    }
+    body = {
+        "model": "strong",
+        "messages": [
+            {"role": "user", "content": "<r_1f3a>I can't help with ‹that›: it's unsafe.</r_1f3a>"}
+        ],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "v", "schema": schema}},
+    }
+    reply = sim.handler(body)
+    scores = _json.loads(reply.text)["scores"]
+    assert len(scores) == 4 and set(scores) <= {1, 5}
+    assert reply.logprobs is not None
