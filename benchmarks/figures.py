@@ -176,9 +176,7 @@ FIGURES: dict[str, Figure] = {
     ),
     "peers.rpm_alpaca_requests": lambda: f2(peer("rpm600", ALPACA_TOOL)["requests_per_item"]),
     "peers.judge_lost": lambda: f0(judge_lost()),
-    "peers.rpm_prometheus_judged": lambda: f0(
-        peer("rpm600", PROM)["judged"] - peer("rpm600", PROM)["unparsed"]
-    ),
+    "peers.rpm_prometheus_judged": lambda: f0(peer("rpm600", PROM)["judged"]),
     # benchmarks/drills/run.py
     "drills.commit": lambda: drills()["meta"]["commit"],
     "drills.load": lambda: load(drills()["meta"]["loadavg"]),

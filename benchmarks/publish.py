@@ -29,7 +29,7 @@ from benchmarks.figures import FIGURES, clear  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
 FILES = ("README.md", "BENCHMARKS.md", "docs/distill.md", "docs/pairs.md", "docs/cascade.md")
-FIGURE = re.compile(r"<!--f:([\w.-]+)-->(.*?)<!--/f-->", re.S)
+FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -54,24 +54,48 @@ NOT_MEASURED = (
 )  # fmt: skip
 
 
+def _value(kind: str, key: str) -> str:
+    """A figure or table as its results file gives it; "" when the file does not hold it."""
+    table = FIGURES if kind == "f" else TABLES
+    if key not in table:
+        return ""
+    try:
+        return table[key]()
+    except (KeyError, IndexError, StopIteration, FileNotFoundError, TypeError):
+        return ""
+
+
 def render(text: str) -> str:
-    """The text with every marked figure and table rewritten from the results files."""
-    text = FIGURE.sub(lambda m: f"<!--f:{m[1]}-->{FIGURES[m[1]]()}<!--/f-->", text)
-    return TABLE.sub(lambda m: f"<!--t:{m[1]}-->\n{TABLES[m[1]]()}\n<!--/t-->", text)
+    """The text with every marked figure and table rewritten from the results files (one that
+    the files do not hold is left as it is, and `differences` names it)."""
+
+    def figure(m: re.Match[str]) -> str:
+        return f"<!--f:{m[1]}-->{_value('f', m[1]) or m[2]}<!--/f-->"
+
+    def table(m: re.Match[str]) -> str:
+        return f"<!--t:{m[1]}-->\n{_value('t', m[1]) or m[2]}\n<!--/t-->"
+
+    return TABLE.sub(table, FIGURE.sub(figure, text))
 
 
 def differences(text: str) -> list[str]:
     """Each marked figure or table whose text is not what its results file gives now."""
     out = []
     for m in FIGURE.finditer(text):
+        now = _value("f", m[1])
         if m[1] not in FIGURES:
             out.append(f"unknown figure {m[1]!r}")
-        elif m[2] != (now := FIGURES[m[1]]()):
+        elif not now:
+            out.append(f"figure {m[1]}: its results file does not hold it")
+        elif m[2] != now:
             out.append(f"figure {m[1]}: the text says {m[2]!r}, the results give {now!r}")
     for m in TABLE.finditer(text):
+        now = _value("t", m[1])
         if m[1] not in TABLES:
             out.append(f"unknown table {m[1]!r}")
-        elif m[2].strip() != TABLES[m[1]]().strip():
+        elif not now:
+            out.append(f"table {m[1]}: its results file does not hold it")
+        elif m[2].strip() != now.strip():
             out.append(f"table {m[1]}: differs from its results file")
     return out
 

@@ -370,7 +370,8 @@ def commit() -> str:
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # results files written by this or another benchmark do not make the code dirty
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
