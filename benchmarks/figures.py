@@ -251,6 +251,8 @@ FIGURES: dict[str, Figure] = {
     ),
     # benchmarks/cascade_fidelity.py (simulation)
     "cascade.commit": lambda: sim()["commit"],
+    "cascade.real_items": lambda: f0(results("cascade")["real_labels"]["items"]),
+    "cascade.real_commit": lambda: results("cascade")["real_labels"]["commit"],
     "cascade.seeds": lambda: f0(sim()["seeds"]),
     "cascade.certified": lambda: f0(sim()["seeds_with_a_cascade"]),
     "cascade.met": lambda: f0(sim()["seeds_meeting_target_held_out"]),
