@@ -28,7 +28,10 @@ if str(ROOT) not in sys.path:
 from benchmarks.figures import FIGURES, clear  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
-FILES = ("README.md", "BENCHMARKS.md", "docs/distill.md", "docs/pairs.md", "docs/cascade.md")
+FILES = (
+    "README.md", "BENCHMARKS.md", "docs/distill.md", "docs/pairs.md", "docs/cascade.md",
+    "docs/formats.md",
+)  # fmt: skip
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
