@@ -107,6 +107,16 @@ def sim() -> dict[str, Any]:
     return dict(results("cascade")["simulation"])
 
 
+def real_run(target: float) -> dict[str, Any]:
+    runs = results("cascade")["real_labels"]["runs"]
+    return dict(next(r for r in runs if r["target_agreement"] == target))
+
+
+def real_stage(target: float) -> dict[str, Any]:
+    """The trusted stage of the real-label cascade fitted at `target`."""
+    return dict(next(s for s in real_run(target)["stages"] if s["threshold"] is not None))
+
+
 def throughput(concurrency: int, options: str = "") -> dict[str, Any]:
     rows = results("throughput")["throughput"]
     return next(r for r in rows if r["concurrency"] == concurrency and r["options"] == options)
@@ -251,6 +261,12 @@ FIGURES: dict[str, Figure] = {
     ),
     # benchmarks/cascade_fidelity.py (simulation)
     "cascade.commit": lambda: sim()["commit"],
+    "cascade.real_exit_08": lambda: str(real_run(0.8)["exit_code"]),
+    "cascade.real_exit_06": lambda: str(real_run(0.6)["exit_code"]),
+    "cascade.real_threshold_06": lambda: f2(real_stage(0.6)["threshold"]),
+    "cascade.real_coverage_06": lambda: pct(real_run(0.6)["coverage"]),
+    "cascade.real_agreed_06": lambda: f0(real_stage(0.6)["agreed"]),
+    "cascade.real_n_06": lambda: f0(real_stage(0.6)["n"]),
     "cascade.real_items": lambda: f0(results("cascade")["real_labels"]["items"]),
     "cascade.real_commit": lambda: results("cascade")["real_labels"]["commit"],
     "cascade.seeds": lambda: f0(sim()["seeds"]),
