@@ -7,6 +7,7 @@ A figure is a function of the results files (loaded once); a KEY is `benchmark.w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,31 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "embedded": "benchmarks/results/embedded_agreement.json",
     "distill": "benchmarks/results/distill_xstest.json",
 }
+
+
+# where each results file records the commit it ran at (throughput-ab compares two on purpose)
+COMMITS = {
+    "peers": ("meta", "commit"),
+    "drills": ("meta", "commit"),
+    "throughput": ("machine", "commit"),
+    "cost": ("meta", "commit"),
+    "cost_short": ("meta", "commit"),
+    "cascade": ("simulation", "commit"),
+    "classifier": ("commit",),
+    "ray": ("commit",),
+    "sheet": ("commit",),
+    "pairs": ("commit",),
+    "embedded": ("commit",),
+    "distill": ("commit",),
+}
+
+
+def commit_of(name: str) -> str:
+    """The commit a results file ran at (short), or "" when it records none."""
+    value: Any = results(name)
+    for key in COMMITS[name]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return re.sub(r"^([0-9a-f]{7})[0-9a-f]+", r"\1", str(value or ""))  # short, "+dirty" kept
 
 
 @cache
