@@ -7,6 +7,7 @@ A figure is a function of the results files (loaded once); a KEY is `benchmark.w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,31 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "distill": "benchmarks/results/distill_xstest.json",
     "conversations": "benchmarks/results/conversations.json",
 }
+
+
+# where each results file records the commit it ran at (throughput-ab compares two on purpose)
+COMMITS = {
+    "peers": ("meta", "commit"),
+    "drills": ("meta", "commit"),
+    "throughput": ("machine", "commit"),
+    "cost": ("meta", "commit"),
+    "cost_short": ("meta", "commit"),
+    "cascade": ("simulation", "commit"),
+    "classifier": ("commit",),
+    "ray": ("commit",),
+    "sheet": ("commit",),
+    "pairs": ("commit",),
+    "embedded": ("commit",),
+    "distill": ("commit",),
+}
+
+
+def commit_of(name: str) -> str:
+    """The commit a results file ran at (short), or "" when it records none."""
+    value: Any = results(name)
+    for key in COMMITS[name]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return re.sub(r"^([0-9a-f]{7})[0-9a-f]+", r"\1", str(value or ""))  # short, "+dirty" kept
 
 
 @cache
@@ -106,6 +132,16 @@ def target(level: str, kind: str, which: str = "cost") -> dict[str, Any]:
 
 def sim() -> dict[str, Any]:
     return dict(results("cascade")["simulation"])
+
+
+def real_run(target: float) -> dict[str, Any]:
+    runs = results("cascade")["real_labels"]["runs"]
+    return dict(next(r for r in runs if r["target_agreement"] == target))
+
+
+def real_stage(target: float) -> dict[str, Any]:
+    """The trusted stage of the real-label cascade fitted at `target`."""
+    return dict(next(s for s in real_run(target)["stages"] if s["threshold"] is not None))
 
 
 def throughput(concurrency: int, options: str = "") -> dict[str, Any]:
@@ -252,6 +288,12 @@ FIGURES: dict[str, Figure] = {
     ),
     # benchmarks/cascade_fidelity.py (simulation)
     "cascade.commit": lambda: sim()["commit"],
+    "cascade.real_exit_08": lambda: str(real_run(0.8)["exit_code"]),
+    "cascade.real_exit_06": lambda: str(real_run(0.6)["exit_code"]),
+    "cascade.real_threshold_06": lambda: f2(real_stage(0.6)["threshold"]),
+    "cascade.real_coverage_06": lambda: pct(real_run(0.6)["coverage"]),
+    "cascade.real_agreed_06": lambda: f0(real_stage(0.6)["agreed"]),
+    "cascade.real_n_06": lambda: f0(real_stage(0.6)["n"]),
     "cascade.real_items": lambda: f0(results("cascade")["real_labels"]["items"]),
     "cascade.real_commit": lambda: results("cascade")["real_labels"]["commit"],
     "cascade.seeds": lambda: f0(sim()["seeds"]),

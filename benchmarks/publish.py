@@ -8,6 +8,7 @@ benchmarks/tables.py (TABLES). The markers are HTML comments: invisible on GitHu
 
     python benchmarks/publish.py           # check: every figure that differs; exit 1 if any
     python benchmarks/publish.py --write   # rewrite them from the results files
+    python benchmarks/publish.py --commits # the commit each results file ran at, against HEAD
 
 In the sections that quote benchmarks (QUOTING below), every number outside the markers must be
 one of the section's stated set-up values (NOT_MEASURED): a number there that no results file
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import FIGURES, clear  # noqa: E402
+from benchmarks.figures import COMMITS, FIGURES, clear, commit_of  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
 FILES = (
@@ -145,7 +147,17 @@ def problems() -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--write", action="store_true", help="rewrite the figures and tables")
+    ap.add_argument("--commits", action="store_true", help="list each results file's commit")
     args = ap.parse_args()
+    if args.commits:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=7", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        for name in COMMITS:
+            ran = commit_of(name)
+            said = "HEAD" if ran and ran == head else "not HEAD: re-run it"
+            print(f"{name:<11} {ran or '(none recorded)':<15} {said}")
+        return 0
     if args.write:
         clear()
         for name in FILES:

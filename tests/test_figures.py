@@ -55,3 +55,18 @@ def test_write_renders_the_figures_from_the_results(tmp_path: Path) -> None:
     rendered = publish.render(text)
     assert f"<!--f:{key}-->{FIGURES[key]()}<!--/f-->" in rendered
     assert publish.differences(rendered) == []
+
+
+def test_commits_lists_the_commit_of_every_results_file() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "benchmarks/publish.py", "--commits"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(publish.COMMITS)
+    assert all(("HEAD" in line) for line in lines)
+    assert all(line.split()[1] != "(none" for line in lines)  # every file records its commit
