@@ -200,3 +200,13 @@ def test_a_reward_never_closed_exits_cleanly(server: FakeOpenAIServer, tmp_path:
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip() == "[0.75]", done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_max_cost_needs_a_known_price(server: FakeOpenAIServer) -> None:
+    with pytest.raises(ConfigError, match="needs the price of"):
+        constitution_reward(
+            parse(reward_judge.CONSTITUTION),
+            model="openai/no-such-price",
+            base_url=server.base_url,
+            max_cost=1.0,
+        )
