@@ -250,3 +250,31 @@ def test_the_docs_grpo_reward_on_math_answers() -> None:
     # final-answer weight 3 (5 or 1 on 1-5), clear-steps and sound-steps 5 each (weight 1)
     assert got == [1.0, 0.4, 1.0, 0.4]
     assert reward.__name__ == "math-answers"
+
+
+def test_sync_calls_check_answers_on_the_callers_thread(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRL's sync path calls from the main thread: verify: answer runs there, where
+    math-verify's time limits (SIGALRM) work; the async path runs on a thread of its own."""
+    import threading
+
+    from judge.judging import verifiers
+
+    on_main: list[bool] = []
+    real = verifiers.check_answer
+
+    def spy(text: str, reference: str | None) -> Any:
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return real(text, reference)
+
+    monkeypatch.setattr(verifiers, "check_answer", spy)
+    text = "name: v\n\n## exact\nverify: answer\n\nThe answer.\n"
+    with reward_fn(server, text) as reward:
+        assert reward(prompts=["p"], completions=["42"], reference=["42"]) == [1.0]
+        assert reward(prompts=["p"], completions=["41"], reference=["42"]) == [0.0]
+        fn = reward.as_async()
+        got = asyncio.run(fn(prompts=["p"], completions=["42"], reference=["42"]))
+        assert got == [1.0]
+        assert reward(prompts=["p"], completions=["42"], reference=["42"]) == [1.0]
+    assert on_main == [True, True, False, False]
