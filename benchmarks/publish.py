@@ -30,7 +30,14 @@ if str(ROOT) not in sys.path:
 from benchmarks.figures import COMMITS, FIGURES, clear, commit_of  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
-FILES = ("README.md", "BENCHMARKS.md", "docs/distill.md", "docs/pairs.md", "docs/cascade.md")
+FILES = (
+    "README.md",
+    "BENCHMARKS.md",
+    "docs/distill.md",
+    "docs/pairs.md",
+    "docs/cascade.md",
+    "docs/backends.md",
+)
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
