@@ -47,6 +47,7 @@ COMMITS = {
     "pairs": ("commit",),
     "embedded": ("commit",),
     "distill": ("commit",),
+    "conversations": ("commit",),
 }
 
 
@@ -325,6 +326,10 @@ FIGURES: dict[str, Figure] = {
     # benchmarks/cost_sheet.py
     "sheet.realtime": lambda: usd(results("sheet")["plans"]["llm_everything_realtime"]["llm_usd"]),
     "sheet.batch": lambda: usd(results("sheet")["plans"]["llm_everything_batch"]["llm_usd"]),
+    # benchmarks/embedded_agreement.py
+    "embedded.agreement": lambda: pct(results("embedded")["agreement"]["value"]),
+    "embedded.no_ties": lambda: pct(results("embedded")["agreement_without_ties"]["value"]),
+    "embedded.n": lambda: f0(results("embedded")["n"]),
     # benchmarks/distill_xstest.py
     "distill.rows": lambda: f0(results("distill")["rows"]),
     "distill.share_1": lambda: pct(results("distill")["share_labelled_1"]),

@@ -31,9 +31,14 @@ from benchmarks.figures import COMMITS, FIGURES, clear, commit_of  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
 FILES = (
-    "README.md", "BENCHMARKS.md", "docs/distill.md", "docs/pairs.md", "docs/cascade.md",
+    "README.md",
+    "BENCHMARKS.md",
+    "docs/distill.md",
+    "docs/pairs.md",
+    "docs/cascade.md",
+    "docs/backends.md",
     "docs/formats.md",
-)  # fmt: skip
+)
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")

@@ -159,6 +159,22 @@ def cascade() -> str:
     return _table(["", "value"], rows) + f"\n\nSimulation run at {when}."
 
 
+def cascade_seeds() -> str:
+    """Each certified cascade: its held-out figures next to its true ones."""
+    rows = []
+    for r in results("cascade")["simulation"]["per_seed"]:
+        if r.get("held_agreement") is None:
+            continue
+        weak, strong = (f2(t) if t is not None else "never" for t in r["thresholds"])
+        rows.append(
+            [r["seed"], weak, strong, f3(r["held_agreement"]), f3(r["true_agreement"]),
+             f"{f0(100 * r['held_coverage'])}%", f"{f0(100 * r['true_coverage'])}%",
+             f2(r["cascade_cost_per_item"] / r["strong_cost_per_item"])]
+        )  # fmt: skip
+    head = ["seed", "weak threshold", "strong threshold", "agreement held-out", "agreement true"]
+    return _table([*head, "coverage held-out", "coverage true", "cost / strong, per item"], rows)
+
+
 def ray() -> str:
     d = results("ray")
     rate = d["docs_per_second"]
@@ -249,6 +265,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "cost": cost,
     "cost-sentences": cost_sentences,
     "cascade": cascade,
+    "cascade-seeds": cascade_seeds,
     "ray": ray,
     "sheet": sheet,
     "classifier": classifier,
