@@ -39,6 +39,7 @@ from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions
+from judge.judging.verifiers import with_verifiers
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
@@ -76,8 +77,18 @@ def candidate(item: LabelItem, response: str, which: int = 0) -> Candidate:
         prompt=item.prompt,
         response=response,
         is_document=item.prompt is None,
+        context=item.context,
+        reference=item.reference,
         note=None if response.strip() else "empty response",
     )
+
+
+def asked(item: PairItem) -> str | Candidate | None:
+    """What a pair's comparison shows first: the prompt, or (a conversation, a reference) a
+    candidate whose sections the judge reads."""
+    if item.context is None and item.reference is None:
+        return item.prompt
+    return candidate(item, item.response_a)
 
 
 class LabelJudge:
@@ -93,7 +104,7 @@ class LabelJudge:
         if setup.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {setup.mode!r}")
         self.setup = setup
-        self.scorer = make_scorer(constitution, setup.score)
+        self.scorer = with_verifiers(constitution, lambda c: make_scorer(c, setup.score))
         self.comparer = Comparer(constitution, setup.compare)
         self.panel = panel
         self._planned = False  # plan() formed the groups across items (--mix-prompts)
@@ -102,10 +113,12 @@ class LabelJudge:
                 raise ConfigError(
                     "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
                 )
-            self.scorer = PanelScorer(constitution, setup.score, panel)
+            self.scorer = with_verifiers(constitution, lambda c: PanelScorer(c, setup.score, panel))
             self.comparer = PanelComparer(constitution, setup.compare, panel)
         elif cascade is not None:  # each verdict from the first confident judge
-            self.scorer = CascadeScorer(constitution, setup.score, cascade)
+            self.scorer = with_verifiers(
+                constitution, lambda c: CascadeScorer(c, setup.score, cascade)
+            )
             self.comparer = CascadeComparer(constitution, setup.compare, cascade)
 
     def plan(self, items: list[LabelItem]) -> None:
@@ -122,7 +135,7 @@ class LabelJudge:
         """The model calls an item needs (for --dry-run)."""
         if isinstance(item, PairItem) and self.setup.mode == "compare":
             yield from self.comparer.requests(
-                item.prompt, item.response_a, item.response_b, str(item.index)
+                asked(item), item.response_a, item.response_b, str(item.index)
             )
             return
         # plan: with --group the two responses are one group, one call.
@@ -189,7 +202,7 @@ class LabelJudge:
 
     async def _compare(self, runner: Runner, item: PairItem) -> Judgment:
         c = await self.comparer.compare(
-            runner, item.prompt, item.response_a, item.response_b, key=str(item.index)
+            runner, asked(item), item.response_a, item.response_b, key=str(item.index)
         )
         return Judgment(
             item,
