@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("llama_cpp", reason="the embedded judge needs the `local` extra")
-pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).parent.parent
-# The whole tour on the embedded model: about 3 minutes on a quiet 2-core machine; the margin is
-# for a busy one (CI shares it).
-TOUR_SECONDS = 480
+# The whole tour's CPU time on the embedded model (the commands' processes, user + system): what
+# it costs CI, and a measure that a busy machine does not stretch as it does the wall time (a
+# tour that took 3 minutes on a quiet machine took 15 with five other developers' work on it).
+TOUR_CPU_SECONDS = 300
 REAL_MODEL = "# needs a real model"
 
 
@@ -36,6 +38,11 @@ def tour_commands() -> list[str]:
             continue
         commands += [line for line in block.splitlines() if line.startswith("judge ")]
     return commands
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def test_the_tour_is_read_from_the_readme() -> None:
@@ -61,19 +68,18 @@ def test_the_tour_runs_as_written_in_order(tmp_path: Path) -> None:
     }
     for key in ("JUDGE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "JUDGE_BASE_URL"):
         env.pop(key, None)
-    started = time.monotonic()
     timings = []
     for command in tour_commands():
-        begun = time.monotonic()
+        begun, cpu = time.monotonic(), _children_cpu()
         done = subprocess.run(
             command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True
         )
-        timings.append((round(time.monotonic() - begun, 1), command[:90]))
+        timings.append((time.monotonic() - begun, _children_cpu() - cpu, command[:90]))
         assert done.returncode == 0, f"{command}\n{done.stderr}"
         assert "Traceback" not in done.stderr, done.stderr
-    took = time.monotonic() - started
-    print("\n".join(f"{s:7.1f} s  {c}" for s, c in timings))
-    assert took < TOUR_SECONDS, f"the tour took {took:.0f} s: {timings}"
+    print("\n".join(f"{wall:7.1f} s wall {cpu:7.1f} s CPU  {c}" for wall, cpu, c in timings))
+    cpu = sum(t[1] for t in timings)
+    assert cpu < TOUR_CPU_SECONDS, f"the tour took {cpu:.0f} s of CPU: {timings}"
     # What the next steps read is there.
     assert (tmp_path / "tour" / "scored.jsonl").is_file()
     assert (tmp_path / "tour" / "pairs" / "README.md").is_file()  # the dataset card
