@@ -40,9 +40,14 @@ class BackendError(JudgeError):
         retry_after: float | None = None,
         per_item: bool = False,
         kind: str | None = None,
+        billed: bool = False,
     ) -> None:
         super().__init__(message)
         self.transient = transient
+        # The request may have reached the provider, which bills it, though no usable answer
+        # came back (a timeout, a connection broken after sending, a malformed 200): --max-cost
+        # counts such a call as spent at its worst case.
+        self.billed = billed
         self.retry_after = retry_after
         # The item itself cannot be judged (too long for the context window, refused by a
         # content filter): that item is reported unjudged and the run goes on.

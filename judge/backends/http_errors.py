@@ -201,7 +201,9 @@ def refused_error(name: str, why: str) -> BackendError:
 
 
 def garbled_error(name: str, detail: object) -> BackendError:
-    return BackendError(f"{name}: the server sent a malformed answer ({detail})", transient=True)
+    return BackendError(
+        f"{name}: the server sent a malformed answer ({detail})", transient=True, billed=True
+    )
 
 
 def describe(exc: BaseException) -> str:
@@ -224,6 +226,31 @@ def refused_connection(exc: BaseException) -> bool:
             return False
         if isinstance(seen, ConnectionError) or type(seen).__name__ == "ClientConnectorError":
             return True
+    return False
+
+
+# Errors of the connect phase: the request was never sent, so nothing can have been billed.
+_CONNECT_ERRORS = frozenset(
+    {
+        "ConnectionRefusedError",
+        "ClientConnectorError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ConnectionTimeoutError",
+    }
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a transport error happened before the request was sent (connection refused,
+    host unreachable): only then can the provider not have billed it."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if any(t.__name__ in _CONNECT_ERRORS for t in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

@@ -218,6 +218,7 @@ class Runner:
         try:
             while True:
                 holder: str | None = None
+                billed = False
                 await slots.acquire()
                 try:
                     if claims is not None and not claimed:
@@ -239,6 +240,9 @@ class Runner:
                         try:
                             response = await self.backend.generate(request)
                         except BackendError as exc:
+                            billed = exc.billed
+                            if billed:
+                                await self.budget.lost(request, self.stats)
                             wait, told = self._failed(exc, attempt, limited)
                             if told:
                                 slots.rate_limited(epoch)
@@ -266,6 +270,8 @@ class Runner:
                 else:
                     attempt += 1
                 await asyncio.sleep(wait)
+                if billed:
+                    await self.budget.again(self.stats)
         except BaseException:
             if claimed and claims is not None:
                 claims.release(key)

@@ -26,7 +26,8 @@ class RunStats:
     total: int | None = None
     done: int = 0
     failed: int = 0
-    calls: int = 0  # model calls made (not cached)
+    calls: int = 0  # model calls made (not cached), lost ones included
+    lost_calls: int = 0  # given up without an answer (timeouts, resets): billed at worst case
     cached_calls: int = 0
     retries: int = 0
     reasks: int = 0
@@ -71,6 +72,7 @@ def combined(parts: list[RunStats], started: float) -> RunStats:
         out.done += p.done
         out.failed += p.failed
         out.calls += p.calls
+        out.lost_calls += p.lost_calls
         out.cached_calls += p.cached_calls
         out.retries += p.retries
         out.reasks += p.reasks

@@ -59,6 +59,11 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
         f"{human_tokens(spent.output_tokens)} out tokens",
         dollars(spent.cost_usd),
     ]
+    if stats.lost_calls:
+        parts.append(
+            f"{plural(stats.lost_calls, 'call')} given up without an answer (timeouts, resets) "
+            "counted at their worst-case cost, as the provider may bill them"
+        )
     if stats.retries or stats.reasks:
         parts.append(
             f"{plural(stats.retries, 'retry', 'retries')}, {plural(stats.reasks, 're-ask')}"
