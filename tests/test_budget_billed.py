@@ -19,7 +19,7 @@ from judge.backends.base import Message, Request
 from judge.backends.openai import OpenAIBackend
 from judge.engine.prices import PriceTable
 from judge.engine.runner import Job, Runner, RunnerConfig
-from tests.fakes import Fault, FakeOpenAIServer, Reply
+from tests.fakes import FakeOpenAIServer, Fault, Reply
 
 MAX_TOKENS = 10
 # $0.1 an output token and nothing for input: every call costs its worst case, $1.
@@ -115,10 +115,12 @@ def test_cli_summary_counts_what_the_server_received(
 
     with FakeOpenAIServer(handler=handler) as server:
         proc = subprocess.run(
-            [sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)]
-            + ["-m", "openai/test", "--base-url", server.base_url, "--no-cache"]
-            + ["--prices", str(prices), "--max-cost", "20000", "--timeout", "0.5"]
-            + ["--concurrency", "4", "-o", str(tmp_path / "out.jsonl")],
+            [
+                *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)),
+                *("-m", "openai/test", "--base-url", server.base_url, "--no-cache"),
+                *("--prices", str(prices), "--max-cost", "20000", "--timeout", "0.5"),
+                *("--concurrency", "4", "-o", str(tmp_path / "out.jsonl")),
+            ],
             capture_output=True,
             text=True,
             timeout=300,
