@@ -56,6 +56,13 @@ class BackendError(JudgeError):
         self.kind = kind
 
 
+class OutputError(JudgeError):
+    """An output could not be written part way (a full disk, a lost mount): the run stops, the
+    old output is left as it was, and the cache keeps every verdict paid for."""
+
+    exit_code = 1
+
+
 class BudgetReached(JudgeError):
     """A call would pass --max-cost: the runner does not make it, and its item is unjudged."""
 

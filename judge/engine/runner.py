@@ -33,6 +33,7 @@ from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
     CANCELLED,
+    INVALID_TEXT,
     REFUSED,
     TOO_LONG,
     UNPARSEABLE,
@@ -40,6 +41,7 @@ from judge.engine.stats import (
     RunStats,
 )
 from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
+from judge.io.values import has_lone_surrogate
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -336,6 +338,14 @@ class Runner:
         """
         request = job.request
         usage = Usage()
+        if any(has_lone_surrogate(m.content) for m in request.messages):
+            # No encoder (a JSON body, a tokenizer) takes it: this item only, never a crash.
+            return self._failed_outcome(
+                INVALID_TEXT,
+                "a lone surrogate in the text (such as \\ud800 in "
+                "JSON), which no model can read; fix the encoding of the source",
+                usage,
+            )
         all_cached = True
         reasks = 0
         doubled = False

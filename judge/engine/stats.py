@@ -16,7 +16,8 @@ REFUSED = "refused"  # a content filter or the model refused this item
 UNPARSEABLE = "unparseable"  # the answer never followed the format, re-asks included
 BUDGET = "budget"  # --max-cost would have been passed
 CANCELLED = "cancelled"  # its batch job was cancelled (judge batches cancel) before answering
-KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED)
+INVALID_TEXT = "invalid_text"  # the item's text is not valid Unicode (a lone surrogate)
+KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED, INVALID_TEXT)
 
 
 @dataclass

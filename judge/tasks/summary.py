@@ -6,7 +6,15 @@ from collections.abc import Iterable
 
 from judge.backends.base import Backend
 from judge.engine.plan import Plan
-from judge.engine.stats import CANCELLED, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
+from judge.engine.stats import (
+    CANCELLED,
+    INVALID_TEXT,
+    REFUSED,
+    TOO_LONG,
+    UNPARSEABLE,
+    UNREACHABLE,
+    RunStats,
+)
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
 # (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
@@ -19,6 +27,7 @@ _REASONS = {
     REFUSED: "refused by the model or a content filter",
     UNPARSEABLE: "the answer never followed the format",
     CANCELLED: "their batch job was cancelled",
+    INVALID_TEXT: "the text is not valid Unicode",
 }
 
 
