@@ -61,6 +61,33 @@ TOO_LONG_FIX = (
 )
 
 
+# How providers' keys begin (OpenAI, Anthropic, Groq, xAI, Hugging Face, Google, Replicate, ...).
+_KEY_PREFIXES = ("sk-", "sk_", "gsk_", "xai-", "hf_", "AIza", "r8_", "pplx-", "fw_", "nvapi-")
+
+
+def looks_like_key(value: str) -> bool:
+    """Whether a value that should be a name (of a variable) looks like a secret instead: a
+    provider's key prefix, or a long run of mixed-case letters and digits with no word break."""
+    text = value.strip()
+    if text.startswith(_KEY_PREFIXES) or _KEY_PATTERN.search(text):
+        return True
+    mixed = any(c.islower() for c in text) and any(c.isupper() for c in text)
+    return len(text) >= 24 and mixed and any(c.isdigit() for c in text) and "_" not in text
+
+
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.]{24,}")
+
+
+def hide_keys(text: str) -> str:
+    """Any message with what looks like a key taken out (redact, and long key-like tokens):
+    for the last line of defence, where an error meets the terminal."""
+    text = redact(text)
+    return _LONG_TOKEN.sub(
+        lambda m: "[not shown: looks like a key]" if looks_like_key(m.group(0)) else m.group(0),
+        text,
+    )
+
+
 def redact(text: str, secret: str | None = None) -> str:
     """Remove the key, anything shaped like one (servers echo masked keys on 401), and the
     credentials a URL may carry (user info, key-like query parameters)."""

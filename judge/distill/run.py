@@ -25,7 +25,7 @@ from judge.distill.predict import keep_probabilities
 from judge.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
 from judge.distill.train import FastTextSettings, auto_epochs, train
 from judge.errors import ConfigError, InputError
-from judge.io import FieldMap, describe, iter_candidates
+from judge.io import FieldMap, check_writable, describe, iter_candidates
 
 MIN_CLASS = 5  # training rows of each label below which the classifier cannot learn the rule
 PREDICT_BATCH = 512
@@ -65,6 +65,7 @@ def distill(
     """Train, evaluate on the held-out rows, and write MODEL_DIR (see model_dir)."""
     if not 0 <= options.held_out < 1:
         raise ConfigError(f"--held-out is a fraction in [0, 1), got {options.held_out}")
+    check_writable(out_dir, folder=True)  # before the training, not after
     with tempfile.TemporaryDirectory(prefix=".judge-distill-") as tmp:
         texts_path = os.path.join(tmp, "texts.txt")
         seen = _read(scored_path, options, texts_path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import os
 import shutil
 import stat
@@ -57,19 +58,21 @@ def unwritable(path: str, exc: OSError) -> InputError:
 
 
 def check_writable(path: str, *, folder: bool = False) -> None:
-    """Refuse an output that cannot be written, before the work that would fill it: a probe file
-    is made in its folder (`folder`: the output is a folder, made if missing) and removed."""
+    """Refuse an output that cannot be written, before the work that would fill it, and leave
+    nothing behind: a probe file is made and removed in the nearest folder that exists on the
+    way to it (where the missing ones would be made). `folder`: the output is a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path) and not folder:
+        raise InputError("is a folder; give a file name", where=path)
+    if os.path.isfile(path) and folder:
+        raise InputError("exists and is a file; give a folder", where=path)
+    base = os.path.abspath(path if folder else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(base):
+        base = os.path.dirname(base)
     try:
-        if folder:
-            os.makedirs(path, exist_ok=True)
-            probe = _temp_name(os.path.join(path, "probe"))
-        else:
-            if os.path.isdir(path):
-                raise InputError("is a folder; give a file name", where=path)
-            parent = os.path.dirname(path)
-            if parent:
-                os.makedirs(parent, exist_ok=True)
-            probe = _temp_name(path)
+        if not os.path.isdir(base):
+            raise NotADirectoryError(errno.ENOTDIR, f"{base} is a file, not a folder")
+        probe = _temp_name(os.path.join(base, "probe"))
         with open(probe, "x"):
             pass
         os.remove(probe)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from judge.errors import InputError
-from judge.io import read_rows
+from judge.io import check_writable, read_rows
 from judge.io.tempfiles import _remove_stale_temps, _temp_name
 from judge.io.values import _dumps
 
@@ -37,6 +37,7 @@ class LabelStore:
             )
         if os.path.isdir(path):
             raise InputError("is a folder; give a file name ending in .jsonl", where=path)
+        check_writable(path)  # refuse to start rather than lose the first decision
         self.path = path
         head, name = os.path.split(path)
         self._lock_path = os.path.join(head, f".{name}.lock")
