@@ -62,17 +62,24 @@ TOO_LONG_FIX = (
 
 
 # How providers' keys begin (OpenAI, Anthropic, Groq, xAI, Hugging Face, Google, Replicate, ...).
+_WORD_BREAK = re.compile(r"[^A-Za-z0-9]+")
 _KEY_PREFIXES = ("sk-", "sk_", "gsk_", "xai-", "hf_", "AIza", "r8_", "pplx-", "fw_", "nvapi-")
 
 
 def looks_like_key(value: str) -> bool:
-    """Whether a value that should be a name (of a variable) looks like a secret instead: a
-    provider's key prefix, or a long run of mixed-case letters and digits with no word break."""
+    """Whether a value that should be a name (of a variable, a model) looks like a secret
+    instead: a provider's key prefix, or a run of 20 or more letters and digits, of mixed case
+    and with digits, and no word break (names are words: Llama-3.1-8B-Instruct, MY_KEY)."""
     text = value.strip()
     if text.startswith(_KEY_PREFIXES) or _KEY_PATTERN.search(text):
         return True
-    mixed = any(c.islower() for c in text) and any(c.isupper() for c in text)
-    return len(text) >= 24 and mixed and any(c.isdigit() for c in text) and "_" not in text
+    return any(
+        len(run) >= 20
+        and any(c.islower() for c in run)
+        and any(c.isupper() for c in run)
+        and any(c.isdigit() for c in run)
+        for run in _WORD_BREAK.split(text)
+    )
 
 
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.]{24,}")
