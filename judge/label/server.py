@@ -180,9 +180,11 @@ async def serve(
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     logger = logging.getLogger("aiohttp.server")
-    one_line = _OneLine(on_error or (lambda line: None))
-    logger.addHandler(one_line)
-    propagate, logger.propagate = logger.propagate, False
+    one_line = None if on_error is None else _OneLine(on_error)
+    propagate = logger.propagate
+    if one_line is not None:
+        logger.addHandler(one_line)
+        logger.propagate = False
     try:
         try:
             site = web.TCPSite(runner, host, port)
@@ -205,8 +207,9 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
-        logger.removeHandler(one_line)
-        logger.propagate = propagate
+        if one_line is not None:
+            logger.removeHandler(one_line)
+            logger.propagate = propagate
 
 
 class _OneLine(logging.Handler):
