@@ -26,7 +26,8 @@ Plans, for 10^12 tokens in documents of DOC_TOKENS tokens:
    cached-input rate where the table has one, else at the input rate) and batch (the provider's
    OpenAI-compatible batch API at its share of the list price, no cache credit; none where judge
    has no batch API for it), beside the seed's cost of generating the same 10^12 tokens (output
-   price x 10^12). A system whose input price is unknown gets its generation cost only.
+   price x 10^12, at the seed's own output prices). A system whose input price is unknown gets
+   its generation cost only.
 Writes benchmarks/results/cost_sheet.json and prints the tables.
 """
 
@@ -65,6 +66,13 @@ SEED_SYSTEMS = (
     "gemini/gemini-1.5-pro",
     "groq/llama3-70b-8192",
 )
+# What the seed says generating with each of its systems costs: USD per million output tokens.
+SEED_OUTPUT_PRICES = {
+    "openai/gpt-4-turbo": 30.0,
+    "anthropic/claude-3-opus": 75.0,
+    "gemini/gemini-1.5-pro": 21.0,  # the tier of prompts over 128k tokens
+    "groq/llama3-70b-8192": 0.79,
+}
 CHEAP_JUDGES = (
     "openai/gpt-5-nano",
     "openai/gpt-4o-mini",
@@ -175,7 +183,9 @@ def systems(cost_path: Path, core_hours: float) -> dict[str, Any]:
     for model in (*SEED_SYSTEMS, *CHEAP_JUDGES):
         price = table.lookup(model)
         partial = table.partial.get(model)
-        output = price.output if price is not None else (partial or {}).get("output")
+        output = SEED_OUTPUT_PRICES.get(model)
+        if output is None:
+            output = price.output if price is not None else (partial or {}).get("output")
         entry: dict[str, Any] = {
             "seed_system": model in SEED_SYSTEMS,
             "price_per_million": None

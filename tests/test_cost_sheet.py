@@ -37,8 +37,11 @@ def test_the_seed_systems_are_priced_or_say_why_not() -> None:
     assert table["openai/gpt-4-turbo"]["generate_1e12_tokens_usd"] == pytest.approx(30e6)
     assert table["anthropic/claude-3-opus"]["generate_1e12_tokens_usd"] == pytest.approx(75e6)
     assert table["groq/llama3-70b-8192"]["generate_1e12_tokens_usd"] == pytest.approx(0.79e6)
+    # The seed's $21 is the tier of prompts over 128k tokens; a verdict's prompt is billed at
+    # the tier up to 128k ($3.50 / $10.50).
     gemini = table["gemini/gemini-1.5-pro"]
-    assert gemini["generate_1e12_tokens_usd"] == pytest.approx(21e6) and gemini["plans"] is None
+    assert gemini["generate_1e12_tokens_usd"] == pytest.approx(21e6)
+    assert gemini["price_per_million"]["output"] == 10.5 and gemini["plans"] is not None
     # No batch API judge can use for Gemini: no batch figure rather than a made-up one.
     flash = table["gemini/gemini-2.5-flash-lite"]["plans"]["llm_everything"]["none"]
     assert flash["batch"] is None and flash["realtime"]["llm_usd_1e12_tokens"] > 0

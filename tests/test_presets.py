@@ -162,11 +162,18 @@ def test_the_seed_systems_are_priced_under_their_names_of_the_time() -> None:
     assert turbo and (turbo.input, turbo.output) == (10.0, 30.0)
     assert opus and (opus.input, opus.output) == (15.0, 75.0)
     assert llama and (llama.input, llama.output) == (0.59, 0.79)
-    # Its input price was not found: listed, never used to price a call.
-    assert table.lookup("gemini/gemini-1.5-pro") is None
-    assert table.partial["gemini/gemini-1.5-pro"]["output"] == 21.0
+    gemini = table.lookup("gemini/gemini-1.5-pro")
+    assert gemini and (gemini.input, gemini.output) == (3.5, 10.5)  # prompts up to 128k
     for price in table.prices.values():
-        assert price.as_of, "every shipped price says when it was read"
+        assert (price.as_of and price.source) or price.as_of == "2026-11"
+
+
+def test_a_price_without_its_input_is_listed_but_never_prices_a_call(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"groq/some-model": {"input": None, "output": 2.0}}))
+    table = PriceTable(path)
+    assert table.lookup("groq/some-model") is None
+    assert table.partial["groq/some-model"]["output"] == 2.0
 
 
 # -- through the command line ------------------------------------------------------------------
@@ -225,7 +232,7 @@ def test_judge_models_json_lists_every_provider_and_never_a_key() -> None:
     assert groq_models["groq/llama3-70b-8192"]["batch"] == {"input": 0.295, "output": 0.395}
     assert groq_models["groq/llama3-70b-8192"]["stale"] is True
     seed = {m["model"]: m for m in listed["gemini"]["models"]}["gemini/gemini-1.5-pro"]
-    assert seed["input"] is None and seed["output"] == 21.0
+    assert (seed["input"], seed["output"], seed["stale"]) == (3.5, 10.5, True)
 
 
 def test_judge_models_text_and_an_unknown_provider() -> None:
