@@ -64,7 +64,9 @@ def test_conversational_form_and_columns(server: FakeOpenAIServer) -> None:
         )
     assert got == [reward_judge.known_reward(c) for c in COMPLETIONS]
     user = server.bodies[0]["messages"][-1]["content"]
-    assert "[system]\nBe brief." in user and "[user]\nSay" in user
+    # the conversation turn by turn, its roles in the tags (judge.judging.sections)
+    assert "<context_system>\nBe brief.\n</context_system>" in user
+    assert "<context_user>\nSay" in user and "<reference>\nx\n</reference>" in user
     assert reward.last[0].verdict is not None
     assert ("judge/unjudged", 0.0) in logged and ("judge/calls", 8.0) in logged
 
