@@ -29,6 +29,7 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "pairs": "benchmarks/results/pairs_calls.json",
     "embedded": "benchmarks/results/embedded_agreement.json",
     "distill": "benchmarks/results/distill_xstest.json",
+    "conversations": "benchmarks/results/conversations.json",
 }
 
 
@@ -46,6 +47,7 @@ COMMITS = {
     "pairs": ("commit",),
     "embedded": ("commit",),
     "distill": ("commit",),
+    "conversations": ("commit",),
 }
 
 
@@ -395,4 +397,24 @@ FIGURES: dict[str, Figure] = {
     "pairs.fewer_4": lambda: f1(pairs(4, "all") / pairs(4, "adaptive")),
     "pairs.fewer_8": lambda: f1(pairs(8, "all") / pairs(8, "adaptive")),
     "pairs.fewer_16": lambda: f1(pairs(16, "all") / pairs(16, "adaptive")),
+    # benchmarks/conversations.py
+    **{
+        f"conv.{name}_{what}": (lambda name=name, k=k, sub=sub: f2(conv_ratio(name, k, sub)))
+        for name in ("context", "group")
+        for what, k, sub in (
+            ("tokens", "input_tokens", None),
+            ("list", "usd_list", None),
+            ("cached", "usd_cached", None),
+        )
+    },
+    "conv.n": lambda: f0(results("conversations")["data"]["conversations"]),
+    "conv.load": lambda: load(results("conversations")["load_average"]["before"]),
 }
+
+
+def conv_ratio(name: str, key: str, sub: str | None) -> float:
+    """benchmarks/conversations.py's ratios: `context` (a second turn in its context / alone),
+    `group` (--turns all --group / one call a turn)."""
+    pair = {"context": "in-context / alone", "group": "turns-all-group / turns-all"}[name]
+    value = results("conversations")["ratios"][pair][key]
+    return float(value if sub is None else value[sub])

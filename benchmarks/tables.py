@@ -274,6 +274,22 @@ def pairs() -> str:
     return _table([*head, "adaptive: best", "adaptive: tau"], rows)
 
 
+def conversations() -> str:
+    d = results("conversations")
+    rows = []
+    for name, r in d["results"].items():
+        usd_ = r["usd_per_1000"]
+        rows.append(
+            [f"`{name}`", r["judged"], f2(r["calls_per_verdict"]),
+             f0(r["input_tokens_per_verdict"]), f0(r["cached_input_tokens_per_verdict"]),
+             f0(r["output_tokens_per_verdict"]), f"${f4(usd_['list'])}",
+             f"${f4(usd_['realtime'])}"]
+        )  # fmt: skip
+    head = ["run", "verdicts", "calls a verdict", "input tokens", "cached", "output"]
+    when = _when(d["load_average"]["before"], d["load_average"]["after"], d["commit"][:7])
+    return _table([*head, "$/1k list", "$/1k cached"], rows) + f"\n\nRun at {when}."
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "peers": peers,
     "drills": drills,
@@ -288,4 +304,5 @@ TABLES: dict[str, Callable[[], str]] = {
     "sheet-systems": sheet_systems,
     "classifier": classifier,
     "pairs": pairs,
+    "conversations": conversations,
 }
