@@ -94,7 +94,7 @@ def main() -> None:
             print(json.dumps(entry), flush=True)
             # Read again before writing: two runs (one a level) may share the file.
             results = json.loads(out.read_text()) if out.exists() else {"runs": []}
-            results["cpus"] = os.cpu_count()
+            results.update(cpus=os.cpu_count(), commit=measured)
             runs = [r for r in results["runs"] if (r["job"], r["rationale"]) != (job, rationale)]
             results["runs"] = [*runs, entry]
             out.write_text(json.dumps(results, indent=2) + "\n")

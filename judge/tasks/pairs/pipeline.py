@@ -481,7 +481,9 @@ def _per_principle(row: dict[str, Any]) -> dict[str, float | None] | None:
 def _pair_key(prompt: str, a: str, b: str) -> str:
     """Seeds the principle drawn for a pair: the same texts always get the same principle."""
     lo, hi = sorted((a, b))
-    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8", "surrogatepass")).hexdigest()[
+        :16
+    ]
 
 
 _UNSCORED = "its score in INPUT is null (the run that scored it left it unjudged)"
