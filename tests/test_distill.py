@@ -163,10 +163,11 @@ def test_same_seed_same_model(fake_judge: None, tmp_path: Path) -> None:
 def test_labelled_data_makes_a_small_model_and_an_honest_report(tmp_path: Path) -> None:
     # 40 rows scored by people (no judge field): the n-gram table is sized to the data, and
     # the report does not name a constitution it never saw.
-    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota"]
+    good = ["clear", "precise", "careful", "sourced", "useful"]
+    bad = ["spam", "junk", "click", "buy", "now"]
     rows = [
         {
-            "text": " ".join(words[(i + j) % len(words)] for j in range(30)) + f" row {i}",
+            "text": " ".join((good if i % 2 else bad)[(i + j) % 5] for j in range(30)) + f" {i}",
             "score": 1.0 if i % 2 else 0.0,
         }
         for i in range(40)
