@@ -78,11 +78,11 @@ def build_request(
     options: CompareOptions,
 ) -> Request:
     """The question for one ordering: `first` is shown as A, `second` as B."""
-    parts = []
+    parts: list[prompts.Section] = []
     if prompt is not None:
-        parts.append(prompts.tagged("candidate_prompt", _cut(prompt, options.max_chars)))
-    parts.append(prompts.tagged("response_a", _cut(first, options.max_chars)))
-    parts.append(prompts.tagged("response_b", _cut(second, options.max_chars)))
+        parts.append(("candidate_prompt", _cut(prompt, options.max_chars), None))
+    parts.append(("response_a", _cut(first, options.max_chars), None))
+    parts.append(("response_b", _cut(second, options.max_chars), None))
     tags = "<response_a> (the first response) and <response_b> (the second response)"
     if prompt is not None:
         tags = "<candidate_prompt> (the request), " + tags
@@ -97,7 +97,7 @@ def build_request(
         tags=tags,
         principles="\n\n".join(principle_text(p) for p in principles),
     )
-    user = prompts.render("compare_user", material="\n\n".join(parts), ids=ids)
+    user = prompts.render("compare_user", material=prompts.sections(parts), ids=ids)
     return Request(
         messages=(Message("system", system, cache=True), Message("user", user)),
         schema=COMPARE_SCHEMA,

@@ -243,16 +243,16 @@ class GroupScorer(Scorer):
             )
             self._group_fixed[(kind, len(shown))] = fixed
         system, schema = fixed
-        parts = []
+        parts: list[prompts.Section] = []
         tag = f"candidate_{kind}"
         for k, c in enumerate(shown, 1):
             if kind == "response" and (k == 1 or c.prompt != shown[k - 2].prompt):
                 prompt = cut_prompt(c.prompt or "", self._max)[0]
-                parts.append(prompts.tagged("candidate_prompt", prompt))
-            parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
+                parts.append(("candidate_prompt", prompt, None))
+            parts.append((tag, cut_response(c.response, self._max)[0], k))
         user = prompts.render(
             "score_group_user",
-            material="\n\n".join(parts),
+            material=prompts.sections(parts),
             count=str(len(shown)),
             kinds=f"{kind}s",
             labels=", ".join(names),

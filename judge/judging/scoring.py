@@ -149,8 +149,9 @@ def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
     if kind_of(candidate) == "document":
         return prompts.tagged("candidate_document", text), "document", truncated
     prompt, prompt_cut = cut_prompt(candidate.prompt or "", max_chars)
-    body = prompts.tagged("candidate_prompt", prompt) + "\n\n"
-    body += prompts.tagged("candidate_response", text)
+    body = prompts.sections(
+        [("candidate_prompt", prompt, None), ("candidate_response", text, None)]
+    )
     return body, "response", truncated or prompt_cut
 
 
