@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from judge.judging import prompts
 from judge.judging.prompts import DEFANGED, TAGS, neutralize, reading, tagged
+from judge.judging.prompts.nonce import request_nonce
 from judge.testing import data_section as section_of
 
 VARIANTS = {
@@ -56,7 +57,7 @@ def as_specified(text: str) -> str:
 def data_section(tag: str, text: str) -> str:
     wrapped = tagged(tag, text)
     inside = section_of(wrapped, tag)
-    assert inside is not None and wrapped.endswith(f"\n</{tag}_{prompts.nonce([(tag, text)])}>")
+    assert inside is not None and wrapped.endswith(f"\n</{tag}_{request_nonce([(tag, text)])}>")
     return inside
 
 

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from itertools import accumulate
 
-from judge.judging.prompts.nonce import nonce
+from judge.judging.prompts.nonce import request_nonce
 from judge.judging.prompts.reader import (
     ENCODED,
     READINGS,
@@ -22,8 +22,10 @@ from judge.judging.prompts.reader import (
     has_bracket,
     may_encode,
     read_unit,
-    reading as reading,
     tag_pattern,
+)
+from judge.judging.prompts.reader import (
+    reading as reading,
 )
 from judge.judging.prompts.specials import defang_specials
 
@@ -138,7 +140,7 @@ def sections(parts: Sequence[Section]) -> str:
             raise ValueError(
                 f"{tag!r} is not a delimiter: add it to TAGS so that data cannot fake it"
             )
-    code = nonce(
+    code = request_nonce(
         (tag if number is None else f"{tag}#{number}", text) for tag, text, number in parts
     )
     out = []

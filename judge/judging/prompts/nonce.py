@@ -68,7 +68,7 @@ def secret_key() -> bytes:
     return _key_at(key_path())
 
 
-def nonce(sections: Iterable[tuple[str, str]]) -> str:
+def request_nonce(sections: Iterable[tuple[str, str]]) -> str:
     """The code for a request whose data sections are `(tag, text)` pairs, in order."""
     mac = hmac.new(secret_key(), digestmod=hashlib.sha256)
     for tag, text in sections:

@@ -12,7 +12,9 @@
   a mark is dropped before it can compose with the letter it sits on;
 - confusables folded to their prototype, as in the UTS #39 skeleton (Cyrillic "а" reads "a",
   "˂" reads "<", "m" reads "rn"), from Unicode's confusables.txt shipped in judge/data;
-- the angle brackets that confusables.txt keeps apart from "<" ("〈", "⟨", "«", "《") read "<".
+- the angle brackets that confusables.txt keeps apart from "<" ("〈", "⟨", "«", "《") read "<";
+  so do small capitals and a few Greek and Cyrillic letters it leaves apart from the Latin letter
+  a reader takes them for ("τ" reads "t": its prototype is the small capital "ᴛ").
 
 `TAG_READ` matches, in a reading, the start of anything that reads as one of our tags: "<", then
 optionally "/", then a tag name whose words may be joined by "_", "-", ".", spaces or nothing.
@@ -23,6 +25,7 @@ searched for in a window.
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -34,6 +37,10 @@ _FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 # Angle brackets a reader takes for "<" that confusables.txt does not map to it ("〈" and "⟨"
 # have the prototype "❬" there).
 _BRACKETS = frozenset("❬«《⟪⦑⧼❰⊰≺⋖⪡")
+# Letters read as a Latin letter that confusables.txt maps elsewhere (or not at all).
+_LETTERS = {"ε": "e", "κ": "k", "к": "k", "м": "m", "н": "h", "т": "t", "п": "n", "г": "r"}
+_LETTERS |= {"ь": "b", "ω": "w", "μ": "u", "χ": "x", "η": "n", "υ": "u", "ν": "v", "ι": "i"}
+_SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
 _TAG_BASE = 0xE0000  # U+E0020..U+E007E shadow ASCII 0x20..0x7E
 
 # Encoded characters, each read as the character it stands for. Named entities: any name with its
@@ -75,7 +82,8 @@ def decode(token: str) -> str:
 
 @cache
 def prototypes() -> dict[str, str]:
-    """confusables.txt: each source character and its prototype (UTS #39, section 4)."""
+    """What each character reads as: its prototype in confusables.txt (UTS #39, section 4),
+    "<" for the brackets and a Latin letter for the letters above and the small capitals."""
     table = resources.files("judge").joinpath("data/confusables.txt").read_text("utf-8-sig")
     out: dict[str, str] = {}
     for line in table.splitlines():
@@ -83,7 +91,11 @@ def prototypes() -> dict[str, str]:
         if len(fields) >= 2:
             source = "".join(chr(int(c, 16)) for c in fields[0].split())
             out[source] = "".join(chr(int(c, 16)) for c in fields[1].split())
-    return out
+    for c in {c for proto in out.values() for c in proto}:
+        small = _SMALL_CAPITAL.fullmatch(unicodedata.name(c, ""))
+        if small:
+            out[c] = small.group(1).lower()
+    return out | _LETTERS | dict.fromkeys(_BRACKETS, "<")
 
 
 def _fold(text: str) -> str:
@@ -103,7 +115,7 @@ def read_char(char: str) -> str:
     text = _fold(_fold(char))
     protos = prototypes()
     for _ in range(4):  # prototypes may be upper case or decompose: fold until nothing changes
-        mapped = _fold("".join("<" if c in _BRACKETS else protos.get(c, c) for c in text))
+        mapped = _fold("".join(protos.get(c, c) for c in text))
         if mapped == text:
             break
         text = mapped
