@@ -135,7 +135,7 @@ def write_docs(path: str, docs: list[tuple[str, float]], ids: Iterable[int]) -> 
 
 def train_classifier(folder: str) -> tuple[str, Any]:
     """`judge distill` on 4,000 scored documents of another seed: (MODEL_DIR, what it made)."""
-    from judge.tasks.distill import DistillOptions, choose_rule, distill
+    from judge.distill import DistillOptions, choose_rule, distill
 
     scored = os.path.join(folder, "scored.jsonl")
     with open(scored, "w", encoding="utf-8") as f:

@@ -58,11 +58,6 @@ class Candidate(BaseModel):
     note: str | None = None  # a problem with the input itself (empty response, ...)
 
 
-class PrincipleScore(BaseModel):
-    score: float | None
-    rationale: str = ""
-
-
 class GroupPlace(BaseModel):
     """Where a candidate was in a grouped call (--group): the group's id (the input index of its
     first candidate), its size, and the candidate's 1-based position in the shuffled order
@@ -110,13 +105,3 @@ class Comparison(BaseModel):
     panel: list[dict[str, Any]] | None = None
     confidence: float | None = None  # in [0, 1] (judge.judging.confidence)
     decided_by: str | None = None  # the cascade's judge that made the verdict (--cascade)
-
-
-class PreferencePair(BaseModel):
-    prompt: str | list[dict[str, str]]
-    chosen: str | list[dict[str, str]]
-    rejected: str | list[dict[str, str]]
-    score_chosen: float
-    score_rejected: float
-    margin: float
-    extra: dict[str, Any] = Field(default_factory=dict)

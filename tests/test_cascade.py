@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks.cascade_sim import SimJudge, Simulation
-from judge.calibration.cascade import (
+from judge.cascade.model import (
     ABSTAINED,
     Cascade,
     CascadeJudge,

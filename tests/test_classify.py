@@ -16,10 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judge.cli import main
+from judge.distill import DistillOptions, choose_rule, classify, distill, model_dir
+from judge.distill.classify import ClassifierFilter, keep_rows
 from judge.io import read_rows
-from judge.tasks import classify
-from judge.tasks.classify import ClassifierFilter, keep_rows
-from judge.tasks.distill import DistillOptions, choose_rule, distill, model_dir
 from tests.word_corpus import corpus, write_jsonl
 
 pytest.importorskip("fasttext")

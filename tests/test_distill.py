@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 
 from judge.cli import main
 from judge.constitution import load
+from judge.distill import model_dir
+from judge.distill.train import auto_epochs
 from judge.io import read_rows
-from judge.tasks.distill import model_dir
-from judge.tasks.distill.train import auto_epochs
 from judge.testing import FakeBackend, use_backend
 from tests.word_corpus import ARTEFACT, answer, corpus, judge_score, write_jsonl
 

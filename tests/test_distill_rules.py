@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from judge.calibration import Calibration, ProbabilityMap, save
 from judge.calibration.fitted import precision_curve
 from judge.cli import main
-from judge.errors import ConfigError
-from judge.tasks.distill import choose_rule
-from judge.tasks.distill.labels import keep_labels
-from judge.tasks.distill.text import model_input
-from judge.tasks.distill.train import (
+from judge.distill import choose_rule
+from judge.distill.labels import keep_labels
+from judge.distill.text import model_input
+from judge.distill.train import (
     NAN_RETRIES,
     FastTextSettings,
     TrainingError,
     auto_epochs,
     train,
 )
+from judge.errors import ConfigError
 from judge.tasks.filter import top_count
 from tests.word_corpus import corpus, write_jsonl
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from judge.calibration.guarantees import choose_threshold, lower_bound, p_value
+from judge.calibration.guarantees import choose_threshold, p_value
 
 
 def test_exact_binomial_p_values_by_hand() -> None:
@@ -17,13 +17,6 @@ def test_exact_binomial_p_values_by_hand() -> None:
     assert p_value(0, 7, 0.8) == 1.0 and p_value(0, 0, 0.8) == 1.0
     with pytest.raises(ValueError):
         p_value(11, 10, 0.8)
-
-
-def test_clopper_pearson_lower_bound_by_hand() -> None:
-    # With every one of n right, the lower bound solves p^n = delta.
-    assert lower_bound(10, 10, 0.05) == pytest.approx(0.05 ** (1 / 10))
-    assert lower_bound(0, 10, 0.05) == 0.0
-    assert 0.0 < lower_bound(7, 10, 0.05) < 0.7
 
 
 def test_the_most_confident_block_is_trusted_and_the_rest_escalated() -> None:

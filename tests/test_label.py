@@ -17,10 +17,10 @@ from judge.calibration.labels import load_labels
 from judge.calibration.metrics import cohen_kappa
 from judge.cli import main
 from judge.errors import InputError
-from judge.tasks.label.items import content_key, load_items
-from judge.tasks.label.select import select
-from judge.tasks.label.session import Session
-from judge.tasks.label.store import LabelStore
+from judge.label.items import content_key, load_items
+from judge.label.select import select
+from judge.label.session import Session
+from judge.label.store import LabelStore
 from tests.labelserver import pair_rows, read_jsonl, write_jsonl
 
 

@@ -17,7 +17,7 @@ from judge.tasks.pairs.ranking import (
     bradley_terry,
     merge_sort,
     merge_sort_worst_case,
-    rank_by_score,
+    order_by,
     sigmoid,
 )
 
@@ -64,8 +64,8 @@ def test_items_without_outcomes_and_empty_input() -> None:
         bradley_terry([0, 1], [PairOutcome(0, 1, 1.0)], prior=0)
 
 
-def test_rank_by_score_keeps_input_order_for_equal_scores() -> None:
-    assert rank_by_score({0: 0.2, 1: 0.9, 2: 0.2, 3: 0.9}).order == [1, 3, 0, 2]
+def test_order_by_keeps_input_order_for_equal_values() -> None:
+    assert order_by({0: 0.2, 1: 0.9, 2: 0.2, 3: 0.9}) == [1, 3, 0, 2]
 
 
 def sort_with(values: list[float], noise: float = 0.0, seed: int = 0) -> tuple[list[int], int]:

@@ -1,6 +1,6 @@
 """`--ray` on judge score and judge filter, on a local Ray cluster on 127.0.0.1 (2 CPUs, one for
 the module), against the loopback fake OpenAI server (Ray workers are other processes, so the
-in-process FakeBackend cannot serve them); and judge.ray.Scorer in Dataset.map_batches."""
+in-process FakeBackend cannot serve them); and judge.ray.BatchScorer in Dataset.map_batches."""
 
 from __future__ import annotations
 
@@ -301,7 +301,7 @@ def test_classifier_filter_on_shards_keeps_what_the_plain_run_keeps(
 def test_map_batches_scorer(cluster: str, tmp_path: Path, constitution_file: Path) -> None:
     from judge.engine.runner import RunnerConfig
     from judge.engine.settings import Settings
-    from judge.ray import Limits, Scorer
+    from judge.ray import BatchScorer, Limits
 
     with FakeOpenAIServer(handler=even_is_good) as server:
         ray.init(address=cluster, log_to_driver=False)
@@ -314,7 +314,7 @@ def test_map_batches_scorer(cluster: str, tmp_path: Path, constitution_file: Pat
             )
             ds = ray.data.from_items(rows("m", 24))
             scored = ds.map_batches(
-                Scorer,
+                BatchScorer,
                 fn_constructor_kwargs={
                     "constitution": str(constitution_file),
                     "settings": settings,
@@ -398,11 +398,11 @@ def test_scorer_takes_pandas_pyarrow_and_numpy_batches(
     import pyarrow as pa
 
     from judge.engine.settings import Settings
-    from judge.ray import Scorer
+    from judge.ray import BatchScorer
 
     # 4 on helpful's 1-5 (0.75, weight 3) and on honest's 0-10 (0.4, weight 1)
     score = (3 * 0.75 + 0.4) / 4
-    scorer = Scorer(constitution_file, settings=Settings(model="fake/judge", use_cache=False))
+    scorer = BatchScorer(constitution_file, settings=Settings(model="fake/judge", use_cache=False))
     frame = pd.DataFrame(rows("k", 3))
     as_pandas = scorer(frame)
     assert isinstance(as_pandas, pd.DataFrame)

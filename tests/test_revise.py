@@ -15,8 +15,9 @@ from judge.constitution import parse
 from judge.engine.cache import Cache
 from judge.engine.runner import Runner
 from judge.errors import ConfigError, ParseError
-from judge.judging.revision import Revised, ReviseOptions, Reviser, clean_revision, revise_stream
+from judge.judging.revision import Revised, ReviseOptions, Reviser, clean_revision
 from judge.records import Candidate
+from judge.tasks.revise import ReviseTask
 from judge.testing import FakeBackend, data_section
 
 CONSTITUTION = """\
@@ -94,6 +95,12 @@ def kinds(backend: FakeBackend) -> list[str]:
     return out
 
 
+async def revised(reviser: Reviser, runner: Runner, cands: list[Candidate]) -> list[Revised]:
+    """Each candidate revised and judged as `judge revise` does it (ReviseTask.judge)."""
+    task = ReviseTask(reviser, runner, runner, lambda: cands)
+    return [out async for _, out in runner.run(cands, task.judge, failed=task.failed)]
+
+
 def run(
     tmp_path: Path,
     backend: FakeBackend,
@@ -109,7 +116,7 @@ def run(
     ]
 
     async def go() -> list[Revised]:
-        return [out async for out in revise_stream(reviser, runner, runner, cands)]
+        return await revised(reviser, runner, cands)
 
     return asyncio.run(go())
 
@@ -241,7 +248,7 @@ def test_empty_response_is_not_revised(tmp_path: Path) -> None:
     cand = Candidate(index=0, row_index=1, prompt="p", response="", note="empty response")
 
     async def go() -> list[Any]:
-        return [o async for o in revise_stream(reviser, runner, runner, [cand])]
+        return await revised(reviser, runner, [cand])
 
     (out,) = asyncio.run(go())
     assert out.error == "not revised: empty response" and backend.requests == []

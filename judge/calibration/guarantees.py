@@ -37,15 +37,6 @@ def p_value(agreed: int, n: int, target: float) -> float:
     return float(stats.binom.sf(agreed - 1, n, target))
 
 
-def lower_bound(agreed: int, n: int, delta: float) -> float:
-    """Clopper-Pearson one-sided lower confidence bound on the agreement, at level 1 - delta."""
-    if n == 0 or agreed == 0:
-        return 0.0
-    from scipy import stats
-
-    return float(stats.beta.ppf(delta, agreed, n - agreed + 1))
-
-
 @dataclass(frozen=True)
 class Threshold:
     """A chosen threshold and what it gives on the labels it was chosen on."""

@@ -217,12 +217,6 @@ def pairwise_agreement(votes: Sequence[Hashable]) -> float | None:
     return sum(x == y for x, y in pairs) / len(pairs) if pairs else None
 
 
-def mean_pairwise_agreement(annotations: Sequence[Sequence[Hashable]]) -> float | None:
-    """Mean over items (with two or more annotators) of the share of agreeing annotator pairs."""
-    values = [v for votes in annotations if (v := pairwise_agreement(votes)) is not None]
-    return sum(values) / len(values) if values else None
-
-
 def rest_counts(votes: Sequence[Hashable]) -> tuple[int, int]:
     """One item: (agreements, comparisons) of each annotator with the majority of the others;
     an annotator whose others have no single majority is not compared."""
@@ -234,25 +228,6 @@ def rest_counts(votes: Sequence[Hashable]) -> tuple[int, int]:
             compared += 1
             agree += vote == rest
     return agree, compared
-
-
-def annotator_vs_rest(annotations: Sequence[Sequence[Hashable]]) -> float | None:
-    counts = [rest_counts(votes) for votes in annotations]
-    compared = sum(c for _, c in counts)
-    return sum(a for a, _ in counts) / compared if compared else None
-
-
-def judge_vs_annotators(
-    judge: Sequence[Hashable], annotations: Sequence[Sequence[Hashable]]
-) -> float | None:
-    """Mean over items of the share of single annotators the judge agrees with: comparable
-    with the annotators' mean pairwise agreement."""
-    values = [
-        sum(j == v for v in votes) / len(votes)
-        for j, votes in zip(judge, annotations, strict=True)
-        if votes
-    ]
-    return sum(values) / len(values) if values else None
 
 
 def annotator_matrix(

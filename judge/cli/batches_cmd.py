@@ -6,8 +6,8 @@ import datetime
 
 import click
 
+from judge.engine.batch_admin import cancel_jobs, list_jobs
 from judge.engine.batch_jobs import dumps
-from judge.tasks.batches import cancel_jobs, list_jobs
 from judge.tasks.driver import run_sync
 
 cache_option = click.option(

@@ -10,6 +10,8 @@ import click
 
 from judge.calibration.agreement import label_scale
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
+from judge.cascade.fit import CascadeFitTask
+from judge.cascade.run import open_judges
 from judge.cli.cascade_args import cascade_from
 from judge.cli.common import (
     choice,
@@ -31,8 +33,6 @@ from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
 from judge.panel.members import Judge, load_judges
 from judge.tasks.calibrate import CalibrateTask, JudgeSetup
-from judge.tasks.cascade import open_judges
-from judge.tasks.cascade_fit import CascadeFitTask
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),

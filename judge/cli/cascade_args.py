@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from judge.calibration.cascade import load
+from judge.cascade.model import load
+from judge.cascade.run import CascadeRun, check_mode, open_cascade
 from judge.constitution import Constitution
 from judge.engine.settings import Settings
-from judge.tasks.cascade import CascadeRun, check_mode, open_cascade
 
 cascade_option = click.option(
     "--cascade",

@@ -11,9 +11,9 @@ import click
 
 from judge.cli.common import fields_from
 from judge.cli.ray_run import classify_on_ray
+from judge.distill import model_dir
+from judge.distill.classify import ClassifierFilter, default_processes, describe_counts
 from judge.io import RowWriter, open_writer
-from judge.tasks.classify import ClassifierFilter, default_processes, describe_counts
-from judge.tasks.distill import model_dir
 from judge.tasks.filter import FilterCounts
 
 # judge filter's options that belong to judging with a model, and make no sense here.

@@ -15,8 +15,8 @@ from judge.cli.common import (
     rule_options,
     seed_option,
 )
-from judge.tasks.distill import DistillOptions, FastTextSettings, choose_rule, distill
-from judge.tasks.distill.run import MIN_CLASS
+from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
+from judge.distill.run import MIN_CLASS
 
 
 @click.command("distill")

@@ -14,11 +14,11 @@ import click
 
 from judge.cli.common import number, seed_option
 from judge.errors import InputError
-from judge.tasks.label.items import load_items
-from judge.tasks.label.select import METHODS, select
-from judge.tasks.label.server import LOOPBACK, make_app, serve
-from judge.tasks.label.session import Session
-from judge.tasks.label.store import LabelStore
+from judge.label.items import load_items
+from judge.label.select import METHODS, select
+from judge.label.server import LOOPBACK, make_app, serve
+from judge.label.session import Session
+from judge.label.store import LabelStore
 
 DEFAULT_PORT = 8765
 

@@ -194,7 +194,7 @@ class _Held:
 
 def classify_on_ray(kw: dict[str, Any], job: Any) -> None:
     """judge filter --classifier with --ray: one process a shard (Ray gives each a CPU)."""
-    from judge.tasks.classify import describe_counts
+    from judge.distill.classify import describe_counts
 
     shards, todo = _shards(kw)
     start = time.perf_counter()

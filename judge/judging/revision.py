@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import random
 import re
-from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -405,23 +404,3 @@ def _cached(runner: Runner, request: Request, parse: Any) -> str | None:
     except ParseError:
         return None
     return value
-
-
-async def revise_stream(
-    reviser: Reviser,
-    runner: Runner,
-    judge_runner: Runner,
-    candidates: Iterable[Candidate],
-    *,
-    total: int | None = None,
-) -> AsyncIterator[Revised]:
-    """Revise and judge items concurrently through `runner`; results in input order."""
-
-    async def work(cand: Candidate) -> Revised:
-        judge_runner.join(runner)
-        return await reviser.revise(runner, judge_runner, cand)
-
-    async for _, out in runner.run(
-        candidates, work, total=total, failed=lambda r: r.improved is None
-    ):
-        yield out

@@ -2,7 +2,8 @@
 
 - `judge score/filter ... --ray auto|ADDRESS`: a folder of shards, one Ray task a shard
   (judge.cli.ray_run, judge.ray.cluster, judge.ray.shards).
-- `Scorer`: a callable class for `Dataset.map_batches` in your own pipelines (judge.ray.batches).
+- `BatchScorer`: a callable class for `Dataset.map_batches` in your own pipelines
+  (judge.ray.batches).
 - `Limits`: one rate limit and one --max-cost budget for every worker (judge.ray.permits).
 
 Importing this package does not import Ray; its names do when first used. Nothing else in
@@ -14,17 +15,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from judge.ray.batches import Scorer
+    from judge.ray.batches import BatchScorer
     from judge.ray.permits import Limits
 
-__all__ = ["Limits", "Scorer"]
+__all__ = ["BatchScorer", "Limits"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Scorer":
-        from judge.ray.batches import Scorer
+    if name == "BatchScorer":
+        from judge.ray.batches import BatchScorer
 
-        return Scorer
+        return BatchScorer
     if name == "Limits":
         from judge.ray.permits import Limits
 

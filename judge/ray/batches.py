@@ -1,17 +1,17 @@
-"""`judge.ray.Scorer`: score the rows of a Ray Data pipeline, as a callable class for
+"""`judge.ray.BatchScorer`: score the rows of a Ray Data pipeline, as a callable class for
 `Dataset.map_batches`. Each batch is judged through the Python API (`judge.score`, so the one
 driver and the normal runner with its concurrency) and comes back with the score columns.
 
     import ray
     from judge.engine.runner import RunnerConfig
     from judge.engine.settings import Settings
-    from judge.ray import Limits, Scorer
+    from judge.ray import BatchScorer, Limits
 
     limits = Limits()  # one rate limit and one budget for every worker
     settings = Settings(model="openai/gpt-4o-mini",
                         runner=RunnerConfig(concurrency=16, requests_per_minute=5000, max_cost=50))
     scored = ray.data.read_parquet("corpus/").map_batches(
-        Scorer,
+        BatchScorer,
         fn_constructor_kwargs={"constitution": "quality.md", "settings": settings,
                                "limits": limits},
         batch_size=256, batch_format="pandas", concurrency=4)
@@ -35,7 +35,7 @@ from judge.judging.scoring import ScoreOptions
 from judge.ray.permits import Limits
 
 
-class Scorer:
+class BatchScorer:
     """Adds `score`, `scores`, `rationales` and `judge` to every row of a batch (pandas,
     pyarrow, or a dict of numpy arrays; a pyarrow batch comes back as pyarrow, the others as
     pandas). Rows that could not be judged keep a null `score`, and `judge.error` says why."""

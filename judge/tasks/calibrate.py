@@ -18,7 +18,6 @@ from typing import Any
 from judge.backends.base import Request
 from judge.calibration import save
 from judge.calibration.agreement import label_scale, summarize
-from judge.calibration.cascade import ABSTAINED
 from judge.calibration.fitting import Fit, fit
 from judge.calibration.judgments import Judgment, preference_from_margin
 from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
@@ -31,6 +30,8 @@ from judge.calibration.report import (
     write_judgments,
     write_markdown,
 )
+from judge.cascade.model import ABSTAINED
+from judge.cascade.run import CascadeComparer, CascadeRun, CascadeScorer
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
@@ -42,7 +43,6 @@ from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Usage, Verdict
-from judge.tasks.cascade import CascadeComparer, CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.judges import JudgedBy
 from judge.tasks.summary import plan_text, plural

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from judge.cascade.run import CascadeRun
 from judge.engine.runner import Runner
 from judge.panel.panel import Panel
-from judge.tasks.cascade import CascadeRun
 
 
 class JudgedBy:

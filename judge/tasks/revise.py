@@ -198,9 +198,7 @@ class ReviseTask(Defaults):
         meta = self.metadata(PAIRS in sinks)
         for path in self.paths.values():
             if path and path != "-":
-                write_text_atomic(
-                    meta_path(path), orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode() + "\n"
-                )
+                write_meta(path, meta)
         pairs = self.pairs_written if PAIRS in sinks else None
         lines = [report(self.tally, self.reviser.options.min_margin, pairs)]
         if CANDIDATES in sinks and not self.candidates_written:

@@ -8,6 +8,7 @@ from typing import Any
 
 from judge.backends.base import Request
 from judge.calibration import Calibration
+from judge.cascade.run import CascadeRun, CascadeScorer
 from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
@@ -19,7 +20,6 @@ from judge.panel import report as panel_report
 from judge.panel.judges import PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Verdict
-from judge.tasks.cascade import CascadeRun, CascadeScorer
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.judges import JudgedBy
 from judge.tasks.summary import plan_text, plural

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from judge.backends.base import Request
 from judge.calibration import Calibration
+from judge.cascade.run import CascadeComparer, CascadeRun, CascadeScorer
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
 from judge.errors import ConfigError, InputError
@@ -35,7 +36,6 @@ from judge.judging.scoring import ScoreOptions
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
-from judge.tasks.cascade import CascadeComparer, CascadeRun, CascadeScorer
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
 from judge.tasks.pairs.ranking import (

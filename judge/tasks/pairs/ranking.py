@@ -85,10 +85,6 @@ def order_by(values: dict[int, float]) -> list[int]:
     return sorted(values, key=lambda k: -values[k])
 
 
-def rank_by_score(scores: dict[int, float]) -> Ranking:
-    return Ranking(dict(scores), order_by(scores))
-
-
 def all_pairs(items: Sequence[int]) -> list[tuple[int, int]]:
     """Every unordered pair, each once (i before j in the input)."""
     return [(a, b) for k, a in enumerate(items) for b in items[k + 1 :]]

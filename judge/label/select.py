@@ -26,7 +26,7 @@ from typing import Any
 
 from judge.errors import InputError
 from judge.io import describe, read_rows
-from judge.tasks.label.items import Item, content_key
+from judge.label.items import Item, content_key
 
 METHODS = ("uncertain", "disagree", "stratified", "random")
 _BINS = 5

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from judge.errors import InputError
-from judge.tasks.label.session import Session
+from judge.label.session import Session
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ASSETS = {
@@ -42,7 +42,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("judge.tasks.label").joinpath("static", name).read_bytes()
+    return resources.files("judge.label").joinpath("static", name).read_bytes()
 
 
 def _hostname(request: web.Request) -> str:

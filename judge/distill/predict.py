@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-KEEP = "__label__keep"  # judge.tasks.distill.labels.KEEP, repeated to keep this module light
+KEEP = "__label__keep"  # judge.distill.labels.KEEP, repeated to keep this module light
 
 
 def keep_probabilities(model: Any, lines: Sequence[str]) -> list[float]:

@@ -1,4 +1,4 @@
-"""--cascade: judge each unit with the cascade's judges in turn (judge.calibration.cascade).
+"""--cascade: judge each unit with the cascade's judges in turn (judge.cascade.model).
 
 A task-level composition of one runner per judge (each with its own backend, so its own cache
 identity): the first judge's runner is the task's first runner, the driver's; the others join its
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from judge.backends.base import Request
-from judge.calibration.cascade import ABSTAINED, Cascade, CascadeJudge
+from judge.cascade.model import ABSTAINED, Cascade, CascadeJudge
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.prices import Price

@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from judge.distill import model_dir
+from judge.distill.evaluate import agreement
+from judge.distill.labels import DROP, KEEP, LabelRule, keep_labels
+from judge.distill.predict import keep_probabilities
+from judge.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
+from judge.distill.train import FastTextSettings, auto_epochs, train
 from judge.errors import ConfigError, InputError
 from judge.io import FieldMap, describe, iter_candidates
-from judge.tasks.distill import model_dir
-from judge.tasks.distill.evaluate import agreement
-from judge.tasks.distill.labels import DROP, KEEP, LabelRule, keep_labels
-from judge.tasks.distill.predict import keep_probabilities
-from judge.tasks.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
-from judge.tasks.distill.train import FastTextSettings, auto_epochs, train
 
 MIN_CLASS = 5  # training rows of each label below which the classifier cannot learn the rule
 PREDICT_BATCH = 512

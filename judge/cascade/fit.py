@@ -1,6 +1,6 @@
 """`judge calibrate LABELS -m CHEAP --escalate-to STRONG ... --target-agreement A --delta D`:
 every judge judges every labelled item (cached: a re-run is free), then the cascade's thresholds
-are chosen (judge.calibration.cascade) and written to cascade.json with a report."""
+are chosen (judge.cascade.model) and written to cascade.json with a report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from judge.calibration.agreement import LabelScale, label_scale
-from judge.calibration.cascade import (
+from judge.calibration.judgments import Judgment
+from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
+from judge.calibration.plots import cost_agreement_figure
+from judge.calibration.report import FILES as CALIBRATION_FILES
+from judge.calibration.report import write_json, write_judgments
+from judge.cascade.model import (
     DELTA_SPLIT,
     Cascade,
     CascadeJudge,
@@ -20,11 +25,6 @@ from judge.calibration.cascade import (
     fit,
     save,
 )
-from judge.calibration.judgments import Judgment
-from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
-from judge.calibration.plots import cost_agreement_figure
-from judge.calibration.report import FILES as CALIBRATION_FILES
-from judge.calibration.report import write_json, write_judgments
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner

@@ -20,8 +20,8 @@ from judge.calibration.metrics import cohen_kappa
 from judge.constitution import Constitution
 from judge.errors import InputError
 from judge.io import read_rows
-from judge.tasks.label.items import Item, Kind
-from judge.tasks.label.store import LabelStore
+from judge.label.items import Item, Kind
+from judge.label.store import LabelStore
 
 LEASE_SECONDS = 600.0
 MAX_SECONDS = 3600.0  # a decision's time is capped: a page left open overnight is no data

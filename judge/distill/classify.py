@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any
 
+from judge.distill.model_dir import ModelDir
+from judge.distill.predict import keep_probabilities
+from judge.distill.text import candidate_text, model_input
+from judge.distill.train import fasttext_module
 from judge.errors import ConfigError
 from judge.io import FieldMap, RowWriter, iter_candidates
 from judge.records import Candidate
-from judge.tasks.distill.model_dir import ModelDir
-from judge.tasks.distill.predict import keep_probabilities
-from judge.tasks.distill.text import candidate_text, model_input
-from judge.tasks.distill.train import fasttext_module
 from judge.tasks.filter import FilterCounts, top_mask
 from judge.tasks.filter import _route as route
 from judge.tasks.filter import describe_counts as judged_counts

@@ -7,10 +7,10 @@ seeded, NaN retry), predict (P(keep)), evaluate (held-out agreement with the jud
 
 from __future__ import annotations
 
-from judge.tasks.distill.labels import DROP, KEEP, LabelRule, choose_rule
-from judge.tasks.distill.model_dir import ModelDir
-from judge.tasks.distill.run import DistillOptions, distill
-from judge.tasks.distill.train import FastTextSettings
+from judge.distill.labels import DROP, KEEP, LabelRule, choose_rule
+from judge.distill.model_dir import ModelDir
+from judge.distill.run import DistillOptions, distill
+from judge.distill.train import FastTextSettings
 
 __all__ = [
     "DROP",
