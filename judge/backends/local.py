@@ -17,6 +17,7 @@ from typing import Any
 
 from judge.backends.base import Request, Response
 from judge.backends.file_digest import file_sha256
+from judge.backends.local_chat import create_chat_completion
 from judge.errors import BackendError, ConfigError
 
 DEFAULT_NAME = "smollm2"
@@ -121,7 +122,7 @@ class LocalBackend:
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
         with self._lock:
             try:
-                out = llm.create_chat_completion(**kwargs)
+                out = create_chat_completion(llm, **kwargs)  # data never as control tokens
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise BackendError(
                     f"the embedded model cannot take this item: {exc}",
