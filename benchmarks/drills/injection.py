@@ -133,7 +133,7 @@ def _outside(text: str) -> str:
     ends = list(re.finditer(r"</candidate_response_[0-9a-f]+>", text))
     if start is None or not ends:
         return text
-    return text[: start.start()] + text[ends[-1].start() :]
+    return text[: start.start()] + text[ends[-1].end() :]  # the tags' code is not outside text
 
 
 def drill() -> list[dict[str, Any]]:
