@@ -59,7 +59,7 @@ def prompt_tokens(llm: Any, messages: list[dict[str, str]]) -> list[int]:
     )
     tag = secrets.token_hex(8)
     places = [f"\x1f{tag}:{k}\x1f" for k in range(len(messages))]
-    shown = [{**m, "content": place} for m, place in zip(messages, places, strict=True)]
+    shown: list[Any] = [{**m, "content": place} for m, place in zip(messages, places, strict=True)]
     rendered = formatter(messages=shown).prompt
     own = special_tokens(llm)
     tokens: list[int] = []
