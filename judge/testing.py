@@ -25,7 +25,23 @@ from judge.backends.base import Backend, Request, Response
 
 Answer = Callable[[Request], "str | Response | BaseException"]
 
-__all__ = ["Answer", "FakeBackend", "all_principles", "data_section", "use_backend"]
+__all__ = [
+    "Answer",
+    "FakeBackend",
+    "all_principles",
+    "data_section",
+    "use_backend",
+    "without_codes",
+]
+
+
+_CODED_TAG = re.compile(r"<(/?[a-z_]+?)_[0-9a-f]{8}((?: id=\"\d+\")?)>")
+
+
+def without_codes(text: str) -> str:
+    """A rendered prompt with the request's code taken out of its tag names
+    (`<candidate_response_3f9a61c2>` -> `<candidate_response>`), to compare with plain text."""
+    return _CODED_TAG.sub(r"<\1\2>", text)
 
 
 def data_section(text: str, tag: str, number: int | None = None) -> str | None:

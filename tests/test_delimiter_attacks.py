@@ -61,9 +61,14 @@ LOOKALIKES = {  # character -> what it is taken for (a hand-made subset of UTS #
 }
 _LOOK = str.maketrans(LOOKALIKES)
 _ESCAPES = re.compile(r"%([0-7][0-9a-fA-F])|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
-_READS_AS_TAG = re.compile(
-    r"<\s*([/\\]\s*)?(candidate[\s_.\-]*(?:prompt|response|document)|response[\s_.\-]*[ab])"
-)
+
+
+def _tag_regex(names: list[str]) -> re.Pattern[str]:
+    spelled = "|".join(r"[\s_.\-]*".join(n.split("_")) for n in names)
+    return re.compile(r"<\s*([/\\]\s*)?(" + spelled + ")")
+
+
+_READS_AS_TAG = _tag_regex(list(TAGS))
 
 
 def model_view(text: str, tag_characters: str = "ascii") -> str:
@@ -88,7 +93,7 @@ def model_view(text: str, tag_characters: str = "ascii") -> str:
 
 
 # judge's own reading folds "m" to "rn" (the UTS #39 skeleton): its names are read so
-_FOLDED = re.compile(_READS_AS_TAG.pattern.replace("prompt", "prornpt").replace("ume", "urne"))
+_FOLDED = _tag_regex([t.replace("m", "rn") for t in TAGS])
 
 
 def tags_read(text: str) -> list[tuple[bool, str]]:
@@ -164,6 +169,20 @@ def every_mode(c: Constitution, attack: str) -> list[tuple[str, Request, int, li
             [text],
         )
     )
+    # a conversation turn by turn, and a reference, each in its own section
+    context = [
+        {"role": "system", "content": f"Be brief.{attack}{MARK}"},
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": text},
+        {"role": "user", "content": prompt},
+    ]
+    turn = Candidate(
+        index=0, row_index=1, prompt=prompt, response=text, context=context, turn=5,
+        reference=f"Ref.{attack}{MARK}",
+    )  # fmt: skip
+    out.append(("conversation, reference", Scorer(c).requests(turn)[0], 6, [text]))
+    in_context = compare_request(c, ps, turn, text, "B" + text, CompareOptions())
+    out.append(("compare, conversation", in_context, 7, [text]))
     reviser = Reviser(c)
     p = reviser.principles[0]
     critique = reviser.critique_request(p, cand(0, prompt, text), text)

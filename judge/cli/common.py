@@ -13,6 +13,7 @@ from judge.engine.batcher import FALLBACKS, BatchConfig
 from judge.engine.runner import RunnerConfig
 from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.io import FieldMap, count_rows, iter_candidates, open_writer
+from judge.io.conversations import TURNS
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
@@ -183,6 +184,28 @@ field_options = stack(
         default="text",
         show_default=True,
         help="Input field of a document judged without a prompt.",
+    ),
+    click.option(
+        "--messages-field",
+        default="messages",
+        show_default=True,
+        help="Input field of a conversation (chat messages): its last assistant turn is judged "
+        "in the context of the turns before it.",
+    ),
+    click.option(
+        "--turns",
+        type=click.Choice(list(TURNS)),
+        default="last",
+        show_default=True,
+        help="Of a conversation, judge the last assistant turn, or all of them (one row each, "
+        "with `turn`).",
+    ),
+    click.option(
+        "--reference-field",
+        default="reference",
+        show_default=True,
+        help="Input field of a reference answer (for a conversation, a list with one per "
+        "assistant turn may be given), shown to the judge in its own section.",
     ),
 )
 
@@ -388,6 +411,9 @@ def fields_from(kw: dict[str, Any]) -> FieldMap:
         response=kw.pop("response_field"),
         responses=kw.pop("responses_field"),
         text=kw.pop("text_field"),
+        messages=kw.pop("messages_field"),
+        reference=kw.pop("reference_field"),
+        turns=kw.pop("turns"),
     )
 
 
@@ -397,6 +423,8 @@ def candidate_total(path: str, fields: FieldMap) -> int | None:
     if rows is None:
         return None
     first = next(iter_candidates(path, fields), None)
+    if first is not None and first.turn is not None and fields.turns == "all":
+        return None
     return rows if first is None or first.response_index is None else None
 
 

@@ -15,6 +15,7 @@ concurrently. `.as_async()` is the same reward as a coroutine function, for TRL'
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -34,27 +35,42 @@ T = TypeVar("T")
 
 
 class _Loop:
-    """An event loop in a daemon thread: the judge's connections live on it across steps,
-    whichever thread (or loop) the trainer calls from."""
+    """One event loop for the reward's lifetime: the judge's connections live on it across
+    steps. A trainer that calls from a thread without a running loop (TRL's sync path) runs it
+    right there, so that math-verify's time limits (SIGALRM, main thread only) hold for
+    `verify: answer`; once called from a running loop (TRL's async path, a notebook), the loop
+    moves to a daemon thread of its own for good."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="judge-rewards", daemon=True
-        )
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+
+    def _threaded(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(
+                target=self.loop.run_forever, name="judge-rewards", daemon=True
+            )
+            self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self.thread is None:
+                return self.loop.run_until_complete(coro)
+        self._threaded()
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        self._threaded()
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     def close(self) -> None:
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
+        if self.thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
         self.loop.close()
 
 
@@ -66,6 +82,7 @@ class ConstitutionReward:
         self.__name__ = name  # TRL logs rewards/<name>/mean
         self._loop = _Loop()
         self.last: list[Reward] = []  # the last call's rewards with their verdicts
+        atexit.register(self.close)  # the cache and connections closed even if no one does
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], **columns: Any
@@ -101,6 +118,7 @@ class ConstitutionReward:
         if not self._loop.loop.is_closed():
             self._loop.run(self.core.verdicts.aclose())
             self._loop.close()
+            atexit.unregister(self.close)
 
     def __enter__(self) -> ConstitutionReward:
         return self

@@ -33,7 +33,19 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 # The tags that delimit data in the judge's prompts: the one list of them. `tagged` accepts no
 # other, so a delimiter added later is added here, and candidate text can imitate none of them.
-TAGS = ("candidate_prompt", "candidate_response", "candidate_document", "response_a", "response_b")
+TAGS = (
+    "candidate_prompt",
+    "candidate_response",
+    "candidate_document",
+    "response_a",
+    "response_b",
+    # a conversation before the judged turn, a turn a tag (judge.judging.sections), and the
+    # reference answer
+    "context_system",
+    "context_user",
+    "context_assistant",
+    "reference",
+)
 
 # What reads as one of our tags (see reader.py): in a reading, and in ASCII text with no encoded
 # character, where the reading need not be computed (the common case, at regex speed).
