@@ -224,7 +224,7 @@ def test_the_docs_grpo_reward_on_math_answers() -> None:
             "clear-steps": {"rationale": "clear", "score": 5},
             "sound-steps": {"rationale": "sound", "score": 5},
         }
-        ids = re.findall(r'<candidate_response id="(\d+)">', user)
+        ids = re.findall(r'<candidate_response_\w+ id="(\d+)">', user)
         return {f"response_{k}": verdict for k in ids}
 
     root = Path(__file__).resolve().parent.parent
