@@ -22,6 +22,7 @@ _COMMANDS = {
     "label": ("label_cmd", "label"),
     "distill": ("distill_cmd", "distill_"),
     "batches": ("batches_cmd", "batches"),
+    "models": ("models_cmd", "models"),
     "serve": ("serve_cmd", "serve"),
 }
 

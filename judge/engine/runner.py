@@ -94,10 +94,13 @@ class Runner:
         backend = self.backend
         api = backend.batch
         if api is None:
+            from judge.backends.presets import providers
+
+            with_batch = ", ".join(f"{p.name}/" for p in providers() if p.features.batch)
             raise ConfigError(
-                f"--batch: {backend.name} has no batch API; use an OpenAI or Anthropic model "
-                "(-m openai/NAME, also with --base-url for a server that implements "
-                "/v1/batches, or -m anthropic/NAME), or drop --batch"
+                f"--batch: {backend.name} has no batch API that judge can use; pick a model of a "
+                f"provider with one ({with_batch}; also openai/NAME with --base-url for a server "
+                "that implements /v1/batches), or drop --batch (judge models lists them)"
             )
         server = backend.identity().get("base_url")
         return Batcher(
