@@ -29,6 +29,7 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "pairs": "benchmarks/results/pairs_calls.json",
     "embedded": "benchmarks/results/embedded_agreement.json",
     "distill": "benchmarks/results/distill_xstest.json",
+    "conversations": "benchmarks/results/conversations.json",
 }
 
 
@@ -46,6 +47,7 @@ COMMITS = {
     "pairs": ("commit",),
     "embedded": ("commit",),
     "distill": ("commit",),
+    "conversations": ("commit",),
 }
 
 
@@ -101,6 +103,11 @@ def usd(x: float) -> str:
     return f"${x:,.0f}"
 
 
+def money(x: float) -> str:
+    """Dollars, in millions from a million up."""
+    return f"${x / 1e6:,.2f}M" if x >= 1e6 else usd(x)
+
+
 # --- where the values are ---------------------------------------------------------------------
 
 
@@ -119,6 +126,31 @@ def peers_speed(tool: str) -> float:
 def cost_row(name: str, which: str = "cost") -> dict[str, Any]:
     return next(r for r in results(which)["results"] if r["name"] == name)
 
+
+def system(model: str) -> dict[str, Any]:
+    """One system of the cost sheet (benchmarks/cost_sheet.py: the seed's and cheap judges)."""
+    return dict(results("sheet")["systems"][model])
+
+
+def judged(model: str, level: str, kind: str) -> float:
+    return float(system(model)["plans"]["llm_everything"][level][kind]["llm_usd_1e12_tokens"])
+
+
+def sampled(kind: str) -> list[float]:
+    """The LLM dollars of the sample + distil plan of every system that has them."""
+    plans = [e["plans"] for e in results("sheet")["systems"].values() if e["plans"]]
+    values = [p["sample_distil_classify"][f"llm_usd_{kind}"] for p in plans]
+    return [float(v) for v in values if v is not None]
+
+
+# The systems the README names (benchmarks/cost_sheet.py's SEED_SYSTEMS and one cheap judge).
+SYSTEMS = {
+    "turbo": "openai/gpt-4-turbo",
+    "opus": "anthropic/claude-3-opus",
+    "gemini15": "gemini/gemini-1.5-pro",
+    "llama3": "groq/llama3-70b-8192",
+    "nano": "openai/gpt-5-nano",
+}
 
 CHEAPEST = "judge --group --mix-prompts --group-size 32 --rationale short"
 BRIEF = "judge --group --mix-prompts --group-size 32 --rationale brief"
@@ -324,6 +356,23 @@ FIGURES: dict[str, Figure] = {
     # benchmarks/cost_sheet.py
     "sheet.realtime": lambda: usd(results("sheet")["plans"]["llm_everything_realtime"]["llm_usd"]),
     "sheet.batch": lambda: usd(results("sheet")["plans"]["llm_everything_batch"]["llm_usd"]),
+    **{
+        f"sheet.generate.{short}": (lambda m=m: money(system(m)["generate_1e12_tokens_usd"]))
+        for short, m in SYSTEMS.items()
+    },
+    **{
+        f"sheet.scores_batch.{short}": (lambda m=m: money(judged(m, "none", "batch")))
+        for short, m in SYSTEMS.items()
+        if short != "gemini15"
+    },
+    "sheet.scores_realtime.gemini15": lambda: money(
+        judged(SYSTEMS["gemini15"], "none", "realtime")
+    ),
+    "sheet.sample_batch_min": lambda: money(min(sampled("batch"))),
+    "sheet.sample_batch_max": lambda: money(max(sampled("batch"))),
+    "sheet.core_hours": lambda: f0(
+        results("sheet")["plans"]["sample_distil_classify"]["cpu_core_hours"]
+    ),
     # benchmarks/embedded_agreement.py
     "embedded.agreement": lambda: pct(results("embedded")["agreement"]["value"]),
     "embedded.no_ties": lambda: pct(results("embedded")["agreement_without_ties"]["value"]),
@@ -348,4 +397,24 @@ FIGURES: dict[str, Figure] = {
     "pairs.fewer_4": lambda: f1(pairs(4, "all") / pairs(4, "adaptive")),
     "pairs.fewer_8": lambda: f1(pairs(8, "all") / pairs(8, "adaptive")),
     "pairs.fewer_16": lambda: f1(pairs(16, "all") / pairs(16, "adaptive")),
+    # benchmarks/conversations.py
+    **{
+        f"conv.{name}_{what}": (lambda name=name, k=k, sub=sub: f2(conv_ratio(name, k, sub)))
+        for name in ("context", "group")
+        for what, k, sub in (
+            ("tokens", "input_tokens", None),
+            ("list", "usd_list", None),
+            ("cached", "usd_cached", None),
+        )
+    },
+    "conv.n": lambda: f0(results("conversations")["data"]["conversations"]),
+    "conv.load": lambda: load(results("conversations")["load_average"]["before"]),
 }
+
+
+def conv_ratio(name: str, key: str, sub: str | None) -> float:
+    """benchmarks/conversations.py's ratios: `context` (a second turn in its context / alone),
+    `group` (--turns all --group / one call a turn)."""
+    pair = {"context": "in-context / alone", "group": "turns-all-group / turns-all"}[name]
+    value = results("conversations")["ratios"][pair][key]
+    return float(value if sub is None else value[sub])

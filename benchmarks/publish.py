@@ -37,6 +37,7 @@ FILES = (
     "docs/pairs.md",
     "docs/cascade.md",
     "docs/backends.md",
+    "docs/formats.md",
 )
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)

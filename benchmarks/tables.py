@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.figures import f0, f1, f2, f3, f4, load, results, usd
+from benchmarks.figures import f0, f1, f2, f3, f4, load, money, results, usd
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -211,6 +211,39 @@ def sheet() -> str:
     return _table(["plan", "LLM dollars", "compute"], rows)
 
 
+def sheet_systems() -> str:
+    """The plans for 10^12 tokens per system (the seed's four and a cheap judge of each
+    provider), beside the seed's cost of generating them."""
+    data = results("sheet")
+    rows = []
+    for model, e in data["systems"].items():
+        gen = money(e["generate_1e12_tokens_usd"])
+        if e["plans"] is None:
+            rows.append([f"`{model}`", e["price_as_of"], gen, "not priced", "-", "-"])
+            continue
+        levels = e["plans"]["llm_everything"]
+
+        def pair(level: str, levels: dict[str, Any] = levels) -> str:
+            real, batch = levels[level]["realtime"], levels[level]["batch"]
+            return f"{money(real['llm_usd_1e12_tokens'])} / " + (
+                money(batch["llm_usd_1e12_tokens"]) if batch else "-"
+            )
+
+        s = e["plans"]["sample_distil_classify"]
+        sample = (
+            money(s["llm_usd_realtime"])
+            + " / "
+            + (money(s["llm_usd_batch"]) if s["llm_usd_batch"] is not None else "-")
+        )
+        rows.append(
+            [f"`{model}`", e["price_as_of"], gen, pair("per principle"), pair("none"), sample]
+        )
+    head = ["system", "price read", "generate 10^12 tokens (seed)"]
+    head += ["judge all, rationale per principle", "judge all, scores only"]
+    head += ["sample + distil + classify"]
+    return _table(head, rows) + f"\n\nRun at commit {(data['commit'] or '')[:7]}."
+
+
 def classifier() -> str:
     d = results("classifier")
     r = d["docs_per_second"]
@@ -241,6 +274,22 @@ def pairs() -> str:
     return _table([*head, "adaptive: best", "adaptive: tau"], rows)
 
 
+def conversations() -> str:
+    d = results("conversations")
+    rows = []
+    for name, r in d["results"].items():
+        usd_ = r["usd_per_1000"]
+        rows.append(
+            [f"`{name}`", r["judged"], f2(r["calls_per_verdict"]),
+             f0(r["input_tokens_per_verdict"]), f0(r["cached_input_tokens_per_verdict"]),
+             f0(r["output_tokens_per_verdict"]), f"${f4(usd_['list'])}",
+             f"${f4(usd_['realtime'])}"]
+        )  # fmt: skip
+    head = ["run", "verdicts", "calls a verdict", "input tokens", "cached", "output"]
+    when = _when(d["load_average"]["before"], d["load_average"]["after"], d["commit"][:7])
+    return _table([*head, "$/1k list", "$/1k cached"], rows) + f"\n\nRun at {when}."
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "peers": peers,
     "drills": drills,
@@ -252,6 +301,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "cascade-seeds": cascade_seeds,
     "ray": ray,
     "sheet": sheet,
+    "sheet-systems": sheet_systems,
     "classifier": classifier,
     "pairs": pairs,
+    "conversations": conversations,
 }

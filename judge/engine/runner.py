@@ -33,6 +33,7 @@ from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
     CANCELLED,
+    INVALID_TEXT,
     REFUSED,
     TOO_LONG,
     UNPARSEABLE,
@@ -40,6 +41,7 @@ from judge.engine.stats import (
     RunStats,
 )
 from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
+from judge.io.values import has_lone_surrogate
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -94,10 +96,13 @@ class Runner:
         backend = self.backend
         api = backend.batch
         if api is None:
+            from judge.backends.presets import providers
+
+            with_batch = ", ".join(f"{p.name}/" for p in providers() if p.features.batch)
             raise ConfigError(
-                f"--batch: {backend.name} has no batch API; use an OpenAI or Anthropic model "
-                "(-m openai/NAME, also with --base-url for a server that implements "
-                "/v1/batches, or -m anthropic/NAME), or drop --batch"
+                f"--batch: {backend.name} has no batch API that judge can use; pick a model of a "
+                f"provider with one ({with_batch}; also openai/NAME with --base-url for a server "
+                "that implements /v1/batches), or drop --batch (judge models lists them)"
             )
         server = backend.identity().get("base_url")
         return Batcher(
@@ -218,6 +223,7 @@ class Runner:
         try:
             while True:
                 holder: str | None = None
+                billed = False
                 await slots.acquire()
                 try:
                     if claims is not None and not claimed:
@@ -239,6 +245,9 @@ class Runner:
                         try:
                             response = await self.backend.generate(request)
                         except BackendError as exc:
+                            billed = exc.billed
+                            if billed:
+                                await self.budget.lost(request, self.stats)
                             wait, told = self._failed(exc, attempt, limited)
                             if told:
                                 slots.rate_limited(epoch)
@@ -266,6 +275,8 @@ class Runner:
                 else:
                     attempt += 1
                 await asyncio.sleep(wait)
+                if billed:
+                    await self.budget.again(self.stats)
         except BaseException:
             if claimed and claims is not None:
                 claims.release(key)
@@ -330,6 +341,14 @@ class Runner:
         """
         request = job.request
         usage = Usage()
+        if any(has_lone_surrogate(m.content) for m in request.messages):
+            # No encoder (a JSON body, a tokenizer) takes it: this item only, never a crash.
+            return self._failed_outcome(
+                INVALID_TEXT,
+                "a lone surrogate in the text (such as \\ud800 in "
+                "JSON), which no model can read; fix the encoding of the source",
+                usage,
+            )
         all_cached = True
         reasks = 0
         doubled = False
