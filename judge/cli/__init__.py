@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from judge.backends.http_errors import hide_keys
 from judge.errors import JudgeError
 
 # name -> (module in judge.cli, the click command in it). Imported when the command is asked
@@ -34,7 +35,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except JudgeError as exc:
-            click.echo(f"judge: error: {exc}", err=True)
+            click.echo(f"judge: error: {hide_keys(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("judge: interrupted; run the same command again to resume", err=True)

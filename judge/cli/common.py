@@ -8,12 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
+from judge.cli.field_options import candidate_total as candidate_total
+from judge.cli.field_options import field_options as field_options
+from judge.cli.field_options import fields_from as fields_from
 from judge.cli.progress import Progress
 from judge.engine.batcher import FALLBACKS, BatchConfig
 from judge.engine.runner import RunnerConfig
 from judge.engine.settings import DEFAULT_MODEL, Settings
-from judge.io import FieldMap, count_rows, iter_candidates, open_writer
-from judge.io.conversations import TURNS
+from judge.io import open_writer
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
@@ -160,52 +162,6 @@ batch_options = stack(
         60.0,
         "Longest wait between two checks of a job's state.",
         "JUDGE_BATCH_POLL_MAX",
-    ),
-)
-
-field_options = stack(
-    click.option(
-        "--prompt-field", default="prompt", show_default=True, help="Input field of the prompt."
-    ),
-    click.option(
-        "--response-field",
-        default="response",
-        show_default=True,
-        help="Input field of the response.",
-    ),
-    click.option(
-        "--responses-field",
-        default="responses",
-        show_default=True,
-        help="Input field of a list of responses (one output row each).",
-    ),
-    click.option(
-        "--text-field",
-        default="text",
-        show_default=True,
-        help="Input field of a document judged without a prompt.",
-    ),
-    click.option(
-        "--messages-field",
-        default="messages",
-        show_default=True,
-        help="Input field of a conversation (chat messages): its last assistant turn is judged "
-        "in the context of the turns before it.",
-    ),
-    click.option(
-        "--turns",
-        type=click.Choice(list(TURNS)),
-        default="last",
-        show_default=True,
-        help="Of a conversation, judge the last assistant turn, or all of them (one row each, "
-        "with `turn`).",
-    ),
-    click.option(
-        "--reference-field",
-        default="reference",
-        show_default=True,
-        help="Input field of a reference answer (for a conversation, a list with one per "
-        "assistant turn may be given), shown to the judge in its own section.",
     ),
 )
 
@@ -403,29 +359,6 @@ def settings_from(kw: dict[str, Any]) -> Settings:
             shared=kw.pop("shared_limits", None),  # --ray: the cluster's (judge.ray.permits)
         ),
     )
-
-
-def fields_from(kw: dict[str, Any]) -> FieldMap:
-    return FieldMap(
-        prompt=kw.pop("prompt_field"),
-        response=kw.pop("response_field"),
-        responses=kw.pop("responses_field"),
-        text=kw.pop("text_field"),
-        messages=kw.pop("messages_field"),
-        reference=kw.pop("reference_field"),
-        turns=kw.pop("turns"),
-    )
-
-
-def candidate_total(path: str, fields: FieldMap) -> int | None:
-    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
-    rows = count_rows(path)
-    if rows is None:
-        return None
-    first = next(iter_candidates(path, fields), None)
-    if first is not None and first.turn is not None and fields.turns == "all":
-        return None
-    return rows if first is None or first.response_index is None else None
 
 
 def run_task(

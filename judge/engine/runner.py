@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
     CANCELLED,
+    INVALID_TEXT,
     REFUSED,
     TOO_LONG,
     UNPARSEABLE,
@@ -40,6 +41,7 @@ from judge.engine.stats import (
     RunStats,
 )
 from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
+from judge.io.values import has_lone_surrogate
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -221,6 +223,7 @@ class Runner:
         try:
             while True:
                 holder: str | None = None
+                billed = False
                 await slots.acquire()
                 try:
                     if claims is not None and not claimed:
@@ -242,6 +245,9 @@ class Runner:
                         try:
                             response = await self.backend.generate(request)
                         except BackendError as exc:
+                            billed = exc.billed
+                            if billed:
+                                await self.budget.lost(request, self.stats)
                             wait, told = self._failed(exc, attempt, limited)
                             if told:
                                 slots.rate_limited(epoch)
@@ -269,6 +275,8 @@ class Runner:
                 else:
                     attempt += 1
                 await asyncio.sleep(wait)
+                if billed:
+                    await self.budget.again(self.stats)
         except BaseException:
             if claimed and claims is not None:
                 claims.release(key)
@@ -333,6 +341,14 @@ class Runner:
         """
         request = job.request
         usage = Usage()
+        if any(has_lone_surrogate(m.content) for m in request.messages):
+            # No encoder (a JSON body, a tokenizer) takes it: this item only, never a crash.
+            return self._failed_outcome(
+                INVALID_TEXT,
+                "a lone surrogate in the text (such as \\ud800 in "
+                "JSON), which no model can read; fix the encoding of the source",
+                usage,
+            )
         all_cached = True
         reasks = 0
         doubled = False
@@ -403,7 +419,7 @@ class Runner:
         *,
         total: int | None = None,
         failed: Callable[[R], bool] | None = None,
-    ) -> AsyncIterator[tuple[I, R]]:
+    ) -> AsyncGenerator[tuple[I, R], None]:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
         self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)

@@ -476,4 +476,6 @@ def _per_principle(row: dict[str, Any]) -> dict[str, float | None] | None:
 def _pair_key(prompt: str, a: str, b: str) -> str:
     """Seeds the principle drawn for a pair: the same texts always get the same principle."""
     lo, hi = sorted((a, b))
-    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8", "surrogatepass")).hexdigest()[
+        :16
+    ]
