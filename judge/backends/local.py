@@ -19,6 +19,7 @@ from typing import Any
 
 from judge.backends.base import Request, Response
 from judge.backends.file_digest import file_sha256
+from judge.backends.local_chat import create_chat_completion
 from judge.errors import BackendError, ConfigError
 
 DEFAULT_NAME = "smollm2"
@@ -188,7 +189,7 @@ class LocalBackend:
                 raise _Stopped
             _call.stop = stop
             try:
-                out = llm.create_chat_completion(**kwargs)
+                out = create_chat_completion(llm, **kwargs)  # data never as control tokens
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise BackendError(
                     f"the embedded model cannot take this item: {exc}",
