@@ -387,6 +387,7 @@ FIGURES: dict[str, Figure] = {
     # benchmarks/embedded_unjudged.py (the default on the embedded model: short rationales)
     "unjudged.candidates": lambda: f0(unjudged("score candidates")),
     "unjudged.pandalm": lambda: f0(unjudged("calibrate pandalm")),
+    "unjudged.xstest": lambda: f0(unjudged("calibrate xstest")),
     # benchmarks/distill_xstest.py
     "distill.rows": lambda: f0(results("distill")["rows"]),
     "distill.share_1": lambda: pct(results("distill")["share_labelled_1"]),
