@@ -223,7 +223,7 @@ def test_target_precision_picks_the_threshold_from_the_calibration(
     [
         ([], "give exactly one of --min-score"),
         (["--min-score", "0.5", "--keep-top", "0.1"], "give exactly one of"),
-        (["--target-precision", "0.9"], "needs --calibration FILE"),
+        (["--target-precision", "0.9"], "needs --calibration"),
         (["--keep-top", "0"], "0<x<=1"),
     ],
 )

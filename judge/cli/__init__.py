@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from judge.errors import JudgeError
+from judge.errors import JudgeError, as_flag
 
 # name -> (module in judge.cli, the click command in it). Imported when the command is asked
 # for: `judge score` then never loads scipy and the rest that pairs and calibrate need (a second
@@ -32,7 +32,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except JudgeError as exc:
-            click.echo(f"judge: error: {exc}", err=True)
+            click.echo(f"judge: error: {exc.render(as_flag)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("judge: interrupted; run the same command again to resume", err=True)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 
+from judge import options as opts
 from judge.cli.progress import Progress
-from judge.engine.batcher import FALLBACKS, BatchConfig
-from judge.engine.runner import RunnerConfig
+from judge.constitution import load
+from judge.engine.batcher import FALLBACKS
 from judge.engine.settings import DEFAULT_MODEL, Settings
-from judge.io import FieldMap, count_rows, iter_candidates, open_writer
+from judge.errors import as_flag, spelled
+from judge.io import FieldMap, open_writer
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
+from judge.options import make_settings, one_model
+from judge.tasks.build import calibration_for
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
+from judge.tasks.judges import Judges
+from judge.tasks.score import ScoreTask
+from judge.tasks.score_job import ScoreJob
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -292,12 +297,6 @@ score_options = stack(
 )
 
 
-def options_from(cls: type[T], kw: Mapping[str, Any], **given: Any) -> T:
-    """The dataclass `cls` from the command's options named like its fields, and `given`."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in kw.items() if k in names and k not in given}, **given)
-
-
 def group_options(seed: bool) -> Callable[[F], F]:
     """--group and --group-size (judge.judging.grouped); `seed`: add --seed too, for commands
     that have none of their own."""
@@ -328,76 +327,80 @@ def group_options(seed: bool) -> Callable[[F], F]:
     return stack(*options)
 
 
-def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
-    """ScoreOptions from the shared scoring options (compare options read them too) and, where
-    the command has them, the group options (--group's flag becomes ScoreOptions.group, the
-    group size; 0 is off)."""
-    if kw.get("group") and kw["per_principle"]:
-        raise click.UsageError("--group judges every principle in one call: drop --per-principle")
-    if kw.get("mix_prompts") and not kw.get("group"):
-        raise click.UsageError("--mix-prompts fills the calls of --group: add --group")
-    group = kw["group_size"] if kw.get("group") else 0
-    return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"], group=group)
-
-
-def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
-    """CompareOptions from --principles, --seed and the shared scoring options."""
-    return options_from(CompareOptions, kw, logprobs=not kw["no_logprobs"])
-
-
-def settings_from(kw: dict[str, Any]) -> Settings:
-    """Build Settings from the shared options (removing them from kw). Several -m make a panel
-    (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
-    models = list(kw.pop("model") or [DEFAULT_MODEL])
-    if len(models) > 1:
-        if "judges" not in kw:
-            raise click.UsageError(
-                "this command takes one -m; a panel of judges (repeated -m) works on score, "
-                "filter, pairs and calibrate"
-            )
-        kw["models"] = models
-    return Settings(
-        model=models[0],
-        base_url=kw.pop("base_url"),
-        cache=kw.pop("cache_path"),
-        use_cache=not kw.pop("no_cache"),
-        prices=kw.pop("prices"),
-        timeout=kw.pop("timeout"),
-        require_key=not kw.get("dry_run", False),
-        runner=RunnerConfig(
-            concurrency=kw.pop("concurrency"),
-            requests_per_minute=kw.pop("rpm"),
-            tokens_per_minute=kw.pop("tpm"),
-            max_retries=kw.pop("max_retries"),
-            max_cost=kw.pop("max_cost"),
-            batch=BatchConfig(
-                enabled=kw.pop("batch"),
-                fallback=kw.pop("batch_fallback"),
-                max_requests=kw.pop("batch_size"),
-                poll=kw.pop("batch_poll"),
-                poll_max=kw.pop("batch_poll_max"),
-            ),
-            shared=kw.pop("shared_limits", None),  # --ray: the cluster's (judge.ray.permits)
-        ),
+def settings_of(kw: Mapping[str, Any]) -> Settings:
+    """Settings from the model options (and --batch's, where the command has them)."""
+    model, _ = one_model(kw["model"])
+    return make_settings(
+        model=model,
+        base_url=kw["base_url"],
+        concurrency=kw["concurrency"],
+        rpm=kw["rpm"],
+        tpm=kw["tpm"],
+        max_retries=kw["max_retries"],
+        timeout=kw["timeout"],
+        cache=kw["cache_path"],
+        no_cache=kw["no_cache"],
+        max_cost=kw["max_cost"],
+        prices=kw["prices"],
+        batch=kw.get("batch"),
+        batch_fallback=kw.get("batch_fallback"),
+        batch_size=kw.get("batch_size"),
+        batch_poll=kw.get("batch_poll"),
+        batch_poll_max=kw.get("batch_poll_max"),
+        dry_run=kw.get("dry_run", False),
     )
 
 
-def fields_from(kw: dict[str, Any]) -> FieldMap:
+def judges_of(kw: Mapping[str, Any]) -> Judges:
+    """Who judges: -m (repeated: a panel), --judges, --quorum, --cascade."""
+    _, members = one_model(kw["model"])
+    return Judges.of(members, kw.get("judges"), kw.get("quorum"), kw.get("cascade_path"))
+
+
+def one_judge(kw: Mapping[str, Any]) -> None:
+    if len(kw["model"] or ()) > 1:
+        raise click.UsageError(
+            "this command takes one -m; a panel of judges (repeated -m) works on score, "
+            "filter, pairs and calibrate"
+        )
+
+
+def fields_of(kw: Mapping[str, Any]) -> FieldMap:
     return FieldMap(
-        prompt=kw.pop("prompt_field"),
-        response=kw.pop("response_field"),
-        responses=kw.pop("responses_field"),
-        text=kw.pop("text_field"),
+        prompt=kw["prompt_field"],
+        response=kw["response_field"],
+        responses=kw["responses_field"],
+        text=kw["text_field"],
     )
 
 
-def candidate_total(path: str, fields: FieldMap) -> int | None:
-    """Candidates to judge, for the progress bar: rows, unless rows hold lists of responses."""
-    rows = count_rows(path)
-    if rows is None:
-        return None
-    first = next(iter_candidates(path, fields), None)
-    return rows if first is None or first.response_index is None else None
+def judging_of(kw: Mapping[str, Any]) -> ScoreOptions:
+    """ScoreOptions from the scoring options and, where the command has them, --group's."""
+    return opts.score_options(
+        per_principle=kw["per_principle"],
+        max_chars=kw["max_chars"],
+        logprobs=not kw["no_logprobs"],
+        rationale=kw["rationale"],
+        group=kw.get("group", False),
+        group_size=kw.get("group_size", 8),
+        mix_prompts=kw.get("mix_prompts", False),
+        seed=kw.get("seed", 0),
+    )
+
+
+def comparing_of(kw: Mapping[str, Any]) -> CompareOptions:
+    """CompareOptions from --principles, --seed and the scoring options."""
+    return opts.compare_options(
+        principles=kw.get("principles", "all"),
+        seed=kw.get("seed", 0),
+        logprobs=not kw["no_logprobs"],
+        max_chars=kw["max_chars"],
+    )
+
+
+def say(message: str) -> None:
+    """A line for stderr from the library (its options written as flags)."""
+    click.echo("judge: " + spelled(message, as_flag), err=True)
 
 
 def run_task(
@@ -412,7 +415,7 @@ def run_task(
     stderr, the exit status. `outputs` maps the task's sinks to paths (None: stdout); each is
     opened before any call is made, so a bad path fails fast."""
     if dry_run:
-        click.echo(run_sync(plan_only(task)), err=True)
+        click.echo(spelled(run_sync(plan_only(task)), as_flag), err=True)
         raise click.exceptions.Exit(0)
     sinks = {name: open_writer(path) for name, path in outputs.items()}
     progress = Progress(quiet, unit)
@@ -421,10 +424,27 @@ def run_task(
     finally:
         progress.close()
     for line in report.lines:
-        click.echo(line, err=True)
+        click.echo(spelled(line, as_flag), err=True)
     return report
 
 
 def exit_with(report: Report) -> None:
     if report.exit_code:
         raise click.exceptions.Exit(report.exit_code)
+
+
+def score_job(kw: Mapping[str, Any], cls: type[ScoreTask]) -> ScoreJob:
+    """judge score's or judge filter's options (with a judge) as a ScoreJob."""
+    constitution = load(kw["constitution_path"])
+    calibration = calibration_for(
+        kw["calibration_path"], constitution, kind="absolute", force=kw["force"], warn=say
+    )
+    return ScoreJob(
+        cls,
+        constitution,
+        settings_of(kw),
+        judges_of(kw),
+        judging_of(kw),
+        fields_of(kw),
+        calibration,
+    )

@@ -9,9 +9,8 @@ import click
 from judge.calibration import load_for
 from judge.cli.common import (
     field_options,
-    fields_from,
+    fields_of,
     number,
-    options_from,
     rule_options,
     seed_option,
 )
@@ -95,8 +94,26 @@ def distill_(**kw: Any) -> None:
         target_precision=kw["target_precision"],
         calibration=calibration,
     )
-    settings = options_from(FastTextSettings, kw)
-    options = options_from(DistillOptions, kw, rule=rule, fields=fields_from(kw), fasttext=settings)
+    settings = FastTextSettings(
+        lr=kw["lr"],
+        epoch=kw["epoch"],
+        dim=kw["dim"],
+        word_ngrams=kw["word_ngrams"],
+        min_count=kw["min_count"],
+        bucket=kw["bucket"],
+        threads=kw["threads"],
+    )
+    options = DistillOptions(
+        rule=rule,
+        fields=fields_of(kw),
+        held_out=kw["held_out"],
+        seed=kw["seed"],
+        min_prob=kw["min_prob"],
+        newline_replacement=kw["newline_replacement"],
+        min_class=kw["min_class"],
+        score_field=kw["score_field"],
+        fasttext=settings,
+    )
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
     m, data = meta["metrics"], meta["data"]

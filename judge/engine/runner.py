@@ -58,9 +58,12 @@ class Runner:
         config: RunnerConfig | None = None,
         prices: PriceTable | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
+        owned: bool = True,
     ) -> None:
         self.backend = backend
         self.cache = cache
+        # False: a Session's pool lent the backend and the cache, and closes them itself.
+        self.owned = owned
         self.config = config or RunnerConfig()
         table = prices or PriceTable()
         self.price: Price | None = table.lookup(backend.name)
@@ -95,9 +98,9 @@ class Runner:
         api = backend.batch
         if api is None:
             raise ConfigError(
-                f"--batch: {backend.name} has no batch API; use an OpenAI or Anthropic model "
-                "(-m openai/NAME, also with --base-url for a server that implements "
-                "/v1/batches, or -m anthropic/NAME), or drop --batch"
+                f"{{opt:batch}}: {backend.name} has no batch API; use an OpenAI or Anthropic "
+                "model ({opt:model} openai/NAME, also with {opt:base_url} for a server that "
+                "implements /v1/batches, or anthropic/NAME), or drop {opt:batch}"
             )
         server = backend.identity().get("base_url")
         return Batcher(
@@ -132,10 +135,13 @@ class Runner:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the run's claims, then close the backend and the cache (idempotent)."""
+        """End the run's claims, then close the backend and the cache (idempotent) unless a
+        Session's pool lent them."""
         if self.batcher is not None:
             self.batcher.close()
         self.release_claims()
+        if not self.owned:
+            return
         await self.backend.aclose()
         if self.cache is not None:
             self.cache.close()
@@ -404,6 +410,7 @@ class Runner:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
         self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)
+        self._fatal = None  # a Session's runner may run again after a fatal error
         # --batch: a round is as many units as a job holds (their calls make one job).
         window = self.config.window or (
             self.batcher.max_requests

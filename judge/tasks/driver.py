@@ -134,10 +134,10 @@ def check_budget(runners: Sequence[Runner]) -> None:
     for runner in runners:
         if runner.config.max_cost is not None and runner.price is None:
             raise ConfigError(
-                f"--max-cost needs the price of {runner.backend.name}, which the built-in "
-                "table does not know; give it with --prices FILE (JSON: "
+                f"{{opt:max_cost}} needs the price of {runner.backend.name}, which the built-in "
+                "table does not know; give it with {opt:prices} FILE (JSON: "
                 '{"PROVIDER/MODEL": {"input": USD per 1M tokens, "output": ...}}) or drop '
-                "--max-cost"
+                "{opt:max_cost}"
             )
 
 
@@ -232,8 +232,8 @@ def report(task: Described, stats: RunStats, lines: list[str], *, written: bool 
         noun = "item" if task.noun == "labelled items" else task.noun.removesuffix("s")
         verb = "is" if stats.failed == 1 else "are"
         report.lines.append(
-            f"judge: the --max-cost budget was reached; {plural(stats.failed, noun)} {verb} "
-            f"not judged{' (the rows say why)' if written else ''}. Raise --max-cost and run "
+            f"judge: the {{opt:max_cost}} budget was reached; {plural(stats.failed, noun)} {verb} "
+            f"not judged{' (the rows say why)' if written else ''}. Raise {{opt:max_cost}} and run "
             "the same command again: verdicts already paid for come from the cache."
         )
     if stats.failures.get(UNREACHABLE):
@@ -254,7 +254,7 @@ def report(task: Described, stats: RunStats, lines: list[str], *, written: bool 
         report.exit_code = 1
         report.lines.append(
             "judge: error: no item fits the model's context window; raise the server's context "
-            "(llama.cpp: --n_ctx 8192, vLLM: --max-model-len) or lower --max-chars"
+            "(llama.cpp: --n_ctx 8192, vLLM: --max-model-len) or lower {opt:max_chars}"
         )
     if failure is not None:
         report.exit_code = 1

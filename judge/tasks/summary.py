@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from judge.backends.base import Backend
-from judge.engine.plan import Plan
+from judge.engine.plan import Estimate, Plan
 from judge.engine.stats import CANCELLED, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
@@ -37,7 +37,7 @@ def human_tokens(n: float) -> str:
 
 def dollars(x: float | None) -> str:
     if x is None:
-        return "$? (price unknown; give one with --prices)"
+        return "$? (price unknown; give one with {opt:prices})"
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
 
 
@@ -70,7 +70,7 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
         parts.append(
             f"{plural(stats.rate_limits, 'rate-limited answer')}"
             + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
-            + " (--rpm/--tpm at the provider's limits avoid them)"
+            + " ({opt:rpm}/{opt:tpm} at the provider's limits avoid them)"
         )
     return "; ".join(parts)
 
@@ -130,15 +130,16 @@ def embedded_note(backend: Backend) -> str | None:
 
 def plan_text(
     model: str, what: str, plan: Plan, *, calls_note: str = "", input_note: str = ""
-) -> str:
-    """The --dry-run line every judging command prints."""
+) -> Estimate:
+    """The --dry-run line every judging command prints, with its figures."""
     todo = plan.calls - plan.cached
-    return (
+    text = (
         f"judge: dry run for {model}: {what} -> {plural(plan.calls, 'call')}{calls_note} "
         f"({plan.cached} already cached, {todo} to make); "
         f"~{human_tokens(plan.input_tokens)} input tokens "
         f"(estimated at 4 characters a token{input_note}), "
         f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
         f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-        + (" (batch prices: the provider's batch API, --batch)" if plan.batch else "")
+        + (" (batch prices: the provider's batch API, {opt:batch})" if plan.batch else "")
     )
+    return Estimate(text, plan)
