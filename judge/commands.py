@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from judge.constitution import Constitution, load
 from judge.engine.settings import Settings
@@ -17,10 +17,31 @@ from judge.options import compare_options, score_options
 from judge.tasks.build import Source, calibration_for, filter_rule, pair_format, score_task
 from judge.tasks.driver import RowList, Task
 from judge.tasks.judges import Judges, Warn
+from judge.tasks.score import ScoreTask
 
+S = TypeVar("S", bound=ScoreTask)
 DATA = "<data>"  # how messages name rows given in memory
 
 ConstitutionLike = Constitution | str | Path
+
+
+@dataclass
+class Given:
+    """What a call was given: the Session's settings and judges, the data, the constitution,
+    the method's keywords, and where warnings go."""
+
+    settings: Settings
+    judges: Judges
+    data: Any
+    constitution: ConstitutionLike
+    kw: Mapping[str, Any]
+    warn: Warn
+
+    def __post_init__(self) -> None:
+        self.rows, self.kind = records_of(self.data)
+
+    def constitution_object(self) -> Constitution:
+        return constitution_of(self.constitution)
 
 
 @dataclass
@@ -84,37 +105,40 @@ def _rows_out(task: Any, kind: str, sink: RowList | None = None) -> Call:
     return Call(task, {"out": sink}, lambda: like(sink.rows, kind))  # type: ignore[arg-type]
 
 
-def score_call(
-    settings: Settings,
-    judges: Judges,
-    data: Any,
-    constitution: ConstitutionLike,
-    kw: Mapping[str, Any],
-    warn: Warn,
-) -> Call:
+def _scoring(cls: type[S], g: Given, rule: Any = None) -> S:
+    """The task of score or filter (`rule`: which rows filter keeps)."""
+    c = g.constitution_object()
+    calibration = calibration_for(
+        g.kw.get("calibration"), c, kind="absolute", force=g.kw.get("force", False), warn=g.warn
+    )
+    extra = {}
+    if rule is not None:
+        kw = g.kw
+        extra["rule"] = filter_rule(
+            kw.get("min_score"), kw.get("keep_top"), kw.get("target_precision"), calibration, g.warn
+        )
+    return score_task(
+        cls,
+        c,
+        Source(DATA, g.rows),
+        g.settings,
+        g.judges,
+        options=judging_of(g.kw),
+        fields=fields_of(g.kw),
+        calibration=calibration,
+        warn=g.warn,
+        **extra,
+    )
+
+
+def score_call(g: Given) -> Call:
     from judge.tasks.score import OUT, ScoreTask
 
-    c = constitution_of(constitution)
-    fields = fields_of(kw)
-    rows, kind = records_of(data)
-    calibration = calibration_for(
-        kw.get("calibration"), c, kind="absolute", force=kw.get("force", False), warn=warn
-    )
-    task = score_task(
-        ScoreTask,
-        c,
-        Source(DATA, rows),
-        settings,
-        judges,
-        options=judging_of(kw),
-        fields=fields,
-        calibration=calibration,
-        warn=warn,
-    )
-    if kind == "records":
+    task = _scoring(ScoreTask, g)
+    if g.kind == "records":
         task.keep = True
         return Call(task, {OUT: RowList()}, lambda: task.results)
-    return _rows_out(task, kind)
+    return _rows_out(task, g.kind)
 
 
 class _Marked:
@@ -133,56 +157,23 @@ class _Marked:
         return None
 
 
-def filter_call(
-    settings: Settings,
-    judges: Judges,
-    data: Any,
-    constitution: ConstitutionLike,
-    kw: Mapping[str, Any],
-    warn: Warn,
-) -> Call:
+def filter_call(g: Given) -> Call:
     from judge.tasks.filter import REJECTED, FilterTask
 
-    c = constitution_of(constitution)
-    rows, kind = records_of(data)
-    calibration = calibration_for(
-        kw.get("calibration"), c, kind="absolute", force=kw.get("force", False), warn=warn
-    )
-    rule = filter_rule(
-        kw.get("min_score"), kw.get("keep_top"), kw.get("target_precision"), calibration, warn
-    )
-    task = score_task(
-        FilterTask,
-        c,
-        Source(DATA, rows),
-        settings,
-        judges,
-        options=judging_of(kw),
-        fields=fields_of(kw),
-        calibration=calibration,
-        warn=warn,
-        rule=rule,
-    )
+    task = _scoring(FilterTask, g, rule=True)
     out = RowList()
-    if not kw.get("rejected"):
-        return _rows_out(task, kind, out)
+    if not g.kw.get("rejected"):
+        return _rows_out(task, g.kind, out)
     sinks = {"out": _Marked(out, True), REJECTED: _Marked(out, False)}
-    return Call(task, sinks, lambda: like(out.rows, kind))
+    return Call(task, sinks, lambda: like(out.rows, g.kind))
 
 
-def pairs_call(
-    settings: Settings,
-    judges: Judges,
-    data: Any,
-    constitution: ConstitutionLike,
-    kw: Mapping[str, Any],
-    warn: Warn,
-) -> Call:
+def pairs_call(g: Given) -> Call:
     from judge.tasks.build import pairs_task
     from judge.tasks.pairs.pipeline import PairsOptions
 
-    c = constitution_of(constitution)
-    rows, kind = records_of(data)
+    kw, warn = g.kw, g.warn
+    c = g.constitution_object()
     chat, separator = pair_format(
         kw.get("format"), kw.get("conversational", False), kw.get("separator")
     )
@@ -206,9 +197,9 @@ def pairs_call(
     )
     task = pairs_task(
         c,
-        Source(DATA, rows),
-        settings,
-        judges,
+        Source(DATA, g.rows),
+        g.settings,
+        g.judges,
         options=options,
         score_options=judging_of(
             {k: v for k, v in kw.items() if k != "options"}, kw.get("score_options")
@@ -220,25 +211,18 @@ def pairs_call(
         calibration=calibration,
         warn=warn,
     )
-    return _rows_out(task, kind)
+    return _rows_out(task, g.kind)
 
 
-def calibrate_call(
-    settings: Settings,
-    judges: Judges,
-    labels: Any,
-    constitution: ConstitutionLike,
-    kw: Mapping[str, Any],
-    warn: Warn,
-) -> Call:
+def calibrate_call(g: Given) -> Call:
     import random
 
     from judge.calibration.labels import LabelFields, load_labels, parse_label_map
     from judge.tasks.build import calibrate_task
     from judge.tasks.calibrate import JudgeSetup
 
-    c = constitution_of(constitution)
-    rows, _ = records_of(labels)
+    kw, warn = g.kw, g.warn
+    c = g.constitution_object()
     roles = ("prompt", "response_a", "response_b", "chosen", "rejected", "response", "text")
     base: LabelFields = kw.get("label_fields") or LabelFields()
     fields = replace(
@@ -257,7 +241,7 @@ def calibrate_call(
         if isinstance(label_map, str | None)
         else dict(label_map),
         seed=seed,
-        rows=list(enumerate(rows, start=1)),
+        rows=list(enumerate(g.rows, start=1)),
     )
     sample = kw.get("sample")
     if sample and sample < len(label_set.items):
@@ -277,8 +261,8 @@ def calibrate_call(
     task = calibrate_task(
         c,
         label_set,
-        settings,
-        judges,
+        g.settings,
+        g.judges,
         setup,
         Path(kw["output_dir"]),
         meta={"constitution": c.path, "labels": None, "sample": sample},
@@ -293,25 +277,18 @@ def calibrate_call(
     return Call(task, {}, lambda: task.report)
 
 
-def revise_call(
-    settings: Settings,
-    judges: Judges,
-    data: Any,
-    constitution: ConstitutionLike,
-    kw: Mapping[str, Any],
-    warn: Warn,
-) -> Call:
+def revise_call(g: Given) -> Call:
     from judge.errors import ConfigError
     from judge.judging.revision import ReviseOptions
     from judge.tasks.build import revise_task
     from judge.tasks.revise import CANDIDATES, PAIRS
 
-    if judges.panel or judges.cascade is not None:
+    if g.judges.panel or g.judges.cascade is not None:
         raise ConfigError("revise takes one model: drop {opt:judges} and {opt:cascade}")
+    kw = g.kw
     if kw.get("pairs") and kw.get("emit_candidates"):
         raise ConfigError("{opt:pairs} or {opt:emit_candidates}: one table a call")
-    c = constitution_of(constitution)
-    rows, kind = records_of(data)
+    c = g.constitution_object()
     base: ReviseOptions = kw.get("options") or ReviseOptions()
     options = replace(
         base,
@@ -325,8 +302,8 @@ def revise_call(
     wanted = PAIRS if kw.get("pairs") else CANDIDATES if kw.get("emit_candidates") else "out"
     task = revise_task(
         c,
-        Source(DATA, rows),
-        settings,
+        Source(DATA, g.rows),
+        g.settings,
         options=options,
         fields=fields_of(kw),
         judge_model=kw.get("judge_model"),
@@ -336,4 +313,4 @@ def revise_call(
         separator=separator,
     )
     sinks = {"out": RowList(), wanted: RowList()}
-    return Call(task, sinks, lambda: like(sinks[wanted].rows, kind))
+    return Call(task, sinks, lambda: like(sinks[wanted].rows, g.kind))

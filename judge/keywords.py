@@ -145,6 +145,33 @@ class ReviseKeywords(Fields, total=False):
     options: ReviseOptions
 
 
+class DistillKeywords(Fields, total=False):
+    min_score: float | None
+    keep_top: float | None
+    target_precision: float | None
+    calibration: str | Path | Calibration | None
+    score_field: str
+    held_out: float
+    seed: int
+    min_prob: float
+    newline_replacement: str
+    lr: float
+    epoch: int | None
+    dim: int
+    word_ngrams: int
+    min_count: int
+    bucket: int
+    threads: int
+    min_class: int
+
+
+class ClassifyKeywords(Fields, total=False):
+    min_prob: float | None
+    keep_top: float | None
+    processes: int | None
+    rejected: bool  # also the dropped rows, each with `kept`
+
+
 class ScoreCall(SessionKeywords, ScoreKeywords, total=False):
     """judge.score's keywords: the Session's and the method's."""
 

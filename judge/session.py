@@ -35,12 +35,15 @@ from typing_extensions import Unpack
 from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
+    ClassifyKeywords,
+    DistillKeywords,
     FilterKeywords,
     PairsKeywords,
     ReviseKeywords,
     ScoreKeywords,
     SessionKeywords,
     check,
+    keys,
 )
 
 if TYPE_CHECKING:
@@ -57,23 +60,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Command = Literal["score", "filter", "pairs", "calibrate", "revise"]
 Records = Iterable[Mapping[str, Any]]
-_SETTINGS = (
-    "base_url",
-    "concurrency",
-    "rpm",
-    "tpm",
-    "max_retries",
-    "timeout",
-    "cache",
-    "no_cache",
-    "max_cost",
-    "prices",
-    "batch",
-    "batch_fallback",
-    "batch_size",
-    "batch_poll",
-    "batch_poll_max",
-)
+# The Session's keywords that make its Settings (the others say who judges).
+_SETTINGS = keys(SessionKeywords) - {"judges", "quorum", "cascade", "settings"}
 
 
 class Session:
@@ -193,8 +181,10 @@ class Session:
         }[command]
         check(kw, allowed, command)
         make = getattr(commands, f"{command}_call")
-        given = {**kw, **required}
-        call: Call = make(self._settings(dry), self.judges, data, constitution, given, _warn)
+        given = commands.Given(
+            self._settings(dry), self.judges, data, constitution, {**kw, **required}, _warn
+        )
+        call: Call = make(given)
         return call
 
     async def _drive(
@@ -338,6 +328,39 @@ class Session:
 
     # -- no judge called ----------------------------------------------------------------------
 
+    def distill(
+        self,
+        scored: Records | pd.DataFrame | datasets.Dataset,
+        output_dir: str,
+        **kw: Unpack[DistillKeywords],
+    ) -> dict[str, Any]:
+        """Train a fastText classifier on the judge's verdicts in `scored` (score's rows) and
+        write it to `output_dir`: what its meta.json says (rule, held-out agreement, ...)."""
+        from judge.distill import api
+
+        check(kw, DistillKeywords, "distill")
+        return api.distill(scored, output_dir, kw)
+
+    @overload
+    def classify(
+        self, data: Records, model_dir: str, **kw: Unpack[ClassifyKeywords]
+    ) -> list[dict[str, Any]]: ...
+    @overload
+    def classify(
+        self, data: pd.DataFrame, model_dir: str, **kw: Unpack[ClassifyKeywords]
+    ) -> pd.DataFrame: ...
+    @overload
+    def classify(
+        self, data: datasets.Dataset, model_dir: str, **kw: Unpack[ClassifyKeywords]
+    ) -> datasets.Dataset: ...
+    def classify(self, data: Any, model_dir: str, **kw: Any) -> Any:
+        """Filter with a classifier from distill (`min_prob` or `keep_top`), at CPU speed, no
+        model call: the kept rows with `classifier_prob`."""
+        from judge.distill import api
+
+        check(kw, ClassifyKeywords, "classify")
+        return api.classify(data, model_dir, kw)
+
     @staticmethod
     def check(*paths: str | Path) -> list[Problem]:
         """Lint constitution files: every problem (`str(p)` is `FILE:LINE: message`), warnings
@@ -348,4 +371,4 @@ class Session:
 
 
 def _warn(message: str) -> None:
-    warnings.warn(spelled(message), UserWarning, stacklevel=4)
+    warnings.warn(spelled(message.removeprefix("warning: ")), UserWarning, stacklevel=4)

@@ -26,12 +26,12 @@ from judge.calibration.fitted import (
     brier,
     choose_map,
     fit_map,
-    precision_curve,
     principle_weights,
 )
 from judge.calibration.fitting import fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
+from judge.calibration.metrics import precision_curve
 from judge.constitution import parse
 from judge.errors import InputError
 

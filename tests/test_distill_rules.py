@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from judge.calibration import Calibration, ProbabilityMap, save
-from judge.calibration.fitted import precision_curve
+from judge.calibration.metrics import precision_curve
 from judge.cli import main
 from judge.distill import choose_rule
 from judge.distill.labels import keep_labels

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from judge.backends.base import Request
 from judge.calibration import Calibration, ProbabilityMap, save
-from judge.calibration.fitted import precision_curve
+from judge.calibration.metrics import precision_curve
 from judge.cli import main
 from judge.cli.filter_cmd import filter_
 from judge.constitution import load

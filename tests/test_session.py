@@ -180,7 +180,7 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
             "--config-file",
             os.devnull,
             str(snippet),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -191,3 +191,17 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
     lines = sorted({int(line.split(":")[1]) for line in errors})
     assert lines == [5, 9, 10], done.stdout
     assert '"modle"' in done.stdout and '"per_principl"' in done.stdout
+
+
+def test_distill_and_classify_from_a_session(tmp_path: Path) -> None:
+    good = [{"text": f"a careful essay on topic {i} with sources", "score": 0.9} for i in range(30)]
+    bad = [{"text": f"buy now cheap offer {i} click here", "score": 0.1} for i in range(30)]
+    frame = pd.DataFrame(good + bad)
+    with judge.Session() as s:
+        meta = s.distill(frame, str(tmp_path / "model"), min_score=0.5, seed=1)
+        kept = s.classify(frame, str(tmp_path / "model"), min_prob=0.5)
+        every = s.classify(good[:2] + bad[:2], str(tmp_path / "model"), min_prob=0.5, rejected=True)
+    assert meta["data"]["keep"] == 30 and meta["data"]["drop"] == 30
+    assert isinstance(kept, pd.DataFrame) and "classifier_prob" in kept
+    assert set(kept["text"]) <= {r["text"] for r in good} and len(kept) > 20
+    assert [r["kept"] for r in every] == [True, True, False, False]

@@ -9,6 +9,8 @@ import pytest
 from judge.cli import main
 from judge.keywords import (
     CalibrateKeywords,
+    ClassifyKeywords,
+    DistillKeywords,
     FilterKeywords,
     PairsKeywords,
     ReviseKeywords,
@@ -23,6 +25,7 @@ METHODS = {
     "pairs": PairsKeywords,
     "calibrate": CalibrateKeywords,
     "revise": ReviseKeywords,
+    "distill": DistillKeywords,
 }
 
 # The click parameter's name where it differs from its keyword.
@@ -52,9 +55,9 @@ CLI_ONLY = {
     "private": "publishing: Dataset.push_to_hub(private=True)",
     "allow_partial": "publishing: a RunFailed's result is the partial dataset to push or not",
     "card_path": "publishing: the dataset card is written beside a folder output",
-    "classifier_dir": "filtering with a distilled classifier: judge.distill.classify",
-    "min_prob": "filtering with a distilled classifier: judge.distill.classify",
-    "processes": "filtering with a distilled classifier: judge.distill.classify",
+    "classifier_dir": "filter --classifier: Session.classify's model_dir argument",
+    "scored_path": "the scored rows: distill's first argument",
+    "out_dir": "distill's required output_dir argument",
 }
 
 
@@ -67,6 +70,8 @@ def options(command: str) -> list[click.Parameter]:
 @pytest.mark.parametrize("command", sorted(METHODS))
 def test_every_option_is_a_keyword(command: str) -> None:
     allowed = keys(SessionKeywords) | keys(METHODS[command])
+    if command == "filter":  # filter --classifier is Session.classify
+        allowed |= keys(ClassifyKeywords)
     missing = []
     for param in options(command):
         assert param.name is not None

@@ -221,28 +221,6 @@ def _log_sigmoid(z: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -z)
 
 
-def precision_curve(scores: Sequence[float], positive: Sequence[bool]) -> list[dict[str, float]]:
-    """For each distinct score t (high to low): the items with score >= t, their precision
-    (share of positives) and recall (share of all positives kept)."""
-    s = np.asarray(scores, dtype=float)
-    pos = np.asarray(positive, dtype=bool)
-    total_pos = int(pos.sum())
-    curve = []
-    for t in sorted(set(s.tolist()), reverse=True):
-        kept = s >= t - TIE_TOLERANCE
-        n_kept = int(kept.sum())
-        hits = int((kept & pos).sum())
-        curve.append(
-            {
-                "threshold": t,
-                "precision": hits / n_kept,
-                "recall": hits / total_pos if total_pos else 0.0,
-                "kept": n_kept / len(s),
-            }
-        )
-    return curve
-
-
 @dataclass
 class Calibration:
     kind: str  # "absolute" | "pairwise"

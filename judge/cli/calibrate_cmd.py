@@ -11,19 +11,22 @@ import click
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
 from judge.cli.common import (
     choice,
-    comparing_of,
     constitution_option,
     exit_with,
     group_options,
-    judges_of,
-    judging_of,
     number,
     run_task,
-    say,
     score_options,
     seed_option,
+)
+from judge.cli.flags import (
+    comparing_of,
+    judges_of,
+    judging_of,
+    say,
     settings_of,
 )
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.constitution import load
 from judge.tasks.build import calibrate_task
@@ -58,7 +61,7 @@ def _label_field_options(func: Any) -> Any:
     )(func)
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("labels_path", metavar="LABELS")
 @constitution_option
 @click.option(

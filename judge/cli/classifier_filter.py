@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-from judge.cli.common import fields_of
+from judge.cli.flags import (
+    fields_of,
+)
 from judge.cli.ray_run import classify_on_ray
 from judge.distill import model_dir
 from judge.distill.classify import (

@@ -7,21 +7,13 @@ from typing import Any, TypeVar
 
 import click
 
-from judge import options as opts
 from judge.cli.progress import Progress
-from judge.constitution import load
 from judge.engine.batcher import FALLBACKS
-from judge.engine.settings import DEFAULT_MODEL, Settings
+from judge.engine.settings import DEFAULT_MODEL
 from judge.errors import as_flag, spelled
-from judge.io import FieldMap, open_writer
-from judge.judging.comparison import CompareOptions
-from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions
-from judge.options import make_settings, one_model
-from judge.tasks.build import calibration_for
+from judge.io import open_writer
+from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
-from judge.tasks.judges import Judges
-from judge.tasks.score import ScoreTask
-from judge.tasks.score_job import ScoreJob
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -327,82 +319,6 @@ def group_options(seed: bool) -> Callable[[F], F]:
     return stack(*options)
 
 
-def settings_of(kw: Mapping[str, Any]) -> Settings:
-    """Settings from the model options (and --batch's, where the command has them)."""
-    model, _ = one_model(kw["model"])
-    return make_settings(
-        model=model,
-        base_url=kw["base_url"],
-        concurrency=kw["concurrency"],
-        rpm=kw["rpm"],
-        tpm=kw["tpm"],
-        max_retries=kw["max_retries"],
-        timeout=kw["timeout"],
-        cache=kw["cache_path"],
-        no_cache=kw["no_cache"],
-        max_cost=kw["max_cost"],
-        prices=kw["prices"],
-        batch=kw.get("batch"),
-        batch_fallback=kw.get("batch_fallback"),
-        batch_size=kw.get("batch_size"),
-        batch_poll=kw.get("batch_poll"),
-        batch_poll_max=kw.get("batch_poll_max"),
-        dry_run=kw.get("dry_run", False),
-    )
-
-
-def judges_of(kw: Mapping[str, Any]) -> Judges:
-    """Who judges: -m (repeated: a panel), --judges, --quorum, --cascade."""
-    _, members = one_model(kw["model"])
-    return Judges.of(members, kw.get("judges"), kw.get("quorum"), kw.get("cascade_path"))
-
-
-def one_judge(kw: Mapping[str, Any]) -> None:
-    if len(kw["model"] or ()) > 1:
-        raise click.UsageError(
-            "this command takes one -m; a panel of judges (repeated -m) works on score, "
-            "filter, pairs and calibrate"
-        )
-
-
-def fields_of(kw: Mapping[str, Any]) -> FieldMap:
-    return FieldMap(
-        prompt=kw["prompt_field"],
-        response=kw["response_field"],
-        responses=kw["responses_field"],
-        text=kw["text_field"],
-    )
-
-
-def judging_of(kw: Mapping[str, Any]) -> ScoreOptions:
-    """ScoreOptions from the scoring options and, where the command has them, --group's."""
-    return opts.score_options(
-        per_principle=kw["per_principle"],
-        max_chars=kw["max_chars"],
-        logprobs=not kw["no_logprobs"],
-        rationale=kw["rationale"],
-        group=kw.get("group", False),
-        group_size=kw.get("group_size", 8),
-        mix_prompts=kw.get("mix_prompts", False),
-        seed=kw.get("seed", 0),
-    )
-
-
-def comparing_of(kw: Mapping[str, Any]) -> CompareOptions:
-    """CompareOptions from --principles, --seed and the scoring options."""
-    return opts.compare_options(
-        principles=kw.get("principles", "all"),
-        seed=kw.get("seed", 0),
-        logprobs=not kw["no_logprobs"],
-        max_chars=kw["max_chars"],
-    )
-
-
-def say(message: str) -> None:
-    """A line for stderr from the library (its options written as flags)."""
-    click.echo("judge: " + spelled(message, as_flag), err=True)
-
-
 def run_task(
     task: Task[Any, Any],
     outputs: Mapping[str, str | None],
@@ -431,20 +347,3 @@ def run_task(
 def exit_with(report: Report) -> None:
     if report.exit_code:
         raise click.exceptions.Exit(report.exit_code)
-
-
-def score_job(kw: Mapping[str, Any], cls: type[ScoreTask]) -> ScoreJob:
-    """judge score's or judge filter's options (with a judge) as a ScoreJob."""
-    constitution = load(kw["constitution_path"])
-    calibration = calibration_for(
-        kw["calibration_path"], constitution, kind="absolute", force=kw["force"], warn=say
-    )
-    return ScoreJob(
-        cls,
-        constitution,
-        settings_of(kw),
-        judges_of(kw),
-        judging_of(kw),
-        fields_of(kw),
-        calibration,
-    )

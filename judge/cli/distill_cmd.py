@@ -9,16 +9,19 @@ import click
 from judge.calibration import load_for
 from judge.cli.common import (
     field_options,
-    fields_of,
     number,
     rule_options,
     seed_option,
 )
+from judge.cli.flags import (
+    fields_of,
+)
+from judge.cli.help import Sectioned
 from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.distill.run import MIN_CLASS
 
 
-@click.command("distill")
+@click.command("distill", cls=Sectioned)
 @click.argument("scored_path", metavar="SCORED")
 @click.option("-o", "--output", "out_dir", required=True, help="MODEL_DIR to write.")
 @rule_options("Label keep")
@@ -54,16 +57,44 @@ from judge.distill.run import MIN_CLASS
     help="What newlines become in the text fastText reads (datatrove's newline_replacement; "
     "the filter there must use the same).",
 )
-@number("--lr", click.FloatRange(0, min_open=True), 0.5)
+@number(
+    "--lr",
+    click.FloatRange(0, min_open=True),
+    0.5,
+    "Learning rate (fastText's own default, 0.1, leaves P(keep) near 0.5 on long documents; "
+    "a run that diverges is retried with a lower one).",
+)
 @number(
     "--epoch",
     click.IntRange(1),
     help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
 )
-@number("--dim", click.IntRange(1), 64)
-@number("--word-ngrams", click.IntRange(1), 2)
-@number("--min-count", click.IntRange(1), 1)
-@number("--bucket", click.IntRange(1), 200_000)
+@number(
+    "--dim",
+    click.IntRange(1),
+    64,
+    "Size of the word vectors; with --bucket it sets the model's size (about 4 x dim x "
+    "(bucket + words) bytes).",
+)
+@number(
+    "--word-ngrams",
+    click.IntRange(1),
+    2,
+    "Longest word n-gram used as a feature (2: words and bigrams, as DCLM's filter).",
+)
+@number(
+    "--min-count",
+    click.IntRange(1),
+    1,
+    "Words seen fewer times than this in the training rows are left out.",
+)
+@number(
+    "--bucket",
+    click.IntRange(1),
+    200_000,
+    "Rows of the hashed n-gram table: fewer make a smaller model (for small data), more "
+    "fewer collisions between n-grams.",
+)
 @number(
     "--threads",
     click.IntRange(1),

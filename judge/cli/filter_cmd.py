@@ -16,10 +16,13 @@ from judge.cli.common import (
     output_option,
     rule_options,
     run_task,
-    say,
-    score_job,
     score_options,
 )
+from judge.cli.flags import (
+    say,
+    score_job,
+)
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.tasks.build import filter_rule
@@ -27,7 +30,7 @@ from judge.tasks.filter import REJECTED, FilterTask
 from judge.tasks.score import OUT
 
 
-@click.command("filter")
+@click.command("filter", cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "-c",

@@ -9,23 +9,26 @@ import click
 from judge.cli.common import (
     calibration_options,
     choice,
-    comparing_of,
     constitution_option,
     exit_with,
     field_options,
-    fields_of,
     group_options,
     id_field_option,
-    judges_of,
-    judging_of,
     number,
     output_option,
     run_task,
-    say,
     score_options,
     seed_option,
+)
+from judge.cli.flags import (
+    comparing_of,
+    fields_of,
+    judges_of,
+    judging_of,
+    say,
     settings_of,
 )
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
@@ -37,7 +40,7 @@ from judge.tasks.pairs.task import STAGED, staging_for
 from judge.tasks.score import OUT
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @constitution_option
 @output_option(

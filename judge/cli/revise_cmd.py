@@ -10,16 +10,19 @@ from judge.cli.common import (
     batch_options,
     exit_with,
     field_options,
-    fields_of,
     id_field_option,
     model_options,
     number,
-    one_judge,
     output_option,
     run_task,
     seed_option,
+)
+from judge.cli.flags import (
+    fields_of,
+    one_judge,
     settings_of,
 )
+from judge.cli.help import Sectioned
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
 from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions
@@ -29,7 +32,7 @@ from judge.tasks.revise import CANDIDATES, PAIRS
 from judge.tasks.score import OUT
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "-c",

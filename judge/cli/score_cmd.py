@@ -14,16 +14,19 @@ from judge.cli.common import (
     group_options,
     output_option,
     run_task,
-    say,
-    score_job,
     score_options,
 )
+from judge.cli.flags import (
+    say,
+    score_job,
+)
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.tasks.score import OUT, ScoreTask
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @constitution_option
 @output_option()

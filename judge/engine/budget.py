@@ -118,7 +118,7 @@ class Budget:
         if not granted:
             stats.budget_hit = True
             raise BudgetReached(
-                f"not judged: the budget of ${self.max_cost:.2f} ({{opt:max_cost}}) would be "
+                f"not judged: the budget of ${self.max_cost:.2f} (--max-cost) would be "
                 f"passed (spent ${spent:.4f}); raise it and run the same command again"
             )
         self.in_flight.reserved += worst

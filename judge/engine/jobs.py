@@ -4,10 +4,10 @@ its outcome, and the runner's settings."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from judge.backends.base import Request, Response
+from judge.backends.base import Message, Request, Response
 from judge.engine.batcher import BatchConfig
 from judge.engine.claims import CLAIM_TTL
 from judge.engine.limits import SharedLimits
@@ -59,3 +59,18 @@ class RunnerConfig:
     # Limits shared with other processes (judge.ray: one rate limit and one --max-cost budget
     # for a cluster); None: this process's own.
     shared: SharedLimits | None = None
+
+
+def reask(request: Request, response: Response, problem: str) -> Request:
+    """The same question, with the unparseable answer and what was wrong with it."""
+    wanted = "the JSON object" if request.schema is not None else "the text"
+    follow_up = (
+        f"Your answer could not be used: {problem}. Answer again with only {wanted} "
+        "the instructions ask for, with no other text."
+    )
+    messages = (
+        *request.messages,
+        Message("assistant", response.text[:4000]),
+        Message("user", follow_up),
+    )
+    return replace(request, messages=messages)

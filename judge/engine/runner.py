@@ -22,12 +22,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from judge.backends.base import Backend, Message, Request, Response, request_key
-from judge.engine.batcher import Batcher, RealtimeFallback
+from judge.backends.base import Backend, Request, Response, request_key
+from judge.engine.batcher import Batcher, RealtimeFallback, for_runner
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
 from judge.engine.claims import Claims
-from judge.engine.jobs import Job, Outcome, RunnerConfig
+from judge.engine.jobs import Job, Outcome, RunnerConfig, reask
 from judge.engine.limits import Limiter, MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
@@ -39,7 +39,7 @@ from judge.engine.stats import (
     UNREACHABLE,
     RunStats,
 )
-from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
+from judge.errors import BackendError, BudgetReached, ParseError
 from judge.records import Usage
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ class Runner:
         self._fatal: BackendError | None = None  # once set, no further call is made
         self.batcher: Batcher | None = None
         if self.config.batch.enabled:
-            self.batcher = self._make_batcher()
+            self.batcher = for_runner(self)
             # Batch calls are billed at the provider's batch discount: the summary, --dry-run
             # and --max-cost all count it.
             if self.price is not None:
@@ -92,26 +92,6 @@ class Runner:
             return None
         shared = self.config.shared
         return MinuteLimiter(per_minute) if shared is None else shared.limiter(kind, per_minute)
-
-    def _make_batcher(self) -> Batcher:
-        backend = self.backend
-        api = backend.batch
-        if api is None:
-            raise ConfigError(
-                f"{{opt:batch}}: {backend.name} has no batch API; use an OpenAI or Anthropic "
-                "model ({opt:model} openai/NAME, also with {opt:base_url} for a server that "
-                "implements /v1/batches, or anthropic/NAME), or drop {opt:batch}"
-            )
-        server = backend.identity().get("base_url")
-        return Batcher(
-            api,
-            self.config.batch,
-            cache=self.cache,
-            model=backend.name,
-            server=None if server is None else str(server),
-            stats=lambda: self.stats,
-            notify=lambda: self.on_progress(self.stats) if self.on_progress else None,
-        )
 
     @property
     def batching(self) -> bool:
@@ -370,7 +350,7 @@ class Runner:
                     return outcome
                 reasks += 1
                 self.stats.reasks += 1
-                request = _reask(request, response, str(exc))
+                request = reask(request, response, str(exc))
                 continue
             return Outcome(value, None, usage, cached=all_cached, response=response)
 
@@ -461,18 +441,3 @@ class Runner:
             self.release_claims()
             if self.on_progress is not None:
                 self.on_progress(self.stats)
-
-
-def _reask(request: Request, response: Response, problem: str) -> Request:
-    """The same question, with the unparseable answer and what was wrong with it."""
-    wanted = "the JSON object" if request.schema is not None else "the text"
-    follow_up = (
-        f"Your answer could not be used: {problem}. Answer again with only {wanted} "
-        "the instructions ask for, with no other text."
-    )
-    messages = (
-        *request.messages,
-        Message("assistant", response.text[:4000]),
-        Message("user", follow_up),
-    )
-    return replace(request, messages=messages)

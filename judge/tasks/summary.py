@@ -37,7 +37,7 @@ def human_tokens(n: float) -> str:
 
 def dollars(x: float | None) -> str:
     if x is None:
-        return "$? (price unknown; give one with {opt:prices})"
+        return "$? (price unknown; give one with --prices)"
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
 
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -47,7 +46,16 @@ from judge.tasks.pairs.ranking import (
     sigmoid,
 )
 from judge.tasks.pairs.results import GroupResult
-from judge.tasks.pairs.rows import SEPARATOR, Provenance, decided, pair_row, scored_panel
+from judge.tasks.pairs.rows import (
+    SEPARATOR,
+    Provenance,
+    decided,
+    number_of,
+    object_of,
+    pair_row,
+    per_principle_of,
+    scored_panel,
+)
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
@@ -224,7 +232,7 @@ class PairMaker:
                     "add --rescore to judge them all",
                     where,
                 )
-            score = _number(cand.row["score"])
+            score = number_of(cand.row["score"])
             if score is None:
                 failed += 1
                 continue
@@ -234,9 +242,9 @@ class PairMaker:
                     "(add --rescore to judge the responses instead)",
                     where,
                 )
-            ranked.append(Ranked(index, cand.response, score, _per_principle(cand.row)))
+            ranked.append(Ranked(index, cand.response, score, per_principle_of(cand.row)))
             if not info:
-                info = _object(cand.row.get("judge")) or {}
+                info = object_of(cand.row.get("judge")) or {}
         return self._finish(group, ranked, self.input_provenance(info), failed=failed, dupes=dupes)
 
     def input_provenance(self, info: dict[str, Any]) -> Provenance:
@@ -428,45 +436,6 @@ class PairMaker:
             errors=errors or [],
             ranked=ranked,
         )
-
-    async def stream(
-        self, runner: Runner, groups: Iterable[Group], *, total: int | None = None
-    ) -> AsyncIterator[GroupResult]:
-        """Judge groups concurrently; results in input order."""
-
-        async def work(group: Group) -> GroupResult:
-            return await self.judge(runner, group)
-
-        async for _, result in runner.run(groups, work, total=total, failed=lambda r: r.all_failed):
-            yield result
-
-
-def _number(value: Any) -> float | str | None:
-    """A score as written: a number, or number text (CSV), or null / an empty CSV cell."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        return str(value)
-
-
-def _object(value: Any) -> dict[str, Any] | None:
-    """An object field of a scored row (JSON text in CSV), or None."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, dict) else None
-
-
-def _per_principle(row: dict[str, Any]) -> dict[str, float | None] | None:
-    return _object(row.get("scores"))
 
 
 def _pair_key(prompt: str, a: str, b: str) -> str:
