@@ -42,6 +42,7 @@ _COMMANDS = {
     ),
     "distill": ("distill_cmd", "distill_", "Train a fastText classifier that mimics a judge."),
     "batches": ("batches_cmd", "batches", "List or cancel the batch jobs that --batch submitted."),
+    "serve": ("serve_cmd", "serve", "Serve rewards over HTTP for trainers in other processes."),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -17,6 +19,30 @@ class Scale(BaseModel):
         return f"{self.low}-{self.high}"
 
 
+VERIFIERS = ("answer", "regex", "json", "length")
+
+
+class Verifier(BaseModel):
+    """A check made without a model (`verify:` in the file; judge.judging.verifiers runs it)."""
+
+    kind: Literal["answer", "regex", "json", "length"]
+    pattern: str | None = None  # regex: found anywhere in the response
+    json_schema: dict[str, Any] | None = None  # json: the schema the value must follow
+    low: int | None = None  # length: the range, inclusive; None: no bound on that side
+    high: int | None = None
+    unit: Literal["characters", "words"] = "characters"
+
+    def spec(self) -> str:
+        """The `verify:` value that gives this verifier back (the schema goes in its section)."""
+        if self.kind == "regex":
+            return f"regex {self.pattern}"
+        if self.kind == "length":
+            low = "" if self.low is None else str(self.low)
+            high = "" if self.high is None else str(self.high)
+            return f"length {low}-{high} {self.unit}"
+        return self.kind
+
+
 class Principle(BaseModel):
     id: str
     title: str | None = None
@@ -27,6 +53,7 @@ class Principle(BaseModel):
     critique: str | None = None  # critique request (Constitutional AI)
     revision: str | None = None  # revision request
     line: int = 0  # line of the `## id` heading
+    verify: Verifier | None = None  # a verifier principle: checked, not judged by a model
 
 
 class Constitution(BaseModel):
@@ -45,6 +72,10 @@ class Constitution(BaseModel):
             if p.id == pid:
                 return p
         raise KeyError(pid)
+
+    def judged(self) -> list[Principle]:
+        """The principles a model judges (verifier principles are checked without a model)."""
+        return [p for p in self.principles if p.verify is None]
 
     def critique_principles(self) -> list[Principle]:
         """The principles that can drive a critique-and-revision step (they have both requests)."""

@@ -11,8 +11,9 @@ import math
 import re
 
 from judge.constitution.lines import Line
-from judge.constitution.model import Constitution, Principle, Scale
+from judge.constitution.model import Constitution, Principle, Scale, Verifier
 from judge.constitution.problems import ATTRIBUTE_KEYS, HEADER_KEYS, SECTIONS, Report
+from judge.constitution.verify_spec import parse_verify, read_schema, schema_text
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # `key: value`; `(?!//)` keeps a URL such as `https://...` from looking like a key.
@@ -260,9 +261,17 @@ class Parser:
             seen[pid] = heading.no
 
         title, weight, scale = None, 1.0, default
+        verify: Verifier | None = None
+        verify_line = 0
         for no, key, value in self._key_values(ATTRIBUTE_KEYS, "attribute"):
             if key == "title":
                 title = value
+            elif key == "verify":
+                verify, problem = parse_verify(value)
+                verify_line = no
+                if problem:
+                    report.error(no, problem)
+                    ok = False
             elif key == "weight":
                 w = _parse_weight(value)
                 if w is None:
@@ -294,7 +303,8 @@ class Parser:
             if name not in SECTIONS:
                 report.error(
                     ln.no,
-                    f"unknown sub-section `### {kind[1]}`; known: Rubric, Critique, Revision",
+                    f"unknown sub-section `### {kind[1]}`; known: Rubric, Critique, Revision, "
+                    "Schema",
                 )
                 continue
             if name in section_lines:
@@ -305,6 +315,8 @@ class Parser:
             section_lines[name] = ln.no
             if name == "rubric":
                 rubric = self._rubric(ln, body, scale)
+            elif name == "schema":
+                verify = self._schema(ln, body, verify, verify_line) if ok else verify
             elif text := _text(body):
                 sections[name] = text
                 self._attributes_in_text(body, f"`### {kind[1]}` of `{pid}`")
@@ -321,6 +333,13 @@ class Parser:
                 f"principle `{pid}` has a `### {has}` but no `### {lacks}`; "
                 "critique and revision use only principles that have both",
             )
+        if verify is not None and rubric:
+            report.warn(
+                section_lines["rubric"],
+                f"principle `{pid}` is checked by `verify: {verify.kind}`: it scores "
+                f"{scale.high if scale else 'the top'} when the check passes and "
+                f"{scale.low if scale else 'the bottom'} when it fails; the rubric is not used",
+            )
         if not ok or not statement or scale is None:
             return None
         return Principle(
@@ -333,7 +352,30 @@ class Parser:
             critique=critique,
             revision=revision,
             line=heading.no,
+            verify=verify,
         )
+
+    def _schema(
+        self, heading: Line, body: list[Line], verify: Verifier | None, verify_line: int
+    ) -> Verifier | None:
+        """A `### Schema` section: the JSON schema of a `verify: json` principle."""
+        if verify is None or verify.kind != "json":
+            self.report.error(
+                heading.no, "`### Schema` goes with `verify: json`; add that attribute or remove it"
+            )
+            return verify
+        if verify.json_schema is not None:
+            self.report.error(
+                heading.no,
+                f"two JSON schemas: one after `verify: json` on line {verify_line} and this "
+                "section; keep one",
+            )
+            return verify
+        schema, problem = read_schema(schema_text(body))
+        if problem:
+            self.report.error(heading.no, problem)
+            return None
+        return verify.model_copy(update={"json_schema": schema})
 
     def _rubric(self, heading: Line, body: list[Line], scale: Scale | None) -> dict[int, str]:
         """`N: text` lines; a level's text may go on over the next lines (no blank line between)."""

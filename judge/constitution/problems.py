@@ -9,8 +9,8 @@ from judge.errors import InputError
 
 FORMAT_DOC = 'the README, section "Constitution format"'
 HEADER_KEYS = ("name", "description", "version", "scale")
-ATTRIBUTE_KEYS = ("title", "weight", "scale")
-SECTIONS = ("rubric", "critique", "revision")
+ATTRIBUTE_KEYS = ("title", "weight", "scale", "verify")
+SECTIONS = ("rubric", "critique", "revision", "schema")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from judge.constitution.model import Constitution
 
 
@@ -31,6 +33,8 @@ def render(c: Constitution) -> str:
             out.append(f"weight: {_number(p.weight)}")
         if p.scale != c.scale:
             out.append(f"scale: {p.scale}")
+        if p.verify is not None:
+            out.append(f"verify: {p.verify.spec()}")
         out += ["", p.statement, ""]
         if p.rubric:
             out.append("### Rubric")
@@ -41,4 +45,7 @@ def render(c: Constitution) -> str:
         for heading, text in (("Critique", p.critique), ("Revision", p.revision)):
             if text:
                 out += [f"### {heading}", "", text, ""]
+        if p.verify is not None and p.verify.json_schema is not None:
+            schema = json.dumps(p.verify.json_schema, indent=2, ensure_ascii=False)
+            out += ["### Schema", "", "```json", schema, "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -27,6 +27,7 @@ from judge.errors import ConfigError, ParseError
 from judge.io import FieldMap
 from judge.judging import prompts
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
+from judge.judging.verifiers import with_verifiers
 from judge.records import Candidate, Usage, Verdict
 from judge.tasks.pairs.rows import SEPARATOR, Provenance, pair_row
 from judge.tasks.pairs.selection import Ranked, select
@@ -165,7 +166,8 @@ class Reviser:
         self.principles = constitution.critique_principles()
         if not self.principles:
             raise ConfigError(no_principle_message(constitution))
-        self.scorer = Scorer(constitution, score_options or ScoreOptions())
+        scoring = score_options or ScoreOptions()
+        self.scorer = with_verifiers(constitution, lambda c: Scorer(c, scoring))
 
     def draw(self, cand: Candidate) -> list[Principle]:
         """One principle per round, by weight, seeded by --seed and the item's text."""

@@ -39,6 +39,7 @@ from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions
+from judge.judging.verifiers import with_verifiers
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
@@ -93,7 +94,7 @@ class LabelJudge:
         if setup.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {setup.mode!r}")
         self.setup = setup
-        self.scorer = make_scorer(constitution, setup.score)
+        self.scorer = with_verifiers(constitution, lambda c: make_scorer(c, setup.score))
         self.comparer = Comparer(constitution, setup.compare)
         self.panel = panel
         self._planned = False  # plan() formed the groups across items (--mix-prompts)
@@ -102,10 +103,12 @@ class LabelJudge:
                 raise ConfigError(
                     "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
                 )
-            self.scorer = PanelScorer(constitution, setup.score, panel)
+            self.scorer = with_verifiers(constitution, lambda c: PanelScorer(c, setup.score, panel))
             self.comparer = PanelComparer(constitution, setup.compare, panel)
         elif cascade is not None:  # each verdict from the first confident judge
-            self.scorer = CascadeScorer(constitution, setup.score, cascade)
+            self.scorer = with_verifiers(
+                constitution, lambda c: CascadeScorer(c, setup.score, cascade)
+            )
             self.comparer = CascadeComparer(constitution, setup.compare, cascade)
 
     def plan(self, items: list[LabelItem]) -> None:

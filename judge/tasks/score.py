@@ -15,7 +15,8 @@ from judge.engine.runner import Runner
 from judge.errors import ConfigError
 from judge.io import FieldMap
 from judge.judging.grouped import make_scorer
-from judge.judging.scoring import ScoreOptions
+from judge.judging.scoring import ScoreOptions, Scorer
+from judge.judging.verifiers import with_verifiers
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelScorer
 from judge.panel.panel import Panel
@@ -104,11 +105,7 @@ class ScoreTask(JudgedBy, Defaults):
                 "grouped scoring ({opt:group}) does not run with a panel of judges or a cascade "
                 "yet: give one {opt:model} and no {opt:cascade}"
             )
-        self.scorer = make_scorer(self.constitution, self.options)
-        if self.panel is not None:
-            self.scorer = PanelScorer(self.constitution, self.options, self.panel)
-        elif self.cascade is not None:
-            self.scorer = CascadeScorer(self.constitution, self.options, self.cascade)
+        self.scorer = with_verifiers(self.constitution, self._scorer)
         self.mode = (
             "grouped"
             if self.options.group
@@ -116,6 +113,14 @@ class ScoreTask(JudgedBy, Defaults):
             if self.options.per_principle
             else "all-principles"
         )
+
+    def _scorer(self, constitution: Constitution) -> Scorer:
+        """The scorer of the model-judged principles."""
+        if self.panel is not None:
+            return PanelScorer(constitution, self.options, self.panel)
+        if self.cascade is not None:
+            return CascadeScorer(constitution, self.options, self.cascade)
+        return make_scorer(constitution, self.options)
 
     def units(self) -> Iterable[Candidate]:
         return self.scorer.plan(self.candidates())

@@ -32,6 +32,7 @@ from judge.io import describe
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions
+from judge.judging.verifiers import with_verifiers
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
@@ -112,7 +113,7 @@ class PairMaker:
         if self.options.comparisons not in COMPARISONS:
             raise ValueError(f"comparisons must be one of {COMPARISONS}")
         self.panel = panel
-        self.scorer = make_scorer(constitution, score_options)
+        self.scorer = with_verifiers(constitution, lambda c: make_scorer(c, score_options))
         self.comparer = Comparer(constitution, compare_options)
         grouped = score_options is not None and score_options.group
         if grouped and (self.options.mode != "score" or panel is not None):
@@ -121,7 +122,9 @@ class PairMaker:
                 "or use --mode score and one -m"
             )
         if panel is not None:  # every member judges; the verdicts aggregate
-            self.scorer = PanelScorer(constitution, score_options, panel)
+            self.scorer = with_verifiers(
+                constitution, lambda c: PanelScorer(c, score_options, panel)
+            )
             self.comparer = PanelComparer(constitution, compare_options, panel)
         self.model = panel.name if panel is not None else model
         self.cascade: CascadeRun | None = None
@@ -134,7 +137,8 @@ class PairMaker:
                 "grouped scoring (--group) does not run with a cascade yet: drop one of them"
             )
         self.cascade = run
-        self.scorer = CascadeScorer(self.constitution, self.scorer.options, run)
+        options = self.scorer.options
+        self.scorer = with_verifiers(self.constitution, lambda c: CascadeScorer(c, options, run))
         self.comparer = CascadeComparer(self.constitution, self.comparer.options, run)
         self.model = run.name
 

@@ -1,0 +1,113 @@
+"""`judge serve`: the constitution as an HTTP reward server (judge.rewards.server)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from judge.calibration import load_for
+from judge.cli.common import model_options, number
+from judge.cli.flags import one_judge, settings_of
+from judge.constitution import load
+from judge.judging.scoring import ScoreOptions
+from judge.label.server import LOOPBACK
+from judge.label.server import serve as serve_app
+from judge.rewards.core import RewardCore, only
+from judge.rewards.server import MAX_BATCH, MAX_BYTES, make_app
+from judge.rewards.verdicts import Judging
+
+DEFAULT_PORT = 8377
+
+
+@click.command()
+@click.option(
+    "-c",
+    "--constitution",
+    "constitution_path",
+    required=True,
+    envvar="JUDGE_CONSTITUTION",
+    type=click.Path(),
+    help="Constitution file.",
+)
+@model_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@number("--port", click.IntRange(0, 65535), DEFAULT_PORT, "Port (0: any free port).")
+@click.option(
+    "--token",
+    envvar="JUDGE_SERVE_TOKEN",
+    default="",
+    help="Require `Authorization: Bearer TOKEN` on every request (401 otherwise).",
+)
+@click.option(
+    "--group", is_flag=True, help="Judge a request's completions of one prompt in one call."
+)
+@click.option(
+    "--pairwise",
+    is_flag=True,
+    help="Rewards are win rates against the other completions of the same prompt (compare mode).",
+)
+@click.option("--principle", help="Reward one principle's score alone.")
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="calibration.json (absolute labels): rewards are calibrated scores.",
+)
+@click.option(
+    "--reference-field",
+    default="reference",
+    show_default=True,
+    help="Request field of the reference answers (`verify: answer` principles).",
+)
+@number("--max-batch", click.IntRange(1), MAX_BATCH, "Most completions one request may hold.")
+@number("--max-bytes", click.IntRange(1024), MAX_BYTES, "Largest request body, in bytes.")
+def serve(**kw: Any) -> None:
+    """Serve rewards over HTTP: POST /v1/rewards and OpenRLHF's POST /get_reward.
+
+    Every request shares one judge (cache, --max-cost budget, limits). SIGTERM or Ctrl-C stops
+    taking requests and answers the ones in flight before exiting. See docs/rewards.md.
+    """
+    if kw.pop("dry_run"):
+        raise click.UsageError("judge serve makes calls as requests come: it has no --dry-run")
+    kw.pop("quiet")
+    one_judge(kw)
+    settings = settings_of(kw)  # no --batch here: calls are made as requests come
+    constitution = only(load(kw["constitution_path"]), kw["principle"])
+    calibration = None
+    if kw["calibration_path"]:
+        calibration, warnings = load_for(
+            kw["calibration_path"], kind="absolute", sha256=constitution.sha256
+        )
+        for warning in warnings:
+            click.echo(f"judge: warning: {warning}", err=True)
+    verdicts = Judging(constitution, settings, ScoreOptions())
+    core = RewardCore(
+        verdicts,
+        group=kw["group"],
+        pairwise=kw["pairwise"],
+        calibration=calibration,
+        reference=kw["reference_field"],
+    )
+    app = make_app(core, token=kw["token"], max_bytes=kw["max_bytes"], max_batch=kw["max_batch"])
+    host = kw["host"]
+    if host not in LOOPBACK and not kw["token"]:
+        click.echo(
+            f"judge: warning: listening on {host} without --token: anyone who reaches this "
+            "address can spend your judge budget",
+            err=True,
+        )
+
+    def ready(port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(
+            f"judge serve: {constitution.name} with {settings.model} on http://{shown}:{port} "
+            "(POST /v1/rewards, POST /get_reward)",
+            err=True,
+        )
+
+    asyncio.run(serve_app(app, host, kw["port"], ready))
+    spent = core.spent()
+    cost = "" if spent.cost_usd is None else f", ${spent.cost_usd:.4f}"
+    click.echo(f"judge serve: stopped after {spent.calls} model calls{cost}", err=True)
