@@ -57,8 +57,13 @@ class InputError(JudgeError):
 
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where
-        self.message = message
+        self._message = message
         super().__init__(f"{where}: {message}" if where else message)
+
+    @property
+    def message(self) -> str:
+        """The problem without where it is, its options as keywords (`render` for flags)."""
+        return spelled(self._message)
 
 
 class ConfigError(JudgeError):

@@ -440,9 +440,9 @@ def test_a_calibration_adds_the_calibrated_probability(tmp_path: Path) -> None:
 
     (row,) = asyncio.run(go())[0].rows
     assert row["p_calibrated"] == pytest.approx(1 / (1 + 2.718281828 ** (-4 * row["margin"])))
-    with pytest.raises(CalibrationError, match="--mode compare"):
+    with pytest.raises(CalibrationError, match="mode= compare"):
         PairMaker(constitution(), calibration=pairwise_calibration("p_a"))
-    with pytest.raises(CalibrationError, match="--mode score"):
+    with pytest.raises(CalibrationError, match="mode= score"):
         PairMaker(
             constitution(), PairsOptions(mode="compare"), calibration=pairwise_calibration("margin")
         )

@@ -123,7 +123,7 @@ class ClassifierFilter:
 
     def __post_init__(self) -> None:
         if (self.min_prob is None) == (self.keep_top is None):
-            raise ConfigError("give exactly one of --min-prob P and --keep-top FRACTION")
+            raise ConfigError("give exactly one of {opt:min_prob} P and {opt:keep_top} FRACTION")
 
     def run(self, path: str, kept: RowWriter, rejected: RowWriter | None = None) -> FilterCounts:
         if self.min_prob is not None:

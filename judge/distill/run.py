@@ -64,7 +64,7 @@ def distill(
 ) -> model_dir.ModelDir:
     """Train, evaluate on the held-out rows, and write MODEL_DIR (see model_dir)."""
     if not 0 <= options.held_out < 1:
-        raise ConfigError(f"--held-out is a fraction in [0, 1), got {options.held_out}")
+        raise ConfigError(f"{{opt:held_out}} is a fraction in [0, 1), got {options.held_out}")
     with tempfile.TemporaryDirectory(prefix=".judge-distill-") as tmp:
         texts_path = os.path.join(tmp, "texts.txt")
         seen = _read(scored_path, options, texts_path)
@@ -93,7 +93,7 @@ def _read(path: str, options: DistillOptions, texts_path: str) -> _Pass:
             if name not in c.row:
                 raise InputError(
                     f"no {name!r} field: give the output of judge score or judge filter "
-                    "(or name the field with --score-field)",
+                    "(or name the field with {opt:score_field})",
                     where=describe(path, c.row_index),
                 )
             value = c.row[name]

@@ -102,7 +102,7 @@ def _row_candidates(
     if fields.responses not in row:
         raise _RowProblem(
             f"no {fields.response!r} or {fields.responses!r} field ({_row_keys(row)}); "
-            "map yours with --response-field/--responses-field/--prompt-field",
+            "map yours with {opt:response_field}/{opt:responses_field}/{opt:prompt_field}",
         )
     items = _responses_list(row[fields.responses], fields.responses, is_csv)
     if not items:
@@ -127,13 +127,13 @@ def _document(
         return None, _optional_text(row, fields.text), None, True
     if has_response or fields.response in row or fields.responses in row:
         raise _RowProblem(
-            f"no {fields.prompt!r} field ({_row_keys(row)}); map yours with --prompt-field, "
+            f"no {fields.prompt!r} field ({_row_keys(row)}); map yours with {{opt:prompt_field}}, "
             f"or give documents alone in a {fields.text!r} field",
         )
     raise _RowProblem(
         f"no {fields.prompt!r} and {fields.response!r} fields, nor {fields.text!r} "
-        f"({_row_keys(row)}); map yours with --prompt-field/--response-field, "
-        "or --text-field for documents",
+        f"({_row_keys(row)}); map yours with {{opt:prompt_field}}/{{opt:response_field}}, "
+        "or {opt:text_field} for documents",
     )
 
 

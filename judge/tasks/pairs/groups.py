@@ -84,7 +84,7 @@ def iter_groups(
         if cand.is_document or cand.prompt is None:
             raise InputError(
                 f"pairs needs a prompt and its responses; this row has only {fields.text!r} "
-                f"(map yours with --prompt-field and --responses-field)",
+                f"(map yours with {{opt:prompt_field}} and {{opt:responses_field}})",
                 where,
             )
         listed = cand.response_index is not None or fields.response not in cand.row

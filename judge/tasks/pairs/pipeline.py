@@ -118,8 +118,9 @@ class PairMaker:
         grouped = score_options is not None and score_options.group
         if grouped and (self.options.mode != "score" or panel is not None):
             raise ConfigError(
-                "grouped scoring (--group) is for --mode score with one judge: drop --group, "
-                "or use --mode score and one -m"
+                "grouped scoring ({opt:group}) is for {opt:mode} score with one judge: drop "
+                "{opt:group}, "
+                "or use {opt:mode} score and one -m"
             )
         if panel is not None:  # every member judges; the verdicts aggregate
             self.scorer = with_verifiers(
@@ -134,7 +135,7 @@ class PairMaker:
         confident judge; the rows say which judge decided and how sure it was."""
         if self.scorer.options.group:
             raise ConfigError(
-                "grouped scoring (--group) does not run with a cascade yet: drop one of them"
+                "grouped scoring ({opt:group}) does not run with a cascade yet: drop one of them"
             )
         self.cascade = run
         options = self.scorer.options
@@ -233,7 +234,7 @@ class PairMaker:
             if "score" not in cand.row:
                 raise InputError(
                     "no 'score' field, but the first row had one; give every row a score, or "
-                    "add --rescore to judge them all",
+                    "add {opt:rescore} to judge them all",
                     where,
                 )
             score = number_of(cand.row["score"])
@@ -243,7 +244,7 @@ class PairMaker:
             if not isinstance(score, float) or not 0 <= score <= 1:
                 raise InputError(
                     f"'score' must be a number in [0, 1] or null, got {cand.row['score']!r} "
-                    "(add --rescore to judge the responses instead)",
+                    "(add {opt:rescore} to judge the responses instead)",
                     where,
                 )
             ranked.append(Ranked(index, cand.response, score, per_principle_of(cand.row)))

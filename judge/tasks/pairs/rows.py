@@ -86,7 +86,8 @@ def pair_row(
     else:
         if not isinstance(prompt, str):
             raise InputError(
-                "the prompt is a list of messages: use --format conversational (the default) to "
+                "the prompt is a list of messages: use {opt:format} conversational (the "
+                "default) to "
                 "write TRL's conversational format"
             )
         row = {
