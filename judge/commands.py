@@ -64,6 +64,9 @@ def fields_of(kw: Mapping[str, Any], names: tuple[str, ...] = ("prompt", "respon
         response=kw.get("response_field", base.response),
         responses=kw.get("responses_field", base.responses),
         text=kw.get("text_field", base.text),
+        messages=kw.get("messages_field", base.messages),
+        reference=kw.get("reference_field", base.reference),
+        turns=kw.get("turns", base.turns),
     )
 
 

@@ -54,7 +54,10 @@ class Fields(TypedDict, total=False):
     response_field: str
     responses_field: str
     text_field: str
-    fields: FieldMap  # all four at once
+    messages_field: str
+    reference_field: str
+    turns: Literal["last", "all"]
+    fields: FieldMap  # all of them at once
 
 
 class Judging(TypedDict, total=False):

@@ -44,6 +44,9 @@ class Candidate(BaseModel):
     `row` keeps every field of the input row so that outputs never drop data.
     `index` is the candidate's position in the input (after `responses` lists are expanded);
     `row_index` is the input row it came from (1-based line for JSON Lines).
+    A conversation's candidate has `context`, the messages before the judged turn (text only),
+    and, when it is one of the row's own assistant turns, `turn`, its position in `messages`;
+    its `prompt` is the context's transcript (judge.io.conversations).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -56,6 +59,9 @@ class Candidate(BaseModel):
     is_document: bool = False
     row: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None  # a problem with the input itself (empty response, ...)
+    context: list[dict[str, str]] | None = None
+    turn: int | None = None
+    reference: str | None = None  # a reference answer, shown to the judge in its own section
 
 
 class GroupPlace(BaseModel):

@@ -195,7 +195,7 @@ def test_empty_statement() -> None:
 
 def test_unknown_attribute_names_the_known_ones() -> None:
     assert only(doc("## a\ntitle: A\ncolour: red\n\nText.")) == (
-        "5: unknown attribute `colour`; known attributes: title, weight, scale, verify"
+        "5: unknown attribute `colour`; known attributes: title, weight, scale, verify, requires"
     )
 
 
@@ -526,6 +526,9 @@ def test_shipped_constitutions_have_their_intended_shape() -> None:
     for name in ("helpful-honest-harmless", "code-answers"):
         c = by_name[name]
         assert c.critique_principles() == c.principles, name
+    graded = by_name["reference-graded"]
+    assert [p.requires for p in graded.principles] == [["reference"], [], []]
+    assert graded.scale == Scale(low=1, high=10)  # MT-bench's
 
 
 # -- slips that used to merge silently into the text above -----------------------------------------

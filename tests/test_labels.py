@@ -13,11 +13,9 @@ from judge.calibration.labels import (
     dpo_swapped,
     get_field,
     load_labels,
-    majority,
-    number_majority,
-    pair_majority,
     parse_label_map,
 )
+from judge.calibration.votes import majority, number_majority, pair_majority
 from judge.errors import InputError
 
 

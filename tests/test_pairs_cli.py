@@ -148,7 +148,10 @@ def test_conversational_chat_prompts(
     assert row["prompt"] == chat
     assert row["chosen"] == [{"role": "assistant", "content": "a q=5"}]
     plain = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--format", "standard")
-    assert plain.exit_code == 2 and "use --format conversational" in plain.stderr
+    assert plain.exit_code == 0, plain.output
+    (row,) = out_rows(plain.stdout)  # the conversation's transcript, then the assistant's label
+    assert row["prompt"] == "System: Be kind.\n\nUser: Hi\n\nAssistant:\n\n"
+    assert row["chosen"] == "a q=5"
 
 
 def test_dry_run_counts_calls_and_makes_none(

@@ -64,7 +64,9 @@ def test_conversational_form_and_columns(server: FakeOpenAIServer) -> None:
         )
     assert got == [reward_judge.known_reward(c) for c in COMPLETIONS]
     user = server.bodies[0]["messages"][-1]["content"]
-    assert "[system]\nBe brief." in user and "[user]\nSay" in user
+    # the conversation turn by turn, its roles in the tags (judge.judging.sections)
+    assert "<context_system>\nBe brief.\n</context_system>" in user
+    assert "<context_user>\nSay" in user and "<reference>\nx\n</reference>" in user
     assert reward.last[0].verdict is not None
     assert ("judge/unjudged", 0.0) in logged and ("judge/calls", 8.0) in logged
 
@@ -176,3 +178,25 @@ def test_pairwise_compares_under_the_judged_principles_only(server: FakeOpenAISe
         reward(prompts=["p", "p"], completions=["1", "22"], reference=["1", "1"])
     system = server.bodies[0]["messages"][0]["content"]
     assert "## quality" in system and "exact" not in system
+
+
+def test_a_reward_never_closed_exits_cleanly(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "from judge.constitution import parse\n"
+        "from judge.rewards import constitution_reward\n"
+        "from tests import reward_judge\n"
+        "import sys\n"
+        "r = constitution_reward(parse(reward_judge.CONSTITUTION), model='openai/m',"
+        " base_url=sys.argv[1], cache=sys.argv[2])\n"
+        "print(r(prompts=['p'], completions=['abc']))\n"
+    )
+    cache = tmp_path / "cache.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-c", script, server.base_url, str(cache)],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "[0.75]", done.stderr
+    assert "Traceback" not in done.stderr

@@ -25,13 +25,13 @@ import contextlib
 import hashlib
 import json
 import math
-import statistics
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from judge.calibration.votes import number_majority, pair_majority
 from judge.errors import InputError
+from judge.io import conversations as convo
 from judge.io import describe, read_rows
 
 Kind = Literal["pairwise", "absolute"]
@@ -81,6 +81,8 @@ class PairItem:
     annotators: list[str] | None = None
     swapped: bool = False  # DPO rows: True when `chosen` is shown as b
     row: dict[str, Any] = field(default_factory=dict)
+    context: list[dict[str, str]] | None = None  # a prompt given as messages
+    reference: str | None = None
 
 
 @dataclass
@@ -93,6 +95,8 @@ class AbsoluteItem:
     annotators: list[float] | None = None
     is_document: bool = False
     row: dict[str, Any] = field(default_factory=dict)
+    context: list[dict[str, str]] | None = None  # a prompt given as messages
+    reference: str | None = None
 
 
 LabelItem = PairItem | AbsoluteItem
@@ -150,24 +154,6 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
     return out
 
 
-def majority(values: Sequence[Any]) -> Any | None:
-    """The single most common value, or None when two or more share the top count."""
-    counts = Counter(values).most_common()
-    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
-        return None
-    return counts[0][0]
-
-
-def pair_majority(votes: Sequence[str]) -> str:
-    winner = majority(votes)
-    return "tie" if winner is None else str(winner)
-
-
-def number_majority(values: Sequence[float]) -> float:
-    winner = majority(values)
-    return float(statistics.median_low(values)) if winner is None else float(winner)
-
-
 def dpo_swapped(seed: int, prompt: str | None, chosen: str, rejected: str) -> bool:
     """Whether `chosen` is shown second: a coin flip fixed by the seed and the texts."""
     blob = json.dumps([seed, prompt, chosen, rejected], ensure_ascii=False).encode("utf-8")
@@ -187,9 +173,24 @@ def _text(row: dict[str, Any], name: str, where: str, *, optional: bool = False)
         raise InputError(
             f"no {name!r} field ({_keys(row)}); map yours with the field options", where
         )
-    if not isinstance(value, str):
-        raise InputError(f"{name!r} is a {type(value).__name__}, expected text", where)
-    return value
+    try:  # a response may be an assistant message (TRL's conversational chosen/rejected)
+        return value if isinstance(value, str) else convo.answer_value(value, name)
+    except convo.ConversationError:
+        raise InputError(f"{name!r} is a {type(value).__name__}, expected text", where) from None
+
+
+def _prompt(row: dict[str, Any], name: str, where: str) -> tuple[str | None, Any, str | None]:
+    """(the prompt's text, its messages or None, the reference): the prompt field, or
+    `messages` ending with the user's turn (judge.io.conversations)."""
+    value = get_field(row, name)
+    if value in (_MISSING, None) and isinstance(row.get("messages"), list):
+        name, value = "messages", row["messages"]
+    ref = row.get("reference") if isinstance(row.get("reference"), str) else None
+    try:
+        text, context = convo.prompt_value(value, name) if isinstance(value, list) else (None, None)
+    except convo.ConversationError as e:
+        raise InputError(str(e), where) from None
+    return text or _text(row, name, where, optional=True), context, ref or None
 
 
 def _as_list(value: Any) -> list[Any] | None:
@@ -399,14 +400,17 @@ def _pair(
     reader: _Reader, row: dict[str, Any], index: int, where: str, shape: str, used: dict[str, str]
 ) -> PairItem:
     f = reader.fields
-    prompt = _text(row, f.prompt, where, optional=True)
+    prompt, context, reference = _prompt(row, f.prompt, where)
+    more = {"context": context, "reference": reference}
     if shape == "dpo":
         chosen = _text(row, f.chosen, where) or ""
         rejected = _text(row, f.rejected, where) or ""
         swapped = dpo_swapped(reader.seed, prompt, chosen, rejected)
         used.update(prompt=f.prompt, chosen=f.chosen, rejected=f.rejected)
         a, b = (rejected, chosen) if swapped else (chosen, rejected)
-        return PairItem(index, where, prompt, a, b, "b" if swapped else "a", None, swapped, row)
+        return PairItem(
+            index, where, prompt, a, b, "b" if swapped else "a", None, swapped, row, **more
+        )
     a = _text(row, f.response_a, where) or ""
     b = _text(row, f.response_b, where) or ""
     used.update(prompt=f.prompt, response_a=f.response_a, response_b=f.response_b)
@@ -419,14 +423,14 @@ def _pair(
         preference = pair_majority(votes)
     else:
         preference = reader.preference(main, str(reader.label), where)
-    return PairItem(index, where, prompt, a, b, preference, votes, False, row)
+    return PairItem(index, where, prompt, a, b, preference, votes, False, row, **more)
 
 
 def _absolute(
     reader: _Reader, row: dict[str, Any], index: int, where: str, used: dict[str, str]
 ) -> AbsoluteItem:
     f = reader.fields
-    prompt = _text(row, f.prompt, where, optional=True)
+    prompt, context, reference = _prompt(row, f.prompt, where)
     name = f.response if has_field(row, f.response) else f.text
     response = _text(row, name, where) or ""
     used.update(prompt=f.prompt, response=name)
@@ -438,4 +442,6 @@ def _absolute(
         label = number_majority(votes)
     else:
         label = reader.number(main, str(reader.label), where)
-    return AbsoluteItem(index, where, prompt, response, label, votes, prompt is None, row)
+    return AbsoluteItem(
+        index, where, prompt, response, label, votes, prompt is None, row, context, reference
+    )

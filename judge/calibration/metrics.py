@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from judge.calibration.fitted import TIE_TOLERANCE
-from judge.calibration.labels import majority
+from judge.calibration.votes import majority
 
 PREFERENCE_CODE = {"a": 1.0, "tie": 0.0, "b": -1.0}  # ordinal: a over tie over b
 DEFAULT_RESAMPLES = 1000

@@ -12,6 +12,7 @@ from judge.engine.batcher import FALLBACKS
 from judge.engine.settings import DEFAULT_MODEL
 from judge.errors import as_flag, spelled
 from judge.io import open_writer
+from judge.io.conversations import TURNS
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 
@@ -180,6 +181,28 @@ field_options = stack(
         default="text",
         show_default=True,
         help="Input field of a document judged without a prompt.",
+    ),
+    click.option(
+        "--messages-field",
+        default="messages",
+        show_default=True,
+        help="Input field of a conversation (chat messages): its last assistant turn is judged "
+        "in the context of the turns before it.",
+    ),
+    click.option(
+        "--turns",
+        type=click.Choice(list(TURNS)),
+        default="last",
+        show_default=True,
+        help="Of a conversation, judge the last assistant turn, or all of them (one row each, "
+        "with `turn`).",
+    ),
+    click.option(
+        "--reference-field",
+        default="reference",
+        show_default=True,
+        help="Input field of a reference answer (for a conversation, a list with one per "
+        "assistant turn may be given), shown to the judge in its own section.",
     ),
 )
 

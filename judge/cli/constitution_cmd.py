@@ -86,6 +86,8 @@ def _indent(text: str, prefix: str = "    ") -> str:
 def _principle(p: Principle, default_scale: str) -> str:
     own = "own scale" if str(p.scale) != default_scale else "scale"
     facts = [f"weight {p.weight:g}", f"{own} {p.scale}"]
+    if p.requires:
+        facts.append(f"requires {', '.join(p.requires)}")
     if p.verify is not None:
         facts.append(f"checked by code: verify {p.verify.spec()}")
     if p.critique and p.revision:

@@ -61,11 +61,16 @@ def one_judge(kw: Mapping[str, Any]) -> None:
 
 
 def fields_of(kw: Mapping[str, Any]) -> FieldMap:
+    """The input fields (field_options), and which turns of a conversation are judged."""
+    base = FieldMap()
     return FieldMap(
         prompt=kw["prompt_field"],
         response=kw["response_field"],
         responses=kw["responses_field"],
         text=kw["text_field"],
+        messages=kw.get("messages_field", base.messages),
+        reference=kw.get("reference_field", base.reference),
+        turns=kw.get("turns", base.turns),
     )
 
 

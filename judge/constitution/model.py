@@ -54,6 +54,12 @@ class Principle(BaseModel):
     revision: str | None = None  # revision request
     line: int = 0  # line of the `## id` heading
     verify: Verifier | None = None  # a verifier principle: checked, not judged by a model
+    # `requires: reference`: applied only to rows that have a reference answer
+    requires: list[str] = Field(default_factory=list)
+
+    def applies(self, has_reference: bool) -> bool:
+        """Whether the principle judges a row (one with a reference, or not)."""
+        return has_reference or "reference" not in self.requires
 
 
 class Constitution(BaseModel):
@@ -81,8 +87,16 @@ class Constitution(BaseModel):
         """The principles that can drive a critique-and-revision step (they have both requests)."""
         return [p for p in self.principles if p.critique and p.revision]
 
+    def applicable(self, has_reference: bool) -> list[Principle]:
+        """The principles that judge a row with (or without) a reference answer."""
+        return [p for p in self.principles if p.applies(has_reference)]
+
+    def needs_reference(self) -> list[Principle]:
+        return [p for p in self.principles if "reference" in p.requires]
+
     def overall(self, scores: dict[str, float | None]) -> float | None:
-        """Weighted mean of the principles' normalized scores; None if any is missing."""
+        """Weighted mean of the normalized scores of the principles in `scores` (a principle that
+        did not apply to the row is not there); None if any of them is None."""
         total = 0.0
         weights = 0.0
         for p in self.principles:

@@ -12,9 +12,16 @@ import re
 
 from judge.constitution.lines import Line
 from judge.constitution.model import Constitution, Principle, Scale, Verifier
-from judge.constitution.problems import ATTRIBUTE_KEYS, HEADER_KEYS, SECTIONS, Report
+from judge.constitution.problems import (
+    ATTRIBUTE_KEYS,
+    HEADER_KEYS,
+    REQUIREMENTS,
+    SECTIONS,
+    Report,
+)
 from judge.constitution.verify_spec import parse_verify, read_schema, schema_text
 
+UNSAID = "requires a reference but its statement does not say how to use the reference answer"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # `key: value`; `(?!//)` keeps a URL such as `https://...` from looking like a key.
 _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(?!//)\s*(.*)\Z")
@@ -263,6 +270,7 @@ class Parser:
         title, weight, scale = None, 1.0, default
         verify: Verifier | None = None
         verify_line = 0
+        requires: list[str] = []
         for no, key, value in self._key_values(ATTRIBUTE_KEYS, "attribute"):
             if key == "title":
                 title = value
@@ -272,6 +280,8 @@ class Parser:
                 if problem:
                     report.error(no, problem)
                     ok = False
+            elif key == "requires":
+                requires = self._requires(no, value)
             elif key == "weight":
                 w = _parse_weight(value)
                 if w is None:
@@ -323,6 +333,8 @@ class Parser:
             else:
                 report.error(ln.no, f"`### {kind[1]}` is empty; write the request or remove it")
 
+        if "reference" in requires and "reference" not in statement.lower():
+            report.warn(heading.no, f"principle `{pid}` {UNSAID}")
         critique, revision = sections.get("critique"), sections.get("revision")
         if ok and ("critique" in section_lines) != ("revision" in section_lines):
             has, lacks = ("Critique", "Revision")
@@ -353,7 +365,18 @@ class Parser:
             revision=revision,
             line=heading.no,
             verify=verify,
+            requires=requires,
         )
+
+    def _requires(self, no: int, value: str) -> list[str]:
+        """`requires: reference`: what a row must have for the principle to judge it."""
+        out: list[str] = []
+        for need in (v.strip() for v in value.split(",")):
+            if need not in REQUIREMENTS:
+                self.report.error(no, f"unknown requirement `{need}`: write `requires: reference`")
+            elif need not in out:
+                out.append(need)
+        return out
 
     def _schema(
         self, heading: Line, body: list[Line], verify: Verifier | None, verify_line: int

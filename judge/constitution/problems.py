@@ -9,7 +9,8 @@ from judge.errors import InputError
 
 FORMAT_DOC = 'the README, section "Constitution format"'
 HEADER_KEYS = ("name", "description", "version", "scale")
-ATTRIBUTE_KEYS = ("title", "weight", "scale", "verify")
+ATTRIBUTE_KEYS = ("title", "weight", "scale", "verify", "requires")
+REQUIREMENTS = ("reference",)  # what a principle may require of a row (`requires:`)
 SECTIONS = ("rubric", "critique", "revision", "schema")
 
 

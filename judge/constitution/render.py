@@ -33,6 +33,8 @@ def render(c: Constitution) -> str:
             out.append(f"weight: {_number(p.weight)}")
         if p.scale != c.scale:
             out.append(f"scale: {p.scale}")
+        if p.requires:
+            out.append(f"requires: {', '.join(p.requires)}")
         if p.verify is not None:
             out.append(f"verify: {p.verify.spec()}")
         out += ["", p.statement, ""]

@@ -36,6 +36,9 @@ def _fields(kw: Mapping[str, Any]) -> FieldMap:
         response=kw.get("response_field", base.response),
         responses=kw.get("responses_field", base.responses),
         text=kw.get("text_field", base.text),
+        messages=kw.get("messages_field", base.messages),
+        reference=kw.get("reference_field", base.reference),
+        turns=kw.get("turns", base.turns),
     )
 
 

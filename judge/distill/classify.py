@@ -33,7 +33,7 @@ from judge.distill.predict import keep_probabilities
 from judge.distill.text import candidate_text, model_input
 from judge.distill.train import fasttext_module
 from judge.errors import ConfigError
-from judge.io import FieldMap, RowWriter, iter_candidates
+from judge.io import FieldMap, RowWriter, input_row, iter_candidates
 from judge.records import Candidate
 from judge.tasks.filter import FilterCounts, top_mask
 from judge.tasks.filter import _route as route
@@ -66,13 +66,9 @@ def _predict(model_path: str, texts: list[str]) -> list[float]:
 
 def output_row(candidate: Candidate, fields: FieldMap) -> dict[str, Any]:
     """The candidate's row; a `responses` list becomes this row's response and its position."""
-    if candidate.response_index is None:
+    if candidate.response_index is None and candidate.turn is None:
         return candidate.row
-    row = dict(candidate.row)
-    row.pop(fields.responses, None)
-    row[fields.response] = candidate.response
-    row["response_index"] = candidate.response_index
-    return row
+    return input_row(candidate, fields)
 
 
 def batches(

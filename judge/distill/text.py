@@ -17,7 +17,8 @@ PROMPT_SEPARATOR = "\n\n"  # prompt + response candidates: prompt, a blank line,
 
 
 def candidate_text(candidate: Candidate) -> str:
-    """A document's text, or the prompt and the response joined by a blank line."""
+    """A document's text, or the prompt and the response joined by a blank line (a
+    conversation's prompt is the transcript of the turns before the judged one)."""
     if candidate.is_document or candidate.prompt is None:
         return candidate.response
     return candidate.prompt + PROMPT_SEPARATOR + candidate.response

@@ -19,14 +19,14 @@ a crash never leaves a half-written output (and the input may safely be the outp
 
 Modules: readers (choose the format, FILE:LINE places), text_input (JSON Lines, stdin, CSV),
 json_input (JSON arrays), columnar_input (Parquet, dataset folders), candidates (rows ->
-Candidate), writers (outputs), tempfiles (the hidden temp names), values (values as JSON),
-arrow (spool -> Arrow for columnar outputs).
+Candidate), conversations (chat messages, references), writers (outputs), tempfiles (the hidden
+temp names), values (values as JSON), arrow (spool -> Arrow for columnar outputs).
 """
 
 from __future__ import annotations
 
 from judge.io.arrow import _BATCH_ROWS as _BATCH_ROWS
-from judge.io.candidates import FieldMap, iter_candidates
+from judge.io.candidates import FieldMap, input_row, iter_candidates
 from judge.io.readers import count_rows, describe, read_rows
 from judge.io.tempfiles import atomic_path, write_text_atomic
 from judge.io.text_input import STDIN_NAME
@@ -39,6 +39,7 @@ __all__ = [
     "atomic_path",
     "count_rows",
     "describe",
+    "input_row",
     "is_folder_output",
     "iter_candidates",
     "open_writer",

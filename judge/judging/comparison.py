@@ -21,11 +21,11 @@ from judge.backends.base import Message, Request, Response
 from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Outcome, Runner
 from judge.errors import ParseError
-from judge.judging import prompts
+from judge.judging import prompts, sections
 from judge.judging.confidence import comparison_confidence
 from judge.judging.parsing import json_object, text_field
-from judge.judging.scoring import DEFAULT_MAX_CHARS
-from judge.records import Comparison, Usage
+from judge.judging.scoring import DEFAULT_MAX_CHARS, NO_REFERENCE
+from judge.records import Candidate, Comparison, Usage
 
 RATIONALE_TOKENS = 200  # three sentences and the JSON around them
 LABELS = ("A", "B", "tie")
@@ -69,22 +69,38 @@ def principle_text(p: Principle) -> str:
     return f"## {p.id}{title}\n{p.statement.strip()}"
 
 
+# What two responses answer: a prompt's text, or a candidate whose request (a conversation) and
+# reference the judge is shown (judge.judging.sections), or nothing (two documents).
+Asked = str | Candidate | None
+
+
 def build_request(
     constitution: Constitution,
     principles: list[Principle],
-    prompt: str | None,
+    prompt: Asked,
     first: str,
     second: str,
     options: CompareOptions,
 ) -> Request:
-    """The question for one ordering: `first` is shown as A, `second` as B."""
+    """The question for one ordering: `first` is shown as A, `second` as B; the request and the
+    reference (once, before both) come first."""
     parts = []
-    if prompt is not None:
+    if isinstance(prompt, Candidate):
+        parts.append(sections.request(prompt, options.max_chars)[0])
+        reference = sections.reference(prompt, options.max_chars)
+        parts += [reference] if reference is not None else []
+    elif prompt is not None:
         parts.append(prompts.tagged("candidate_prompt", _cut(prompt, options.max_chars)))
     parts.append(prompts.tagged("response_a", _cut(first, options.max_chars)))
     parts.append(prompts.tagged("response_b", _cut(second, options.max_chars)))
     tags = "<response_a> (the first response) and <response_b> (the second response)"
-    if prompt is not None:
+    plain = not isinstance(prompt, Candidate) or (
+        sections.request_layout(prompt) == sections.PROMPT and not prompt.reference
+    )
+    if isinstance(prompt, Candidate) and not plain:
+        layout = sections.request_layout(prompt)
+        tags = sections.tags_text(layout, prompt.reference is not None, tags)
+    elif prompt is not None:
         tags = "<candidate_prompt> (the request), " + tags
     sampled = len(principles) < len(constitution.principles)
     ids = ", ".join(p.id for p in principles)
@@ -197,10 +213,12 @@ class Comparer:
         self.constitution = constitution
         self.options = options or CompareOptions()
 
-    def principles_for(self, key: str) -> list[Principle]:
-        """All principles, or one drawn by weight, seeded by the options' seed and `key`."""
-        ps = self.constitution.principles
-        if self.options.principles == "all":
+    def principles_for(self, key: str, prompt: Asked = None) -> list[Principle]:
+        """All principles, or one drawn by weight, seeded by the options' seed and `key`; those
+        that `requires: reference` only when the responses answer a candidate with one."""
+        has_reference = isinstance(prompt, Candidate) and bool(prompt.reference)
+        ps = self.constitution.applicable(has_reference)
+        if self.options.principles == "all" or not ps:
             return list(ps)
         rng = random.Random(f"{self.options.seed}:{key}")
         return rng.choices(ps, weights=[p.weight for p in ps], k=1)
@@ -212,15 +230,17 @@ class Comparer:
         soft = None if mass is None else mass["A"] + 0.5 * mass["tie"]
         return OrderVerdict(label, hard if soft is None else soft, rationale, mass)
 
-    def requests(self, prompt: str | None, a: str, b: str, key: str = "") -> list[Request]:
-        ps = self.principles_for(key)
+    def requests(self, prompt: Asked, a: str, b: str, key: str = "") -> list[Request]:
+        ps = self.principles_for(key, prompt)
+        if not ps:
+            return []
         c, o = self.constitution, self.options
         return [build_request(c, ps, prompt, a, b, o), build_request(c, ps, prompt, b, a, o)]
 
     async def compare(
         self,
         runner: Runner,
-        prompt: str | None,
+        prompt: Asked,
         a: str,
         b: str,
         *,
@@ -243,7 +263,7 @@ class Comparer:
     async def compare_once(
         self,
         runner: Runner,
-        prompt: str | None,
+        prompt: Asked,
         a: str,
         b: str,
         key: str,
@@ -251,7 +271,9 @@ class Comparer:
         index_b: int,
     ) -> Comparison:
         """One judge's verdict on a against b, both orders."""
-        principles = self.principles_for(key)
+        principles = self.principles_for(key, prompt)
+        if not principles:
+            return Comparison(a=index_a, b=index_b, p_a=None, winner=None, error=NO_REFERENCE)
         sampled = None if self.options.principles == "all" else principles[0].id
         outcomes = await asyncio.gather(
             *(runner.call(Job(r, self._parse)) for r in self.requests(prompt, a, b, key))

@@ -23,6 +23,7 @@ import json
 import random
 import re
 from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from typing import Any
 
 from judge.backends.base import Message, Request, Response
@@ -30,16 +31,16 @@ from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Runner
 from judge.engine.stats import UNPARSEABLE
 from judge.errors import ParseError
-from judge.judging import prompts
+from judge.judging import prompts, sections
 from judge.judging.parsing import json_object
 from judge.judging.scoring import (
     _DUTY,
     _TOKENS,
+    NO_REFERENCE,
     OVERALL,
     ScoreOptions,
     Scorer,
     answer_text,
-    cut_prompt,
     cut_response,
     expected_scores,
     kind_of,
@@ -78,31 +79,49 @@ def shuffled(members: list[Candidate], seed: int) -> list[int]:
     prompts' order is shuffled, then each prompt's responses."""
     blocks: dict[str | None, list[int]] = {}
     for i, m in enumerate(members):
-        blocks.setdefault(m.prompt, []).append(i)
+        blocks.setdefault(block_of(m), []).append(i)
     texts = [seed, *blocks, *(m.response for m in members)]
     digest = hashlib.sha256(json.dumps(texts).encode("utf-8", "surrogatepass")).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     order = list(blocks.values())
     rng.shuffle(order)  # one block: draws nothing, so a one-prompt group's order is as before
     for block in order:
-        rng.shuffle(block)
+        if members[block[0]].turn is None:  # a conversation's turns keep their order
+            rng.shuffle(block)
     return [i for block in order for i in block]
 
 
+def block_of(c: Candidate) -> str | None:
+    """What a candidate is shown under: its prompt, or (for the turns of a conversation, --turns
+    all) its conversation, which is shown once with every turn judged in its place."""
+    return c.prompt if c.turn is None else f"conversation at row {c.row_index}"
+
+
+def continues(before: Candidate, c: Candidate) -> bool:
+    """`c` is a later turn of the conversation whose turn `before` is (shown right before it)."""
+    return (
+        before.turn is not None
+        and c.turn is not None
+        and before.row_index == c.row_index
+        and before.turn < c.turn
+    )
+
+
 def runs(
-    candidates: Iterable[Candidate], size: int, *, mix: bool = False
+    candidates: Iterable[Candidate], size: int, *, mix: bool = False, by_reference: bool = False
 ) -> Iterator[tuple[list[Candidate], list[Candidate]]]:
     """(candidates in input order, the group among them): every candidate exactly once, the
     judgeable ones in groups of consecutive candidates of one prompt (`mix`: of any prompts,
-    each shown with its own), at most `size` each."""
+    each shown with its own), at most `size` each; `by_reference`: those with a reference apart
+    from those without (they are judged under different principles)."""
     pending: list[Candidate] = []
     members: list[Candidate] = []
-    key: tuple[str, str | None] | None = None
+    key: tuple[str, str | None, bool] | None = None
     for c in candidates:
         if c.note:
             pending.append(c)
             continue
-        here = (kind_of(c), None if mix else c.prompt)
+        here = (kind_of(c), None if mix else block_of(c), by_reference and bool(c.reference))
         if members and (here != key or len(members) == size):
             yield pending, members
             pending, members = [], []
@@ -210,10 +229,14 @@ class GroupScorer(Scorer):
     def __init__(self, constitution: Constitution, options: ScoreOptions) -> None:
         super().__init__(constitution, options)
         self._groups: dict[int, Group] = {}  # candidate index -> its group, until it is judged
-        self._group_fixed: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
+        self._group_fixed: dict[
+            tuple[str, int, str, bool, tuple[str, ...]], tuple[str, dict[str, Any]]
+        ] = {}
 
     def plan(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
-        for pending, members in runs(candidates, self.options.group, mix=self.options.mix_prompts):
+        split = bool(self.constitution.needs_reference())
+        o = self.options
+        for pending, members in runs(candidates, o.group, mix=o.mix_prompts, by_reference=split):
             if members:
                 group = Group(members, self.options.seed)
                 for m in members:
@@ -228,31 +251,27 @@ class GroupScorer(Scorer):
         """The group's call, for its first member only (--dry-run counts one call a group)."""
         group = self._take(candidate)
         first = group.members[0].index == candidate.index
-        return [self.request(group.shown())] if first else []
+        return [self.request(group.shown())] if first and self.groups(candidate) else []
 
     def request(self, shown: list[Candidate]) -> Request:
-        principles = self.constitution.principles
+        principles = self._principles(shown)
         kind = kind_of(shown[0])
         names = labels(kind, len(shown))
         ids = ", ".join(p.id for p in principles)
-        fixed = self._group_fixed.get((kind, len(shown)))
+        layout = group_layout(shown)
+        with_reference = kind == "response" and any(c.reference for c in shown)
+        key = (kind, len(shown), layout, with_reference, tuple(p.id for p in principles))
+        fixed = self._group_fixed.get(key)
         if fixed is None:
             fixed = (
-                self._system(principles, kind, ids),
+                self._system(principles, kind, ids, layout, with_reference),
                 group_schema(principles, names, self.options.rationale),
             )
-            self._group_fixed[(kind, len(shown))] = fixed
+            self._group_fixed[key] = fixed
         system, schema = fixed
-        parts = []
-        tag = f"candidate_{kind}"
-        for k, c in enumerate(shown, 1):
-            if kind == "response" and (k == 1 or c.prompt != shown[k - 2].prompt):
-                prompt = cut_prompt(c.prompt or "", self._max)[0]
-                parts.append(prompts.tagged("candidate_prompt", prompt))
-            parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
         user = prompts.render(
             "score_group_user",
-            material="\n\n".join(parts),
+            material="\n\n".join(self._material(shown, kind, layout)),
             count=str(len(shown)),
             kinds=f"{kind}s",
             labels=", ".join(names),
@@ -271,14 +290,53 @@ class GroupScorer(Scorer):
             else None,
         )
 
+    def _principles(self, shown: list[Candidate]) -> list[Principle]:
+        """The principles a group is judged under (runs() keeps rows with a reference apart
+        from rows without when a principle requires one)."""
+        return self.constitution.applicable(bool(shown[0].reference))
+
     @property
     def _max(self) -> int:
         return self.options.max_chars
 
-    def _system(self, principles: list[Principle], kind: str, ids: str) -> str:
+    def _material(self, shown: list[Candidate], kind: str, layout: str) -> list[str]:
+        """The sections of a group: each request (prompt or conversation) once, before its
+        candidates; a conversation's later turns after the earlier ones; a reference once,
+        before the candidates it is for."""
+        parts: list[str] = []
+        tag = f"candidate_{kind}"
+        before: Candidate | None = None
+        for k, c in enumerate(shown, 1):
+            if kind == "response":
+                if before is not None and continues(before, c):
+                    parts += sections.turns(c.context or [], self._max, (before.turn or 0) + 1)[0]
+                    new = True
+                elif before is None or block_of(c) != block_of(before):
+                    parts.append(sections.request(c, self._max, layout)[0])
+                    new = True
+                else:
+                    new = False
+                reference = sections.reference(c, self._max)
+                changed = new or before is None or c.reference != before.reference
+                if reference is not None and changed:
+                    parts.append(reference)
+            parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
+            before = c
+        return parts
+
+    def _system(
+        self, principles: list[Principle], kind: str, ids: str, layout: str, reference: bool
+    ) -> str:
         """The constitution-bearing system prompt: the same for every group of this kind."""
         if kind == "document":
             tags, kinds = '<candidate_document id="N">', "documents"
+        elif layout == sections.CONVERSATION or reference:
+            judged = (
+                '<candidate_response id="N"> (the responses to judge; each answers the request '
+                "that comes last before it, and a conversation's turns are judged each in the "
+                "context of the turns before it, never of those after it)"
+            )
+            tags, kinds = sections.tags_text(layout, reference, judged), "responses"
         elif self.options.mix_prompts:  # --mix-prompts: several requests, each before its answers
             tags = (
                 '<candidate_prompt> (a request) and <candidate_response id="N"> (the responses to '
@@ -307,6 +365,9 @@ class GroupScorer(Scorer):
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
             return Verdict(score=None, error=f"not judged: {candidate.note}")
+        if not self.groups(candidate):
+            self._take(candidate)
+            return Verdict(score=None, error=NO_REFERENCE)
         group = self._take(candidate)
         if group.call is None:
             group.call = asyncio.ensure_future(self._judge(runner, group))
@@ -314,8 +375,8 @@ class GroupScorer(Scorer):
         return verdicts[next(i for i, m in enumerate(group.members) if m.index == candidate.index)]
 
     async def _judge(self, runner: Runner, group: Group) -> list[Verdict]:
-        principles = self.constitution.principles
         shown = group.shown()
+        principles = self._principles(shown)
         names = labels(kind_of(shown[0]), len(shown))
 
         def parse(response: Response) -> Parsed:
@@ -358,6 +419,16 @@ class GroupScorer(Scorer):
                 **common,
             )
         return verdicts
+
+
+def group_layout(shown: list[Candidate]) -> str:
+    """A group shows conversations turn by turn if any member's request is one, or if it holds
+    several turns of one conversation."""
+    if any(sections.request_layout(c) == sections.CONVERSATION for c in shown):
+        return sections.CONVERSATION
+    if any(continues(a, b) for a, b in pairwise(shown)):
+        return sections.CONVERSATION
+    return sections.PROMPT
 
 
 def make_scorer(constitution: Constitution, options: ScoreOptions | None = None) -> Scorer:

@@ -24,8 +24,8 @@ from judge.engine.plan import Plan
 from judge.engine.prices import CHARS_PER_TOKEN, estimate_tokens
 from judge.engine.runner import Job, Runner
 from judge.errors import ConfigError, ParseError
-from judge.io import FieldMap
-from judge.judging import prompts
+from judge.io import FieldMap, input_row
+from judge.judging import prompts, sections
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions, Scorer, material
 from judge.judging.verifiers import with_verifiers
 from judge.records import Candidate, Usage, Verdict
@@ -35,6 +35,10 @@ from judge.tasks.pairs.selection import Ranked, select
 DEFAULT_MIN_MARGIN = 0.05  # on the [0, 1] overall score: one rubric step of one principle in ~5
 CRITIQUE_TOKENS = 300
 MAX_REVISION_TOKENS = 4096
+_PLAIN_TAGS = (
+    "<candidate_prompt> (the request a person made) and <candidate_response> (the response to "
+    "improve)"
+)
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,17 @@ class Reviser:
             return None
         c = self.constitution
         statement = f"## {p.id}" + (f" ({p.title})" if p.title else "") + "\n" + p.statement
+        layout = sections.request_layout(cand)
         system = prompts.render(
-            "critique_system", preamble=c.preamble.strip(), name=c.name, principle=statement
+            "critique_system",
+            preamble=c.preamble.strip(),
+            name=c.name,
+            principle=statement,
+            tags=sections.tags_text(
+                layout, cand.reference is not None, "<candidate_response> (the response to improve)"
+            )
+            if layout == sections.CONVERSATION or cand.reference
+            else _PLAIN_TAGS,
         )
         user = prompts.render("critique_user", material=data, request=p.critique or "")
         return Message("system", system, cache=True), Message("user", user)
@@ -208,7 +221,12 @@ class Reviser:
         tokens = self.options.revision_tokens or min(
             MAX_REVISION_TOKENS, max(256, 2 * estimate_tokens(text))
         )
-        follow = prompts.render("revise_user", request=p.revision or "")
+        reply_to = (
+            "the conversation between the <context_...> tags, as the assistant's next turn"
+            if sections.request_layout(cand) == sections.CONVERSATION
+            else "the request between the <candidate_prompt> tags"
+        )
+        follow = prompts.render("revise_user", request=p.revision or "", reply_to=reply_to)
         return Request(
             messages=(*start, Message("assistant", critique), Message("user", follow)),
             max_tokens=tokens,
@@ -298,11 +316,7 @@ class Reviser:
 
     def row(self, out: Revised, judge_model: str, model: str, fields: FieldMap) -> dict[str, Any]:
         cand = out.candidate
-        row = dict(cand.row)
-        if cand.response_index is not None:
-            row.pop(fields.responses, None)
-            row[fields.response] = cand.response
-            row["response_index"] = cand.response_index
+        row = input_row(cand, fields)
         o, r = out.original, out.revision
         tried = [*out.rounds, *([out.unrevised] if out.unrevised else [])]
         row["revisions"] = [x.record for x in tried]
@@ -344,7 +358,7 @@ class Reviser:
         c = self.constitution
         provenance = Provenance(judge_model, c.name, c.sha256, mode="score")
         return pair_row(
-            cand.prompt,
+            cand.context or cand.prompt,
             *pair,
             provenance,
             conversational=conversational,

@@ -19,7 +19,7 @@ from judge.backends.base import Message, Request, Response
 from judge.constitution import Constitution, Principle
 from judge.engine.runner import Job, Runner
 from judge.errors import ParseError
-from judge.judging import prompts
+from judge.judging import prompts, sections
 from judge.judging.confidence import least, score_confidence
 from judge.judging.parsing import json_object, text_field
 from judge.records import Candidate, Usage, Verdict
@@ -144,14 +144,18 @@ def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> 
 
 
 def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
-    """The delimited text the judge sees, the kind of item, and whether it was cut."""
+    """The delimited text the judge sees, the kind of item, and whether it was cut: the request
+    (a prompt or a conversation) and the reference first, the judged text last (sections)."""
     text, truncated = cut_response(candidate.response, max_chars)
     if kind_of(candidate) == "document":
         return prompts.tagged("candidate_document", text), "document", truncated
-    prompt, prompt_cut = cut_prompt(candidate.prompt or "", max_chars)
-    body = prompts.tagged("candidate_prompt", prompt) + "\n\n"
-    body += prompts.tagged("candidate_response", text)
-    return body, "response", truncated or prompt_cut
+    request, prompt_cut = sections.request(candidate, max_chars)
+    parts = [request]
+    reference = sections.reference(candidate, max_chars)
+    if reference is not None:
+        parts.append(reference)
+    parts.append(prompts.tagged("candidate_response", text))
+    return "\n\n".join(parts), "response", truncated or prompt_cut
 
 
 def kind_of(candidate: Candidate) -> str:
@@ -165,15 +169,12 @@ def cut_response(text: str, max_chars: int) -> tuple[str, bool]:
     return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]", True
 
 
-def cut_prompt(prompt: str, max_chars: int) -> tuple[str, bool]:
-    if len(prompt) <= max_chars:
-        return prompt, False
-    return prompt[:max_chars] + "\n[... cut]", True
+NO_REFERENCE = "not judged: every principle requires a reference, and the row has none"
 
-
-# A Scorer's system prompts and schemas, by (principle ids, kind of item): the same for every
-# candidate, and rendering them was a tenth of a verdict's CPU.
-_Fixed = dict[tuple[tuple[str, ...], str], tuple[str, dict[str, Any]]]
+# A Scorer's system prompts and schemas, by (principle ids, kind of item, how the request is
+# shown, with a reference): the same for most candidates, and rendering them was a tenth of a
+# verdict's CPU.
+_Fixed = dict[tuple[tuple[str, ...], str, str, bool], tuple[str, dict[str, Any]]]
 
 
 def build_request(
@@ -185,11 +186,15 @@ def build_request(
 ) -> tuple[Request, bool]:
     data, kind, truncated = material(candidate, options.max_chars)
     ids = ", ".join(p.id for p in principles)
-    key = (tuple(p.id for p in principles), kind)
+    layout = sections.request_layout(candidate)
+    with_reference = candidate.reference is not None and kind != "document"
+    key = (tuple(p.id for p in principles), kind, layout, with_reference)
     fixed = memo.get(key) if memo is not None else None
     if fixed is None:
         fixed = (
-            system_prompt(constitution, principles, kind, ids, options.rationale),
+            system_prompt(
+                constitution, principles, kind, ids, options.rationale, layout, with_reference
+            ),
             verdict_schema(principles, options.rationale),
         )
         if memo is not None:
@@ -216,11 +221,19 @@ def system_prompt(
     kind: str,
     ids: str,
     rationale: str = "full",
+    layout: str = sections.PROMPT,
+    with_reference: bool = False,
 ) -> str:
+    judged = (
+        "<candidate_response> (the response to judge)"
+        if layout == sections.PROMPT
+        else "<candidate_response> (the assistant's next turn: judge it in the context of the "
+        "conversation before it)"
+    )
     tags = (
         "<candidate_document>"
         if kind == "document"
-        else "<candidate_prompt> (the request) and <candidate_response> (the response to judge)"
+        else sections.tags_text(layout, with_reference, judged)
     )
     return prompts.render(
         "score_system",
@@ -375,20 +388,27 @@ class Scorer:
         """The candidates to judge, as given (GroupScorer forms its groups here)."""
         return candidates
 
-    def groups(self) -> list[list[Principle]]:
-        """The principles each call judges."""
+    def groups(self, candidate: Candidate | None = None) -> list[list[Principle]]:
+        """The principles each call judges: those that apply to the candidate (a principle that
+        `requires: reference` does not judge a row without one)."""
         ps = self.constitution.principles
+        if candidate is not None:
+            ps = self.constitution.applicable(bool(candidate.reference))
+        if not ps:
+            return []
         return [[p] for p in ps] if self.options.per_principle else [ps]
 
     def requests(self, candidate: Candidate) -> list[Request]:
         return [
             build_request(self.constitution, group, candidate, self.options, self._fixed)[0]
-            for group in self.groups()
+            for group in self.groups(candidate)
         ]
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
             return Verdict(score=None, error=f"not judged: {candidate.note}")
+        if not self.groups(candidate):
+            return Verdict(score=None, error=NO_REFERENCE)
         scores: dict[str, float | None] = {}
         rationales: dict[str, str] = {}
         expected: dict[str, float] = {}
@@ -396,7 +416,7 @@ class Scorer:
         errors: list[str] = []
         confidences: list[float | None] = []
         cached = True
-        for group in self.groups():
+        for group in self.groups(candidate):
             request, _ = build_request(
                 self.constitution, group, candidate, self.options, self._fixed
             )

@@ -34,7 +34,9 @@ class Check:
 
 
 def reference_of(candidate: Candidate) -> str | None:
-    value = getattr(candidate, "reference", None) or candidate.row.get(REFERENCE)
+    value = candidate.reference
+    if value is None and candidate.turn is None:  # a conversation's row holds a list, per turn
+        value = candidate.row.get(REFERENCE)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return value if isinstance(value, str) else json.dumps(value)

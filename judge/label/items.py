@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from judge.calibration.labels import dpo_swapped
 from judge.errors import InputError
+from judge.io import conversations as convo
 from judge.io import describe, iter_candidates, read_rows
 
 Kind = Literal["pairwise", "absolute"]
@@ -38,10 +39,14 @@ class Item:
     is_document: bool = False
     swapped: bool = False  # pairwise: response_a is shown on the right
     pair: bool = False
+    context: list[dict[str, str]] | None = None  # a conversation before the judged turn
+    reference: str | None = None
 
     def public(self) -> dict[str, Any]:
-        """What the page shows: a pair in display order (left, right), never which is which."""
+        """What the page shows: a pair in display order (left, right), never which is which;
+        a conversation turn by turn (`context`), and the reference answer."""
         out: dict[str, Any] = {"id": self.id, "prompt": self.prompt}
+        out.update(context=self.context, reference=self.reference)
         if self.pair:
             left, right = (
                 (self.response_b, self.response_a)
@@ -94,19 +99,34 @@ def _row_id(row: dict[str, Any]) -> str | None:
 
 def _text(row: dict[str, Any], name: str, where: str) -> str:
     value = row.get(name)
+    if value is not None and not isinstance(value, str):  # an assistant message (TRL's form)
+        try:
+            return convo.answer_value(value, name)
+        except convo.ConversationError:
+            pass
     if not isinstance(value, str):
         kind = "missing" if value is None else f"a {type(value).__name__}"
         raise InputError(f"{name!r} is {kind}, expected text", where)
     return value
 
 
-def _prompt(row: dict[str, Any], where: str) -> str | None:
-    value = row.get("prompt")
+def _prompt(row: dict[str, Any], where: str) -> tuple[str | None, list[dict[str, str]] | None]:
+    """The prompt's text, and its messages when it is a conversation (`prompt` or `messages`
+    ending with the user's turn, as `judge pairs` reads and writes them)."""
+    name, value = "prompt", row.get("prompt")
+    if value in (None, "") and isinstance(row.get("messages"), list):
+        name, value = "messages", row["messages"]
     if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"'prompt' is a {type(value).__name__}, expected text", where)
-    return value
+        return None, None
+    try:
+        return convo.prompt_value(value, name)
+    except convo.ConversationError as e:
+        raise InputError(str(e), where) from None
+
+
+def _reference(row: dict[str, Any]) -> str | None:
+    value = row.get("reference")
+    return value if isinstance(value, str) and value else None
 
 
 def _responses(row: dict[str, Any], where: str) -> list[str] | None:
@@ -128,7 +148,7 @@ def _pairs(path: str, rows: list[tuple[int, Any]], seed: int) -> Iterator[Item]:
         where = describe(path, line)
         if not isinstance(row, dict):
             raise InputError("expected an object with named fields", where)
-        prompt = _prompt(row, where)
+        prompt, context = _prompt(row, where)
         rid = _row_id(row)
         found: list[tuple[str | None, str, str]]
         if row.get("response_a") is not None or row.get("response_b") is not None:
@@ -159,6 +179,8 @@ def _pairs(path: str, rows: list[tuple[int, Any]], seed: int) -> Iterator[Item]:
                 response_b=b,
                 swapped=dpo_swapped(seed, prompt, a, b),
                 pair=True,
+                context=context,
+                reference=_reference(row),
             )
 
 
@@ -175,4 +197,6 @@ def _absolutes(path: str, rows: list[tuple[int, Any]]) -> Iterator[Item]:
             prompt=cand.prompt,
             response=cand.response,
             is_document=cand.is_document,
+            context=cand.context,
+            reference=cand.reference,
         )

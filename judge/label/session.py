@@ -106,7 +106,7 @@ class Session:
                 raise InputError(f"a pairwise choice is left, right or tie, not {choice!r}")
             left, right = ("b", "a") if item.swapped else ("a", "b")
             preference = {"left": left, "right": right, "tie": "tie"}[choice]
-            row.update(prompt=item.prompt, response_a=item.response_a)
+            row.update(_asked(item), response_a=item.response_a)
             row.update(response_b=item.response_b, preference=preference)
         else:
             low, high = self.scale
@@ -115,7 +115,7 @@ class Session:
             if item.is_document:
                 row["text"] = item.response
             else:
-                row.update(prompt=item.prompt, response=item.response)
+                row.update(_asked(item), response=item.response)
             row["label"] = int(choice)
         row["annotator"] = self.annotator
         if self.kind == "pairwise":
@@ -234,3 +234,14 @@ def _value(row: dict[str, Any], kind: Kind) -> Any:
 
 def _read_other(path: str) -> list[dict[str, Any]]:
     return [row for _, row in read_rows(path) if isinstance(row, dict)]
+
+
+def _asked(item: Item) -> dict[str, Any]:
+    """A label row's request, as calibrate reads it: the prompt, or the conversation before
+    the judged turn (`messages`, ending with the user's turn), and the reference answer."""
+    out: dict[str, Any] = (
+        {"prompt": item.prompt} if item.context is None else {"messages": item.context}
+    )
+    if item.reference is not None:
+        out["reference"] = item.reference
+    return out

@@ -15,6 +15,7 @@ concurrently. `.as_async()` is the same reward as a coroutine function, for TRL'
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -66,6 +67,7 @@ class ConstitutionReward:
         self.__name__ = name  # TRL logs rewards/<name>/mean
         self._loop = _Loop()
         self.last: list[Reward] = []  # the last call's rewards with their verdicts
+        atexit.register(self.close)  # the cache and connections closed even if no one does
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], **columns: Any
@@ -101,6 +103,7 @@ class ConstitutionReward:
         if not self._loop.loop.is_closed():
             self._loop.run(self.core.verdicts.aclose())
             self._loop.close()
+            atexit.unregister(self.close)
 
     def __enter__(self) -> ConstitutionReward:
         return self

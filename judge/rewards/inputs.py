@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from judge.errors import InputError
+from judge.io.conversations import ROLES
 from judge.records import Candidate
 
 # What TRL passes beside the dataset's columns: never a column of a row.
@@ -49,6 +50,22 @@ def prompt_text(prompt: Any, where: str) -> str:
         f"{type(prompt).__name__}",
         where=where,
     )
+
+
+def context_of(prompt: Any) -> list[dict[str, str]] | None:
+    """A conversational prompt as the turns the judge reads one tagged section each (the roles
+    ours, judge.judging.sections); None for a string, or for roles the judge does not read
+    (their turns are then labelled in the prompt's text)."""
+    if not is_conversation(prompt) or any(m["role"] not in ROLES for m in prompt):
+        return None
+    return [{"role": m["role"], "content": content_text(m.get("content"))} for m in prompt]
+
+
+def reference_text(value: Any) -> str | None:
+    """The reference answer that reference-graded principles are shown (a number as text)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def completion_text(completion: Any, where: str) -> str:
@@ -105,6 +122,8 @@ def candidates(
                 response=text,
                 row=row,
                 note=None if text.strip() else "empty response",
+                context=context_of(prompt),
+                reference=reference_text(row.get(REFERENCE)),
             )
         )
     return out

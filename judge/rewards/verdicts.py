@@ -8,6 +8,7 @@ that every step and every request shares them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class Judging:
                 "give it with --prices FILE, or drop --max-cost"
             )
         self.scorer = self._scorer(self.score_options)
-        grouped = ScoreOptions(**{**vars(self.score_options), "group": self.group_size})
+        grouped = dataclasses.replace(self.score_options, group=self.group_size)
         self.grouped = self._scorer(grouped)
         # compare mode asks the model about the model-judged principles (verifiers are code)
         judged = self.constitution.model_copy(update={"principles": self.constitution.judged()})

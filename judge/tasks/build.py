@@ -56,6 +56,8 @@ class Source:
         if rows is None:
             return None
         first = next(self.candidates(fields), None)
+        if first is not None and first.turn is not None and fields.turns == "all":
+            return None
         return rows if first is None or first.response_index is None else None
 
 

@@ -77,8 +77,18 @@ def candidate(item: LabelItem, response: str, which: int = 0) -> Candidate:
         prompt=item.prompt,
         response=response,
         is_document=item.prompt is None,
+        context=item.context,
+        reference=item.reference,
         note=None if response.strip() else "empty response",
     )
+
+
+def asked(item: PairItem) -> str | Candidate | None:
+    """What a pair's comparison shows first: the prompt, or (a conversation, a reference) a
+    candidate whose sections the judge reads."""
+    if item.context is None and item.reference is None:
+        return item.prompt
+    return candidate(item, item.response_a)
 
 
 class LabelJudge:
@@ -126,7 +136,7 @@ class LabelJudge:
         """The model calls an item needs (for --dry-run)."""
         if isinstance(item, PairItem) and self.setup.mode == "compare":
             yield from self.comparer.requests(
-                item.prompt, item.response_a, item.response_b, str(item.index)
+                asked(item), item.response_a, item.response_b, str(item.index)
             )
             return
         # plan: with --group the two responses are one group, one call.
@@ -193,7 +203,7 @@ class LabelJudge:
 
     async def _compare(self, runner: Runner, item: PairItem) -> Judgment:
         c = await self.comparer.compare(
-            runner, item.prompt, item.response_a, item.response_b, key=str(item.index)
+            runner, asked(item), item.response_a, item.response_b, key=str(item.index)
         )
         return Judgment(
             item,

@@ -13,7 +13,7 @@ from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.errors import ConfigError
-from judge.io import FieldMap
+from judge.io import FieldMap, input_row
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.judging.verifiers import with_verifiers
@@ -48,13 +48,7 @@ def output_row(
     mode: str = "all-principles",
 ) -> dict[str, Any]:
     """The contract's row: every input field, then `score`, `scores`, `rationales`, `judge`."""
-    fields = fields or FieldMap()
-    row = dict(candidate.row)
-    if candidate.response_index is not None:
-        # One row per response: the list becomes this row's response and its position.
-        row.pop(fields.responses, None)
-        row[fields.response] = candidate.response
-        row["response_index"] = candidate.response_index
+    row = input_row(candidate, fields or FieldMap())
     row["score"] = verdict.score
     row["scores"] = verdict.scores
     row["rationales"] = verdict.rationales
@@ -98,6 +92,7 @@ class ScoreTask(JudgedBy, Defaults):
     noun = "candidates"
     verb = "scored"
     results: list[Scored] = field(default_factory=list)
+    no_reference: int = 0  # rows judged without the principles that require a reference
 
     def __post_init__(self) -> None:
         if self.options.group and (self.panel is not None or self.cascade is not None):
@@ -162,6 +157,8 @@ class ScoreTask(JudgedBy, Defaults):
         )
         if self.calibration is not None:
             row["calibrated_score"] = self.calibration.apply_score(verdict.score)
+        if not candidate.reference and not candidate.note and self.constitution.needs_reference():
+            self.no_reference += 1
         return Scored(candidate, verdict, row)
 
     def write(self, candidate: Candidate, verdict: Verdict, sinks: Sinks) -> None:
@@ -171,6 +168,19 @@ class ScoreTask(JudgedBy, Defaults):
         sinks[OUT].write(scored.row)
 
     def finish(self, sinks: Sinks) -> list[str]:
+        lines = reference_lines(self.constitution, self.no_reference)
         if self.cascade is not None:
-            return [self.cascade.summary()]
-        return [] if self.panel is None else panel_report.summary_lines(self.panel)
+            return [self.cascade.summary(), *lines]
+        return [*lines, *([] if self.panel is None else panel_report.summary_lines(self.panel))]
+
+
+def reference_lines(constitution: Constitution, skipped: int) -> list[str]:
+    """The summary's line on the principles that `requires: reference` skipped."""
+    needs = constitution.needs_reference()
+    if not needs or not skipped:
+        return []
+    ids = ", ".join(p.id for p in needs)
+    return [
+        f"judge: {plural(skipped, 'row')} without a reference: not judged under {ids} "
+        "(requires: reference)"
+    ]

@@ -17,7 +17,19 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 # The tags that delimit data in the judge's prompts: the one list of them. `tagged` accepts no
 # other, so a delimiter added later is added here, and candidate text can imitate none of them.
-TAGS = ("candidate_prompt", "candidate_response", "candidate_document", "response_a", "response_b")
+TAGS = (
+    "candidate_prompt",
+    "candidate_response",
+    "candidate_document",
+    "response_a",
+    "response_b",
+    # a conversation before the judged turn, a turn a tag (judge.judging.sections), and the
+    # reference answer
+    "context_system",
+    "context_user",
+    "context_assistant",
+    "reference",
+)
 
 # What a model may still read as a tag is defined on `reading(text)`: text with compatibility
 # forms folded (NFKD: full-width letters, "＜", "﹤", "／"), case folded, and every character a

@@ -118,6 +118,31 @@
     }
   }
 
+  // A conversation turn by turn, each with its role (from the data's role field, as text),
+  // then a marker where the judged turn goes.
+  function renderConversation(turns, pair) {
+    const box = $("conversation");
+    box.replaceChildren();
+    for (const t of turns) {
+      const turn = document.createElement("div");
+      turn.className = "turn";
+      turn.dataset.role = String(t.role);
+      const role = document.createElement("div");
+      role.className = "role";
+      role.textContent = String(t.role);
+      const body = document.createElement("div");
+      show(body, String(t.content));
+      turn.append(role, body);
+      box.appendChild(turn);
+    }
+    const mark = document.createElement("div");
+    mark.className = "turn judged";
+    mark.textContent = pair
+      ? "assistant · the judged turn: left or right, below"
+      : "assistant · the judged turn, below";
+    box.appendChild(mark);
+  }
+
   function render(s) {
     state = s;
     const pair = s.kind === "pairwise";
@@ -138,8 +163,15 @@
       return;
     }
     $("item-id").textContent = "item " + item.id;
-    $("prompt-box").hidden = item.prompt == null;
-    show($("prompt"), item.prompt || "");
+    const chat = Array.isArray(item.context) && item.context.length > 0;
+    $("prompt-box").hidden = item.prompt == null && !chat;
+    $("prompt-label").textContent = chat ? "Conversation" : "Prompt";
+    $("prompt").hidden = chat;
+    $("conversation").hidden = !chat;
+    if (chat) renderConversation(item.context, pair);
+    else show($("prompt"), item.prompt || "");
+    $("reference-box").hidden = item.reference == null;
+    show($("reference"), item.reference || "");
     $("pair").hidden = !pair;
     $("single").hidden = pair;
     const box = pair ? $("pair-principle-list") : $("principle-list");
@@ -150,7 +182,9 @@
       show($("left"), item.left);
       show($("right"), item.right);
     } else {
-      $("response-label").textContent = item.document ? "Document" : "Response";
+      $("response-label").textContent = item.document
+        ? "Document"
+        : chat ? "Assistant · the judged turn" : "Response";
       show($("response"), item.response);
     }
     window.scrollTo(0, 0);

@@ -2,8 +2,10 @@
 
 A group is one prompt with its candidates: a row with a `responses` list, or consecutive rows with
 the same prompt and one `response` each (as `judge score` writes them). A prompt may be a list of
-chat messages ending with the user's turn; the judge then reads it as a transcript, and the
-dataset keeps the messages.
+chat messages ending with the user's turn (in the prompt field, or in `messages` with the
+responses beside it), or a group may be consecutive conversations (`messages`) that share every
+turn before their last assistant turn: the judge then reads the conversation turn by turn, and the
+dataset's prompt is those messages (judge.io.conversations).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class Group:
     prompt_id: str | None
     candidates: list[Candidate]
 
+    @property
+    def asked(self) -> str | Candidate:
+        """What the comparisons show before the responses: the prompt's text, or the first
+        candidate, whose conversation and reference the judge then reads in their sections."""
+        first = self.candidates[0]
+        return first if first.context is not None or first.reference else self.prompt
+
 
 def as_messages(value: Any, where: str, field_name: str) -> Messages:
     """A prompt given as a chat: a list of {role, content} ending with the user's turn."""
@@ -46,12 +55,6 @@ def as_messages(value: Any, where: str, field_name: str) -> Messages:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
-def render_chat(messages: Messages) -> str:
-    if len(messages) == 1:
-        return messages[0]["content"]
-    return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages)
-
-
 def iter_groups(
     path: str,
     fields: FieldMap,
@@ -63,16 +66,16 @@ def iter_groups(
 
     `rows` replaces reading `path` (which then only names places in messages).
     """
-    chats: dict[int, Messages] = {}
     source = read_rows(path) if rows is None else rows
 
     def prepared() -> Iterator[tuple[int, dict[str, Any]]]:
         for index, row in source:
             value = row.get(fields.prompt)
             if isinstance(value, list):
+                # read as a conversation with its responses (judge.io.conversations)
                 messages = as_messages(value, describe(path, index), fields.prompt)
-                chats[index] = messages
-                row = {**row, fields.prompt: render_chat(messages)}
+                row = {k: v for k, v in row.items() if k != fields.prompt}
+                row[fields.messages] = messages
             yield index, row
 
     group: Group | None = None
@@ -87,12 +90,16 @@ def iter_groups(
                 f"(map yours with {{opt:prompt_field}} and {{opt:responses_field}})",
                 where,
             )
-        listed = cand.response_index is not None or fields.response not in cand.row
+        # a conversation's own last turn: rows of one context are a group, as rows of one prompt
+        listed = cand.turn is None and (
+            cand.response_index is not None or fields.response not in cand.row
+        )
         if group is not None:
             if listed and group_listed and group.candidates[0].row_index == cand.row_index:
                 group.candidates.append(cand)  # the next response of the same row
                 continue
-            if not listed and not group_listed and group.prompt == cand.prompt:
+            same = group.prompt == cand.prompt and group.candidates[0].context == cand.context
+            if not listed and not group_listed and same:
                 group.candidates.append(cand)  # the next row of the same prompt
                 continue
             if not group_listed:
@@ -111,7 +118,7 @@ def iter_groups(
             number=number,
             where=where,
             prompt=cand.prompt,
-            prompt_value=chats.pop(cand.row_index, cand.prompt),
+            prompt_value=cand.context or cand.prompt,
             prompt_id=None if raw_id is None else str(raw_id),
             candidates=[cand],
         )

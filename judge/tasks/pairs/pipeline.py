@@ -212,7 +212,7 @@ class PairMaker:
         out: list[Request] = []
         for i, j in pairs:
             a, b = todo[i][1].response, todo[j][1].response
-            out += self.comparer.requests(group.prompt, a, b, key=_pair_key(group.prompt, a, b))
+            out += self.comparer.requests(group.asked, a, b, key=_pair_key(group.prompt, a, b))
         return out
 
     # -- judging --------------------------------------------------------------------------
@@ -308,7 +308,7 @@ class PairMaker:
                 done[(lo, hi)] = asyncio.ensure_future(
                     self.comparer.compare(
                         runner,
-                        group.prompt,
+                        group.asked,
                         texts[lo],
                         texts[hi],
                         key=_pair_key(group.prompt, texts[lo], texts[hi]),

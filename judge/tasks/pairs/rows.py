@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judge.errors import InputError
+from judge.io.conversations import SEPARATOR as CONVERSATION_SEPARATOR
+from judge.io.conversations import transcript
 from judge.io.tempfiles import (
     atomic_path,
     remove_work_folder,
@@ -39,6 +40,18 @@ def with_separator(prompt: str, separator: str = SEPARATOR) -> str:
     if not separator or prompt.endswith(separator) or not prompt.strip():
         return prompt
     return prompt.rstrip() + separator
+
+
+def standard_prompt(prompt: str | Messages) -> str:
+    """The prompt of a standard-form row as text: a conversation is its transcript (`Role:
+    content` paragraphs, judge.io.conversations), ending with the `Assistant:` label that the
+    chosen or rejected turn then completes; a lone user turn is its text, as a prompt is."""
+    if isinstance(prompt, str):
+        return prompt
+    text = transcript(prompt)
+    if len(prompt) == 1 and prompt[0]["role"] == "user":
+        return text
+    return text + CONVERSATION_SEPARATOR + "Assistant:"
 
 
 def user_prompt(prompt: str | Messages) -> Messages:
@@ -75,7 +88,7 @@ def pair_row(
     judge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One output row, in the conversational form or (not `conversational`) the standard one,
-    whose prompt ends with `separator`. A prompt given as messages needs the conversational form.
+    whose prompt ends with `separator` (a conversation's: its transcript, standard_prompt).
     """
     if conversational:
         row: dict[str, Any] = {
@@ -84,14 +97,8 @@ def pair_row(
             "rejected": assistant(rejected.text),
         }
     else:
-        if not isinstance(prompt, str):
-            raise InputError(
-                "the prompt is a list of messages: use {opt:format} conversational (the "
-                "default) to "
-                "write TRL's conversational format"
-            )
         row = {
-            "prompt": with_separator(prompt, separator),
+            "prompt": with_separator(standard_prompt(prompt), separator),
             "chosen": chosen.text,
             "rejected": rejected.text,
         }
