@@ -205,3 +205,12 @@ def test_distill_and_classify_from_a_session(tmp_path: Path) -> None:
     assert isinstance(kept, pd.DataFrame) and "classifier_prob" in kept
     assert set(kept["text"]) <= {r["text"] for r in good} and len(kept) > 20
     assert [r["kept"] for r in every] == [True, True, False, False]
+
+
+def test_a_dataset_of_mixed_shapes_keeps_every_column(fake_backend: FakeBackend) -> None:
+    import datasets
+
+    rows = [{"prompt": "p", "responses": ["a", "b"]}, {"prompt": "q", "response": "c", "n": 1}]
+    data = datasets.Dataset.from_list([{**{"response": None, "n": None}, **r} for r in rows])
+    out = judge.score(data, ROOT / "constitutions/helpful-honest-harmless.md", model="fake/judge")
+    assert out.num_rows == 3 and "n" in out.column_names and out[2]["n"] == 1

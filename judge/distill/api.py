@@ -13,7 +13,8 @@ from typing import Any, cast
 
 import orjson
 
-from judge.io import FieldMap, RowWriter
+from judge.commands import fields_of
+from judge.io import RowWriter
 from judge.io.tables import Kind, like, records_of
 
 
@@ -27,19 +28,6 @@ def _as_file(data: Any) -> Iterator[tuple[str, Kind]]:
             for row in rows:
                 f.write(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
         yield path, kind
-
-
-def _fields(kw: Mapping[str, Any]) -> FieldMap:
-    base = FieldMap()
-    return FieldMap(
-        prompt=kw.get("prompt_field", base.prompt),
-        response=kw.get("response_field", base.response),
-        responses=kw.get("responses_field", base.responses),
-        text=kw.get("text_field", base.text),
-        messages=kw.get("messages_field", base.messages),
-        reference=kw.get("reference_field", base.reference),
-        turns=kw.get("turns", base.turns),
-    )
 
 
 def distill(data: Any, output_dir: str, kw: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,7 +53,7 @@ def distill(data: Any, output_dir: str, kw: Mapping[str, Any]) -> dict[str, Any]
         for f in dataclass_fields(DistillOptions)
         if f.name in kw and f.name not in ("rule", "fields", "fasttext")
     }
-    options = DistillOptions(rule=rule, fields=_fields(kw), fasttext=fasttext, **given)
+    options = DistillOptions(rule=rule, fields=fields_of(kw), fasttext=fasttext, **given)
     with _as_file(data) as (path, _):
         return run(path, output_dir, options).meta
 
@@ -86,7 +74,7 @@ def classify(data: Any, model_dir: str, kw: Mapping[str, Any]) -> Any:
         model,
         min_prob=kw.get("min_prob"),
         keep_top=kw.get("keep_top"),
-        fields=_fields({**names, **kw}),
+        fields=fields_of({**names, **kw}),
         processes=kw.get("processes") or 1,
     )
     kept, dropped = RowList(), RowList()

@@ -54,5 +54,7 @@ def like(rows: list[dict[str, Any]], kind: Kind) -> Any:
     if kind == "datasets":
         import datasets
 
-        return datasets.Dataset.from_list(rows)
+        # from_list takes its columns from the first row: give every row every column.
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        return datasets.Dataset.from_list([{k: row.get(k) for k in names} for row in rows])
     return rows
