@@ -214,3 +214,33 @@ def test_a_dataset_of_mixed_shapes_keeps_every_column(fake_backend: FakeBackend)
     data = datasets.Dataset.from_list([{**{"response": None, "n": None}, **r} for r in rows])
     out = judge.score(data, ROOT / "constitutions/helpful-honest-harmless.md", model="fake/judge")
     assert out.num_rows == 3 and "n" in out.column_names and out[2]["n"] == 1
+
+
+def test_a_call_refused_after_its_judges_opened_leaks_nothing(
+    constitution_file: Path, fake_backend: FakeBackend, tmp_path: Path
+) -> None:
+    """The issue's case: a panel with grouped scoring is refused after the panel's runners (and
+    their SQLite connections) exist; three such calls left six connections open."""
+    options = judge.ScoreOptions(group=2)
+    before = _open_fds()
+    refused = []  # held: their tracebacks kept the runners, and so their connections, alive
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="group") as info:
+            judge.score(
+                rows("g"),
+                constitution_file,
+                judges=["fake/a", "fake/b"],
+                options=options,
+                cache=tmp_path / "c.sqlite",
+            )
+        refused.append(info)
+    assert _open_fds() == before
+
+
+def test_pairs_from_scores_refuse_a_panel_they_would_not_ask(
+    constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    scored = [{"prompt": "p", "response": r, "score": s} for r, s in (("a", 0.9), ("b", 0.1))]
+    with pytest.raises(ConfigError, match="rescore="):
+        judge.pairs(scored, constitution_file, model=["fake/a", "fake/b"])
+    assert len(judge.pairs(scored, constitution_file, model="fake/judge")) == 1
