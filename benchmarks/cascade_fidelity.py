@@ -6,7 +6,10 @@ for CAL + HELD pairs; `judge calibrate CAL -m openai/weak --escalate-to openai/s
 --target-agreement 0.8 --delta 0.1 --mode compare` fits the cascade, and `judge calibrate HELD
 --cascade cascade.json` measures the held-out agreement on decided items, the coverage and the
 calls per judge. Counted: the share of seeds whose held-out agreement reaches the target (the
-promise: at least 1 - delta of them), coverage, cost against always asking the strongest judge.
+promise: at least 1 - delta of them), with a Clopper-Pearson interval; the true agreement and
+coverage of each certified cascade over all items (benchmarks/cascade_truth.py: the simulation
+knows its judges' accuracies), checked item by item against what judge decided on the held-out
+pairs; coverage; cost against always asking the strongest judge, per item and per decided item.
 The baselines on the held-out items (the strongest judge alone; one weak judge; a panel of three
 weak judges by majority) are computed from the simulated judges' verdicts in this script.
 
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from click.testing import CliRunner  # noqa: E402
 
 from benchmarks.cascade_sim import SimJudge, Simulation  # noqa: E402
+from benchmarks.cascade_truth import predict, truth  # noqa: E402
 from judge.cli import main  # noqa: E402
 from judge.cli.calibrate_cmd import calibrate  # noqa: E402
 from tests.fakes import FakeOpenAIServer  # noqa: E402
@@ -99,6 +103,7 @@ def one_seed(seed: int, folder: Path) -> dict[str, Any]:
         fit = json.loads((fit_dir / "report.json").read_text())
         row: dict[str, Any] = {"seed": seed, "fit_exit": code, "fit_coverage": fit["coverage"]}
         row["thresholds"] = [s["threshold"] for s in fit["stages"]]
+        stages = [(s["judge"].removeprefix("openai/"), s["threshold"]) for s in fit["stages"]]
         strong_alone = next(a for a in fit["judges_alone"] if a["judge"] == "openai/strong")
         row["strong_cost_per_item"] = strong_alone["cost_per_item"]
         if code != 0:
@@ -111,8 +116,18 @@ def one_seed(seed: int, folder: Path) -> dict[str, Any]:
         rep = json.loads((held_dir / "report.json").read_text())
         agreement = rep["agreement"]["value"] if rep["agreement"] else None
         tags = [r["prompt"].removeprefix("Question ").rstrip("?") for r in held_rows]
-        truth = {t: sim.labels[t] for t in tags}
+        truth_of = {t: sim.labels[t] for t in tags}
+        true = truth([(sim.judges[m], t) for m, t in stages])
+        judged = [json.loads(line) for line in (held_dir / "judgments.jsonl").open()]
+        as_predicted = sum(
+            predict(sim, stages, tag) == (j.get("decided_by", "").removeprefix("openai/") or None,
+                                          j["agree"] if j.get("decided_by") else None)
+            for tag, j in zip(tags, judged, strict=True)
+        )  # fmt: skip
         row.update(
+            true_agreement=true["agreement"],
+            true_coverage=true["coverage"],
+            held_items_as_predicted=as_predicted,
             held_exit=code,
             held_agreement=agreement,
             held_coverage=rep["coverage"],
@@ -120,10 +135,12 @@ def one_seed(seed: int, folder: Path) -> dict[str, Any]:
             decided_by_judge=rep["decided_by_judge"],
             server_requests={m: sim.requests[m] - before.get(m, 0) for m in sim.requests},
             cascade_cost_per_item=rep["usage"]["cost_usd"] / HELD,
-            strong_alone_agreement=sum(majority(sim, ["strong"], t) == truth[t] for t in tags)
+            strong_alone_agreement=sum(majority(sim, ["strong"], t) == truth_of[t] for t in tags)
             / HELD,
-            weak_alone_agreement=sum(majority(sim, ["weak"], t) == truth[t] for t in tags) / HELD,
-            weak_panel_agreement=sum(majority(sim, weak_panel, t) == truth[t] for t in tags) / HELD,
+            weak_alone_agreement=sum(majority(sim, ["weak"], t) == truth_of[t] for t in tags)
+            / HELD,
+            weak_panel_agreement=sum(majority(sim, weak_panel, t) == truth_of[t] for t in tags)
+            / HELD,
         )
     return row
 
@@ -150,6 +167,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     strong_cost = mean("strong_cost_per_item")
     cascade_cost = mean("cascade_cost_per_item")
+    coverage = mean("held_coverage")
+    # dollars over all held-out items / items decided, pooled over the seeds (HELD each)
+    per_decided = cascade_cost / coverage if cascade_cost and coverage else None
+    true_met = [r for r in fitted if (r.get("true_agreement") or 0.0) >= TARGET]
     return {
         "seeds": len(rows),
         "calibration_items": CAL,
@@ -173,20 +194,43 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "seeds_with_a_cascade": len(fitted),
         "seeds_meeting_target_held_out": len(met),
         "share_meeting_target": len(met) / len(fitted) if fitted else None,
+        "share_meeting_target_ci95": clopper_pearson(len(met), len(fitted)),
         "promise": f"at least {1 - DELTA:g} of seeds",
+        "seeds_meeting_target_true": len(true_met),
+        "share_meeting_target_true": len(true_met) / len(fitted) if fitted else None,
+        "share_meeting_target_true_ci95": clopper_pearson(len(true_met), len(fitted)),
+        "true_agreement_mean": mean("true_agreement"),
+        "true_agreement_min": min((r["true_agreement"] for r in fitted), default=None),
+        "true_coverage_mean": mean("true_coverage"),
+        "held_items_as_predicted": sum(r["held_items_as_predicted"] for r in fitted),
+        "held_items_of_fitted_seeds": HELD * len(fitted),
         "held_agreement_mean": mean("held_agreement"),
         "held_agreement_min": min((r["held_agreement"] for r in fitted), default=None),
-        "held_coverage_mean": mean("held_coverage"),
+        "held_coverage_mean": coverage,
         "cascade_cost_per_item_mean": cascade_cost,
         "strong_alone_cost_per_item_mean": strong_cost,
         "cost_ratio_cascade_to_strong": cascade_cost / strong_cost
         if cascade_cost and strong_cost
+        else None,
+        "cascade_cost_per_decided_item": per_decided,
+        "cost_per_decided_item_ratio_to_strong": per_decided / strong_cost
+        if per_decided and strong_cost
         else None,
         "strong_alone_agreement_mean": mean("strong_alone_agreement"),
         "weak_alone_agreement_mean": mean("weak_alone_agreement"),
         "weak_panel_of_3_agreement_mean": mean("weak_panel_agreement"),
         "per_seed": rows,
     }
+
+
+def clopper_pearson(k: int, n: int) -> list[float] | None:
+    """The exact 95% interval of a share k of n."""
+    if not n:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return [float(ci.low), float(ci.high)]
 
 
 def real_labels(n: int, folder: Path) -> dict[str, Any]:
@@ -284,8 +328,12 @@ def main_() -> None:
     sim = result["simulation"]
     print(
         f"{sim['seeds_meeting_target_held_out']}/{sim['seeds_with_a_cascade']} seeds reach "
-        f"{TARGET} held out; coverage {sim['held_coverage_mean']}; cost ratio "
-        f"{sim['cost_ratio_cascade_to_strong']}"
+        f"{TARGET} held out (95% CI {sim['share_meeting_target_ci95']}), "
+        f"{sim['seeds_meeting_target_true']} truly; coverage {sim['held_coverage_mean']}; cost "
+        f"ratio {sim['cost_ratio_cascade_to_strong']} per item, "
+        f"{sim['cost_per_decided_item_ratio_to_strong']} per decided item; "
+        f"{sim['held_items_as_predicted']}/{sim['held_items_of_fitted_seeds']} held-out items "
+        "decided as benchmarks/cascade_truth.py predicts"
     )
 
 

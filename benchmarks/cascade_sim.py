@@ -41,6 +41,12 @@ class SimJudge:
         return (self.low + self.high) / 2
 
 
+def _words(text: str) -> str:
+    """The text's words alone: how a real response is found in a prompt whatever judge did to
+    its punctuation, markup or invisible characters (delimiters defanged, tags renamed)."""
+    return " ".join(re.findall(r"\w+", text))
+
+
 def _draw(*parts: object) -> random.Random:
     digest = hashlib.sha256("\0".join(map(str, parts)).encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
@@ -88,7 +94,7 @@ class Simulation:
     def know(self, text: str, good: bool) -> str:
         """A real response whose human label the judges know (for real labelled data)."""
         tag = f"real{len(self.texts)}"
-        self.texts[text.strip()[:200]] = tag
+        self.texts[_words(text)[:200]] = tag
         self.labels[tag] = "good" if good else "bad"
         return tag
 
@@ -111,6 +117,9 @@ class Simulation:
         text = last_user_text(body)
         if "winner" in schema.get("properties", {}):
             return self._compare(model, text)
+        scores = (schema.get("properties") or {}).get("scores") or {}
+        if scores.get("type") == "array":  # --rationale brief / none: a list of scores
+            return self._score(model, text, [], listed=int(scores.get("minItems", 1)))
         return self._score(model, text, list(schema.get("required", [])))
 
     def _compare(self, model: str, text: str) -> Reply:
@@ -129,7 +138,7 @@ class Simulation:
             logprobs=[(head, 0.0, {}), (label, math.log(p), top), ('"}', 0.0, {})],
         )
 
-    def _score(self, model: str, text: str, ids: list[str]) -> Reply:
+    def _score(self, model: str, text: str, ids: list[str], listed: int = 0) -> Reply:
         tag = self._tag_of(text)
         right, u, _ = self.belief(model, tag)
         good = (self.labels[tag] == "good") == right
@@ -138,6 +147,12 @@ class Simulation:
         top = {str(score): math.log(p), str(6 - score): math.log((1 - p) * 0.7)}
         top["3"] = math.log((1 - p) * 0.3)
         parts: list[tuple[str, float, dict[str, float]]] = [("{", 0.0, {})]
+        if listed:  # {"scores": [s, s, ...]}, a score token per principle
+            parts[0] = ('{"scores": [', 0.0, {})
+            for k in range(listed):
+                parts.append((str(score), math.log(p), top))
+                parts.append((", " if k < listed - 1 else "]}", 0.0, {}))
+            return Reply(text="".join(t for t, _, _ in parts), logprobs=parts)
         for k, pid in enumerate(ids):
             parts.append((("" if k == 0 else ", ") + f'"{pid}": {{"score": ', 0.0, {}))
             parts.append((str(score), math.log(p), top))
@@ -146,8 +161,9 @@ class Simulation:
         return Reply(text="".join(t for t, _, _ in parts), logprobs=parts)
 
     def _tag_of(self, text: str) -> str:
+        words = _words(text) if self.texts else ""
         for snippet, tag in self.texts.items():
-            if snippet and snippet in text:
+            if snippet and snippet in words:
                 return tag
         m = _DOC.search(text)
         if m is None:

@@ -7,10 +7,12 @@ The documents are generated (seeded): 500 words each drawn from a Zipf-like voca
 20,000 words plus a "good" and a "spam" vocabulary that decide their quality. A classifier is
 distilled from them with `judge distill` (scores from the share of good words). Then, side by
 side and interleaved, `--rounds` times each:
-- raw fastText, 1 core: one process, the texts in memory, `model.predict(text, k=-1)` each;
+- raw fastText, 1 core: one process, the texts in memory, predicted in batches of 64 texts,
+  `model.predict(texts, k=-1)` a batch (judge filter predicts the same batches of 64, one
+  `predict` call each: the two do the same work a call);
 - raw fastText, all cores: one process a core (forked, texts and model already in memory),
-  predicting shares of 64 texts handed out as they free up; the time is from the first share
-  handed out to the last done;
+  predicting shares of 64 texts (a `predict` call each) handed out as they free up; the time is
+  from the first share handed out to the last done;
 - `judge filter docs.jsonl --classifier MODEL_DIR --min-prob 0.5 -o kept.jsonl`, a fresh
   process, with `--processes 1` and with one process a core: wall time of the whole command
   (start-up, reading the JSON Lines, writing the kept rows included).
@@ -46,7 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "classifier_throughput.json"
 WORDS = 500
 TARGET = 0.6  # end to end / raw, the issue's target
-RAW_SHARE = 64  # texts a raw worker predicts at a time
+# texts a raw predict call gets: judge filter's batch (judge.distill.classify.BATCH), the same work
+# a call on both sides
+RAW_SHARE = 64
 TOKENS_PER_WORD = 1.3  # English text in a BPE tokenizer, roughly: for the cost sheet only
 
 _texts: list[str] = []  # the raw workers' texts, inherited through fork
@@ -74,8 +78,10 @@ def documents(n: int, seed: int = 0) -> list[tuple[str, float]]:
 
 
 def _raw_share(bounds: tuple[int, int]) -> None:
-    for text in _texts[bounds[0] : bounds[1]]:
-        _model.predict(text.strip().replace("\n", ""), k=-1)
+    """Predict texts [start, end) in batches of RAW_SHARE, one predict call a batch."""
+    for at in range(bounds[0], bounds[1], RAW_SHARE):
+        batch = _texts[at : min(at + RAW_SHARE, bounds[1])]
+        _model.predict([text.strip().replace("\n", "") for text in batch], k=-1)
 
 
 def raw(model_path: str, texts: list[str], processes: int) -> float:
@@ -118,6 +124,12 @@ def commit() -> str | None:
         return done.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def judge_batch() -> int:
+    from judge.distill.classify import BATCH
+
+    return BATCH
 
 
 def usable_cores() -> int:
@@ -184,6 +196,8 @@ def main() -> None:
         "documents": n,
         "words_per_document": WORDS,
         "rounds": rounds,
+        "raw_batch": RAW_SHARE,
+        "judge_batch": judge_batch(),
         "cores": cores,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "loadavg_before": [round(x, 2) for x in load_before],

@@ -6,13 +6,17 @@ random order; the pipeline (judge.preference.PairMaker with a Runner, as the CLI
 the calls. Run from the repository root:
 
     python -m benchmarks.pairs_calls
+
+Results: the table on stdout and benchmarks/results/pairs_calls.json.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from tests.quality_judge import QualityJudge, quality
 
 CONSTITUTION = "name: bench\n\n## helpful\nAnswers the question.\n"
 PROMPTS = 30
+OUT = Path(__file__).resolve().parent / "results" / "pairs_calls.json"
 
 
 def measure(n: int, comparisons: str, noise: float, folder: Path) -> dict[str, float]:
@@ -69,15 +74,28 @@ def main() -> None:
         "| adaptive: calls | adaptive: best | adaptive: tau |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for noise in (0.0, 0.1, 0.2):
             for n in (4, 8, 16):
                 a = measure(n, "all", noise, Path(tmp))
                 s = measure(n, "adaptive", noise, Path(tmp))
+                rows.append({"n": n, "noise": noise, "all": a, "adaptive": s})
                 print(
                     f"| {n} | {noise:.1f} | {a['calls']:.1f} | {a['best']:.2f} | {a['tau']:.2f} "
                     f"| {s['calls']:.1f} | {s['best']:.2f} | {s['tau']:.2f} |"
                 )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT.parents[1]
+    ).stdout.strip()
+    result = {
+        "command": "python -m benchmarks.pairs_calls",
+        "commit": commit,
+        "load_average": list(os.getloadavg()),
+        "prompts": PROMPTS,
+        "rows": rows,
+    }
+    OUT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

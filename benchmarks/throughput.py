@@ -8,9 +8,10 @@ Every figure comes from real `judge score` processes (`python -m judge score ...
 (a) verdicts per second against a loopback OpenAI-compatible server that answers every request in
     100 ms (benchmarks/loopback_server.py, its own process), at concurrency 1, 8 and 64, with the
     default options (one call per candidate, structured output, top-5 log-probabilities) and the
-    shipped constitution constitutions/helpful-honest-harmless.md (4 principles). The rate is the
+    shipped constitution constitutions/helpful-honest-harmless.md (4 principles). Two rates: the
     one `judge score` reports (candidates done / seconds since its runner started, so process
-    start-up is left out); the ideal is concurrency / latency. Each run uses a fresh cache, so
+    start-up is left out), and candidates / the whole process's wall time (start-up included);
+    each is given as a ratio to the ideal, concurrency / latency. Each run uses a fresh cache, so
     every candidate is a model call, and the server's count must match the input's size.
 (b) the concurrency-64 command run again on its now-full cache: wall time of the whole process,
     start-up included, and no model call.
@@ -182,15 +183,18 @@ def throughput(
     run = run_process(judge_score(*args))
     calls = served(server) - before
     ideal = concurrency / LATENCY
+    with_startup = n / run.wall_s
     return {
         "concurrency": concurrency,
         "options": " ".join(extra),
         "candidates": n,
         "model_calls": calls,
         "rows_out": count_lines(out) if out.exists() else 0,
-        "verdicts_per_s": run.rate,
+        "verdicts_per_s": run.rate,  # as judge reports it: start-up left out
         "ideal_per_s": ideal,
         "ratio": None if run.rate is None else run.rate / ideal,
+        "verdicts_per_s_with_startup": with_startup,  # candidates / the process's wall time
+        "ratio_with_startup": with_startup / ideal,
         "cpu_ms_per_verdict": 1000 * run.cpu_s / n,
         "run": asdict(run),
         "_args": args,
@@ -302,14 +306,15 @@ def table(results: dict[str, Any]) -> str:
         f"{LATENCY * 1000:.0f} ms (default options: structured output, top-5 logprobs)",
         "",
         f"{'concurrency':>11}  {'options':<14} {'candidates':>10}  {'verdicts/s':>10}  "
-        f"{'ideal/s':>7}  {'ratio':>5}  {'CPU ms/verdict':>14}",
+        f"{'ideal/s':>7}  {'ratio':>5}  {'with start-up':>13}  {'CPU ms/verdict':>14}",
     ]
     for r in results["throughput"]:
         rate = "failed" if r["verdicts_per_s"] is None else f"{r['verdicts_per_s']:.1f}"
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
         lines.append(
             f"{r['concurrency']:>11}  {r['options'] or 'default':<14} {r['candidates']:>10,}  "
-            f"{rate:>10}  {r['ideal_per_s']:>7.0f}  {ratio:>5}  {r['cpu_ms_per_verdict']:>14.2f}"
+            f"{rate:>10}  {r['ideal_per_s']:>7.0f}  {ratio:>5}  "
+            f"{r['ratio_with_startup']:>13.2f}  {r['cpu_ms_per_verdict']:>14.2f}"
         )
     c = results["cached_rerun"]
     lines += [

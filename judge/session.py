@@ -207,7 +207,8 @@ class Session:
 
         call = self._call(command, data, constitution, kw, dry=True)
         text = await plan_only(call.task)
-        return text if isinstance(text, Estimate) else Estimate(spelled(text))
+        plan = text.plan if isinstance(text, Estimate) else None
+        return Estimate(spelled(text), plan)
 
     def plan(
         self, command: Command, data: Any, constitution: ConstitutionLike, **kw: Any

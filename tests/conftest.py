@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from judge.backends.presets import providers
 from judge.testing import FakeBackend, all_principles, use_backend
 
 CONSTITUTION = """\
@@ -54,7 +55,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     cache_dir = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("JUDGE_CACHE", str(cache_dir / "cache.sqlite"))
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "JUDGE_MODEL"):
+    keys = [p.key_env for p in providers() if p.key_env]
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "JUDGE_MODEL", *keys):
         monkeypatch.delenv(var, raising=False)
 
 

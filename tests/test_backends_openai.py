@@ -276,6 +276,24 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds({}) is None
 
 
+def test_an_exhausted_rate_limit_says_when_it_resets() -> None:
+    """Without Retry-After, the x-ratelimit-* headers (OpenAI, Groq) say how long to wait."""
+    limited = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0.5s"}
+    assert retry_after_seconds(limited) == 360.5
+    tokens = {
+        "x-ratelimit-remaining-requests": "12",
+        "x-ratelimit-reset-requests": "9m",
+        "x-ratelimit-remaining-tokens": "0",
+        "x-ratelimit-reset-tokens": "120ms",
+    }
+    assert retry_after_seconds(tokens) == pytest.approx(0.12)
+    assert retry_after_seconds({**tokens, "retry-after": "2"}) == 2.0  # Retry-After wins
+    not_exhausted = {"x-ratelimit-remaining-requests": "5", "x-ratelimit-reset-requests": "1s"}
+    assert retry_after_seconds(not_exhausted) is None
+    garbled = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "soon"}
+    assert retry_after_seconds(garbled) is None
+
+
 def test_rate_limit_from_requests_per_minute() -> None:
     with FakeOpenAIServer(rpm=60, burst=2) as server:
         results = call(server, ASK, ASK, ASK)

@@ -35,6 +35,11 @@ def test_quick_benchmark(tmp_path: Path) -> None:
         assert r["ideal_per_s"] == pytest.approx(c / results["latency_s"])
         # Never faster than the server allows (small slack for timer granularity).
         assert 0 < r["ratio"] <= 1.1
+        # the whole process's wall time includes start-up: a lower rate, reported beside it
+        assert 0 < r["ratio_with_startup"] < r["ratio"]
+        assert r["verdicts_per_s_with_startup"] == pytest.approx(
+            r["candidates"] / r["run"]["wall_s"]
+        )
         assert r["cpu_ms_per_verdict"] > 0
     # Concurrency helps: 64 calls in flight beat one at a time.
     assert runs[64]["verdicts_per_s"] > 2 * runs[1]["verdicts_per_s"]

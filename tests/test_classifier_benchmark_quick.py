@@ -34,3 +34,22 @@ def test_quick_classifier_benchmark(tmp_path: Path) -> None:
         r["docs_per_second"]["judge_1"] / r["docs_per_second"]["raw_1"], rel=1e-2
     )
     assert len(r["loadavg_before"]) == 3 and r["held_out_f1"] > 0.9
+    # the raw baseline predicts batches as large as judge filter's (it used to predict one text
+    # a call while judge batched 64)
+    assert r["raw_batch"] == r["judge_batch"] == 64
+
+
+def test_the_raw_baseline_batches_its_predict_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.classifier_throughput as bench
+
+    calls: list[int] = []
+
+    class Model:
+        def predict(self, texts: object, k: int) -> None:
+            assert isinstance(texts, list) and k == -1
+            calls.append(len(texts))
+
+    monkeypatch.setattr(bench, "_texts", [f"text {i}\n" for i in range(150)])
+    monkeypatch.setattr(bench, "_model", Model())
+    bench._raw_share((0, 150))
+    assert calls == [64, 64, 22]

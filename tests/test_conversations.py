@@ -304,3 +304,25 @@ def test_scored_turns_read_back_from_csv(tmp_path: Path) -> None:
     again = list(iter_candidates(str(path), FieldMap(turns="last")))
     assert [(c.turn, c.reference) for c in again] == [(2, "R1"), (4, None), (6, "R3")]
     assert [c.context for c in again] == [CHAT[:2], CHAT[:4], CHAT[:6]]
+
+
+def test_a_conversation_through_the_anthropic_sdk(tmp_path: Path) -> None:
+    from tests.fakes import FakeAnthropicServer
+
+    src = write(tmp_path, [{"messages": CHAT, "reference": [None, None, "REF"]}])
+    env = {"PATH": "/usr/bin:/bin", "ANTHROPIC_API_KEY": "sk-ant-test", "HOME": str(tmp_path)}
+    with FakeAnthropicServer() as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "judge", "score", str(src), "-c", str(HHH),
+             "-m", "anthropic/claude-test", "--base-url", server.base_url, "--no-cache", "-q"],
+            capture_output=True, text=True, env=env, timeout=120, cwd=ROOT,
+        )  # fmt: skip
+        bodies = server.bodies
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["turn"] == 6 and row["score"] is not None
+    (body,) = bodies
+    user = last_user_text(body)
+    seen = [user.find(t) for t in ("FIRST-QUESTION", "SECOND-ANSWER", "THIRD-QUESTION", "REF")]
+    assert -1 not in seen and seen == sorted(seen)
+    assert max(seen) < user.find("THIRD-ANSWER")  # the judged turn last

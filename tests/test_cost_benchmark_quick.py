@@ -58,3 +58,45 @@ def test_quick_cost_benchmark(tmp_path: Path) -> None:
     assert target["one a verdict"]["realtime"]["cheapest_judge_mode"] == mix
     assert target["none"]["batch"]["cheapest_judge_mode"] == mix  # cheaper than none's calls
     assert "| judge score --group |" in proc.stdout
+
+
+def _judge_body(ten_words: bool) -> dict[str, object]:
+    limit = " Write a rationale of at most ten words." if ten_words else ""
+    schema = {
+        "type": "object",
+        "properties": {
+            "helpful": {
+                "type": "object",
+                "properties": {"rationale": {"type": "string"}, "score": {"enum": [1, 2, 3]}},
+            }
+        },
+        "required": ["helpful"],
+    }
+    return {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Judge the response." + limit},
+            {"role": "user", "content": "<candidate>x</candidate>"},
+        ],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "v", "schema": schema}},
+    }
+
+
+@pytest.mark.parametrize("ten_words", [True, False])
+def test_equal_sentences_give_judge_the_peers_rationale(ten_words: bool) -> None:
+    """With --sentences equal (the default) judge's rationales are the sentence every peer gets,
+    even where its prompt asks for at most ten words; judge-short gives that prompt the 5-token
+    sentence (the set-up of the old cost.json, which favoured judge)."""
+    from benchmarks.peers.cost_server import SHORT_RATIONALE, CostServer, load_tokenizer
+    from benchmarks.peers.server import RATIONALE, prometheus_answer
+
+    count = load_tokenizer("words", install=False)
+    body = _judge_body(ten_words)
+    equal = CostServer(count, ttft=0.0, per_token=0.0).reply(body)
+    short = CostServer(count, ttft=0.0, per_token=0.0, sentences="judge-short").reply(body)
+    assert json.loads(equal.text)["helpful"]["rationale"] == RATIONALE  # type: ignore[union-attr]
+    assert RATIONALE in prometheus_answer("prompt")
+    expected = SHORT_RATIONALE if ten_words else RATIONALE
+    assert json.loads(short.text)["helpful"]["rationale"] == expected  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        CostServer(count, ttft=0.0, per_token=0.0, sentences="longer")

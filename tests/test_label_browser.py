@@ -317,3 +317,27 @@ def test_a_conversation_is_shown_turn_by_turn_with_its_reference(
     assert "messages" not in second and second["prompt"] == "Hi?"
     item = load_labels(str(labels)).items[0]  # calibrate judges it in its conversation
     assert item.context == chat[:4] and item.reference == "REFERENCE-TWELVE"
+
+
+def test_a_pair_of_judge_pairs_shows_its_conversation(browser: Any, tmp_path: Path) -> None:
+    chat = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "7."},
+            {"role": "user", "content": "Another?"}]  # fmt: skip
+    rows = [{"id": "d1", "prompt": chat, "chosen": [{"role": "assistant", "content": "11."}],
+             "rejected": [{"role": "assistant", "content": "9."}], "reference": "13"}]  # fmt: skip
+    data = write_jsonl(tmp_path / "dpo.jsonl", rows)
+    labels = tmp_path / "labels.jsonl"
+    with label_server(str(data), "-o", str(labels), "--annotator", "ann", cwd=tmp_path) as server:
+        page = open_page(browser, server.url)
+        assert item_id(page) == "d1"
+        roles = page.locator("#conversation .turn .role").all_inner_texts()
+        assert roles == ["user", "assistant", "user"]
+        assert "left or right" in page.locator("#conversation .turn.judged").inner_text()
+        assert {page.inner_text("#left"), page.inner_text("#right")} == {"11.", "9."}
+        assert page.inner_text("#reference") == "13"
+        assert press(page, "t") == ""
+        assert page.errors == []
+        page.close()
+        assert server.stop()[0] == 0
+    (row,) = read_jsonl(labels)
+    assert row["messages"] == chat and row["reference"] == "13" and row["preference"] == "tie"
+    assert (row["response_a"], row["response_b"]) == ("11.", "9.")

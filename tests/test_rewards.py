@@ -200,3 +200,81 @@ def test_a_reward_never_closed_exits_cleanly(server: FakeOpenAIServer, tmp_path:
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip() == "[0.75]", done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_max_cost_needs_a_known_price(server: FakeOpenAIServer) -> None:
+    with pytest.raises(ConfigError, match="needs the price of"):
+        constitution_reward(
+            parse(reward_judge.CONSTITUTION),
+            model="openai/no-such-price",
+            base_url=server.base_url,
+            max_cost=1.0,
+        )
+
+
+def test_the_docs_grpo_reward_on_math_answers() -> None:
+    """docs/rewards.md's reward: math-answers.md, group=True, conversational prompts with a
+    reference column; the final answer checked by code, the reasoning by the judge."""
+    import re
+
+    def steps(body: dict[str, Any]) -> dict[str, Any]:
+        user = reward_judge._user(body)
+        verdict = {
+            "clear-steps": {"rationale": "clear", "score": 5},
+            "sound-steps": {"rationale": "sound", "score": 5},
+        }
+        ids = re.findall(r'<candidate_response id="(\d+)">', user)
+        return {f"response_{k}": verdict for k in ids}
+
+    root = Path(__file__).resolve().parent.parent
+    prompts = [[{"role": "user", "content": "What is 6 x 7? End with \\boxed{}."}]] * 2
+    prompts += [[{"role": "user", "content": "What is 1/2 + 1/4? End with \\boxed{}."}]] * 2
+    completions = [
+        [{"role": "assistant", "content": text}]
+        for text in ("6 x 7 = 42, so \\boxed{42}", "\\boxed{41}", "\\boxed{0.75}", "1/2")
+    ]
+    references = ["42", "42", "\\frac{3}{4}", "\\frac{3}{4}"]
+    with FakeOpenAIServer(handler=steps) as server:
+        reward = constitution_reward(
+            root / "constitutions" / "math-answers.md",
+            model="openai/gpt-4o-mini",
+            base_url=server.base_url,
+            group=True,
+            use_cache=False,
+        )
+        with reward:
+            got = reward(prompts=prompts, completions=completions, reference=references)
+        assert server.count == 2  # one call a prompt
+        system = server.bodies[0]["messages"][0]["content"]
+        assert "## clear-steps" in system and "## final-answer" not in system
+    # final-answer weight 3 (5 or 1 on 1-5), clear-steps and sound-steps 5 each (weight 1)
+    assert got == [1.0, 0.4, 1.0, 0.4]
+    assert reward.__name__ == "math-answers"
+
+
+def test_sync_calls_check_answers_on_the_callers_thread(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRL's sync path calls from the main thread: verify: answer runs there, where
+    math-verify's time limits (SIGALRM) work; the async path runs on a thread of its own."""
+    import threading
+
+    from judge.judging import verifiers
+
+    on_main: list[bool] = []
+    real = verifiers.check_answer
+
+    def spy(text: str, reference: str | None) -> Any:
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return real(text, reference)
+
+    monkeypatch.setattr(verifiers, "check_answer", spy)
+    text = "name: v\n\n## exact\nverify: answer\n\nThe answer.\n"
+    with reward_fn(server, text) as reward:
+        assert reward(prompts=["p"], completions=["42"], reference=["42"]) == [1.0]
+        assert reward(prompts=["p"], completions=["41"], reference=["42"]) == [0.0]
+        fn = reward.as_async()
+        got = asyncio.run(fn(prompts=["p"], completions=["42"], reference=["42"]))
+        assert got == [1.0]
+        assert reward(prompts=["p"], completions=["42"], reference=["42"]) == [1.0]
+    assert on_main == [True, True, False, False]

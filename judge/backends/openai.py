@@ -87,29 +87,44 @@ class OpenAIBackend(HttpBackend):
         self._schema_mode = _SCHEMA_MODES[0]
         self._dropped: set[str] = set()
         super().__init__(model, **kwargs)
-        self.batch = OpenAIBatch(self)
+        self.batch: OpenAIBatch | None = OpenAIBatch(self)
 
     def _connect(self, api_key: str | None, *, require_key: bool) -> None:
-        key = api_key or os.environ.get(API_KEY_ENV)
-        self._use_key(key, needed=self.base_url is None, require_key=require_key)
+        key = api_key or (os.environ.get(self.key_env) if self.key_env else None)
+        self._use_key(key, needed=self.key_needed, require_key=require_key)
         self._client = openai.AsyncOpenAI(
             api_key=key or PLACEHOLDER_KEY,
-            base_url=self.base_url,
+            base_url=self.base_url or self.default_url,
             timeout=self.timeout,
             max_retries=0,
         )
-        # Compatible servers (local vLLM, llama.cpp, ...) get the lean POST: there the judge's
-        # own CPU sets the pace (lean_http.py). The official API, rate-limited far below that,
-        # keeps the SDK's whole request path.
+        # Local servers (vLLM, llama.cpp, ...) get the lean POST: there the judge's own CPU sets
+        # the pace (lean_http.py). Hosted APIs, rate-limited far below that, keep the SDK's
+        # whole request path.
         self._lean = (
             LeanPoster(self._client, _ENDPOINT, self.timeout, self)
-            if (self.base_url is not None if self._lean_wanted is None else self._lean_wanted)
+            if (self.lean_by_default if self._lean_wanted is None else self._lean_wanted)
             else None
         )
 
     @property
     def official(self) -> bool:
+        """Whether this is OpenAI's own API (max_completion_tokens, top_logprobs <= 20)."""
         return self.base_url is None
+
+    @property
+    def key_needed(self) -> bool:
+        """Whether a call without a key must fail: the official API needs one."""
+        return self.base_url is None
+
+    @property
+    def default_url(self) -> str | None:
+        """The server when none is given; None: the SDK's own (api.openai.com)."""
+        return None
+
+    @property
+    def lean_by_default(self) -> bool:
+        return self.base_url is not None
 
     async def aclose(self) -> None:
         if self._lean is not None:

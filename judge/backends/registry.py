@@ -3,6 +3,8 @@
 - `openai/NAME` -> OpenAIBackend (with `base_url`: any OpenAI-compatible server)
 - `anthropic/NAME` -> AnthropicBackend
 - `local/NAME` or `local` -> the embedded model (judge.backends.local.LocalBackend)
+- `gemini/NAME`, `groq/NAME`, ... -> a provider of the provider table (judge/data/providers.json,
+  judge.backends.presets): the OpenAI backend at its URL with its key variable and features
 - a NAME whose prefix is no known provider, with `base_url` -> an OpenAI-compatible server
   (so `-m meta-llama/Llama-3.1-8B --base-url http://localhost:8000/v1` works as written)
 
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from judge.backends.base import Backend
+from judge.backends.presets import Provider, presets
 from judge.errors import ConfigError
 
 BackendFactory = Callable[..., Backend]
@@ -110,6 +113,17 @@ def _local(name: str, **kwargs: Any) -> Backend:
     return LocalBackend(name or DEFAULT_LOCAL_MODEL, **kwargs)
 
 
+def _preset(preset: Provider) -> BackendFactory:
+    def make(name: str, **kwargs: Any) -> Backend:
+        from judge.backends.preset_backend import PresetBackend
+
+        return PresetBackend(name, preset=preset, **kwargs)
+
+    return make
+
+
 register("openai", _openai)
 register("anthropic", _anthropic)
 register("local", _local)
+for _provider in presets():
+    register(_provider.name, _preset(_provider))

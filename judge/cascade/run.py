@@ -37,7 +37,17 @@ def judge_settings(judge: CascadeJudge, shared: Settings) -> Settings:
     and price (judge.panel.members.settings_for, as for a panel's member). A judge recorded with
     no server uses the shared --base-url (the embedded model never does)."""
     local = judge.model.startswith("local/") or judge.model == "local"
-    price = None if judge.prices is None else Price(**judge.prices)
+    numbers = judge.prices
+    price = (
+        None
+        if numbers is None
+        else Price(
+            numbers["input"],
+            numbers["output"],
+            numbers.get("cached_input"),
+            numbers.get("cache_write"),
+        )
+    )
     member = Judge(
         name=judge.name,
         model=judge.model,

@@ -43,6 +43,11 @@ _COMMANDS = {
     "distill": ("distill_cmd", "distill_", "Train a fastText classifier that mimics a judge."),
     "batches": ("batches_cmd", "batches", "List or cancel the batch jobs that --batch submitted."),
     "serve": ("serve_cmd", "serve", "Serve rewards over HTTP for trainers in other processes."),
+    "models": (
+        "models_cmd",
+        "models",
+        "Providers, their key variables, and known models with prices and features.",
+    ),
 }
 
 

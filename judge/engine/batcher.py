@@ -326,10 +326,14 @@ def for_runner(runner: Runner) -> Batcher:
     backend = runner.backend
     api = backend.batch
     if api is None:
+        from judge.backends.presets import providers
+
+        with_batch = ", ".join(f"{p.name}/" for p in providers() if p.features.batch)
         raise ConfigError(
-            f"{{opt:batch}}: {backend.name} has no batch API; use an OpenAI or Anthropic "
-            "model ({opt:model} openai/NAME, also with {opt:base_url} for a server that "
-            "implements /v1/batches, or anthropic/NAME), or drop {opt:batch}"
+            f"{{opt:batch}}: {backend.name} has no batch API that judge can use; pick a model "
+            f"of a provider with one ({with_batch}; also openai/NAME with {{opt:base_url}} for "
+            "a server that implements /v1/batches), or drop {opt:batch} (judge models lists "
+            "them)"
         )
     server = backend.identity().get("base_url")
     return Batcher(

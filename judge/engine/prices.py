@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ CHARS_PER_TOKEN = 4.0
 
 # The price file's entry of batch discounts (see PriceTable.batch_rate).
 BATCH_KEY = "batch"
+# A price read longer ago than this is reported as old by --dry-run and `judge models`.
+STALE_AFTER_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,21 @@ class Price:
     output: float
     cached_input: float | None = None  # cache reads; default: the input rate
     cache_write: float | None = None  # cache writes; default: 1.25x the input rate
+    # When the price was read (YYYY, YYYY-MM or YYYY-MM-DD) and where: metadata, not a rate.
+    as_of: str | None = field(default=None, compare=False)
+    source: str | None = field(default=None, compare=False)
+
+    def age_days(self, today: dt.date | None = None) -> int | None:
+        """Days since the price was read (from the start of a month or year given alone)."""
+        if not self.as_of:
+            return None
+        parts = [int(x) for x in self.as_of.split("-")] + [1, 1]
+        read = dt.date(parts[0], parts[1], parts[2])
+        return ((today or dt.date.today()) - read).days
+
+    def stale(self, today: dt.date | None = None) -> bool:
+        age = self.age_days(today)
+        return age is not None and age > STALE_AFTER_DAYS
 
     def scaled(self, rate: float) -> Price:
         """Every rate times `rate` (a batch discount: 0.5)."""
@@ -37,7 +55,8 @@ class Price:
             if self.cache_write is not None
             else self.input * CACHE_WRITE_MULTIPLIER
         )
-        return Price(
+        return replace(
+            self,
             input=self.input * rate,
             output=self.output * rate,
             cached_input=None if self.cached_input is None else self.cached_input * rate,
@@ -68,12 +87,18 @@ class Price:
         ) / 1_000_000
 
 
-def _parse_table(data: Any, source: str) -> dict[str, Price]:
+def _parse_table(data: Any, source: str) -> tuple[dict[str, Price], dict[str, dict[str, Any]]]:
+    """The complete prices, and the entries whose input price is null (not found: shown by
+    `judge models`, never used to price a call)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a price file is a JSON object of model -> prices")
     table: dict[str, Price] = {}
+    partial: dict[str, dict[str, Any]] = {}
     for model, entry in data.items():
         if model.startswith("_") or model == BATCH_KEY:
+            continue
+        if isinstance(entry, dict) and entry.get("input", 0) is None:
+            partial[model] = dict(entry)
             continue
         try:
             table[model] = Price(
@@ -81,13 +106,16 @@ def _parse_table(data: Any, source: str) -> dict[str, Price]:
                 output=float(entry["output"]),
                 cached_input=_optional(entry, "cached_input"),
                 cache_write=_optional(entry, "cache_write"),
+                as_of=_text(entry, "as_of"),
+                source=_text(entry, "source"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"{source}: model {model!r} needs numeric 'input' and 'output' prices "
-                f"(USD per million tokens), optionally 'cached_input' and 'cache_write': {exc}"
+                f"(USD per million tokens), optionally 'cached_input' and 'cache_write', "
+                f"'as_of' (YYYY-MM-DD) and 'source': {exc}"
             ) from exc
-    return table
+    return table, partial
 
 
 def _batch_rates(data: Any, source: str) -> dict[str, float]:
@@ -113,12 +141,29 @@ def _optional(entry: Any, key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _text(entry: Any, key: str) -> str | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if key == "as_of":
+        dt.date(*([int(x) for x in str(value).split("-")] + [1, 1])[:3])  # ValueError if not
+    return str(value)
+
+
+def _preset_batch_rates() -> dict[str, float]:
+    """The batch discounts of the provider table (judge/data/providers.json)."""
+    from judge.backends.presets import providers
+
+    return {f"{p.name}/": p.features.batch.discount for p in providers() if p.features.batch}
+
+
 class PriceTable:
     def __init__(self, extra_file: str | Path | None = None) -> None:
         text = resources.files("judge").joinpath("data/prices.json").read_text("utf-8")
         builtin = json.loads(text)
-        self.prices = _parse_table(builtin, "built-in price table")
-        self.batch_rates = _batch_rates(builtin, "built-in price table")
+        self.prices, self.partial = _parse_table(builtin, "built-in price table")
+        shipped = _batch_rates(builtin, "built-in price table")
+        self.batch_rates = {**_preset_batch_rates(), **shipped}
         extra = extra_file or os.environ.get("JUDGE_PRICES")
         if extra:
             try:
@@ -127,7 +172,9 @@ class PriceTable:
                 raise ConfigError(f"{extra}: cannot read the price file: {exc}") from exc
             except ValueError as exc:
                 raise ConfigError(f"{extra}: the price file is not valid JSON: {exc}") from exc
-            self.prices.update(_parse_table(data, str(extra)))
+            prices, partial = _parse_table(data, str(extra))
+            self.prices.update(prices)
+            self.partial.update(partial)
             self.batch_rates.update(_batch_rates(data, str(extra)))
 
     def lookup(self, model: str) -> Price | None:

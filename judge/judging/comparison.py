@@ -84,15 +84,14 @@ def build_request(
 ) -> Request:
     """The question for one ordering: `first` is shown as A, `second` as B; the request and the
     reference (once, before both) come first."""
-    parts = []
+    parts: list[sections.Part] = []
     if isinstance(prompt, Candidate):
-        parts.append(sections.request(prompt, options.max_chars)[0])
-        reference = sections.reference(prompt, options.max_chars)
-        parts += [reference] if reference is not None else []
+        parts += sections.request(prompt, options.max_chars)[0]
+        parts += sections.reference(prompt, options.max_chars)
     elif prompt is not None:
-        parts.append(prompts.tagged("candidate_prompt", _cut(prompt, options.max_chars)))
-    parts.append(prompts.tagged("response_a", _cut(first, options.max_chars)))
-    parts.append(prompts.tagged("response_b", _cut(second, options.max_chars)))
+        parts.append(("candidate_prompt", _cut(prompt, options.max_chars), None))
+    parts.append(("response_a", _cut(first, options.max_chars), None))
+    parts.append(("response_b", _cut(second, options.max_chars), None))
     tags = "<response_a> (the first response) and <response_b> (the second response)"
     plain = not isinstance(prompt, Candidate) or (
         sections.request_layout(prompt) == sections.PROMPT and not prompt.reference
@@ -113,7 +112,7 @@ def build_request(
         tags=tags,
         principles="\n\n".join(principle_text(p) for p in principles),
     )
-    user = prompts.render("compare_user", material="\n\n".join(parts), ids=ids)
+    user = prompts.render("compare_user", material=sections.render(parts), ids=ids)
     return Request(
         messages=(Message("system", system, cache=True), Message("user", user)),
         schema=COMPARE_SCHEMA,

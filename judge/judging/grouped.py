@@ -270,7 +270,7 @@ class GroupScorer(Scorer):
         system, schema = fixed
         user = prompts.render(
             "score_group_user",
-            material="\n\n".join(self._material(shown, kind, layout)),
+            material=self._material(shown, kind, layout),
             count=str(len(shown)),
             kinds=f"{kind}s",
             labels=", ".join(names),
@@ -298,11 +298,11 @@ class GroupScorer(Scorer):
     def _max(self) -> int:
         return self.options.max_chars
 
-    def _material(self, shown: list[Candidate], kind: str, layout: str) -> list[str]:
+    def _material(self, shown: list[Candidate], kind: str, layout: str) -> str:
         """The sections of a group: each request (prompt or conversation) once, before its
         candidates; a conversation's later turns after the earlier ones; a reference once,
         before the candidates it is for."""
-        parts: list[str] = []
+        parts: list[sections.Part] = []
         tag = f"candidate_{kind}"
         before: Candidate | None = None
         for k, c in enumerate(shown, 1):
@@ -311,17 +311,15 @@ class GroupScorer(Scorer):
                     parts += sections.turns(c.context or [], self._max, (before.turn or 0) + 1)[0]
                     new = True
                 elif before is None or block_of(c) != block_of(before):
-                    parts.append(sections.request(c, self._max, layout)[0])
+                    parts += sections.request(c, self._max, layout)[0]
                     new = True
                 else:
                     new = False
-                reference = sections.reference(c, self._max)
-                changed = new or before is None or c.reference != before.reference
-                if reference is not None and changed:
-                    parts.append(reference)
-            parts.append(prompts.tagged(tag, cut_response(c.response, self._max)[0], number=k))
+                if new or before is None or c.reference != before.reference:
+                    parts += sections.reference(c, self._max)
+            parts.append((tag, cut_response(c.response, self._max)[0], k))
             before = c
-        return parts
+        return sections.render(parts)
 
     def _system(
         self, principles: list[Principle], kind: str, ids: str, layout: str, reference: bool

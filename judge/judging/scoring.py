@@ -143,14 +143,11 @@ def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
     (a prompt or a conversation) and the reference first, the judged text last (sections)."""
     text, truncated = cut_response(candidate.response, max_chars)
     if kind_of(candidate) == "document":
-        return prompts.tagged("candidate_document", text), "document", truncated
-    request, prompt_cut = sections.request(candidate, max_chars)
-    parts = [request]
-    reference = sections.reference(candidate, max_chars)
-    if reference is not None:
-        parts.append(reference)
-    parts.append(prompts.tagged("candidate_response", text))
-    return "\n\n".join(parts), "response", truncated or prompt_cut
+        return sections.render([("candidate_document", text, None)]), "document", truncated
+    parts, prompt_cut = sections.request(candidate, max_chars)
+    parts += sections.reference(candidate, max_chars)
+    parts.append(("candidate_response", text, None))
+    return sections.render(parts), "response", truncated or prompt_cut
 
 
 def kind_of(candidate: Candidate) -> str:

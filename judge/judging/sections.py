@@ -7,6 +7,9 @@ roles are ours, and as every tag is defanged inside data (prompts.tagged), a tur
 open another turn. A conversation of one user turn is shown as a prompt, like prompt + response.
 The conversation comes first in the user message and the judged text last, so the calls for the
 turns or the responses of one conversation share their longest prefix (prompt caching).
+
+The functions here give Parts, (tag, text, number) each; `render` makes one request's data of
+them, the one place where a request's sections are put between their tags.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from judge.judging import prompts
 from judge.records import Candidate
 
 PROMPT, CONVERSATION = "prompt", "conversation"
+Part = tuple[str, str, int | None]  # a data section: its tag, its text, its number (or None)
 CONTEXT_TAGS = "<context_system>, <context_user> and <context_assistant>"
 
 
@@ -32,32 +36,38 @@ def cut(text: str, max_chars: int) -> tuple[str, bool]:
     return text[:max_chars] + "\n[... cut]", True
 
 
-def turns(context: list[dict[str, str]], max_chars: int, start: int = 0) -> tuple[list[str], bool]:
-    """Each turn of `context[start:]` between the tags of its role (each cut at max_chars)."""
-    out: list[str] = []
+def render(parts: list[Part]) -> str:
+    """One request's data sections, each between its tags, separated by blank lines."""
+    return "\n\n".join(prompts.tagged(tag, text, number) for tag, text, number in parts)
+
+
+def turns(context: list[dict[str, str]], max_chars: int, start: int = 0) -> tuple[list[Part], bool]:
+    """Each turn of `context[start:]`, in the section of its role (each cut at max_chars)."""
+    out: list[Part] = []
     was_cut = False
     for m in context[start:]:
         text, c = cut(m["content"], max_chars)
         was_cut = was_cut or c
-        out.append(prompts.tagged(f"context_{m['role']}", text))
+        out.append((f"context_{m['role']}", text, None))
     return out, was_cut
 
 
-def request(candidate: Candidate, max_chars: int, layout: str | None = None) -> tuple[str, bool]:
-    """The request section(s): the prompt, or the conversation before the judged turn (as
+def request(
+    candidate: Candidate, max_chars: int, layout: str | None = None
+) -> tuple[list[Part], bool]:
+    """The request's sections: the prompt, or the conversation before the judged turn (as
     `layout` says, else as the candidate's own layout)."""
     if (layout or request_layout(candidate)) == PROMPT or candidate.context is None:
         text, was_cut = cut(candidate.prompt or "", max_chars)
-        return prompts.tagged("candidate_prompt", text), was_cut
-    parts, was_cut = turns(candidate.context or [], max_chars)
-    return "\n\n".join(parts), was_cut
+        return [("candidate_prompt", text, None)], was_cut
+    return turns(candidate.context, max_chars)
 
 
-def reference(candidate: Candidate, max_chars: int) -> str | None:
-    """The reference section, for a candidate that has one."""
+def reference(candidate: Candidate, max_chars: int) -> list[Part]:
+    """The reference's section, for a candidate that has one."""
     if not candidate.reference:
-        return None
-    return prompts.tagged("reference", cut(candidate.reference, max_chars)[0])
+        return []
+    return [("reference", cut(candidate.reference, max_chars)[0], None)]
 
 
 def tags_text(layout: str, with_reference: bool, response: str) -> str:

@@ -35,27 +35,42 @@ T = TypeVar("T")
 
 
 class _Loop:
-    """An event loop in a daemon thread: the judge's connections live on it across steps,
-    whichever thread (or loop) the trainer calls from."""
+    """One event loop for the reward's lifetime: the judge's connections live on it across
+    steps. A trainer that calls from a thread without a running loop (TRL's sync path) runs it
+    right there, so that math-verify's time limits (SIGALRM, main thread only) hold for
+    `verify: answer`; once called from a running loop (TRL's async path, a notebook), the loop
+    moves to a daemon thread of its own for good."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="judge-rewards", daemon=True
-        )
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+
+    def _threaded(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(
+                target=self.loop.run_forever, name="judge-rewards", daemon=True
+            )
+            self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self.thread is None:
+                return self.loop.run_until_complete(coro)
+        self._threaded()
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        self._threaded()
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     def close(self) -> None:
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
+        if self.thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
         self.loop.close()
 
 

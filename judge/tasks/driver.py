@@ -17,10 +17,17 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from judge.engine.plan import Estimate
 from judge.engine.runner import Runner
 from judge.engine.stats import CANCELLED, TOO_LONG, UNREACHABLE, RunStats
 from judge.errors import ConfigError
-from judge.tasks.summary import embedded_note, plural, run_summary, unjudged_reasons
+from judge.tasks.summary import (
+    backend_notes,
+    plural,
+    price_age_note,
+    run_summary,
+    unjudged_reasons,
+)
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -193,7 +200,10 @@ async def plan_only(task: Task[Any, Any]) -> str:
     async with AsyncExitStack() as stack:
         for runner in task.runners:
             await stack.enter_async_context(runner)
-        return task.dry_run()
+        notes = (price_age_note(r.backend.name, r.price) for r in task.runners)
+        planned = task.dry_run()
+        text = "\n".join([planned, *dict.fromkeys(n for n in notes if n is not None)])
+        return Estimate(text, planned.plan) if isinstance(planned, Estimate) else text
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -259,6 +269,6 @@ def report(task: Described, stats: RunStats, lines: list[str], *, written: bool 
     if failure is not None:
         report.exit_code = 1
         report.lines.append(f"judge: error: {failure}")
-    notes = (embedded_note(r.backend) for r in task.runners)
-    report.lines += list(dict.fromkeys(n for n in notes if n is not None))
+    notes = (note for r in task.runners for note in backend_notes(r.backend))
+    report.lines += list(dict.fromkeys(notes))
     return report

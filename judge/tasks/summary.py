@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from judge.backends.base import Backend
 from judge.engine.plan import Estimate, Plan
+from judge.engine.prices import STALE_AFTER_DAYS, Price
 from judge.engine.stats import CANCELLED, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
@@ -125,6 +126,27 @@ def embedded_note(backend: Backend) -> str | None:
         "PandaLM sample (benchmarks/embedded_agreement.py). For real data pick a strong judge: -m "
         "openai/gpt-4o-mini, -m anthropic/claude-haiku-4-5, or -m openai/NAME --base-url URL "
         "for your own server, and check it with judge calibrate."
+    )
+
+
+def backend_notes(backend: Backend) -> list[str]:
+    """The notes a run on `backend` ends with: the embedded model's weakness, and what a named
+    provider lacks and so was not asked for (judge.backends.preset_backend)."""
+    notes = [n for n in (embedded_note(backend),) if n is not None]
+    feature_notes = getattr(backend, "feature_notes", None)
+    if callable(feature_notes):
+        notes += list(feature_notes())
+    return notes
+
+
+def price_age_note(model: str, price: Price | None) -> str | None:
+    """For --dry-run: a price read longer ago than STALE_AFTER_DAYS may no longer be the price."""
+    if price is None or not price.stale():
+        return None
+    return (
+        f"judge: note: the price of {model} was read {price.as_of}, over {STALE_AFTER_DAYS} days "
+        "ago; the dollars above may be off. Check the provider's page and give the price with "
+        "--prices FILE."
     )
 
 
