@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.errors import ConfigError
@@ -41,41 +41,37 @@ def make_settings(
     """How to reach the judge model and how hard to push it: `base` (default Settings()) with
     every keyword that is not None in its place."""
     s = base or Settings()
-    r, b = s.runner, s.runner.batch
-    batch_config = replace(
-        b,
-        enabled=_or(batch, b.enabled),
-        fallback=_or(batch_fallback, b.fallback),
-        max_requests=_or(batch_size, b.max_requests),
-        poll=_or(batch_poll, b.poll),
-        poll_max=_or(batch_poll_max, b.poll_max),
+    r = s.runner
+    batch_config = _overlay(
+        r.batch,
+        enabled=batch,
+        fallback=batch_fallback,
+        max_requests=batch_size,
+        poll=batch_poll,
+        poll_max=batch_poll_max,
     )
-    runner = replace(
+    runner = _overlay(
         r,
-        batch=batch_config,
-        concurrency=_or(concurrency, r.concurrency),
-        requests_per_minute=_or(rpm, r.requests_per_minute),
-        tokens_per_minute=_or(tpm, r.tokens_per_minute),
-        max_retries=_or(max_retries, r.max_retries),
-        max_cost=_or(max_cost, r.max_cost),
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        max_retries=max_retries,
+        max_cost=max_cost,
     )
-    settings = replace(
-        s,
-        runner=runner,
-        model=_or(model, s.model),
-        base_url=_or(base_url, s.base_url),
-        cache=_or(cache, s.cache),
-        prices=_or(prices, s.prices),
-        timeout=_or(timeout, s.timeout),
-        use_cache=s.use_cache if no_cache is None else not no_cache,
-        require_key=s.require_key and not dry_run,  # a dry run calls nothing: no key needed
+    settings = _overlay(
+        s, model=model, base_url=base_url, cache=cache, prices=prices, timeout=timeout
     )
+    settings.runner = replace(runner, batch=batch_config)
+    if no_cache is not None:
+        settings.use_cache = not no_cache
+    settings.require_key = s.require_key and not dry_run  # a dry run calls nothing: no key
     _check(settings)
     return settings
 
 
-def _or(value: T | None, default: T) -> T:
-    return default if value is None else value
+def _overlay(obj: T, **values: Any) -> T:
+    """`obj` with each value that is not None in its place (a new object)."""
+    return replace(obj, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
 
 
 def _check(settings: Settings) -> None:
