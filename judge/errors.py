@@ -86,15 +86,27 @@ class BackendError(JudgeError):
         retry_after: float | None = None,
         per_item: bool = False,
         kind: str | None = None,
+        billed: bool = False,
     ) -> None:
         super().__init__(message)
         self.transient = transient
+        # The request may have reached the provider, which bills it, though no usable answer
+        # came back (a timeout, a connection broken after sending, a malformed 200): --max-cost
+        # counts such a call as spent at its worst case.
+        self.billed = billed
         self.retry_after = retry_after
         # The item itself cannot be judged (too long for the context window, refused by a
         # content filter): that item is reported unjudged and the run goes on.
         self.per_item = per_item
         # For per-item errors: "too_long" (the context window) or None (refused, filtered).
         self.kind = kind
+
+
+class OutputError(JudgeError):
+    """An output could not be written part way (a full disk, a lost mount): the run stops, the
+    old output is left as it was, and the cache keeps every verdict paid for."""
+
+    exit_code = 1
 
 
 class BudgetReached(JudgeError):

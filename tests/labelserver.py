@@ -75,9 +75,7 @@ class Server:
             return result
 
     def state(self, page: str = "t") -> dict[str, Any]:
-        with urllib.request.urlopen(self.url + f"api/state?page={page}", timeout=30) as r:
-            result: dict[str, Any] = json.loads(r.read())
-            return result
+        return self.post("state", {"page": page})
 
     def stop(self) -> tuple[int, str]:
         """Ctrl-C, as a person stops it: (exit code, stderr)."""

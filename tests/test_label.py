@@ -247,10 +247,13 @@ def test_undo_skip_resume_and_two_pages(tmp_path: Path) -> None:
     assert s.state("two")["item"]["id"] == "p2"
     s.undo("two")  # the skip
     assert s.state("two")["item"]["id"] == "p1"
-    s.undo("two")  # the decision on p0
+    assert s.undo("two") is None  # page two decided nothing: page one's decision stays
+    assert len(read_jsonl(tmp_path / "labels.jsonl")) == 1
+    assert s.state("two")["can_undo"] is False and s.state("one")["can_undo"] is True
+    assert s.undo("one") == "p0"  # page one undoes its own
     assert read_jsonl(tmp_path / "labels.jsonl") == []
-    assert s.state("two")["item"]["id"] == "p0"
-    assert s.decide("two", "p0", "right", 1)
+    assert s.state("one")["item"]["id"] == "p0"
+    assert s.decide("one", "p0", "right", 1)
     again = session_for(tmp_path, pair_rows(4))  # a restart
     assert again.state("x")["item"]["id"] == "p1" and again.state("x")["progress"]["done"] == 1
 
@@ -294,3 +297,24 @@ def test_store_keeps_foreign_rows_and_writes_whole_lines(tmp_path: Path) -> None
     assert store.remove("x", "ann") is not None and store.remove("x", "ann") is None
     assert read_jsonl(path) == [{"id": "x", "annotator": "zoe", "preference": "a"}]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_store_appends_and_reads_only_what_is_new(tmp_path: Path) -> None:
+    """A decision is one appended line (the file is not rewritten: the same inode), rows are
+    read back incrementally, a line cut short by a power cut is ignored and then cut off."""
+    path = tmp_path / "l.jsonl"
+    store = LabelStore(str(path))
+    assert store.add({"id": "a", "annotator": "ann", "preference": "a"})
+    inode = path.stat().st_ino
+    assert store.add({"id": "b", "annotator": "ann", "preference": "b"})
+    assert path.stat().st_ino == inode and len(read_jsonl(path)) == 2
+    other = LabelStore(str(path))  # a second server on the same file
+    assert other.add({"id": "c", "annotator": "bob", "preference": "tie"})
+    assert [r["id"] for r in store.rows()] == ["a", "b", "c"]
+    with path.open("ab") as f:
+        f.write(b'{"id": "d", "annot')  # a power cut in the middle of a line
+    assert [r["id"] for r in LabelStore(str(path)).rows()] == ["a", "b", "c"]
+    assert store.add({"id": "e", "annotator": "ann", "preference": "a"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c", "e"]
+    assert store.remove("b", "ann") is not None  # undo rewrites; both stores see it
+    assert [r["id"] for r in other.rows()] == ["a", "c", "e"]

@@ -127,6 +127,57 @@ def test_another_host_needs_the_token(tmp_path: Path) -> None:
             assert err.value.code == 403
         with urllib.request.urlopen(base + f"?token={m.group(2)}") as page:
             assert page.status == 200
-        request = urllib.request.Request(base + "api/state", headers={"X-Token": m.group(2)})
+        request = urllib.request.Request(
+            base + "api/state",
+            data=b"{}",
+            headers={"X-Token": m.group(2), "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request) as state:
             assert json.loads(state.read())["item"]["id"] == "p0"
+
+
+def _raw_post(url: str, body: bytes, **headers: str) -> int:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def test_hostile_requests_change_nothing_and_print_one_line(tmp_path: Path) -> None:
+    """Issue 21, section 5: deep JSON is a 400, reading the state reserves nothing by GET,
+    cross-site POSTs are refused, malformed HTTP is one line on the terminal."""
+    import socket
+
+    data = write_jsonl(tmp_path / "in.jsonl", pair_rows(3))
+    labels = tmp_path / "l.jsonl"
+    with label_server(str(data), "-o", str(labels), cwd=tmp_path) as server:
+        deep = b"[" * 30_000 + b"]" * 30_000
+        assert _raw_post(server.url + "api/decide", deep) == 400
+        # A cross-site <img src=/api/state> cannot reserve an item: GET is no route for it.
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(server.url + "api/state?page=img")
+        assert err.value.code == 405
+        decide = json.dumps({"page": "x", "id": "p0", "choice": "left"}).encode()
+        assert _raw_post(server.url + "api/decide", decide, Origin="http://evil.test") == 403
+        assert (
+            _raw_post(server.url + "api/decide", decide, **{"Sec-Fetch-Site": "cross-site"}) == 403
+        )
+        assert _raw_post(server.url + "api/undo", b"{}", **{"Sec-Fetch-Site": "same-site"}) == 403
+        assert read_jsonl(labels) == []
+        origin = server.url.rstrip("/")
+        assert _raw_post(server.url + "api/decide", decide, Origin=origin) == 200
+        assert [r["id"] for r in read_jsonl(labels)] == ["p0"]
+        host, port = server.url.split("//")[1].rstrip("/").split(":")
+        for junk in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"):
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.sendall(junk)
+                assert s.recv(100).startswith(b"HTTP/1.")
+        assert server.state("y")["item"] is not None  # still serving
+        code, err_text = server.stop()
+    assert code == 0 and "Traceback" not in err_text, err_text
+    logged = [line for line in err_text.splitlines() if "Error handling request" in line]
+    assert logged and all(line.startswith("judge label: ") for line in logged), err_text

@@ -29,6 +29,7 @@ from judge.backends.http_errors import (
     error_detail,
     error_from_status,
     garbled_error,
+    never_sent,
     redact,
     refused_connection,
 )
@@ -137,22 +138,26 @@ class HttpBackend:
             codes=codes,
         )
 
-    def timeout_error(self) -> BackendError:
+    def timeout_error(self, exc: BaseException | None = None) -> BackendError:
+        """`exc`: the transport's error, to tell whether the request was sent (billed)."""
         return BackendError(
-            f"{self.name}: no answer from {self.server} within {self.timeout:g} s", transient=True
+            f"{self.name}: no answer from {self.server} within {self.timeout:g} s",
+            transient=True,
+            billed=exc is None or not never_sent(exc),
         )
 
-    def connection_error(self, cause: str) -> BackendError:
+    def connection_error(self, cause: str, exc: BaseException | None = None) -> BackendError:
         return BackendError(
             f"{self.name}: connection to {self.server} failed: {redact(cause, self._secret)}",
             transient=True,
+            billed=exc is None or not never_sent(exc),
         )
 
     def transport_error(self, exc: BaseException) -> BackendError:
         """A request that got no HTTP answer (timeout, refused or broken connection)."""
         if isinstance(exc, TimeoutError | asyncio.TimeoutError) and not refused_connection(exc):
-            return self.timeout_error()
-        return self.connection_error(describe(exc))
+            return self.timeout_error(exc)
+        return self.connection_error(describe(exc), exc)
 
     def sdk_error(self, exc: Exception, sdk: ModuleType, detail: str | None = None) -> BackendError:
         """An exception of the openai or anthropic SDK (the same family of types) as a
@@ -165,9 +170,9 @@ class HttpBackend:
                 error_codes(exc.body),
             )
         if isinstance(exc, sdk.APITimeoutError) and not refused_connection(exc):
-            return self.timeout_error()
+            return self.timeout_error(exc)
         if isinstance(exc, sdk.APIConnectionError):
-            return self.connection_error(describe_cause(exc))
+            return self.connection_error(describe_cause(exc), exc)
         if isinstance(exc, sdk.APIResponseValidationError):
             return garbled_error(self.name, exc.message)
         return BackendError(f"{self.name}: {redact(str(exc), self._secret)}", transient=False)

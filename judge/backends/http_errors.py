@@ -61,6 +61,40 @@ TOO_LONG_FIX = (
 )
 
 
+# How providers' keys begin (OpenAI, Anthropic, Groq, xAI, Hugging Face, Google, Replicate, ...).
+_WORD_BREAK = re.compile(r"[^A-Za-z0-9]+")
+_KEY_PREFIXES = ("sk-", "sk_", "gsk_", "xai-", "hf_", "AIza", "r8_", "pplx-", "fw_", "nvapi-")
+
+
+def looks_like_key(value: str) -> bool:
+    """Whether a value that should be a name (of a variable, a model) looks like a secret
+    instead: a provider's key prefix, or a run of 20 or more letters and digits, of mixed case
+    and with digits, and no word break (names are words: Llama-3.1-8B-Instruct, MY_KEY)."""
+    text = value.strip()
+    if text.startswith(_KEY_PREFIXES) or _KEY_PATTERN.search(text):
+        return True
+    return any(
+        len(run) >= 20
+        and any(c.islower() for c in run)
+        and any(c.isupper() for c in run)
+        and any(c.isdigit() for c in run)
+        for run in _WORD_BREAK.split(text)
+    )
+
+
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.]{24,}")
+
+
+def hide_keys(text: str) -> str:
+    """Any message with what looks like a key taken out (redact, and long key-like tokens):
+    for the last line of defence, where an error meets the terminal."""
+    text = redact(text)
+    return _LONG_TOKEN.sub(
+        lambda m: "[not shown: looks like a key]" if looks_like_key(m.group(0)) else m.group(0),
+        text,
+    )
+
+
 def redact(text: str, secret: str | None = None) -> str:
     """Remove the key, anything shaped like one (servers echo masked keys on 401), and the
     credentials a URL may carry (user info, key-like query parameters)."""
@@ -228,7 +262,9 @@ def refused_error(name: str, why: str) -> BackendError:
 
 
 def garbled_error(name: str, detail: object) -> BackendError:
-    return BackendError(f"{name}: the server sent a malformed answer ({detail})", transient=True)
+    return BackendError(
+        f"{name}: the server sent a malformed answer ({detail})", transient=True, billed=True
+    )
 
 
 def describe(exc: BaseException) -> str:
@@ -251,6 +287,31 @@ def refused_connection(exc: BaseException) -> bool:
             return False
         if isinstance(seen, ConnectionError) or type(seen).__name__ == "ClientConnectorError":
             return True
+    return False
+
+
+# Errors of the connect phase: the request was never sent, so nothing can have been billed.
+_CONNECT_ERRORS = frozenset(
+    {
+        "ConnectionRefusedError",
+        "ClientConnectorError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ConnectionTimeoutError",
+    }
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a transport error happened before the request was sent (connection refused,
+    host unreachable): only then can the provider not have billed it."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if any(t.__name__ in _CONNECT_ERRORS for t in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from judge.backends.base import Backend
+from judge.backends.http_errors import looks_like_key
 from judge.backends.presets import Provider, presets
 from judge.errors import ConfigError
 
@@ -58,6 +59,11 @@ def get_backend(
     spec = spec.strip()
     if not spec:
         raise ConfigError(f"empty model name; {_usage()}")
+    if looks_like_key(spec):
+        raise ConfigError(
+            "the model name looks like an API key (it is not shown here): give the model as "
+            f"-m PROVIDER/NAME and the key in the provider's variable; {_usage()}"
+        )
     provider, sep, name = spec.partition("/")
     if provider not in _factories:
         if base_url is not None:  # a bare server-side model name, possibly with slashes

@@ -156,7 +156,9 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
 
 def dpo_swapped(seed: int, prompt: str | None, chosen: str, rejected: str) -> bool:
     """Whether `chosen` is shown second: a coin flip fixed by the seed and the texts."""
-    blob = json.dumps([seed, prompt, chosen, rejected], ensure_ascii=False).encode("utf-8")
+    blob = json.dumps([seed, prompt, chosen, rejected], ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"
+    )
     return hashlib.sha256(blob).digest()[0] % 2 == 1
 
 

@@ -28,7 +28,7 @@ from judge.cascade.model import (
 from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
-from judge.io import write_text_atomic
+from judge.io import check_writable, write_text_atomic
 from judge.records import Usage
 from judge.tasks.calibrate import JudgeSetup, LabelJudge
 from judge.tasks.driver import Defaults, Sinks
@@ -72,6 +72,7 @@ class CascadeFitTask(Defaults):
     verb = "judged"
 
     def __post_init__(self) -> None:
+        check_writable(str(self.folder), folder=True)  # before any model call
         self.judge_items = LabelJudge(self.constitution, self.setup)
         self.judgments: list[list[Judgment]] = []
         self.cascade: Cascade | None = None

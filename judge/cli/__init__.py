@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from judge.backends.http_errors import hide_keys
 from judge.errors import JudgeError, as_flag
 
 # name -> (module in judge.cli, the click command in it, its line in `judge --help`). Imported
@@ -58,7 +59,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except JudgeError as exc:
-            click.echo(f"judge: error: {exc.render(as_flag)}", err=True)
+            click.echo(f"judge: error: {hide_keys(exc.render(as_flag))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("judge: interrupted; run the same command again to resume", err=True)

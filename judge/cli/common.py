@@ -7,12 +7,12 @@ from typing import Any, TypeVar
 
 import click
 
+from judge.cli.field_options import field_options as field_options
 from judge.cli.progress import Progress
 from judge.engine.batcher import FALLBACKS
 from judge.engine.settings import DEFAULT_MODEL
 from judge.errors import as_flag, spelled
 from judge.io import open_writer
-from judge.io.conversations import TURNS
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 
@@ -157,52 +157,6 @@ batch_options = stack(
         60.0,
         "Longest wait between two checks of a job's state.",
         "JUDGE_BATCH_POLL_MAX",
-    ),
-)
-
-field_options = stack(
-    click.option(
-        "--prompt-field", default="prompt", show_default=True, help="Input field of the prompt."
-    ),
-    click.option(
-        "--response-field",
-        default="response",
-        show_default=True,
-        help="Input field of the response.",
-    ),
-    click.option(
-        "--responses-field",
-        default="responses",
-        show_default=True,
-        help="Input field of a list of responses (one output row each).",
-    ),
-    click.option(
-        "--text-field",
-        default="text",
-        show_default=True,
-        help="Input field of a document judged without a prompt.",
-    ),
-    click.option(
-        "--messages-field",
-        default="messages",
-        show_default=True,
-        help="Input field of a conversation (chat messages): its last assistant turn is judged "
-        "in the context of the turns before it.",
-    ),
-    click.option(
-        "--turns",
-        type=click.Choice(list(TURNS)),
-        default="last",
-        show_default=True,
-        help="Of a conversation, judge the last assistant turn, or all of them (one row each, "
-        "with `turn`).",
-    ),
-    click.option(
-        "--reference-field",
-        default="reference",
-        show_default=True,
-        help="Input field of a reference answer (for a conversation, a list with one per "
-        "assistant turn may be given), shown to the judge in its own section.",
     ),
 )
 

@@ -104,6 +104,12 @@ from judge.distill.run import MIN_CLASS
 @number(
     "--min-class", click.IntRange(1), default=MIN_CLASS, help="Fewest training rows of each label."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the classifier even if it does not beat chance or keeping everything on the "
+    "held-out rows, or fastText's install is mixed.",
+)
 @field_options
 def distill_(**kw: Any) -> None:
     """Train a fastText classifier that mimics a judge, from SCORED (judge score or judge
@@ -148,6 +154,8 @@ def distill_(**kw: Any) -> None:
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
     m, data = meta["metrics"], meta["data"]
+    for warning in meta.get("warnings", []):
+        click.echo(f"judge: warning: {warning}", err=True)
     if meta["training"]["attempts"] > 1:
         click.echo(
             f"judge: fastText diverged (NaN); trained with lr {meta['fasttext']['lr']:g} "

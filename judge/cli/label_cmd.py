@@ -152,7 +152,14 @@ def label(**kw: Any) -> None:
     port = kw["port"]
     app = make_app(session, token)
     asyncio.run(
-        serve(app, host, DEFAULT_PORT if port is None else port, ready, fallback=port is None)
+        serve(
+            app,
+            host,
+            DEFAULT_PORT if port is None else port,
+            ready,
+            fallback=port is None,
+            on_error=lambda line: say(f"judge label: {line}"),
+        )
     )
     left = session.progress()["left"]
     say(

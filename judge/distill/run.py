@@ -22,10 +22,11 @@ from judge.distill import model_dir
 from judge.distill.evaluate import agreement
 from judge.distill.labels import DROP, KEEP, LabelRule, keep_labels
 from judge.distill.predict import keep_probabilities
+from judge.distill.quality import build_problem, quality_problem, refuse
 from judge.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
 from judge.distill.train import FastTextSettings, auto_epochs, train
 from judge.errors import ConfigError, InputError
-from judge.io import FieldMap, describe, iter_candidates
+from judge.io import FieldMap, check_writable, describe, iter_candidates
 
 MIN_CLASS = 5  # training rows of each label below which the classifier cannot learn the rule
 PREDICT_BATCH = 512
@@ -41,6 +42,7 @@ class DistillOptions:
     newline_replacement: str = ""
     min_class: int = MIN_CLASS
     score_field: str = "score"  # e.g. a human label, to train on people's verdicts instead
+    force: bool = False  # write a classifier that fails the quality checks (quality.py)
     fasttext: FastTextSettings = field(default_factory=FastTextSettings)
 
 
@@ -65,6 +67,10 @@ def distill(
     """Train, evaluate on the held-out rows, and write MODEL_DIR (see model_dir)."""
     if not 0 <= options.held_out < 1:
         raise ConfigError(f"{{opt:held_out}} is a fraction in [0, 1), got {options.held_out}")
+    check_writable(out_dir, folder=True)  # before the training, not after
+    build, mixed = build_problem()
+    if mixed and not options.force:
+        raise ConfigError(f"{build}; or give {{opt:force}} to train with it anyway")
     with tempfile.TemporaryDirectory(prefix=".judge-distill-") as tmp:
         texts_path = os.path.join(tmp, "texts.txt")
         seen = _read(scored_path, options, texts_path)
@@ -81,7 +87,11 @@ def distill(
         model, used, attempts = train(train_path, settings, train_fn=train_fn)
         prob = _predict_file(model, held_path)
     metrics = agreement(keep[held], prob, scores[held], options.min_prob)
+    problem = quality_problem(metrics)
+    if problem is not None and not options.force:
+        raise refuse(problem, build if mixed else None)
     meta = _meta(scored_path, out_dir, options, seen, keep, held, used, attempts, metrics)
+    meta["warnings"] = [w for w in (build, problem and f"kept with --force: {problem}") if w]
     return model_dir.save(out_dir, model, meta, model_dir.report_markdown(meta))
 
 

@@ -9,6 +9,7 @@ gives the same probabilities in those tools as in `judge filter --classifier`.
 
 from __future__ import annotations
 
+from judge.io.values import replace_surrogates
 from judge.records import Candidate
 
 # What meta.json records, so that another tool can reproduce the input byte for byte.
@@ -25,5 +26,6 @@ def candidate_text(candidate: Candidate) -> str:
 
 
 def model_input(text: str, newline_replacement: str = "") -> str:
-    """The one line fastText reads, as datatrove makes it (see the module docstring)."""
-    return text.strip().replace("\n", newline_replacement)
+    """The one line fastText reads, as datatrove makes it (see the module docstring). A lone
+    surrogate (not UTF-8, which fastText's binding needs) reads as U+FFFD, as a decoder would."""
+    return replace_surrogates(text.strip().replace("\n", newline_replacement))

@@ -5,6 +5,10 @@ the backend bills one) before the call is made and settles it when the answer ar
 in flight together can never pass --max-cost. A model without a price has unknown costs: they are
 never counted as zero (the driver refuses --max-cost for such a model before any call).
 
+A call given up without an answer (a timeout, a connection broken after the request was sent, a
+malformed 200) may still be billed by the provider: it counts as spent at its worst case, and a
+retry is made only while the budget still holds its reservation.
+
 Many processes judging one job (judge.ray) share one budget through a Ledger: the reservation
 and the spending are then the whole cluster's, not this process's.
 """
@@ -123,6 +127,34 @@ class Budget:
             )
         self.in_flight.reserved += worst
         return worst
+
+    async def lost(self, request: Request, stats: RunStats) -> None:
+        """A call given up without an answer that the provider may bill (BackendError.billed):
+        count it as made and spent at its worst case."""
+        _, _, worst = self.estimate(request)
+        stats.calls += 1
+        stats.lost_calls += 1
+        stats.spent = stats.spent + Usage(calls=1, cost_usd=worst)
+        if self.ledger is not None and self.max_cost is not None:
+            await self.ledger.settle(0.0, worst or 0.0)
+
+    async def again(self, stats: RunStats) -> None:
+        """Before retrying a call whose reservation is still held: raise BudgetReached if the
+        spending (lost calls included) and the reservations pass --max-cost."""
+        if self.max_cost is None:
+            return
+        if self.ledger is not None:
+            granted, spent = await self.ledger.reserve(0.0, self.max_cost)
+        else:
+            spent = stats.spent.cost_usd or 0.0
+            granted = spent + self.reserved <= self.max_cost
+        if not granted:
+            stats.budget_hit = True
+            raise BudgetReached(
+                f"not judged: the budget of ${self.max_cost:.2f} (--max-cost) would be passed by "
+                f"a retry (spent ${spent:.4f}, calls given up on timeouts counted at their worst "
+                "case); raise it and run the same command again"
+            )
 
     async def settle(self, reserved: float, cost: float) -> None:
         """The call that reserved `reserved` is over, having cost `cost` (0: nothing paid)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from judge.backends.base import Response
-from judge.errors import ConfigError
+from judge.errors import ConfigError, OutputError
 from judge.io.tempfiles import pid_alive
 
 _SCHEMA = """
@@ -119,10 +119,17 @@ class Cache:
             blob = orjson.dumps(response.to_json()).decode("utf-8")
         except orjson.JSONEncodeError:  # a lone surrogate is not UTF-8; json escapes it
             blob = json.dumps(response.to_json())
-        self._db.execute(
-            "INSERT OR REPLACE INTO answers (key, model, response, created) VALUES (?, ?, ?, ?)",
-            (key, model, blob, time.time()),
-        )
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (key, model, response, created) "
+                "VALUES (?, ?, ?, ?)",
+                (key, model, blob, time.time()),
+            )
+        except sqlite3.OperationalError as exc:  # a full disk, a lost mount
+            raise OutputError(
+                f"cannot write to the cache at {self.path}: {exc}; free space (or choose "
+                "another file with --cache PATH) and run the same command again"
+            ) from None
 
     # -- claims (best effort: they only save money, so a failure to record one is no error) --
 

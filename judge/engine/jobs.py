@@ -3,6 +3,7 @@ its outcome, and the runner's settings."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
@@ -74,3 +75,15 @@ def reask(request: Request, response: Response, problem: str) -> Request:
         Message("user", follow_up),
     )
     return replace(request, messages=messages)
+
+
+MAX_RETRY_AFTER = 600.0  # seconds
+
+
+def backoff(config: RunnerConfig, attempt: int, retry_after: float | None) -> float:
+    """The wait before retry `attempt`: what the server said, else exponential with jitter."""
+    if retry_after is not None:
+        # The server knows best; the cap only guards against absurd values.
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    cap = min(config.backoff_max, config.backoff_base * (2**attempt))
+    return random.uniform(cap / 2, cap)  # full jitter

@@ -27,12 +27,13 @@ from judge.engine.batcher import Batcher, RealtimeFallback, for_runner
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
 from judge.engine.claims import Claims
-from judge.engine.jobs import Job, Outcome, RunnerConfig, reask
+from judge.engine.jobs import Job, Outcome, RunnerConfig, backoff, reask
 from judge.engine.limits import Limiter, MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
     BUDGET,
     CANCELLED,
+    INVALID_TEXT,
     REFUSED,
     TOO_LONG,
     UNPARSEABLE,
@@ -40,13 +41,12 @@ from judge.engine.stats import (
     RunStats,
 )
 from judge.errors import BackendError, BudgetReached, ParseError
+from judge.io.values import has_lone_surrogate
 from judge.records import Usage
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
-
-MAX_RETRY_AFTER = 600.0  # seconds
 
 
 class Runner:
@@ -204,6 +204,7 @@ class Runner:
         try:
             while True:
                 holder: str | None = None
+                billed = False
                 await slots.acquire()
                 try:
                     if claims is not None and not claimed:
@@ -225,15 +226,18 @@ class Runner:
                         try:
                             response = await self.backend.generate(request)
                         except BackendError as exc:
+                            billed = exc.billed
+                            if billed:
+                                await self.budget.lost(request, self.stats)
                             wait, told = self._failed(exc, attempt, limited)
                             if told:
                                 slots.rate_limited(epoch)
                                 self.stats.rate_limits += 1
-                                self._note_limit(slots)
+                                self.stats.note_limit(slots.limit, slots.ceiling)
                         else:
                             if slots.limit < slots.ceiling:
                                 slots.succeeded()
-                                self._note_limit(slots)
+                                self.stats.note_limit(slots.limit, slots.ceiling)
                             return response, True
                 finally:
                     slots.release()
@@ -252,6 +256,8 @@ class Runner:
                 else:
                     attempt += 1
                 await asyncio.sleep(wait)
+                if billed:
+                    await self.budget.again(self.stats)
         except BaseException:
             if claimed and claims is not None:
                 claims.release(key)
@@ -265,14 +271,6 @@ class Runner:
         if self._slots is None:
             self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         return self._slots
-
-    def _note_limit(self, slots: Slots) -> None:
-        """Show the adaptive limit in the progress display and the summary."""
-        below = slots.limit < slots.ceiling
-        self.stats.in_flight_limit = slots.limit if below else None
-        low = self.stats.lowest_in_flight_limit
-        if below and (low is None or slots.limit < low):
-            self.stats.lowest_in_flight_limit = slots.limit
 
     def _failed(self, exc: BackendError, attempt: int, limited: int) -> tuple[float, bool]:
         """Raise if the call must not be retried; else the wait before the next attempt, and
@@ -291,19 +289,11 @@ class Runner:
                     f"{exc} (gave up after {attempt + limited + 1} attempts)", transient=True
                 ) from exc
             raise exc
-        wait = self._backoff(attempt, exc.retry_after)
+        wait = backoff(self.config, attempt, exc.retry_after)
         if told:
             # The server said when it will take requests again: hold everyone.
             self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
         return wait, told
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            # The server knows best; the cap only guards against absurd values.
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-        # Exponential backoff with full jitter.
-        cap = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
-        return random.uniform(cap / 2, cap)
 
     async def call(self, job: Job[T]) -> Outcome[T]:
         """Run one job: answer, parse, and re-ask a bounded number of times if it does not parse.
@@ -316,6 +306,14 @@ class Runner:
         """
         request = job.request
         usage = Usage()
+        if any(has_lone_surrogate(m.content) for m in request.messages):
+            # No encoder (a JSON body, a tokenizer) takes it: this item only, never a crash.
+            return self._failed_outcome(
+                INVALID_TEXT,
+                "a lone surrogate in the text (such as \\ud800 in "
+                "JSON), which no model can read; fix the encoding of the source",
+                usage,
+            )
         all_cached = True
         reasks = 0
         doubled = False

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Backend
+from judge.backends.http_errors import looks_like_key
 from judge.backends.registry import get_backend
 from judge.engine.cache import Cache
 from judge.engine.pool import Pool
 from judge.engine.prices import Price, PriceTable
 from judge.engine.runner import Runner, RunnerConfig
 from judge.engine.stats import RunStats
+from judge.errors import ConfigError
 
 DEFAULT_MODEL = "local/smollm2"
 
@@ -40,9 +43,32 @@ class Settings:
     pool: Pool | None = field(default=None, compare=False, repr=False)
 
 
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def key_env_problem(value: str) -> str | None:
+    """Why `value` cannot be the name of the environment variable that holds a key, or None.
+    The value itself is never quoted: a key pasted there must not reach a terminal or a log."""
+    if looks_like_key(value):
+        return (
+            "this looks like an API key, not the name of an environment variable (it is not "
+            "shown here): never write a key in a file; export it in a variable "
+            "(export MY_KEY=...) and give the variable's name (api_key_env: MY_KEY)"
+        )
+    if not _VARIABLE.fullmatch(value):
+        return (
+            "not the name of an environment variable (letters, digits and _; it is not shown "
+            "here): give the name of the variable that holds the key, e.g. api_key_env: MY_KEY"
+        )
+    return None
+
+
 def make_backend(settings: Settings, *, require_key: bool = True) -> Backend:
     """The backend `settings.model` names; `require_key=False` for a dry run, which calls nothing
     and so needs no API key."""
+    problem = settings.api_key_env and key_env_problem(settings.api_key_env)
+    if problem:
+        raise ConfigError(f"{settings.model}: api_key_env: {problem}")
     extra: dict[str, Any] = {} if require_key and settings.require_key else {"require_key": False}
     if settings.api_key_env and os.environ.get(settings.api_key_env):
         extra["api_key"] = os.environ[settings.api_key_env]

@@ -16,7 +16,8 @@ REFUSED = "refused"  # a content filter or the model refused this item
 UNPARSEABLE = "unparseable"  # the answer never followed the format, re-asks included
 BUDGET = "budget"  # --max-cost would have been passed
 CANCELLED = "cancelled"  # its batch job was cancelled (judge batches cancel) before answering
-KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED)
+INVALID_TEXT = "invalid_text"  # the item's text is not valid Unicode (a lone surrogate)
+KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED, INVALID_TEXT)
 
 
 @dataclass
@@ -26,7 +27,8 @@ class RunStats:
     total: int | None = None
     done: int = 0
     failed: int = 0
-    calls: int = 0  # model calls made (not cached)
+    calls: int = 0  # model calls made (not cached), lost ones included
+    lost_calls: int = 0  # given up without an answer (timeouts, resets): billed at worst case
     cached_calls: int = 0
     retries: int = 0
     reasks: int = 0
@@ -46,6 +48,14 @@ class RunStats:
     batch_submitted: int = 0
     batch_resubmitted: int = 0
     batch_cancelled: set[str] = field(default_factory=set)
+
+    def note_limit(self, limit: int, ceiling: int) -> None:
+        """The adaptive limit on calls in flight, for the progress display and the summary."""
+        below = limit < ceiling
+        self.in_flight_limit = limit if below else None
+        low = self.lowest_in_flight_limit
+        if below and (low is None or limit < low):
+            self.lowest_in_flight_limit = limit
 
     @property
     def elapsed(self) -> float:
@@ -71,6 +81,7 @@ def combined(parts: list[RunStats], started: float) -> RunStats:
         out.done += p.done
         out.failed += p.failed
         out.calls += p.calls
+        out.lost_calls += p.lost_calls
         out.cached_calls += p.cached_calls
         out.retries += p.retries
         out.reasks += p.reasks

@@ -30,13 +30,20 @@ from judge.io.candidates import FieldMap, input_row, iter_candidates
 from judge.io.readers import count_rows, describe, read_rows
 from judge.io.tempfiles import atomic_path, write_text_atomic
 from judge.io.text_input import STDIN_NAME
-from judge.io.writers import RowWriter, is_folder_output, open_writer, write_rows
+from judge.io.writers import (
+    RowWriter,
+    check_writable,
+    is_folder_output,
+    open_writer,
+    write_rows,
+)
 
 __all__ = [
     "STDIN_NAME",
     "FieldMap",
     "RowWriter",
     "atomic_path",
+    "check_writable",
     "count_rows",
     "describe",
     "input_row",

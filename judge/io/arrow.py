@@ -3,13 +3,12 @@ JSON Lines temp file), one to agree on a schema, one to convert."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from judge.errors import JudgeError
-from judge.io.values import _csv_cell
+from judge.io.values import _csv_cell, spooled_row
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,7 +24,7 @@ def _spool_batches(spool: str) -> Iterator[list[dict[str, Any]]]:
     size = 0
     with open(spool, encoding="utf-8") as f:
         for line in f:
-            row = json.loads(line)
+            row = spooled_row(line)
             batch.append({key: _empty_objects_to_null(value) for key, value in row.items()})
             size += len(line)
             if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:

@@ -11,8 +11,37 @@ import enum
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
+
+# A surrogate code point: in a Python string only a lone one can be left (JSON's "\ud800" escape
+# with no partner), and it cannot be encoded as UTF-8. Escaped in JSON text, it reads "\udXXX".
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether a string holds a lone surrogate, which no UTF-8 encoder (nor model) accepts."""
+    return _SURROGATE.search(text) is not None
+
+
+def replace_surrogates(value: Any) -> Any:
+    """A copy of a JSON value with each lone surrogate replaced by U+FFFD, for outputs that
+    must be valid UTF-8 (Parquet, CSV, datasets); JSON Lines keep them escaped instead."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {replace_surrogates(k): replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_surrogates(v) for v in value]
+    return value
+
+
+def spooled_row(line: str) -> Any:
+    """A row read back from a JSON Lines spool, lone surrogates replaced (replace_surrogates)."""
+    row = json.loads(line)
+    return replace_surrogates(row) if _ESCAPED_SURROGATE.search(line) else row
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,6 +100,9 @@ def _dumps(row: Mapping[str, Any]) -> str:
         line = json.dumps(row, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         line = json.dumps(_jsonable(row), ensure_ascii=False, allow_nan=False)
+    if _SURROGATE.search(line):
+        # Not UTF-8: escaped as JSON allows ("\ud800"), so the row is kept as it came in.
+        line = json.dumps(_jsonable(row), ensure_ascii=True, allow_nan=False)
     for char, escape in _LINE_BREAKS.items():
         if char in line:
             line = line.replace(char, escape)

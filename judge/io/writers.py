@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
+import errno
 import os
 import shutil
 import stat
@@ -17,10 +17,10 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
 
-from judge.errors import InputError
+from judge.errors import InputError, OutputError
 from judge.io.arrow import _arrow_batches, _infer_schema
 from judge.io.tempfiles import _remove_stale_temps, _temp_name, replace_folder
-from judge.io.values import _csv_cell, _dumps
+from judge.io.values import _csv_cell, _dumps, spooled_row
 
 
 class RowWriter(Protocol):
@@ -43,7 +43,52 @@ class RowWriter(Protocol):
 
 
 def open_writer(path: str | None) -> RowWriter:
-    """A writer chosen by the output's extension (see the module docstring)."""
+    """A writer chosen by the output's extension (see the module docstring). Its file is
+    created at once, so an output that cannot be written fails here, before any model call."""
+    try:
+        return _open_writer(path)
+    except OSError as exc:
+        raise unwritable(path or "-", exc) from None
+
+
+def unwritable(path: str, exc: OSError) -> InputError:
+    """An output that cannot be created, as a bad-usage error (exit 2) that says why."""
+    why = exc.strerror or str(exc)
+    return InputError(f"cannot write the output here: {why}; choose a writable path", where=path)
+
+
+def check_writable(path: str, *, folder: bool = False) -> None:
+    """Refuse an output that cannot be written, before the work that would fill it, and leave
+    nothing behind: a probe file is made and removed in the nearest folder that exists on the
+    way to it (where the missing ones would be made). `folder`: the output is a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path) and not folder:
+        raise InputError("is a folder; give a file name", where=path)
+    if os.path.isfile(path) and folder:
+        raise InputError("exists and is a file; give a folder", where=path)
+    base = os.path.abspath(path if folder else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(base):
+        base = os.path.dirname(base)
+    try:
+        if not os.path.isdir(base):
+            raise NotADirectoryError(errno.ENOTDIR, f"{base} is a file, not a folder")
+        probe = _temp_name(os.path.join(base, "probe"))
+        with open(probe, "x"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
+
+
+def _failed_write(path: str, exc: OSError) -> OutputError:
+    why = exc.strerror or str(exc)
+    return OutputError(
+        f"{path}: writing the output failed: {why}; the previous output (if any) is left as "
+        "it was, and the cache keeps the verdicts paid for: fix it and run the same command again"
+    )
+
+
+def _open_writer(path: str | None) -> RowWriter:
     if path is None or path == "-":
         return _StdoutWriter()
     path = os.fspath(path)
@@ -133,13 +178,18 @@ class _StdoutWriter(_BaseWriter):
         stream = sys.stdout
         encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
         buffer = getattr(stream, "buffer", None)
-        if encoding != "utf8" and buffer is not None:
-            stream.flush()  # we write UTF-8 whatever the locale says
-            buffer.write(line.encode("utf-8"))
-            buffer.flush()
-        else:
-            stream.write(line)
-            stream.flush()
+        try:
+            if encoding != "utf8" and buffer is not None:
+                stream.flush()  # we write UTF-8 whatever the locale says
+                buffer.write(line.encode("utf-8"))
+                buffer.flush()
+            else:
+                stream.write(line)
+                stream.flush()
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): not a failure of ours
+        except OSError as exc:
+            raise _failed_write("stdout", exc) from None
 
     def close(self) -> None:
         sys.stdout.flush()
@@ -153,14 +203,23 @@ class _DeviceWriter(_StdoutWriter):
     """JSON Lines written straight into a device or a named pipe."""
 
     def __init__(self, path: str) -> None:
+        self._path = path
         self._stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._stream.write(_dumps(row) + "\n")
+        try:
+            self._stream.write(_dumps(row) + "\n")
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _failed_write(self._path, exc) from None
 
     def close(self) -> None:
         if not self._stream.closed:
-            self._stream.close()
+            try:
+                self._stream.close()
+            except OSError as exc:
+                raise _failed_write(self._path, exc) from None
 
     def abort(self) -> None:
         self.close()
@@ -193,7 +252,11 @@ class _FileWriter(_BaseWriter):
     def write(self, row: dict[str, Any]) -> None:
         if self._done:
             raise ValueError(f"writing to {self.path} after it was closed")
-        self._write_line(_dumps(row))
+        try:
+            self._write_line(_dumps(row))
+        except OSError as exc:
+            self.abort()
+            raise _failed_write(self.path, exc) from None
         self.count += 1
 
     def _write_line(self, line: str) -> None:
@@ -206,6 +269,9 @@ class _FileWriter(_BaseWriter):
         try:
             self._file.close()
             self._finish()
+        except OSError as exc:
+            self._remove_temps()
+            raise _failed_write(self.path, exc) from None
         except BaseException:
             self._remove_temps()
             raise
@@ -246,7 +312,7 @@ class _JsonArrayWriter(_FileWriter):
 def _spool_rows(spool: str) -> Iterator[dict[str, Any]]:
     with open(spool, encoding="utf-8") as f:
         for line in f:
-            yield json.loads(line)
+            yield spooled_row(line)
 
 
 class _CsvWriter(_FileWriter):

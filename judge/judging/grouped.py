@@ -42,13 +42,12 @@ from judge.judging.scoring import (
     ScoreOptions,
     Scorer,
     answer_text,
-    cut_response,
-    kind_of,
     parse_scores,
     principle_text,
     rationale_of,
     verdict_schema,
 )
+from judge.judging.sections import cut_response, kind_of
 from judge.records import Candidate, GroupPlace, Usage, Verdict
 
 # label -> (principle id -> (score, rationale), expected scores, the candidate's rationale)

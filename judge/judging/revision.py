@@ -175,7 +175,9 @@ class Reviser:
 
     def draw(self, cand: Candidate) -> list[Principle]:
         """One principle per round, by weight, seeded by --seed and the item's text."""
-        key = hashlib.sha256(f"{cand.prompt}\0{cand.response}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(
+            f"{cand.prompt}\0{cand.response}".encode("utf-8", "surrogatepass")
+        ).hexdigest()[:16]
         rng = random.Random(f"{self.options.seed}:{key}")
         ps = self.principles
         return rng.choices(ps, weights=[p.weight for p in ps], k=self.options.rounds)

@@ -21,6 +21,7 @@ from judge.judging.confidence import least, score_confidence
 from judge.judging.logprobs import FLAT, SCORES_KEY, score_distributions, score_key
 from judge.judging.logprobs import expected as expected_of
 from judge.judging.parsing import json_object, text_field
+from judge.judging.sections import material
 from judge.records import Candidate, Usage, Verdict
 
 DEFAULT_MAX_CHARS = 24_000  # about 6,000 tokens: longer texts are cut, and the row says so
@@ -136,29 +137,6 @@ def verdict_schema(principles: Iterable[Principle], rationale: str = "full") -> 
         "required": list(properties),
         "additionalProperties": False,
     }
-
-
-def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
-    """The delimited text the judge sees, the kind of item, and whether it was cut: the request
-    (a prompt or a conversation) and the reference first, the judged text last (sections)."""
-    text, truncated = cut_response(candidate.response, max_chars)
-    if kind_of(candidate) == "document":
-        return sections.render([("candidate_document", text, None)]), "document", truncated
-    parts, prompt_cut = sections.request(candidate, max_chars)
-    parts += sections.reference(candidate, max_chars)
-    parts.append(("candidate_response", text, None))
-    return sections.render(parts), "response", truncated or prompt_cut
-
-
-def kind_of(candidate: Candidate) -> str:
-    """ "document" (judged alone) or "response" (judged as the answer to its prompt)."""
-    return "document" if candidate.is_document or candidate.prompt is None else "response"
-
-
-def cut_response(text: str, max_chars: int) -> tuple[str, bool]:
-    if len(text) <= max_chars:
-        return text, False
-    return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]", True
 
 
 NO_REFERENCE = "not judged: every principle requires a reference, and the row has none"

@@ -86,3 +86,26 @@ def tags_text(layout: str, with_reference: bool, response: str) -> str:
             "not as the only acceptable wording)"
         )
     return f"{named} and {response}"
+
+
+def material(candidate: Candidate, max_chars: int) -> tuple[str, str, bool]:
+    """The delimited text the judge sees, the kind of item, and whether it was cut: the request
+    (a prompt or a conversation) and the reference first, the judged text last (sections)."""
+    text, truncated = cut_response(candidate.response, max_chars)
+    if kind_of(candidate) == "document":
+        return render([("candidate_document", text, None)]), "document", truncated
+    parts, prompt_cut = request(candidate, max_chars)
+    parts += reference(candidate, max_chars)
+    parts.append(("candidate_response", text, None))
+    return render(parts), "response", truncated or prompt_cut
+
+
+def kind_of(candidate: Candidate) -> str:
+    """ "document" (judged alone) or "response" (judged as the answer to its prompt)."""
+    return "document" if candidate.is_document or candidate.prompt is None else "response"
+
+
+def cut_response(text: str, max_chars: int) -> tuple[str, bool]:
+    if len(text) <= max_chars:
+        return text, False
+    return text[:max_chars] + "\n[... cut: the text is longer than the judge is shown]", True

@@ -62,7 +62,7 @@ class Item:
 def content_key(prompt: Any, *texts: Any) -> str:
     """The same for the same prompt and texts; a pair's texts in either order."""
     parts = sorted(json.dumps(t, ensure_ascii=False) for t in texts) if len(texts) > 1 else texts
-    blob = json.dumps([prompt, *parts], ensure_ascii=False).encode("utf-8")
+    blob = json.dumps([prompt, *parts], ensure_ascii=False).encode("utf-8", "surrogatepass")
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

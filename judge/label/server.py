@@ -6,7 +6,10 @@ script and style, so a `<script>` or `onerror=` in a response cannot run even if
 On 127.0.0.1 requests must name a loopback host (a DNS-rebinding page cannot read the API); on
 any other host every request needs the random token from the printed URL. The API takes JSON
 only, so another site's form cannot post a decision (a cross-site JSON POST needs CORS, which
-this server never grants).
+this server never grants); every change is a POST (even showing an item, which reserves it), and
+a POST whose Origin or Sec-Fetch-Site says it comes from another site is refused (403), so a
+cross-site `<img>` or form can change nothing. A malformed request is one line on the
+operator's terminal, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -52,11 +56,25 @@ def _hostname(request: web.Request) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _cross_site(request: web.Request) -> bool:
+    """Whether the browser says a request comes from another site (the page's own requests
+    say same-origin; tools such as curl send neither header)."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    return origin.split("://", 1)[-1].rstrip("/") != request.host
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.app[TOKEN]
     if not token and _hostname(request) not in LOOPBACK:
         return web.Response(status=403, text="forbidden: this server answers 127.0.0.1 only")
+    if request.method not in ("GET", "HEAD") and _cross_site(request):
+        return web.Response(status=403, text="forbidden: a request from another site")
     protected = request.path == "/" or request.path.startswith("/api/")
     if token and protected:
         given = request.query.get("token") or request.headers.get("X-Token") or ""
@@ -93,7 +111,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise web.HTTPUnsupportedMediaType(text="send JSON")
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise web.HTTPBadRequest(text="bad JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="expected a JSON object")
@@ -106,7 +124,8 @@ def _page(source: Any) -> str:
 
 
 async def _state(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SESSION].state(_page(request.query)))
+    """The page's item (reserved for it: a POST) and the counts."""
+    return web.json_response(request.app[SESSION].state(_page(await _body(request))))
 
 
 async def _act(request: web.Request) -> web.Response:
@@ -126,7 +145,7 @@ async def _act(request: web.Request) -> web.Response:
             session.skip(page, str(body.get("id")))
         elif action == "undo":
             if session.undo(page) is None:
-                extra["notice"] = "nothing to undo in this session"
+                extra["notice"] = "nothing to undo on this page"
         else:
             raise web.HTTPNotFound()
     except InputError as exc:
@@ -141,7 +160,7 @@ def make_app(session: Session, token: str = "") -> web.Application:
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/favicon.ico", _no_icon)
-    app.router.add_get("/api/state", _state)
+    app.router.add_post("/api/state", _state)
     app.router.add_post("/api/{action}", _act)
     return app
 
@@ -153,11 +172,19 @@ async def serve(
     on_ready: Callable[[int], None],
     *,
     fallback: bool = False,
+    on_error: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM; on_ready(port) once listening. `fallback`: a port in use
-    gives a free one instead of an error."""
+    gives a free one instead of an error. `on_error`: one line for each request that failed
+    (malformed HTTP, a bug), instead of aiohttp's traceback."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    logger = logging.getLogger("aiohttp.server")
+    one_line = None if on_error is None else _OneLine(on_error)
+    propagate = logger.propagate
+    if one_line is not None:
+        logger.addHandler(one_line)
+        logger.propagate = False
     try:
         try:
             site = web.TCPSite(runner, host, port)
@@ -180,3 +207,19 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
+        if one_line is not None:
+            logger.removeHandler(one_line)
+            logger.propagate = propagate
+
+
+class _OneLine(logging.Handler):
+    """aiohttp's request errors as one line each: what failed, not where in aiohttp."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.ERROR)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        why = "" if exc is None else f": {type(exc).__name__}: {' '.join(str(exc).split())}"
+        self.say(f"{record.getMessage()}{why}"[:300])

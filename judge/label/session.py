@@ -9,6 +9,8 @@ the others are done, and on the next start.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import statistics
 import time
 from collections.abc import Sequence
@@ -41,21 +43,41 @@ class Session:
     skipped: set[str] = field(default_factory=set)
     leases: dict[str, tuple[str, float]] = field(default_factory=dict)  # page -> (id, when)
     pins: dict[str, str] = field(default_factory=dict)  # page -> id to show next (after undo)
-    undo_stack: list[tuple[str, str]] = field(default_factory=list)  # ("label"|"skip", id)
+    # page -> its ("label"|"skip", id) actions: a page undoes only its own. A page is named by
+    # a random token it keeps (app.js), so no other page can undo for it.
+    undo_stacks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {item.id: item for item in self.items}
+        self._mine_cache: tuple[int, int, dict[str, dict[str, Any]]] = (-1, 0, {})
+        self._seconds: list[float] = []  # sorted: the times of this annotator's decisions
+        self._theirs: list[dict[str, Any]] = []  # the file's rows of other annotators
+        self._first = 0  # no item before this index is unlabelled (see _current)
         for path in self.others:
             _read_other(path)  # a bad file stops the start, with FILE:LINE
 
     # ------------------------------------------------------------------ reading the file
 
     def _mine(self, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        return {
-            str(r.get("id")): r
-            for r in rows
-            if str(r.get("annotator") or "") == self.annotator and str(r.get("id")) in self.by_id
-        }
+        """This annotator's rows by id, updated with the rows read since the last call (the
+        store's list only grows until its generation changes), so 10,000 labels cost what 10
+        do."""
+        generation, seen, mine = self._mine_cache
+        if generation != self.store.generation or seen > len(rows):
+            seen, mine = 0, {}
+            self._seconds, self._theirs, self._first = [], [], 0
+        for r in rows[seen:]:
+            if str(r.get("id")) not in self.by_id:
+                continue
+            if str(r.get("annotator") or "") != self.annotator:
+                self._theirs.append(r)
+                continue
+            mine[str(r.get("id"))] = r
+            took = r.get("seconds")
+            if isinstance(took, (int, float)) and not isinstance(took, bool) and took > 0:
+                bisect.insort(self._seconds, float(took))
+        self._mine_cache = (self.store.generation, len(rows), mine)
+        return mine
 
     def _current(self, page: str, mine: dict[str, dict[str, Any]]) -> Item | None:
         pinned = self.pins.get(page)
@@ -67,8 +89,12 @@ class Session:
         own = self.leases.get(page)
         if own is not None and own[0] not in mine and own[0] not in self.skipped:
             return self.by_id[own[0]]
+        # Items before the first unlabelled one need no look (mine only grows, until the
+        # file is read again, which starts the count over: _mine).
+        while self._first < len(self.items) and self.items[self._first].id in mine:
+            self._first += 1
         for blocked in (self.skipped | held, held, set()):
-            for item in self.items:
+            for item in itertools.islice(self.items, self._first, None):
                 if item.id not in mine and item.id not in blocked:
                     if item.id in self.skipped:  # the rest is done: skipped items come back
                         self.skipped.clear()
@@ -90,7 +116,7 @@ class Session:
             "item": None if item is None else item.public(),
             "progress": self._progress(mine),
             "agreement": self._agreement(rows, mine),
-            "can_undo": bool(self.undo_stack),
+            "can_undo": bool(self.undo_stacks.get(page)),
         }
 
     def progress(self) -> dict[str, Any]:
@@ -127,7 +153,7 @@ class Session:
         if not self.store.add(row):
             return False
         self.labelled_now += 1
-        self.undo_stack.append(("label", item.id))
+        self.undo_stacks.setdefault(page, []).append(("label", item.id))
         return True
 
     def skip(self, page: str, item_id: str) -> None:
@@ -135,13 +161,14 @@ class Session:
         self.skipped.add(item_id)
         self.leases.pop(page, None)
         self.pins.pop(page, None)
-        self.undo_stack.append(("skip", item_id))
+        self.undo_stacks.setdefault(page, []).append(("skip", item_id))
 
     def undo(self, page: str) -> str | None:
-        """Take back the last decision or skip of this session: the item shows again."""
-        if not self.undo_stack:
+        """Take back this page's last decision or skip: the item shows again."""
+        stack = self.undo_stacks.get(page)
+        if not stack:
             return None
-        action, item_id = self.undo_stack.pop()
+        action, item_id = stack.pop()
         if action == "label" and self.store.remove(item_id, self.annotator) is not None:
             self.labelled_now -= 1
         self.skipped.discard(item_id)
@@ -172,11 +199,7 @@ class Session:
     def _progress(self, mine: dict[str, dict[str, Any]]) -> dict[str, Any]:
         done = len(mine)
         left = len(self.items) - done
-        seconds = [
-            float(r["seconds"])
-            for r in mine.values()
-            if isinstance(r.get("seconds"), (int, float)) and r["seconds"] > 0
-        ]
+        seconds = self._seconds  # kept by _mine, which every caller has just called
         per_item = statistics.median(seconds) if seconds else None
         return {
             "done": done,
@@ -193,6 +216,7 @@ class Session:
     ) -> list[dict[str, Any]]:
         """Cohen's kappa between this annotator and each other one, on the items both labelled."""
         theirs: dict[str, dict[str, Any]] = {}
+        rows = list(self._theirs)  # the file's rows of others, kept by _mine
         for path in self.others:
             try:
                 rows = rows + _read_other(path)

@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from judge.backends.http_errors import looks_like_key
 from judge.engine.prices import Price
 from judge.engine.runner import Runner
-from judge.engine.settings import Settings, make_runner
+from judge.engine.settings import Settings, key_env_problem, make_runner
 from judge.errors import ConfigError
 
 FIELDS = ("name", "model", "base_url", "api_key_env", "prices", "weight", "concurrency")
@@ -87,7 +88,7 @@ def _member(entry: Any, number: int, where: str) -> Judge:
     )
 
     def bad(field: str, fix: str) -> ConfigError:
-        return ConfigError(f"{where}: {label}: field `{field}`: {fix}")
+        return ConfigError(hide_keys(f"{where}: {label}: field `{field}`: {fix}", entry))
 
     unknown = sorted(set(entry) - set(FIELDS))
     if unknown:
@@ -101,6 +102,9 @@ def _member(entry: Any, number: int, where: str) -> Judge:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise bad(field, "must be a non-empty string")
         text[field] = value.strip() if isinstance(value, str) else None
+    problem = text["api_key_env"] and key_env_problem(text["api_key_env"])
+    if problem:
+        raise bad("api_key_env", problem)
     weight = entry.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
         raise bad("weight", f"must be a number > 0, got {weight!r}")
@@ -120,6 +124,15 @@ def _member(entry: Any, number: int, where: str) -> Judge:
         weight=float(weight),
         concurrency=concurrency,
     )
+
+
+def hide_keys(message: str, entry: dict[str, Any]) -> str:
+    """The message with every value of the entry that looks like a key taken out."""
+    for value in [*entry, *entry.values()]:
+        text = str(value)
+        if len(text) >= 8 and looks_like_key(text):
+            message = message.replace(text, "[a value that looks like a key, not shown]")
+    return message
 
 
 def _prices(value: Any, bad: Any) -> Price | None:
@@ -157,6 +170,9 @@ def settings_for(judge: Judge, settings: Settings) -> Settings:
     runner = settings.runner
     if judge.concurrency is not None:
         runner = replace(runner, concurrency=judge.concurrency)
+    problem = judge.api_key_env and key_env_problem(judge.api_key_env)
+    if problem:
+        raise ConfigError(f"judge {judge.name!r}: api_key_env: {problem}")
     if judge.api_key_env and settings.require_key and not os.environ.get(judge.api_key_env):
         raise ConfigError(
             f"judge {judge.name!r}: {judge.api_key_env} (its api_key_env) is not set; export "

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from judge.engine.stats import RunStats
 from judge.errors import ConfigError, JudgeError
+from judge.ray import local
 from judge.ray.shards import Shard
 
 T = TypeVar("T")
@@ -51,16 +52,23 @@ def require_ray() -> ModuleType:
 
 def connect(address: str) -> None:
     """Join the cluster at `address`, or with "auto" the one this machine runs (RAY_ADDRESS, or
-    the last `ray start`), else a new local instance with one worker a core."""
+    the last `ray start`), else a local one of this run's own (judge.ray.local: it ends with
+    this process, even one killed with -9), with one worker a core."""
     ray = require_ray()
     if ray.is_initialized():
         return
+    options: dict[str, Any] = {
+        "log_to_driver": False,  # the shards' summaries come back as results
+        "logging_level": logging.WARNING,
+    }
+    if address == "auto":
+        try:
+            ray.init(address="auto", **options)
+            return
+        except ConnectionError:
+            address = local.start()
     try:
-        ray.init(
-            address=None if address == "auto" else address,
-            log_to_driver=False,  # the shards' summaries come back as results
-            logging_level=logging.WARNING,
-        )
+        ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(
             f"could not reach the Ray cluster at {address}: {exc}. Start one with `ray start "

@@ -36,6 +36,7 @@ from judge.constitution import Constitution
 from judge.engine.plan import Plan
 from judge.engine.runner import Runner
 from judge.errors import ConfigError
+from judge.io import check_writable
 from judge.judging.comparison import CompareOptions, Comparer
 from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions
@@ -243,6 +244,7 @@ class CalibrateTask(JudgedBy, Defaults):
     verb = "judged"
 
     def __post_init__(self) -> None:
+        check_writable(str(self.folder), folder=True)  # before any model call
         self.judge_items = LabelJudge(self.constitution, self.setup, self.panel, self.cascade)
         self.judgments: list[Judgment] = []
         self.report: dict[str, Any] = {}

@@ -7,7 +7,15 @@ from collections.abc import Iterable
 from judge.backends.base import Backend
 from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import STALE_AFTER_DAYS, Price
-from judge.engine.stats import CANCELLED, REFUSED, TOO_LONG, UNPARSEABLE, UNREACHABLE, RunStats
+from judge.engine.stats import (
+    CANCELLED,
+    INVALID_TEXT,
+    REFUSED,
+    TOO_LONG,
+    UNPARSEABLE,
+    UNREACHABLE,
+    RunStats,
+)
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
 # (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
@@ -20,6 +28,7 @@ _REASONS = {
     REFUSED: "refused by the model or a content filter",
     UNPARSEABLE: "the answer never followed the format",
     CANCELLED: "their batch job was cancelled",
+    INVALID_TEXT: "the text is not valid Unicode",
 }
 
 
@@ -60,6 +69,11 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
         f"{human_tokens(spent.output_tokens)} out tokens",
         dollars(spent.cost_usd),
     ]
+    if stats.lost_calls:
+        parts.append(
+            f"{plural(stats.lost_calls, 'call')} given up without an answer (timeouts, resets) "
+            "counted at their worst-case cost, as the provider may bill them"
+        )
     if stats.retries or stats.reasks:
         parts.append(
             f"{plural(stats.retries, 'retry', 'retries')}, {plural(stats.reasks, 're-ask')}"

@@ -6,10 +6,12 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const token = new URLSearchParams(location.search).get("token") || "";
-  // One id per tab, kept across reloads, so a reloaded tab gets its own item back.
+  // One random token per tab, kept across reloads, so a reloaded tab gets its own item back
+  // and undoes only its own decisions (no other page can guess it).
   let page = sessionStorage.getItem("judge-label-page");
-  if (!page) {
-    page = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  if (!page || page.length < 32) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    page = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
     sessionStorage.setItem("judge-label-page", page);
   }
   let state = null;
@@ -262,7 +264,7 @@
   async function load() {
     let s;
     try {
-      s = await call("GET", "/api/state?page=" + encodeURIComponent(page));
+      s = await call("POST", "/api/state", {}); // a POST: showing an item reserves it
     } catch (e) {
       notice("Cannot reach the server: " + e.message);
       return;

@@ -129,7 +129,7 @@ def iter_groups(
 
 def prompt_key(prompt: str) -> str:
     """A short stable key for a prompt's text."""
-    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+    return hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def response_index(cand: Candidate, position: int) -> int:

@@ -36,6 +36,7 @@ from judge.judging.verifiers import with_verifiers
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
+from judge.tasks.pairs import rows as given
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
 from judge.tasks.pairs.ranking import (
@@ -47,16 +48,7 @@ from judge.tasks.pairs.ranking import (
     sigmoid,
 )
 from judge.tasks.pairs.results import GroupResult
-from judge.tasks.pairs.rows import (
-    SEPARATOR,
-    Provenance,
-    decided,
-    number_of,
-    object_of,
-    pair_row,
-    per_principle_of,
-    scored_panel,
-)
+from judge.tasks.pairs.rows import SEPARATOR, Provenance, decided, pair_row, scored_panel
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
@@ -237,7 +229,7 @@ class PairMaker:
                     "add {opt:rescore} to judge them all",
                     where,
                 )
-            score = number_of(cand.row["score"])
+            score = given.number_of(cand.row["score"])
             if score is None:
                 failed += 1
                 continue
@@ -247,9 +239,9 @@ class PairMaker:
                     "(add {opt:rescore} to judge the responses instead)",
                     where,
                 )
-            ranked.append(Ranked(index, cand.response, score, per_principle_of(cand.row)))
+            ranked.append(Ranked(index, cand.response, score, given.per_principle_of(cand.row)))
             if not info:
-                info = object_of(cand.row.get("judge")) or {}
+                info = given.object_of(cand.row.get("judge")) or {}
         return self._finish(group, ranked, self.input_provenance(info), failed=failed, dupes=dupes)
 
     def input_provenance(self, info: dict[str, Any]) -> Provenance:
@@ -446,4 +438,6 @@ class PairMaker:
 def _pair_key(prompt: str, a: str, b: str) -> str:
     """Seeds the principle drawn for a pair: the same texts always get the same principle."""
     lo, hi = sorted((a, b))
-    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8", "surrogatepass")).hexdigest()[
+        :16
+    ]
