@@ -66,8 +66,10 @@ def test_calls_given_up_on_timeouts_count_at_their_worst_case(tmp_path: Path, le
     spent = runner.stats.spent.cost_usd
     # What the server received is what the provider bills: $1 a request.
     assert received <= 20, f"the server received {received} calls (${received}) for --max-cost 20"
-    assert spent == pytest.approx(received)
-    assert runner.stats.calls == received
+    # Counted at least what the server received (a call given up before the server read it
+    # would count too, as the client cannot know): on an idle machine, exactly that.
+    assert spent is not None and spent >= received - 1e-9
+    assert runner.stats.calls >= received
     assert runner.stats.lost_calls > 0 and runner.stats.budget_hit
     assert len(outcomes) == 30 and any(o.error and "--max-cost" in o.error for o in outcomes)
 
@@ -129,4 +131,4 @@ def test_cli_summary_counts_what_the_server_received(
         received = server.count
     assert "given up without an answer" in proc.stderr, proc.stderr
     calls = int(proc.stderr.split(" calls, ")[0].rsplit("; ", 1)[-1])
-    assert calls == received, proc.stderr
+    assert calls >= received, proc.stderr  # old code: 40 calls counted, 79 received

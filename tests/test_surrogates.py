@@ -126,3 +126,20 @@ def test_dumps_escapes_only_lines_with_a_surrogate() -> None:
     line.encode("utf-8")  # valid UTF-8
     assert json.loads(line) == {"a": "é \ud800"}
     assert replace_surrogates({"k\udc00": ["\ud800"]}) == {"k\ufffd": ["\ufffd"]}
+
+
+def test_calibrate(tmp_path: Path, constitution_file: Path, server: FakeOpenAIServer) -> None:
+    labels = tmp_path / "labels.jsonl"
+    rows = []
+    for i in range(12):
+        b = f"b{i}" + (" \ud800" if i == 3 else "")
+        rows.append({"id": str(i), "prompt": f"q{i}", "response_a": f"a{i}", "response_b": b})
+        rows[-1]["preference"] = "a" if i % 2 else "b"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    done = judge(
+        "calibrate", str(labels), "-c", str(constitution_file), "-m", "openai/test",
+        "--base-url", server.base_url, "--no-cache", "-o", str(tmp_path / "cal"),
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr and "lone surrogate" in done.stderr, done.stderr
+    judged = [json.loads(line) for line in (tmp_path / "cal" / "judgments.jsonl").open()]
+    assert len(judged) == 12

@@ -14,6 +14,7 @@ from judge.calibration.fitting import Fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
 from judge.io.tempfiles import write_text_atomic
+from judge.io.values import _dumps, has_lone_surrogate
 from judge.panel.report import markdown as panel_markdown
 
 FILES = ("report.md", "report.json", "reliability.png", "scores.png", "judgments.jsonl")
@@ -34,8 +35,7 @@ def write_judgments(
     rows = [j.to_json() for j in judgments]
     for row, model in zip(rows, models or (), strict=False):
         row["model"] = model
-    lines = (json.dumps(row, ensure_ascii=False) for row in rows)
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    write_text_atomic(path, "".join(_dumps(row) + "\n" for row in rows))
 
 
 def write_figures(
@@ -112,7 +112,10 @@ def _good(j: Judgment, scale: LabelScale) -> bool:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if has_lone_surrogate(text):  # not UTF-8: escaped as JSON allows
+        text = json.dumps(report, indent=2)
+    write_text_atomic(path, text + "\n")
 
 
 # -- report.md ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -384,7 +384,7 @@ class Runner:
         *,
         total: int | None = None,
         failed: Callable[[R], bool] | None = None,
-    ) -> AsyncIterator[tuple[I, R]]:
+    ) -> AsyncGenerator[tuple[I, R], None]:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
         self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)

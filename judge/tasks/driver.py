@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -161,8 +161,12 @@ async def drive(
         stats = task.runners[0].stats if task.runners else RunStats(total=task.total())
         try:
             check_budget(task.runners)  # inside: runners closed, outputs aborted on the way out
-            async for unit, result in _results(task, stats, on_progress):
-                task.write(unit, result, sinks)
+            # aclosing: on an error (a full disk) the units still in flight are cancelled
+            # now, before the runners close, not when the generator is collected later (a
+            # call made after its backend closed left an unclosed HTTP session).
+            async with aclosing(_results(task, stats, on_progress)) as results:
+                async for unit, result in results:
+                    task.write(unit, result, sinks)
             lines = task.finish(sinks)
         except BaseException:
             for sink in sinks.values():
@@ -177,16 +181,16 @@ async def drive(
 
 async def _results(
     task: Task[Any, Any], stats: RunStats, on_progress: Callable[[RunStats], None] | None
-) -> AsyncIterator[tuple[Any, Any]]:
+) -> AsyncGenerator[tuple[Any, Any], None]:
     """(unit, result) in input order: through the first runner, or one by one when the task
     makes no model call (pairs from scores already in the input)."""
     if task.runners:
         main = task.runners[0]
         main.on_progress = on_progress
-        async for pair in main.run(
-            task.units(), task.judge, total=task.total(), failed=task.failed
-        ):
-            yield pair
+        pairs = main.run(task.units(), task.judge, total=task.total(), failed=task.failed)
+        async with aclosing(pairs):
+            async for pair in pairs:
+                yield pair
         return
     for unit in task.units():
         result = await task.judge(unit)
