@@ -166,6 +166,7 @@ class DistillKeywords(Fields, total=False):
     bucket: int
     threads: int
     min_class: int
+    force: bool  # write a classifier that fails the quality checks
 
 
 class ClassifyKeywords(Fields, total=False):

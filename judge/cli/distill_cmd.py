@@ -150,6 +150,7 @@ def distill_(**kw: Any) -> None:
         min_class=kw["min_class"],
         score_field=kw["score_field"],
         fasttext=settings,
+        force=kw["force"],
     )
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
