@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "examples" / "pandalm-sample.jsonl"
 CONSTITUTION = ROOT / "constitutions" / "helpful-honest-harmless.md"
+KEY = "6a75646765" * 6  # the delimiter key of the benchmark runs (see judge.judging.prompts.nonce)
 
 
 def commit() -> str:
@@ -40,7 +41,11 @@ def main() -> None:
             sys.executable, "-m", "judge", "calibrate", str(LABELS), "-c", str(CONSTITUTION),
             "-m", "local/smollm2", "-o", tmp, "--cache", str(Path(tmp) / "cache.sqlite"), "-q",
         ]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        # The tags' code comes from a key made beside the cache (here a new one each run): a fixed
+        # key gives the 135M model, whose verdicts move with any change of the prompt, the same
+        # prompts on every run, so the figure can be reproduced.
+        env = {**os.environ, "JUDGE_DELIMITER_KEY": os.environ.get("JUDGE_DELIMITER_KEY", KEY)}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         report = json.loads((Path(tmp) / "report.json").read_text())
     keys = ("n", "agreement", "agreement_without_ties", "cohen_kappa")
     result = {

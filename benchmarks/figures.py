@@ -28,6 +28,7 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "sheet": "benchmarks/results/cost_sheet.json",
     "pairs": "benchmarks/results/pairs_calls.json",
     "embedded": "benchmarks/results/embedded_agreement.json",
+    "unjudged": "benchmarks/results/embedded_unjudged.json",
     "distill": "benchmarks/results/distill_xstest.json",
     "conversations": "benchmarks/results/conversations.json",
 }
@@ -46,6 +47,7 @@ COMMITS = {
     "sheet": ("commit",),
     "pairs": ("commit",),
     "embedded": ("commit",),
+    "unjudged": ("commit",),
     "distill": ("commit",),
     "conversations": ("commit",),
 }
@@ -62,6 +64,11 @@ def commit_of(name: str) -> str:
 @cache
 def results(name: str) -> Any:
     return json.loads((ROOT / RESULTS[name]).read_text(encoding="utf-8"))
+
+
+def unjudged(job: str, rationale: str = "short") -> int:
+    runs = results("unjudged")["runs"]
+    return int(next(r for r in runs if (r["job"], r["rationale"]) == (job, rationale))["unjudged"])
 
 
 def clear() -> None:
@@ -377,6 +384,9 @@ FIGURES: dict[str, Figure] = {
     "embedded.agreement": lambda: pct(results("embedded")["agreement"]["value"]),
     "embedded.no_ties": lambda: pct(results("embedded")["agreement_without_ties"]["value"]),
     "embedded.n": lambda: f0(results("embedded")["n"]),
+    # benchmarks/embedded_unjudged.py (the default on the embedded model: short rationales)
+    "unjudged.candidates": lambda: f0(unjudged("score candidates")),
+    "unjudged.pandalm": lambda: f0(unjudged("calibrate pandalm")),
     # benchmarks/distill_xstest.py
     "distill.rows": lambda: f0(results("distill")["rows"]),
     "distill.share_1": lambda: pct(results("distill")["share_labelled_1"]),

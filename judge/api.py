@@ -13,8 +13,9 @@
 
 Each takes the Session's keywords (model, base_url, cache, max_cost, ...) and the method's. For
 many calls, open one Session: it keeps the connections, the cache and one budget across them.
-Where the CLI would exit 1 (the model could not be reached, the budget ran out) the function
-raises `judge.errors.RunFailed`, whose `result` holds what it would have returned.
+Where the CLI would exit 1 (the model could not be reached, the budget ran out, nothing was
+judged, or a smaller fraction than `fail_under=`) the function raises `judge.errors.RunFailed`,
+whose `result` holds what it would have returned.
 """
 
 from __future__ import annotations

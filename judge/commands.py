@@ -82,8 +82,9 @@ _JUDGING = (
 )
 
 
-def judging_of(kw: Mapping[str, Any], base: Any = None) -> Any:
-    """ScoreOptions from the judging keywords (over `options`, or `base`, when given)."""
+def judging_of(kw: Mapping[str, Any], base: Any = None, model: str = "") -> Any:
+    """ScoreOptions from the judging keywords (over `options`, or `base`, when given); no
+    rationale: the default for `model`."""
     given = {k: kw[k] for k in _JUDGING if k in kw}
     start = kw.get("options", base)
     if start is not None and not given:
@@ -100,7 +101,7 @@ def judging_of(kw: Mapping[str, Any], base: Any = None) -> Any:
             "seed": start.seed,
             **given,
         }
-    return score_options(**given)
+    return score_options(model=model, **given)
 
 
 def _rows_out(task: Any, kind: str, sink: RowList | None = None) -> Call:
@@ -126,7 +127,7 @@ def _scoring(cls: type[S], g: Given, rule: Any = None) -> S:
         Source(DATA, g.rows),
         g.settings,
         g.judges,
-        options=judging_of(g.kw),
+        options=judging_of(g.kw, model=g.settings.model),
         fields=fields_of(g.kw),
         calibration=calibration,
         warn=g.warn,
@@ -193,7 +194,7 @@ def pairs_call(g: Given) -> Call:
         principles=kw.get("principles", "all"),
         seed=options.seed,
         logprobs=kw.get("logprobs", True),
-        max_chars=judging_of(kw, kw.get("score_options")).max_chars,
+        max_chars=judging_of(kw, kw.get("score_options"), model=g.settings.model).max_chars,
     )
     calibration = calibration_for(
         kw.get("calibration"), c, kind="pairwise", force=kw.get("force", False), warn=warn
@@ -205,7 +206,9 @@ def pairs_call(g: Given) -> Call:
         g.judges,
         options=options,
         score_options=judging_of(
-            {k: v for k, v in kw.items() if k != "options"}, kw.get("score_options")
+            {k: v for k, v in kw.items() if k != "options"},
+            kw.get("score_options"),
+            model=g.settings.model,
         ),
         compare_options=compare,
         fields=fields_of(kw),
@@ -253,12 +256,12 @@ def calibrate_call(g: Given) -> Call:
     setup = kw.get("setup") or JudgeSetup(
         mode=kw.get("mode", "score"),
         tie_margin=kw.get("tie_margin", 0.0),
-        score=judging_of(kw),
+        score=judging_of(kw, model=g.settings.model),
         compare=compare_options(
             principles=kw.get("principles", "all"),
             seed=seed,
             logprobs=kw.get("logprobs", True),
-            max_chars=judging_of(kw).max_chars,
+            max_chars=judging_of(kw, model=g.settings.model).max_chars,
         ),
     )
     task = calibrate_task(

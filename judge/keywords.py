@@ -78,7 +78,11 @@ class Calibrated(TypedDict, total=False):
     force: bool  # apply it even when fitted under another constitution
 
 
-class ScoreKeywords(Judging, Fields, Calibrated, total=False):
+class Failing(TypedDict, total=False):
+    fail_under: float | None  # RunFailed when a smaller fraction than this was judged
+
+
+class ScoreKeywords(Judging, Fields, Calibrated, Failing, total=False):
     options: ScoreOptions  # the judging keywords at once
 
 
@@ -89,7 +93,7 @@ class FilterKeywords(ScoreKeywords, total=False):
     rejected: bool  # also the dropped and unjudged rows, each with `kept`
 
 
-class PairsKeywords(Judging, Fields, Calibrated, total=False):
+class PairsKeywords(Judging, Fields, Calibrated, Failing, total=False):
     mode: Literal["score", "compare"]
     comparisons: Literal["all", "adaptive"]
     principles: Literal["all", "sample"]
@@ -105,7 +109,7 @@ class PairsKeywords(Judging, Fields, Calibrated, total=False):
     compare_options: CompareOptions
 
 
-class CalibrateKeywords(Judging, total=False):
+class CalibrateKeywords(Judging, Failing, total=False):
     mode: Literal["score", "compare"]
     kind: Literal["auto", "pairwise", "absolute"] | None
     tie_margin: float
@@ -130,7 +134,7 @@ class CalibrateKeywords(Judging, total=False):
     label_fields: LabelFields
 
 
-class ReviseKeywords(Fields, total=False):
+class ReviseKeywords(Fields, Failing, total=False):
     rounds: int
     seed: int
     min_margin: float

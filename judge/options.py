@@ -104,14 +104,15 @@ def score_options(
     per_principle: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
     logprobs: bool = True,
-    rationale: str = "full",
+    rationale: str | None = None,
+    model: str = "",
     group: bool = False,
     group_size: int = 8,
     mix_prompts: bool = False,
     seed: int = 0,
 ) -> ScoreOptions:
     """How each candidate is judged; `group` turns grouped scoring on (at most `group_size`
-    candidates a call)."""
+    candidates a call); no `rationale`: the default for `model` (short on the embedded one)."""
     if group and per_principle:
         raise ConfigError(
             "{opt:group} judges every principle in one call: drop {opt:per_principle}"
@@ -120,8 +121,9 @@ def score_options(
         raise ConfigError("{opt:mix_prompts} fills the calls of {opt:group}: add {opt:group}")
     if group_size < 1:
         raise ConfigError(f"{{opt:group_size}} must be at least 1, got {group_size}")
-    from judge.judging.scoring import RATIONALES
+    from judge.judging.scoring import RATIONALES, default_rationale
 
+    rationale = rationale or default_rationale(model)
     if rationale not in RATIONALES:
         raise ConfigError(f"{{opt:rationale}} is one of {', '.join(RATIONALES)}; got {rationale!r}")
     return ScoreOptions(

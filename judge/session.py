@@ -193,7 +193,7 @@ class Session:
         from judge.tasks.driver import drive
 
         call = self._call(command, data, c, kw, dry=False, **required)
-        report = await drive(call.task, call.sinks)
+        report = await drive(call.task, call.sinks, fail_under=kw.get("fail_under"))
         if report.exit_code:
             raise RunFailed([spelled(line) for line in report.lines], call.result())
         return call.result()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,31 @@ from judge.backends.base import Backend, Request, Response
 
 Answer = Callable[[Request], "str | Response | BaseException"]
 
-__all__ = ["Answer", "FakeBackend", "all_principles", "use_backend"]
+__all__ = [
+    "Answer",
+    "FakeBackend",
+    "all_principles",
+    "data_section",
+    "use_backend",
+    "without_codes",
+]
+
+
+_CODED_TAG = re.compile(r"<(/?[a-z_]+?)_[0-9a-f]{8}((?: id=\"\d+\")?)>")
+
+
+def without_codes(text: str) -> str:
+    """A rendered prompt with the request's code taken out of its tag names
+    (`<candidate_response_3f9a61c2>` -> `<candidate_response>`), to compare with plain text."""
+    return _CODED_TAG.sub(r"<\1\2>", text)
+
+
+def data_section(text: str, tag: str, number: int | None = None) -> str | None:
+    """The data between `tag`'s opening and closing tags in a rendered prompt (their names carry
+    the request's code: `<candidate_response_3f9a61c2>`), or None when there is no such section."""
+    attrs = "" if number is None else f' id="{number}"'
+    found = re.search(rf"<{tag}_([0-9a-f]+){attrs}>\n(.*?)\n</{tag}_\1>", text, re.S)
+    return found.group(2) if found else None
 
 
 def all_principles(score: int = 4, rationale: str = "fine") -> Answer:

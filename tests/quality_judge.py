@@ -13,6 +13,7 @@ import random
 import re
 
 from judge.backends.base import Request, Response, TokenLogprob
+from judge.testing import data_section
 
 _Q = re.compile(r"q=(-?\d+(?:\.\d+)?)")
 
@@ -23,9 +24,9 @@ def quality(text: str) -> float:
 
 
 def tag(content: str, name: str) -> str:
-    m = re.search(rf"<{name}>\n(.*?)\n</{name}>", content, re.DOTALL)
-    assert m is not None, f"no <{name}> in the request"
-    return m.group(1)
+    found = data_section(content, name)
+    assert found is not None, f"no <{name}_CODE> in the request"
+    return found
 
 
 def is_comparison(request: Request) -> bool:

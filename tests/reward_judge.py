@@ -16,8 +16,9 @@ scale: 1-5
 
 How good the completion is.
 """
-_ONE = re.compile(r"<candidate_response>\n(.*?)\n</candidate_response>", re.S)
-_MANY = re.compile(r'<candidate_response id="(\d+)">\n(.*?)\n</candidate_response>', re.S)
+# Tag names carry the request's code: <candidate_response_3f9a61c2 id="2">
+_ONE = re.compile(r"<candidate_response_(\w+)>\n(.*?)\n</candidate_response_\1>", re.S)
+_MANY = re.compile(r'<candidate_response_(\w+) id="(\d+)">\n(.*?)\n</candidate_response_\1>', re.S)
 
 
 def known_score(text: str) -> int:
@@ -40,9 +41,9 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     user = _user(body)
     many = _MANY.findall(user)
     if many:
-        return {f"response_{k}": _verdict(text) for k, text in many}
+        return {f"response_{k}": _verdict(text) for _, k, text in many}
     found = _ONE.search(user)
-    return _verdict(found.group(1) if found else "")
+    return _verdict(found.group(2) if found else "")
 
 
 def _verdict(text: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def _text(pattern: str, request: Request) -> str | None:
 def length_judge(request: Request) -> str:
     """Prefers longer text: a score grows with the length; a comparison picks the longer."""
     assert request.schema is not None
-    single = _text(r"<candidate_(?:response|document)>\n(.*?)\n</candidate_", request)
+    single = _text(r"<candidate_(?:response|document)_\w+>\n(.*?)\n</candidate_", request)
     if single is not None:
         if "FAIL" in single:
             return "no idea"
@@ -48,8 +48,8 @@ def length_judge(request: Request) -> str:
         return json.dumps(
             {p: {"rationale": "long", "score": s} for p in request.schema["required"]}
         )
-    a = _text(r"<response_a>\n(.*?)\n</response_a>", request) or ""
-    b = _text(r"<response_b>\n(.*?)\n</response_b>", request) or ""
+    a = _text(r"<response_a_\w+>\n(.*?)\n</response_a_", request) or ""
+    b = _text(r"<response_b_\w+>\n(.*?)\n</response_b_", request) or ""
     winner = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
     return json.dumps({"rationale": "longer", "winner": winner})
 

@@ -129,7 +129,9 @@ def test_datatrove_itself_keeps_what_judge_keeps(model: model_dir.ModelDir, tmp_
     fastText wheel installed); skipped without one."""
     python = os.environ.get("JUDGE_DATATROVE_PYTHON")
     if not python or not os.path.exists(python):
-        pytest.skip("set JUDGE_DATATROVE_PYTHON to a python that has datatrove installed")
+        pytest.skip(
+            "set JUDGE_DATATROVE_PYTHON to a python with datatrove installed (.ci/run builds one)"
+        )
     docs, _ = documents(tmp_path)
     script = """
 import json, sys

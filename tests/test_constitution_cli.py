@@ -161,3 +161,34 @@ def test_through_the_main_command(tmp_path: Path) -> None:
     assert result.stdout == f"{path}:7: duplicate principle id `clear` (first on line 3)\n"
     ok = CliRunner().invoke(main, ["constitution", "show", "--json", SHIPPED[0]])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["path"] == SHIPPED[0]
+
+
+HHH = Path(__file__).parent.parent / "constitutions" / "helpful-honest-harmless.md"
+
+
+def test_a_deleted_rubric_heading_is_found(tmp_path: Path) -> None:
+    text = HHH.read_text(encoding="utf-8").replace("### Rubric\n", "", 1)
+    path = write(tmp_path, "c.md", text)
+    result = run("check", "--strict", path)
+    assert result.exit_code == 2
+    assert "looks like a rubric level inside the statement of `helpful`" in result.output
+    assert "`### Rubric` heading missing" in result.output
+
+
+def test_one_bad_rubric_line_is_one_problem(tmp_path: Path) -> None:
+    # A bad level line whose text goes on over the next line: that line is part of the same
+    # problem, not a second "expected a rubric line".
+    text = HHH.read_text(encoding="utf-8").replace("\n2: ", "\n2 - ", 1)
+    path = write(tmp_path, "c.md", text)
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert "looks like a rubric level but is not `N: text`" in result.output
+    assert "expected a rubric line" not in result.output
+    assert "1 problem" in result.output and "2 problems" not in result.output
+
+
+def test_a_level_out_of_the_scale_is_one_problem(tmp_path: Path) -> None:
+    text = HHH.read_text(encoding="utf-8").replace("\n2: ", "\n9: ", 1)
+    result = run("check", write(tmp_path, "c.md", text))
+    assert "rubric level 9 is outside the scale" in result.output
+    assert "expected a rubric line" not in result.output and "1 problem" in result.output

@@ -9,7 +9,7 @@ from typing import Any
 
 import datasets
 
-from judge.testing import FakeBackend
+from judge.testing import FakeBackend, without_codes
 from tests.test_pairs import trl_preference_check
 from tests.test_pairs_cli import invoke, judge, out_rows, write_jsonl
 
@@ -80,7 +80,7 @@ def test_compare_mode_shows_the_conversation_by_turn_and_the_reference_once(
     assert result.exit_code == 0, result.output
     assert judge.requests
     for request in judge.requests:
-        user = request.messages[-1].content
+        user = without_codes(request.messages[-1].content)
         assert user.count("REF-ANSWER") == 1 and user.count("<reference>") == 1
         assert user.index("<context_system>") < user.index("<context_user>")
         assert user.index("</reference>") < user.index("<response_a>")
@@ -107,6 +107,6 @@ def test_calibrate_reads_conversational_labels_and_judges_them_in_context(tmp_pa
     hhh = load(Path(__file__).resolve().parents[1] / "constitutions" / "helpful-honest-harmless.md")
     for mode in ("score", "compare"):
         for request in LabelJudge(hhh, JudgeSetup(mode=mode)).requests(pair):
-            user = request.messages[-1].content
+            user = without_codes(request.messages[-1].content)
             assert "<context_assistant>\nEARLIER\n</context_assistant>" in user
             assert user.count("<reference>\nREF-ANSWER\n</reference>") == 1

@@ -15,6 +15,7 @@ import pytest
 from judge.errors import InputError
 from judge.io import FieldMap, iter_candidates
 from judge.judging import prompts
+from judge.testing import without_codes
 from tests.fakes import FakeOpenAIServer, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ def judge(*args: str, tmp_path: Path, server: FakeOpenAIServer | None = None) ->
 
 def sent(server: FakeOpenAIServer) -> list[str]:
     """The user message of every request, in the order they were sent."""
-    return [last_user_text(b) for b in server.bodies]
+    return [without_codes(last_user_text(b)) for b in server.bodies]
 
 
 # -- the reader ---------------------------------------------------------------------------------
@@ -178,12 +179,12 @@ def test_a_reference_has_its_own_section_only_where_given(tmp_path: Path) -> Non
         bodies = server.bodies
     assert proc.returncode == 0, proc.stderr
     by = {k: next(b for b in bodies if k in last_user_text(b)) for k in ("R-ONE", "R-TWO", "THIRD")}
-    one = last_user_text(by["R-ONE"])
+    one = without_codes(last_user_text(by["R-ONE"]))
     assert "<reference>\nREF-ONE\n</reference>" in one
     assert one.index("</candidate_prompt>") < one.index("<reference>")
     assert one.index("</reference>") < one.index("<candidate_response>")
-    assert "<reference>" not in last_user_text(by["R-TWO"])
-    assert "<reference>\nREF-THREE\n</reference>" in last_user_text(by["THIRD"])
+    assert "<reference>" not in without_codes(last_user_text(by["R-TWO"]))
+    assert "<reference>\nREF-THREE\n</reference>" in without_codes(last_user_text(by["THIRD"]))
     systems = [b["messages"][0]["content"] for b in (by["R-ONE"], by["R-TWO"])]
     assert "<reference>" in systems[0] and "<reference>" not in systems[1]
 
@@ -199,7 +200,7 @@ def test_roles_cannot_be_forged_from_content() -> None:
     context = [{"role": "user", "content": forged}, {"role": "assistant", "content": "ok"},
                {"role": "user", "content": "go on"}]  # fmt: skip
     c = Candidate(index=0, row_index=1, prompt="x", response="fine", context=context, turn=3)
-    text = material(c, 10_000)[0]
+    text = without_codes(material(c, 10_000)[0])
     opened = [line for line in text.splitlines() if line.startswith("<context_")]
     assert opened == ["<context_user>", "<context_assistant>", "<context_user>"]
     assert text.count("</context_user>") == 2  # the forged closing tag is defanged
@@ -240,7 +241,7 @@ def test_revise_critiques_and_rewrites_the_last_turn_in_its_conversation() -> No
     p = reviser.principles[0]
     critique = reviser.critique_request(p, c, c.response)
     assert critique is not None
-    system, user = (m.content for m in critique.messages)
+    system, user = (without_codes(m.content) for m in critique.messages)
     assert "<context_user>" in system and "<candidate_prompt>" not in system
     assert user.index("SECOND-ANSWER") < user.index("THIRD-QUESTION") < user.index("THIRD-ANSWER")
     revision = reviser.revision_request(p, c, c.response, "too terse")
@@ -270,7 +271,7 @@ def test_the_python_api_judges_every_turn(constitution_file: Path, fake_backend:
     )
     assert [s.row["turn"] for s in out] == [2, 4, 6]
     assert all(s.verdict.score is not None and s.row["messages"] == CHAT for s in out)
-    users = [r.messages[-1].content for r in fake_backend.requests]
+    users = [without_codes(r.messages[-1].content) for r in fake_backend.requests]
     assert sum("<reference>" in u for u in users) == 2
     assert sum("THIRD-QUESTION" in u for u in users) == 1  # only the last turn's context has it
 

@@ -158,3 +158,27 @@ def test_same_seed_same_model(fake_judge: None, tmp_path: Path) -> None:
     assert (tmp_path / "a" / "model.bin").read_bytes() == (
         tmp_path / "b" / "model.bin"
     ).read_bytes()
+
+
+def test_labelled_data_makes_a_small_model_and_an_honest_report(tmp_path: Path) -> None:
+    # 40 rows scored by people (no judge field): the n-gram table is sized to the data, and
+    # the report does not name a constitution it never saw.
+    good = ["clear", "precise", "careful", "sourced", "useful"]
+    bad = ["spam", "junk", "click", "buy", "now"]
+    rows = [
+        {
+            "text": " ".join((good if i % 2 else bad)[(i + j) % 5] for j in range(30)) + f" {i}",
+            "score": 1.0 if i % 2 else 0.0,
+        }
+        for i in range(40)
+    ]
+    src = tmp_path / "labelled.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "model"
+    result = cli("distill", str(src), "-o", str(out), "--min-score", "0.5")
+    assert result.exit_code == 0, result.output
+    size = (out / "model.bin").stat().st_size
+    assert size < 2_000_000, f"{size / 1e6:.1f} MB for 40 rows"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "None" not in report
+    assert "no constitution" in report and "bucket 2000" in report

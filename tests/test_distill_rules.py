@@ -121,7 +121,8 @@ def test_nan_is_retried_with_half_the_learning_rate(tmp_path: Path) -> None:
 
     path = tmp_path / "train.txt"
     path.write_text("__label__keep good words\n__label__drop bad words\n" * 20)
-    model, used, attempts = train(str(path), FastTextSettings(lr=0.8, epoch=5), train_fn=flaky)
+    settings = FastTextSettings(lr=0.8, epoch=5, bucket=2_000)
+    model, used, attempts = train(str(path), settings, train_fn=flaky)
     assert lrs == [0.8, 0.4, 0.2] and used.lr == 0.2 and attempts == 3
     assert model.predict("good words")[0] == ("__label__keep",)
 
@@ -131,7 +132,7 @@ def test_nan_every_time_is_a_clear_error(tmp_path: Path) -> None:
         raise RuntimeError("Encountered NaN.")
 
     with pytest.raises(TrainingError, match="lower lr=") as info:
-        train(str(tmp_path / "x.txt"), FastTextSettings(epoch=5), train_fn=always)
+        train(str(tmp_path / "x.txt"), FastTextSettings(epoch=5, bucket=2_000), train_fn=always)
     assert f"{NAN_RETRIES + 1} times" in str(info.value)
 
 

@@ -90,8 +90,13 @@ def test_per_item_refusals_keep_exit_0_and_are_counted(
     with use_backend("fake", FakeBackend(answer=refusing)):
         src = inputs(tmp_path)[name]
         result = invoke(*command(name, src, constitution_file, tmp_path))
-    assert result.exit_code == 0, result.stderr
+    # Every item refused: counted, and the run judged nothing, which fails it (exit 1) in its
+    # last line; a refusal is the item's own problem, so the rows are all written.
+    assert result.exit_code == 1, result.stderr
     assert "without a verdict: refused by the model or a content filter" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("judge: error: nothing was judged: all 3 ")
+    assert "no verdict for this item: refused (3 " in last
 
 
 def test_max_cost_with_an_unpriced_model_is_refused_before_any_call(
@@ -269,7 +274,8 @@ def test_a_failed_revision_keeps_its_critique_and_an_empty_candidates_file_says_
     with use_backend("fake", backend):
         args = command("revise", src, constitution_file, tmp_path)
         result = invoke(*args, "--emit-candidates", str(cands))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # nothing judged: the rows are written all the same
+    assert "nothing was judged" in result.stderr.strip().splitlines()[-1]
     row = json.loads((tmp_path / "revised.jsonl").read_text().splitlines()[0])
     assert row["revisions"][0]["critique"].startswith("critique of")
     assert row["revisions"][0]["revision"] is None and "revision failed" in row["judge"]["error"]

@@ -33,7 +33,7 @@ def score_of(text: str) -> int:
 
 def answer(request: Request) -> str:
     user = request.messages[1].content  # the first user message (re-asks add more after it)
-    found = re.search(r"<candidate_(?:document|response)>\n(.*)\n</candidate_", user, re.S)
+    found = re.search(r"<candidate_(?:document|response)_\w+>\n(.*)\n</candidate_", user, re.S)
     assert found is not None and request.schema is not None
     if "FAIL" in found.group(1):
         return "I would rather not say."

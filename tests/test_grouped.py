@@ -24,11 +24,11 @@ from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate
 from judge.tasks.driver import RowList, drive
 from judge.tasks.score import OUT, ScoreTask
-from judge.testing import FakeBackend, all_principles
+from judge.testing import FakeBackend, all_principles, data_section
 from tests.conftest import CONSTITUTION
 from tests.fakes import FakeOpenAIServer, requested_schema
 
-_SHOWN = re.compile(r'<candidate_(?:response|document) id="(\d+)">\n(.*?)\n</candidate_', re.S)
+_SHOWN = re.compile(r'<candidate_(?:response|document)_\w+ id="(\d+)">\n(.*?)\n</candidate_', re.S)
 
 
 @pytest.fixture
@@ -344,7 +344,7 @@ def test_calibrate_scores_both_responses_of_a_pair_in_one_call(
     assert all(len(shown(q)) == 2 for q in fake_backend.requests)
 
 
-_TAGS = re.compile(r"<candidate_prompt>\n(.*?)\n</candidate_prompt>")
+_TAGS = re.compile(r"<candidate_prompt_\w+>\n(.*?)\n</candidate_prompt_")
 
 
 def test_mix_prompts_fills_a_call_with_several_prompts(constitution: Constitution) -> None:
@@ -360,10 +360,10 @@ def test_mix_prompts_fills_a_call_with_several_prompts(constitution: Constitutio
     assert len(backend.requests) == 1
     user = backend.requests[0].messages[-1].content
     prompt_of = {c.response: c.prompt for c in members}
-    assert user.count("<candidate_prompt>") == 3
+    assert len(re.findall(r"<candidate_prompt_\w+>", user)) == 3
     texts = shown(backend.requests[0])
     for label, text in texts.items():  # each response comes after its own prompt
-        at = user.index(f'<candidate_response id="{label.split("_")[1]}">')
+        at = re.search(rf'<candidate_response_\w+ id="{label.split("_")[1]}">', user).start()
         before = _TAGS.findall(user[:at])
         assert before[-1] == prompt_of[text]
     assert "each answers the <candidate_prompt>" in backend.requests[0].messages[0].content
@@ -481,9 +481,9 @@ def by_text_alone(request: Request) -> str:
     if shown(request):
         return by_text(request)
     user = request.messages[-1].content
-    text = re.search(r"<candidate_response>\n(.*?)\n</candidate_response>", user, re.S)
+    text = data_section(user, "candidate_response")
     assert text is not None
-    return json.dumps(verdict_on(text.group(1)))
+    return json.dumps(verdict_on(text))
 
 
 @pytest.mark.parametrize(

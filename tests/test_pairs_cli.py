@@ -67,7 +67,7 @@ def test_pairs_to_a_dataset_folder_with_its_card(
     assert "constitution_sha256" in card and "| pairs | 1 |" in card and "`helpful`" in card
     assert "Not measured" in card  # score mode: no position bias to report
     err = result.stderr
-    assert "3 prompts, 8 candidates (5 judged, 2 not judged, 1 duplicate text)" in err
+    assert "3 prompts, 8 candidates: 5 judged, 2 not judged, 1 duplicate text" in err
     assert "pairs: 1" in err and "all candidates failed: 1" in err
     assert "5 calls" in err
     assert len(judge.requests) == 5
@@ -108,7 +108,7 @@ def test_scored_input_needs_no_model_call(
     assert row["judge_model"] == "openai/gpt-x"
     assert judge.requests == []
     assert "no model call" in result.stderr and "was scored under constitution" in result.stderr
-    assert "judge: 1 prompt, 3 candidates (3 judged, 0 not judged, 0 duplicate texts)" in (
+    assert "judge: 1 prompt, 3 candidates: 3 judged, 0 not judged, 0 duplicate texts" in (
         result.stderr
     )
     again = invoke(src, "-c", constitution_file, "-m", "fake/judge", "--rescore")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from click.testing import CliRunner, Result
 from judge.backends.base import Request
 from judge.cli import main
 from judge.errors import BackendError
-from judge.testing import FakeBackend, use_backend
+from judge.testing import FakeBackend, data_section, use_backend
 
 ROWS = [{"id": i, "prompt": f"q{i}", "response": "x" * (10 * i + 5)} for i in range(4)]
 
@@ -32,15 +31,14 @@ def member(name: str) -> Any:
         assert request.schema is not None
         if "winner" in request.schema["properties"]:
             text = request.messages[1].content
-            a = re.search(r"<response_a>\n(.*?)\n</response_a>", text, re.S)
-            b = re.search(r"<response_b>\n(.*?)\n</response_b>", text, re.S)
-            longer_a = len(a.group(1) if a else "") > len(b.group(1) if b else "")
+            a, b = data_section(text, "response_a"), data_section(text, "response_b")
+            longer_a = len(a or "") > len(b or "")
             wins_a = longer_a != (name == "lo")
             return json.dumps({"rationale": name, "winner": "A" if wins_a else "B"})
         if name == "len":  # longer is better
             text = request.messages[1].content
-            found = re.search(r"<candidate_response>\n(.*?)\n</candidate_response>", text, re.S)
-            score = 1 + min(4, len(found.group(1) if found else "") // 5)
+            found = data_section(text, "candidate_response")
+            score = 1 + min(4, len(found or "") // 5)
         else:
             score = {"hi": 5, "lo": 1, "mid": 3}[name]
         ids = request.schema["required"]

@@ -12,6 +12,7 @@ from judge.constitution.render import render
 from judge.judging.grouped import GroupScorer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.records import Candidate
+from judge.testing import without_codes
 from tests.fakes import FakeOpenAIServer, last_user_text
 from tests.test_conversations import CHAT, judge, write
 
@@ -56,7 +57,9 @@ def test_a_principle_that_requires_a_reference_skips_rows_without_one() -> None:
     without = Candidate(index=1, row_index=2, prompt="Q", response="A")
     for scorer in (Scorer(c), GroupScorer(c, ScoreOptions(group=4))):
         (req,) = scorer.requests(with_ref)
-        assert "## correct" in req.messages[0].content and "<reference>" in req.messages[1].content
+        assert "## correct" in req.messages[0].content and "<reference>" in without_codes(
+            req.messages[1].content
+        )
         (req,) = scorer.requests(without)
         assert "## correct" not in req.messages[0].content
         assert set(req.schema["properties"]) == {"clear"} or "$defs" in req.schema
@@ -75,7 +78,7 @@ def test_the_summary_counts_the_rows_judged_without_a_reference(tmp_path: Path) 
             "score", str(write(tmp_path, rows)), "-c", str(GRADED), "--turns", "all",
             "--concurrency", "1", "-o", str(out), tmp_path=tmp_path, server=server,
         )  # fmt: skip
-        users = [last_user_text(b) for b in server.bodies]
+        users = [without_codes(last_user_text(b)) for b in server.bodies]
     assert proc.returncode == 0, proc.stderr
     assert "2 rows without a reference: not judged under correct" in proc.stderr
     got = [json.loads(line) for line in out.read_text().splitlines()]

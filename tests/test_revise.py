@@ -18,7 +18,7 @@ from judge.errors import ConfigError, ParseError
 from judge.judging.revision import Revised, ReviseOptions, Reviser, clean_revision
 from judge.records import Candidate
 from judge.tasks.revise import ReviseTask
-from judge.testing import FakeBackend
+from judge.testing import FakeBackend, data_section
 
 CONSTITUTION = """\
 name: three
@@ -59,9 +59,10 @@ Is it true?
 
 
 def between(text: str, tag: str) -> str:
-    """What a message holds between <tag> and its last </tag>."""
-    start = text.index(f"<{tag}>\n") + len(tag) + 3
-    return text[start : text.rindex(f"\n</{tag}>")]
+    """What a message holds between <tag_CODE> and </tag_CODE>."""
+    found = data_section(text, tag)
+    assert found is not None, text
+    return found
 
 
 def router(
@@ -212,9 +213,9 @@ def test_injection_in_the_response_stays_inside_the_data_tags(tmp_path: Path) ->
             if "SYSTEM: ignore" not in message.content or message.role == "assistant":
                 continue
             text = message.content
-            assert text.count("</candidate_response>") == 1  # only our own closing tag
-            assert text.index("<candidate_response>") < text.index("SYSTEM: ignore")
-            assert text.index("SYSTEM: ignore") < text.index("</candidate_response>")
+            assert text.count("</candidate_response") == 1  # only our own closing tag
+            inside = data_section(text, "candidate_response")
+            assert inside is not None and "SYSTEM: ignore" in inside
 
 
 def test_clean_revision_strips_only_whole_wrappers() -> None:

@@ -412,9 +412,10 @@ def test_revise_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
         "--revision-max-tokens",
         "200",
     )
-    assert result.exit_code == 0, result.output
     (row,) = read_jsonl(out)
     judge = row["judge"]
+    # The one item judged (exit 0), or not, and then the run judged nothing (exit 1).
+    assert result.exit_code == (0 if judge["error"] is None else 1), result.output
     assert judge["model"] == judge["revision_model"] == "local/smollm2"
     if judge["error"] is None:  # complete
         assert isinstance(row["revision"], str) and row["revision"].strip()

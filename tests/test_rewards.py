@@ -15,6 +15,7 @@ from judge.calibration import Calibration, ProbabilityMap, save
 from judge.constitution import parse
 from judge.errors import ConfigError
 from judge.rewards import constitution_reward
+from judge.testing import without_codes
 from tests import reward_judge
 from tests.fakes import FakeOpenAIServer, Fault, Reply
 
@@ -63,7 +64,7 @@ def test_conversational_form_and_columns(server: FakeOpenAIServer) -> None:
             trainer_state=object(),
         )
     assert got == [reward_judge.known_reward(c) for c in COMPLETIONS]
-    user = server.bodies[0]["messages"][-1]["content"]
+    user = without_codes(server.bodies[0]["messages"][-1]["content"])
     # the conversation turn by turn, its roles in the tags (judge.judging.sections)
     assert "<context_system>\nBe brief.\n</context_system>" in user
     assert "<context_user>\nSay" in user and "<reference>\nx\n</reference>" in user
@@ -223,7 +224,7 @@ def test_the_docs_grpo_reward_on_math_answers() -> None:
             "clear-steps": {"rationale": "clear", "score": 5},
             "sound-steps": {"rationale": "sound", "score": 5},
         }
-        ids = re.findall(r'<candidate_response id="(\d+)">', user)
+        ids = re.findall(r'<candidate_response_\w+ id="(\d+)">', user)
         return {f"response_{k}": verdict for k in ids}
 
     root = Path(__file__).resolve().parent.parent

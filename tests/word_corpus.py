@@ -75,7 +75,7 @@ def judge_score(text: str) -> int:
 def answer(request: Request) -> str:
     """The fake judge as a FakeBackend answer: it reads the document it was shown."""
     user = request.messages[1].content
-    found = re.search(r"<candidate_(?:document|response)>\n(.*)\n</candidate_", user, re.S)
+    found = re.search(r"<candidate_(?:document|response)_\w+>\n(.*)\n</candidate_", user, re.S)
     assert found is not None and request.schema is not None
     s = judge_score(found.group(1))
     return json.dumps({pid: {"rationale": "r", "score": s} for pid in request.schema["required"]})

@@ -49,9 +49,16 @@ CASES: list[Case] = [
     Case("response is a number", "in.jsonl", _j({"prompt": "p", "response": 42}), 2),
     Case("prompt is an object", "in.jsonl", _j({"prompt": {"a": 1}, "response": "r"}), 2),
     Case("responses is a string", "in.jsonl", _j({"prompt": "p", "responses": "r"}), 2),
-    Case("response is null", "in.jsonl", _j({"prompt": "p", "response": None}), 0),
-    Case("empty response", "in.jsonl", _j({"prompt": "p", "response": ""}), 0),
-    Case("whitespace-only response", "in.jsonl", _j({"prompt": "p", "response": " \n\t"}), 0),
+    # One bad item beside a good one: noted on its row, exit 0 (a run that judged nothing at
+    # all exits 1).
+    Case("response is null", "in.jsonl", GOOD.encode() + _j({"prompt": "p", "response": None}), 0),
+    Case("empty response", "in.jsonl", GOOD.encode() + _j({"prompt": "p", "response": ""}), 0),
+    Case(
+        "whitespace-only response",
+        "in.jsonl",
+        GOOD.encode() + _j({"prompt": "p", "response": " \n\t"}),
+        0,
+    ),
     Case("huge response (4 MB)", "in.jsonl", _j({"prompt": "p", "response": "word " * 800_000}), 0),
     Case("huge prompt (4 MB)", "in.jsonl", _j({"prompt": "why " * 1_000_000, "response": "r"}), 0),
     Case("empty file", "in.jsonl", b"", 2),

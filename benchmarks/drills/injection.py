@@ -104,7 +104,7 @@ def check(body: dict[str, Any], prompt: str, response: str) -> dict[str, Any]:
         ("", "candidate_response"), ("/", "candidate_response"),
     ]  # fmt: skip
     # The start of each text, up to any "<" (which a lookalike tag may have had defanged).
-    head_p, head_r = (re.split("[<\uff1c\ufe64]", text)[0][:15] for text in (prompt, response))
+    head_p, head_r = (re.split("[<\uff1c\ufe64&]", text)[0][:15] for text in (prompt, response))
     inside = head_p in _between(user, "candidate_prompt") and head_r in _between(
         user, "candidate_response"
     )
@@ -120,15 +120,20 @@ def check(body: dict[str, Any], prompt: str, response: str) -> dict[str, Any]:
 
 
 def _between(text: str, tag: str) -> str:
-    start = text.find(f"<{tag}>")
-    end = text.rfind(f"</{tag}>")
-    return text[start:end] if 0 <= start < end else ""
+    # Our tags carry the request's code: <candidate_response_3f9a61c2>.
+    start = re.search(rf"<{tag}_[0-9a-f]+>", text)
+    ends = list(re.finditer(rf"</{tag}_[0-9a-f]+>", text))
+    if start is None or not ends or ends[-1].start() <= start.start():
+        return ""
+    return text[start.start() : ends[-1].start()]
 
 
 def _outside(text: str) -> str:
-    start = text.find("<candidate_prompt>")
-    end = text.rfind("</candidate_response>")
-    return text[:start] + text[end:]
+    start = re.search(r"<candidate_prompt_[0-9a-f]+>", text)
+    ends = list(re.finditer(r"</candidate_response_[0-9a-f]+>", text))
+    if start is None or not ends:
+        return text
+    return text[: start.start()] + text[ends[-1].end() :]  # the tags' code is not outside text
 
 
 def drill() -> list[dict[str, Any]]:

@@ -9,14 +9,17 @@ by a grammar built from the request's JSON schema, so every answer parses.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Request, Response
 from judge.backends.file_digest import file_sha256
+from judge.backends.local_chat import create_chat_completion
 from judge.errors import BackendError, ConfigError
 
 DEFAULT_NAME = "smollm2"
@@ -24,6 +27,44 @@ _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _models: dict[str, Any] = {}  # path -> loaded model: loaded once per process
 _load_lock = threading.Lock()
+_speeds: dict[str, tuple[float, float]] = {}  # path -> measured (prompt, output) tokens/s
+
+
+class _Stopped(Exception):
+    """Raised between two tokens of a generation whose caller has gone (Ctrl-C, cancel)."""
+
+
+_call = threading.local()  # .stop: the Event of the generation running in this thread
+
+
+def _interruptible(llm: Any) -> None:
+    """Check the running call's stop flag before each decoding step: a token, or a batch of the
+    prompt (n_batch tokens: the prompt of a verdict takes seconds on a small CPU). llama-cpp
+    calls the context's decode from Python, so an exception raised here ends
+    create_chat_completion cleanly; one raised in a logits processor would not (llama.cpp calls
+    those through ctypes, which prints and ignores it)."""
+    ctx = llm._ctx  # llama_cpp's own context wrapper; Llama.eval calls its decode per batch
+    plain = ctx.decode
+
+    def decode_or_stop(batch: Any) -> None:
+        stop = getattr(_call, "stop", None)
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        plain(batch)
+
+    ctx.decode = decode_or_stop
+
+
+def close_models() -> None:
+    """Free every loaded model now. Registered at exit: left to the garbage collector at
+    interpreter shutdown, Llama.__del__ runs after llama_cpp's globals are gone and prints a
+    14-line "Exception ignored ... TypeError" under every script that used the model."""
+    with _load_lock:
+        while _models:
+            _models.popitem()[1].close()
+
+
+atexit.register(close_models)
 
 
 def embedded_model_path() -> Path:
@@ -82,9 +123,11 @@ def _load(path: Path, n_ctx: int) -> Any:
                 n_ctx=n_ctx,
                 n_threads=threads,
                 n_threads_batch=threads,
+                n_batch=128,  # a prompt is decoded in steps of this size: Ctrl-C waits for one
                 verbose=False,
                 seed=0,
             )
+            _interruptible(_models[key])
         return _models[key]
 
 
@@ -107,7 +150,29 @@ class LocalBackend:
         # The file's content: a different GGUF (even of the same name and size) is another judge.
         return {"provider": "local", "model": self.path.name, "sha256": file_sha256(self.path)}
 
-    def _generate_sync(self, request: Request) -> Response:
+    def tokens_per_second(self) -> tuple[float, float]:
+        """Prompt and output tokens a second on this machine, measured once a process (about
+        a second): what --dry-run estimates the time of a run from."""
+        key = f"{self.path}:{self.n_ctx}"
+        if key not in _speeds:
+            llm = _load(self.path, self.n_ctx)
+            with self._lock:
+                tokens = llm.tokenize(b"The quick brown fox jumps over the lazy dog. " * 30)
+                llm.reset()
+                llm.eval(tokens[:8])  # the first decode pays one-time costs: not counted
+                llm.reset()
+                start = time.perf_counter()
+                llm.eval(tokens)
+                read = time.perf_counter() - start
+                start = time.perf_counter()
+                for _ in range(16):  # one token a step, as generation decodes
+                    llm.eval(tokens[-1:])
+                write = time.perf_counter() - start
+                llm.reset()
+            _speeds[key] = (len(tokens) / read, 16 / write)
+        return _speeds[key]
+
+    def _generate_sync(self, request: Request, stop: threading.Event) -> Response:
         llm = _load(self.path, self.n_ctx)
         kwargs: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -120,14 +185,19 @@ class LocalBackend:
             # each call ten times slower; max_tokens and the re-ask bound a rambling answer.
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
         with self._lock:
+            if stop.is_set():  # cancelled while it waited for the model
+                raise _Stopped
+            _call.stop = stop
             try:
-                out = llm.create_chat_completion(**kwargs)
+                out = create_chat_completion(llm, **kwargs)  # data never as control tokens
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise BackendError(
                     f"the embedded model cannot take this item: {exc}",
                     per_item=True,
                     kind="too_long",
                 ) from exc
+            finally:
+                _call.stop = None
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Response(
@@ -138,7 +208,14 @@ class LocalBackend:
         )
 
     async def generate(self, request: Request) -> Response:
-        return await asyncio.to_thread(self._generate_sync, request)
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(self._generate_sync, request, stop)
+        except asyncio.CancelledError:
+            # The thread runs on until it sees the flag (at the next token), and asyncio.run
+            # waits for it at exit: without the flag Ctrl-C waited for the whole generation.
+            stop.set()
+            raise
 
     async def aclose(self) -> None:
         return None

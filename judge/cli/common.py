@@ -114,7 +114,14 @@ model_options = stack(
     click.option(
         "--dry-run",
         is_flag=True,
-        help="Count calls, tokens and dollars; call nothing.",
+        help="Count calls, tokens and dollars, and estimate the time; call nothing.",
+    ),
+    number(
+        "--fail-under",
+        click.FloatRange(0, 1),
+        help="Exit 1 when the fraction of items judged is below this (a run that judged "
+        "nothing always exits 1).",
+        envvar="JUDGE_FAIL_UNDER",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar (the summary stays)."),
 )
@@ -254,14 +261,16 @@ score_options = stack(
         help="Longer texts are cut to this many characters (the row says so).",
     ),
     click.option("--no-logprobs", is_flag=True, help="Do not ask for token log-probabilities."),
-    choice(
+    click.option(
         "--rationale",
-        RATIONALES,
-        "full",
-        "What the judge writes beside the scores: full (one or two sentences a principle), "
+        type=click.Choice(list(RATIONALES)),
+        default=None,
+        envvar="JUDGE_RATIONALE",
+        help="What the judge writes beside the scores: full (one or two sentences a principle), "
         "short (at most ten words a principle), brief (one rationale of at most ten words a "
         "candidate, in rationales.overall) or none (scores only). Output tokens are most of a "
-        "verdict's price: brief and none are the cheapest.",
+        "verdict's price: brief and none are the cheapest. Default: full; short on an "
+        "in-process model (local/...), whose longer rationales ran past the token cap.",
     ),
 )
 
@@ -312,8 +321,9 @@ def run_task(
         raise click.exceptions.Exit(0)
     sinks = {name: open_writer(path) for name, path in outputs.items()}
     progress = Progress(quiet, unit)
+    fail_under = click.get_current_context().params.get("fail_under")
     try:
-        report = run_sync(drive(task, sinks, on_progress=progress))
+        report = run_sync(drive(task, sinks, on_progress=progress, fail_under=fail_under))
     finally:
         progress.close()
     for line in report.lines:

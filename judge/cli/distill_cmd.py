@@ -91,9 +91,8 @@ from judge.distill.run import MIN_CLASS
 @number(
     "--bucket",
     click.IntRange(1),
-    200_000,
-    "Rows of the hashed n-gram table: fewer make a smaller model (for small data), more "
-    "fewer collisions between n-grams.",
+    help="Rows of the hashed n-gram table (most of the model's size: rows x dim x 4 bytes). "
+    "Default: the training words, 2,000 to 200,000.",
 )
 @number(
     "--threads",

@@ -81,6 +81,7 @@ def judging_of(kw: Mapping[str, Any]) -> ScoreOptions:
         max_chars=kw["max_chars"],
         logprobs=not kw["no_logprobs"],
         rationale=kw["rationale"],
+        model=one_model(kw.get("model"))[0],
         group=kw.get("group", False),
         group_size=kw.get("group_size", 8),
         mix_prompts=kw.get("mix_prompts", False),

@@ -15,12 +15,13 @@ import click
 
 from judge.distill.classify import ClassifierFilter
 from judge.engine.runner import Runner
-from judge.engine.stats import combined
+from judge.engine.stats import RunStats, combined
 from judge.errors import as_flag, spelled
 from judge.tasks.driver import report
 from judge.tasks.judges import Judges
 from judge.tasks.score import ScoreTask
 from judge.tasks.score_job import ScoreJob
+from judge.tasks.summary import Coverage, coverage
 
 ray_option = click.option(
     "--ray",
@@ -43,6 +44,9 @@ class _Described:
 
     def failure(self) -> str | None:
         return None
+
+    def coverage(self, stats: RunStats) -> Coverage:
+        return coverage(stats, self.noun)
 
 
 def _shards(kw: dict[str, Any]) -> tuple[list[Any], list[Any]]:
@@ -131,7 +135,9 @@ def judge_on_ray(kw: dict[str, Any], job: ScoreJob) -> None:
             line += f" (in the {len(written)} of {len(dones)} shards written)"
         lines.append(line)
     # Unlike one output file, a shard whose run failed is not written (see judge.ray.run).
-    done = report(_Described(cls.noun, cls.verb), stats, lines, written=False)
+    fail_under = click.get_current_context().params.get("fail_under")
+    described = _Described(cls.noun, cls.verb)
+    done = report(described, stats, lines, written=False, fail_under=fail_under)
     failed = unwritten(todo)
     if failed:
         done.lines.append(_unwritten_line(failed, len(todo)))

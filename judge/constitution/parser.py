@@ -165,6 +165,19 @@ class Parser:
                 "key lines must come before the first blank line",
             )
 
+    def _rubric_in_text(self, body: list[Line], pid: str) -> None:
+        """Rubric levels (`N: text`) inside a statement: most often a rubric whose `### Rubric`
+        heading was deleted, its levels now silently part of the principle's text."""
+        for ln in body:
+            if not ln.blank and not ln.code and _RUBRIC_LINE.match(ln.text.strip()):
+                self.report.warn(
+                    ln.no,
+                    f"`{ln.text.strip()[:60]}` looks like a rubric level inside the statement "
+                    f"of `{pid}`; is its `### Rubric` heading missing? Put `### Rubric` above "
+                    "the levels (or reword the line)",
+                )
+                return
+
     def _attributes_in_text(
         self, body: list[Line], where: str, *, skip_first: bool = False
     ) -> None:
@@ -294,6 +307,7 @@ class Parser:
         body = self._body()
         self._warn_misplaced(body, ATTRIBUTE_KEYS, f"statement of `{pid}`")
         self._attributes_in_text(body, f"statement of `{pid}`", skip_first=True)
+        self._rubric_in_text(body, pid)
         statement = _text(body)
         if not statement:
             report.error(
@@ -406,9 +420,12 @@ class Parser:
         texts: dict[int, list[str]] = {}
         first_line: dict[int, int] = {}
         current: int | None = None
+        # After a level line with an error, the lines that continue it are part of that
+        # error, not each a second one ("expected a rubric line").
+        swallow = False
         for ln in body:
             if ln.blank:
-                current = None
+                current, swallow = None, False
                 continue
             m = None if ln.code else _RUBRIC_LINE.match(ln.text.strip())
             if m is None and not ln.code and (like := _LEVEL_LIKE.match(ln.text.strip())):
@@ -422,8 +439,11 @@ class Parser:
                     f"start it with `{number}:` (a whole number{on} and a colon), or reword it if "
                     "it goes on the level above",
                 )
+                swallow = True
                 continue
             if m is None:
+                if swallow:
+                    continue
                 if current is None:
                     hint = f" (N on the scale {scale})" if scale else ""
                     report.error(ln.no, f"expected a rubric line `N: what N means`{hint}")
@@ -431,7 +451,7 @@ class Parser:
                     texts[current].append(ln.text.strip())
                 continue
             level, text = int(m.group(1)), m.group(2).strip()
-            current = None
+            current, swallow = None, True
             if level in first_line:
                 report.error(
                     ln.no, f"rubric level {level} twice (first on line {first_line[level]})"
@@ -442,6 +462,7 @@ class Parser:
                 report.error(ln.no, f"rubric level {level} has no description")
             else:
                 first_line[level], texts[level], current = ln.no, [text], level
+                swallow = False
         if not any(not ln.blank for ln in body):
             report.error(heading.no, "`### Rubric` has no levels; write lines like `1: ...`")
         return {level: " ".join(parts) for level, parts in sorted(texts.items())}

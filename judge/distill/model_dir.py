@@ -94,6 +94,14 @@ def load(path: str) -> ModelDir:
     return ModelDir(path, meta)
 
 
+def _constitution(meta: dict[str, Any]) -> str:
+    c = meta["constitution"]
+    if not c.get("sha256"):
+        # Scores not made by judge (human labels, another tool): no constitution to name.
+        return "no constitution (the scores' rows carry no judge.constitution)"
+    return f"constitution `{c.get('name')}` sha256 `{c['sha256']}`"
+
+
 def report_markdown(meta: dict[str, Any]) -> str:
     """report.md: the run, the label rule and the held-out agreement with the judge."""
     m = meta["metrics"]
@@ -104,8 +112,7 @@ def report_markdown(meta: dict[str, Any]) -> str:
         "",
         f"- Scored input: `{data['input']}` ({data['judged']} judged rows; "
         f"{data['unjudged']} unjudged and {data['empty']} empty rows skipped)",
-        f"- Judge: {', '.join(meta['judge_models']) or 'unknown'}; constitution "
-        f"`{meta['constitution'].get('name')}` sha256 `{meta['constitution'].get('sha256')}`",
+        f"- Judge: {', '.join(meta['judge_models']) or 'unknown'}; {_constitution(meta)}",
         f"- Label rule: {meta['label_rule_text']}; {data['keep']} keep, {data['drop']} drop",
         f"- Split: {data['train']} training rows, {data['held_out']} held out "
         f"(seed {meta['split']['seed']}, fraction {meta['split']['held_out']:g})",

@@ -24,7 +24,7 @@ from judge.distill.labels import DROP, KEEP, LabelRule, keep_labels
 from judge.distill.predict import keep_probabilities
 from judge.distill.quality import build_problem, quality_problem, refuse
 from judge.distill.text import NORMALISATION, PROMPT_SEPARATOR, candidate_text, model_input
-from judge.distill.train import FastTextSettings, auto_epochs, train
+from judge.distill.train import FastTextSettings, auto_bucket, auto_epochs, train
 from judge.errors import ConfigError, InputError
 from judge.io import FieldMap, check_writable, describe, iter_candidates
 
@@ -84,6 +84,8 @@ def distill(
         settings = options.fasttext
         if settings.epoch is None:
             settings = replace(settings, epoch=auto_epochs(int((~held).sum())))
+        if settings.bucket is None:
+            settings = replace(settings, bucket=auto_bucket(_words(train_path)))
         model, used, attempts = train(train_path, settings, train_fn=train_fn)
         prob = _predict_file(model, held_path)
     metrics = agreement(keep[held], prob, scores[held], options.min_prob)
@@ -93,6 +95,12 @@ def distill(
     meta = _meta(scored_path, out_dir, options, seen, keep, held, used, attempts, metrics)
     meta["warnings"] = [w for w in (build, problem and f"kept with --force: {problem}") if w]
     return model_dir.save(out_dir, model, meta, model_dir.report_markdown(meta))
+
+
+def _words(path: str) -> int:
+    """Words of a fastText training file, labels left out."""
+    with open(path, encoding="utf-8") as f:
+        return sum(max(0, len(line.split()) - 1) for line in f)
 
 
 def _read(path: str, options: DistillOptions, texts_path: str) -> _Pass:

@@ -28,6 +28,17 @@ def auto_epochs(rows: int) -> int:
     return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(AUTO_STEPS / max(rows, 1))))
 
 
+# The hashed n-gram table is most of a model's size (bucket x dim x 4 bytes: 51 MB at 200,000 x
+# 64). A training set has at most as many distinct bigrams as words, so a smaller table loses
+# nothing on small data: 40 rows made a 51.6 MB model before.
+MIN_BUCKET, MAX_BUCKET = 2_000, 200_000
+
+
+def auto_bucket(words: int) -> int:
+    """Rows of the n-gram table for a training file of `words` words."""
+    return min(MAX_BUCKET, max(MIN_BUCKET, words))
+
+
 class TrainingError(JudgeError):
     """fastText could not train a model (exit 1)."""
 
@@ -35,16 +46,17 @@ class TrainingError(JudgeError):
 @dataclass(frozen=True)
 class FastTextSettings:
     """fastText's supervised settings (its names in `kwargs`). Defaults: word bigrams, as DCLM's
-    fastText filter; a hashed bigram table of 200k rows x 64 dimensions keeps the model near
-    60 MB; lr 0.5, as fastText's own default of 0.1 leaves P(keep) near 0.5 on long documents
-    (the average of 1,000 word and bigram vectors moves slowly), which makes --min-prob moot."""
+    fastText filter; a hashed bigram table of at most 200k rows x 64 dimensions keeps the model
+    under 60 MB (fewer rows on small data: auto_bucket); lr 0.5, as fastText's own default of
+    0.1 leaves P(keep) near 0.5 on long documents (the average of 1,000 word and bigram vectors
+    moves slowly), which makes --min-prob moot."""
 
     lr: float = 0.5
     epoch: int | None = None  # None: auto_epochs(training rows)
     dim: int = 64
     word_ngrams: int = 2
     min_count: int = 1
-    bucket: int = 200_000
+    bucket: int | None = None  # None: auto_bucket(training words)
     threads: int = 1
     seed: int = 0
 
@@ -89,8 +101,8 @@ def train(
     `train_fn` replaces fasttext.train_supervised (tests use it to make NaN happen).
     """
     fn = train_fn or fasttext_module().train_supervised
-    if settings.epoch is None:
-        raise ValueError("resolve the epochs first (auto_epochs)")
+    if settings.epoch is None or settings.bucket is None:
+        raise ValueError("resolve the epochs and the bucket first (auto_epochs, auto_bucket)")
     current = settings
     for attempt in range(1, NAN_RETRIES + 2):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -25,6 +26,14 @@ class Plan:
     input_cost: float | None = 0.0
     max_cost: float | None = 0.0
     batch: bool = False  # priced at the provider's batch rate (--batch)
+    # The time of the calls still to make, one after the other, and how many run at once.
+    seconds: float = 0.0
+    parallel: int = 1
+    speed: str = ""  # how `seconds` was estimated, for the --dry-run line
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.seconds / max(1, self.parallel)
 
     def add(self, runner: Runner, request: Request) -> None:
         self.calls += 1
@@ -35,11 +44,36 @@ class Plan:
         tokens_in, tokens_out, worst = runner.estimate(request)
         self.input_tokens += tokens_in
         self.max_output_tokens += tokens_out
+        self._time(runner, tokens_in, tokens_out)
         if runner.price is None or self.input_cost is None or self.max_cost is None:
             self.input_cost = self.max_cost = None
         else:
             self.input_cost += runner.price.cost(tokens_in, 0)
             self.max_cost += worst or 0.0
+
+    def _time(self, runner: Runner, tokens_in: int, tokens_out: int) -> None:
+        """Seconds for one call: the backend's measured speed where it has one (the embedded
+        model: tokens a second on this machine), else JUDGE_CALL_SECONDS or an assumed 1 s a
+        call plus 80 output tokens a second (hosted APIs; the output cap is the worst case)."""
+        measure = getattr(runner.backend, "tokens_per_second", None)
+        if measure is not None:
+            read, write = measure()
+            self.seconds += tokens_in / read + tokens_out / write
+            self.parallel = 1  # one model in the process answers one call at a time
+            self.speed = f"measured here: {read:.0f} prompt and {write:.0f} output tokens/s"
+            return
+        configured = os.environ.get("JUDGE_CALL_SECONDS")
+        try:
+            each = float(configured) if configured else None
+        except ValueError:
+            each = None
+        self.seconds += each if each is not None else 1.0 + tokens_out / 80
+        self.parallel = max(self.parallel, runner.config.concurrency)
+        self.speed = (
+            f"JUDGE_CALL_SECONDS={each:g} a call"
+            if each is not None
+            else "assumed 1 s a call + 80 output tokens/s; set JUDGE_CALL_SECONDS"
+        ) + f", --concurrency {runner.config.concurrency}"
 
     def __add__(self, other: Plan) -> Plan:
         def both(a: float | None, b: float | None) -> float | None:

@@ -399,6 +399,15 @@ class Runner:
         iterator = iter(items)
         exhausted = False
         last_report = 0.0
+        ticker = None if self.on_progress is None else asyncio.ensure_future(self._tick())
+
+        def finished(task: asyncio.Task[R]) -> None:
+            # Progress counts units as they finish, in any order: the output waits for the
+            # head of the window, and a slow first item kept the display at 0 for minutes.
+            if not task.cancelled() and task.exception() is None:
+                self.stats.finished += 1
+                self.stats.finished_failed += failed is not None and failed(task.result())
+
         try:
             while True:
                 while not exhausted and len(pending) < window:
@@ -407,7 +416,9 @@ class Runner:
                     except StopIteration:
                         exhausted = True
                         break
-                    pending.append((item, asyncio.ensure_future(work(item))))
+                    unit = asyncio.ensure_future(work(item))
+                    unit.add_done_callback(finished)
+                    pending.append((item, unit))
                 if not pending:
                     break
                 item, task = pending[0]
@@ -432,6 +443,8 @@ class Runner:
                     self.on_progress(self.stats)
                 yield item, result
         finally:
+            if ticker is not None:
+                ticker.cancel()
             for _, task in pending:
                 task.cancel()
             if pending:
@@ -439,3 +452,10 @@ class Runner:
             self.release_claims()
             if self.on_progress is not None:
                 self.on_progress(self.stats)
+
+    async def _tick(self) -> None:
+        """Show progress once a second whatever finishes (the display decides what to print):
+        a run whose first answer takes a minute still shows its clock, and a log its life."""
+        while self.on_progress is not None:
+            self.on_progress(self.stats)
+            await asyncio.sleep(1.0)

@@ -25,8 +25,10 @@ class RunStats:
     """What the progress display and the final summary show."""
 
     total: int | None = None
-    done: int = 0
+    done: int = 0  # units yielded, in input order (the summary's count)
     failed: int = 0
+    finished: int = 0  # units whose work is done, in any order (the progress display's count)
+    finished_failed: int = 0
     calls: int = 0  # model calls made (not cached), lost ones included
     lost_calls: int = 0  # given up without an answer (timeouts, resets): billed at worst case
     cached_calls: int = 0
@@ -80,6 +82,8 @@ def combined(parts: list[RunStats], started: float) -> RunStats:
     for p in parts:
         out.done += p.done
         out.failed += p.failed
+        out.finished += p.finished
+        out.finished_failed += p.finished_failed
         out.calls += p.calls
         out.lost_calls += p.lost_calls
         out.cached_calls += p.cached_calls

@@ -37,8 +37,9 @@ def cut(text: str, max_chars: int) -> tuple[str, bool]:
 
 
 def render(parts: list[Part]) -> str:
-    """One request's data sections, each between its tags, separated by blank lines."""
-    return "\n\n".join(prompts.tagged(tag, text, number) for tag, text, number in parts)
+    """One request's data sections, each between its tags (whose names carry the request's
+    code, prompts.sections), separated by blank lines."""
+    return prompts.sections(parts)
 
 
 def turns(context: list[dict[str, str]], max_chars: int, start: int = 0) -> tuple[list[Part], bool]:

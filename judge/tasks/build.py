@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound=ScoreTask)
 Rows = Iterable[tuple[int, dict[str, Any]]]
+COUNT_UP_TO = 100_000  # inputs of up to this many rows are counted candidate by candidate
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Source:
         rows = len(self.rows) if self.rows is not None else count_rows(self.path)
         if rows is None:
             return None
+        if rows <= COUNT_UP_TO:  # read once more: a row may hold a list of responses, or turns
+            return sum(1 for _ in self.candidates(fields))
         first = next(self.candidates(fields), None)
         if first is not None and first.turn is not None and fields.turns == "all":
             return None

@@ -22,7 +22,10 @@ from judge.engine.runner import Runner
 from judge.engine.stats import CANCELLED, TOO_LONG, UNREACHABLE, RunStats
 from judge.errors import ConfigError
 from judge.tasks.summary import (
+    Coverage,
     backend_notes,
+    coverage,
+    coverage_line,
     plural,
     price_age_note,
     run_summary,
@@ -108,14 +111,24 @@ class Task(Protocol[U, R]):
         """The run stopped on an error: drop work files (the outputs are aborted already)."""
         ...
 
+    def coverage(self, stats: RunStats) -> Coverage:
+        """How many of what the run had to judge it judged, and the most common reason why
+        not (the last summary line, --fail-under)."""
+        ...
+
 
 class Defaults:
-    """What most tasks do: progress counts `count` units, and the end adds nothing."""
+    """What most tasks do: progress counts `count` units, the end adds nothing, and the units
+    are what coverage counts."""
 
     count: int | None = None
+    noun: str
 
     def total(self) -> int | None:
         return self.count
+
+    def coverage(self, stats: RunStats) -> Coverage:
+        return coverage(stats, self.noun)
 
     def finish(self, sinks: Sinks) -> list[str]:
         return []
@@ -134,6 +147,9 @@ class Report:
     stats: RunStats
     lines: list[str] = field(default_factory=list)
     exit_code: int = 0
+    # The run failed only because too few units were judged (see coverage_line): its outputs
+    # are whole (a --ray shard is written; the run's own summary decides its exit status).
+    shortfall: bool = False
 
 
 def check_budget(runners: Sequence[Runner]) -> None:
@@ -153,8 +169,10 @@ async def drive(
     sinks: Sinks,
     *,
     on_progress: Callable[[RunStats], None] | None = None,
+    fail_under: float | None = None,
 ) -> Report:
-    """Run `task` to the end, writing its rows to `sinks`; the Report says how it went."""
+    """Run `task` to the end, writing its rows to `sinks`; the Report says how it went. The run
+    fails (exit 1) when it judged nothing, or a smaller fraction of its units than `fail_under`."""
     async with AsyncExitStack() as stack:
         for runner in task.runners:
             await stack.enter_async_context(runner)
@@ -176,7 +194,7 @@ async def drive(
         for sink in sinks.values():
             sink.close()
         stats = task.runners[0].stats if task.runners else stats
-    return report(task, stats, lines)
+    return report(task, stats, lines, fail_under=fail_under)
 
 
 async def _results(
@@ -196,6 +214,7 @@ async def _results(
         result = await task.judge(unit)
         stats.done += 1
         stats.failed += task.failed(result)
+        stats.finished, stats.finished_failed = stats.done, stats.failed
         yield unit, result
 
 
@@ -232,12 +251,27 @@ class Described(Protocol):
 
     def failure(self) -> str | None: ...
 
+    def coverage(self, stats: RunStats) -> Coverage: ...
 
-def report(task: Described, stats: RunStats, lines: list[str], *, written: bool = True) -> Report:
+
+def report(
+    task: Described,
+    stats: RunStats,
+    lines: list[str],
+    *,
+    written: bool = True,
+    fail_under: float | None = None,
+) -> Report:
     """The summary lines and the exit status of a run that ended with `stats`; `written`: the
-    rows of items that failed are in the output (not so for a failed --ray shard)."""
+    rows of items that failed are in the output (not so for a failed --ray shard). The last
+    line says how many units went unjudged and the most common reason (see coverage_line)."""
     rows = ROWS_WRITTEN if written else ""
-    report: Report = Report(stats, [run_summary(task.verb, stats, task.noun), *lines])
+    covered = task.coverage(stats)
+    # A task whose units are not what it judges (pairs: prompts, of candidates) counts what
+    # it judged in its own lines; the first line then counts only its units.
+    counts = covered.noun == task.noun
+    first = run_summary(task.verb, stats, task.noun, counts=counts)
+    report: Report = Report(stats, [first, *lines])
     report.lines += unjudged_reasons(stats)
     failure = task.failure()
     judged = stats.done - stats.failed
@@ -275,4 +309,10 @@ def report(task: Described, stats: RunStats, lines: list[str], *, written: bool 
         report.lines.append(f"judge: error: {failure}")
     notes = (note for r in task.runners for note in backend_notes(r.backend))
     report.lines += list(dict.fromkeys(notes))
+    last, fails = coverage_line(covered, fail_under)
+    if last is not None:
+        report.lines.append(last)
+    if fails:
+        report.shortfall = report.exit_code == 0
+        report.exit_code = 1
     return report

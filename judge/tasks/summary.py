@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from judge.backends.base import Backend
 from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import STALE_AFTER_DAYS, Price
 from judge.engine.stats import (
+    BUDGET,
     CANCELLED,
     INVALID_TEXT,
     REFUSED,
@@ -56,13 +58,14 @@ def _cached(tokens: int) -> str:
     return f" ({human_tokens(tokens)} from the prompt cache)" if tokens else ""
 
 
-def run_summary(verb: str, stats: RunStats, noun: str = "candidates") -> str:
+def run_summary(verb: str, stats: RunStats, noun: str = "candidates", counts: bool = True) -> str:
+    """The first summary line; `counts`: with how many units were judged and not."""
     spent = stats.spent
     judged = stats.done - stats.failed
     singular = noun[:-1] if noun.endswith("s") else noun
+    tally = f" ({judged} judged, {stats.failed} not judged)" if counts else ""
     parts = [
-        f"judge: {verb} {plural(stats.done, singular, noun)} ({judged} judged, "
-        f"{stats.failed} not judged)",
+        f"judge: {verb} {plural(stats.done, singular, noun)}{tally}",
         f"in {stats.elapsed:.1f} s ({stats.rate:.1f}/s)",
         f"{plural(stats.calls, 'call')}, {stats.cached_calls} from cache",
         f"{human_tokens(spent.input_tokens)} in{_cached(spent.cached_input_tokens)} / "
@@ -177,5 +180,68 @@ def plan_text(
         f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
         f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
         + (" (batch prices: the provider's batch API, {opt:batch})" if plan.batch else "")
+        + (_time(plan) if todo else "")
     )
     return Estimate(text, plan)
+
+
+def _time(plan: Plan) -> str:
+    if plan.batch:
+        return "; time: within the provider's batch window (up to 24 h)"
+    return f"; time: at most about {_span(plan.wall_seconds)} ({plan.speed})"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a run was judged: the run's last line and --fail-under read it."""
+
+    total: int  # units the run had to judge (pairs: distinct non-duplicate candidates)
+    unjudged: int
+    noun: str  # plural: "candidates", "labelled items"
+    reason: str | None = None  # the most common reason, with how often it came
+
+    @property
+    def judged(self) -> int:
+        return self.total - self.unjudged
+
+
+def most_common(counts: Mapping[str, int], noun: str) -> str | None:
+    """`counts`' most frequent reason as "REASON (N NOUNs)", or None when there is none."""
+    if not counts:
+        return None
+    reason, n = max(counts.items(), key=lambda kv: kv[1])
+    return f"{reason[:200]} ({plural(n, noun)})"
+
+
+def coverage(stats: RunStats, noun: str) -> Coverage:
+    """The coverage of a run whose units are what its stats count (most commands)."""
+    counts = {stats.examples.get(k, k): n for k, n in stats.failures.items() if k != BUDGET}
+    if stats.failures.get(BUDGET):
+        counts["the --max-cost budget was reached"] = stats.failures[BUDGET]
+    reason = most_common(counts, "call")
+    return Coverage(stats.done, stats.failed, noun, reason)
+
+
+def coverage_line(c: Coverage, fail_under: float | None) -> tuple[str | None, bool]:
+    """The last line of a run that left units unjudged, and whether it fails the run: when it
+    judged nothing, or a smaller fraction than --fail-under."""
+    if not c.total or (not c.unjudged and fail_under is None):
+        return None, False
+    why = f"; most common reason: {c.reason}" if c.reason else "; the rows say why"
+    share = c.judged / c.total
+    if c.judged == 0:
+        return f"judge: error: nothing was judged: all {c.total} {c.noun} went unjudged{why}", True
+    counted = f"{c.judged} of {c.total} {c.noun} judged ({100 * share:.0f}%)"
+    if fail_under is not None and share < fail_under:
+        return f"judge: error: {counted}, under --fail-under {fail_under:g}{why}", True
+    if not c.unjudged:
+        return None, False
+    return f"judge: {c.unjudged} of {c.total} {c.noun} not judged{why}", False

@@ -7,11 +7,27 @@ constitution or in candidate text never break rendering.
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_right
-from functools import cache, lru_cache
+from collections.abc import Sequence
+from functools import cache
 from importlib import resources
 from itertools import accumulate
+
+from judge.judging.prompts.nonce import request_nonce
+from judge.judging.prompts.reader import (
+    ENCODED,
+    READINGS,
+    ascii_tag_pattern,
+    decoded,
+    has_bracket,
+    may_encode,
+    read_unit,
+    tag_pattern,
+)
+from judge.judging.prompts.reader import (
+    reading as reading,
+)
+from judge.judging.prompts.specials import defang_specials
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
@@ -31,18 +47,19 @@ TAGS = (
     "reference",
 )
 
-# What a model may still read as a tag is defined on `reading(text)`: text with compatibility
-# forms folded (NFKD: full-width letters, "＜", "﹤", "／"), case folded, and every character a
-# model may skip dropped: format characters (Cf: zero-width, bidi, tag characters U+E00xx),
-# combining and enclosing marks (Mn, Me: variation selectors are Mn), unassigned and control
-# code points (Cn, and lone surrogates Cs). Unicode's Default_Ignorable_Code_Point is Cf,
-# variation selectors and Other_Default_Ignorable_Code_Point; of the last, only the Hangul
-# fillers are letters (Lo), so they are named here; the rest are Mn or Cn. NFKD rather than NFKC:
-# a mark is dropped before it can compose with the letter it sits on ("e" + U+0301 is "e").
-_SKIPPED = frozenset({"Cf", "Mn", "Me", "Cn", "Cs"})
-_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
-_TAG_READ = re.compile(r"<\s*(?:/\s*)?(?:" + "|".join(TAGS) + ")")
-_ASCII_TAG = re.compile(_TAG_READ.pattern, re.IGNORECASE)
+# What reads as one of our tags (see reader.py): in a reading, and in ASCII text with no encoded
+# character, where the reading need not be computed (the common case, at regex speed).
+TAG_READ = re.compile(tag_pattern(TAGS))
+_ASCII_TAG = re.compile(ascii_tag_pattern(TAGS), re.IGNORECASE)
+_UNITS = re.compile(ENCODED.pattern + "|.", re.DOTALL)
+# Unicode tag characters (U+E0000..U+E007F) are invisible, and several models read them as the
+# ASCII they shadow: a run of them is shown as that ASCII ("the judge sees what was tried"),
+# except an emoji flag's tag sequence (🏴 + lower-case letters or digits + cancel tag).
+_TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
+_FLAG = re.compile("[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,6}\U000e007f")
+# What replaces the "<" (or lookalike, or entity) that starts a forged tag: not a bracket to any
+# reader, and visible.
+DEFANGED = "["
 
 
 @cache
@@ -63,57 +80,89 @@ def render(template_name: str, /, **values: str) -> str:
     return _PLACEHOLDER.sub(fill, text).strip()
 
 
-def _fold(text: str) -> str:
-    return "".join(
-        c
-        for c in unicodedata.normalize("NFKD", text.casefold())
-        if unicodedata.category(c) not in _SKIPPED and c not in _FILLERS
-    )
+def _show_tag_run(match: re.Match[str]) -> str:
+    run = match.group()
+    start = match.start()
+    if start and match.string[start - 1] == "\U0001f3f4" and _FLAG.fullmatch(run):
+        return run
+    shown = "".join(chr(ord(c) - 0xE0000) for c in run if 0xE0020 <= ord(c) <= 0xE007E)
+    return f"[tag characters: {shown}]"
 
 
-@lru_cache(maxsize=65536)
-def _read_char(char: str) -> str:
-    # Twice: case folding may leave a mark ("İ" -> "i" + U+0307) and NFKD an upper-case letter.
-    return _fold(_fold(char))
-
-
-def reading(text: str) -> str:
-    """`text` as a model may read it when looking for tags (see _SKIPPED above)."""
-    if text.isascii():
-        return text.lower()
-    return "".join(map(_read_char, text))
+def _forged(text: str) -> list[tuple[int, int]]:
+    """Where each forged tag starts in `text`: the span of its "<" or what reads as one."""
+    if text.isascii() and not (may_encode(text) and ENCODED.search(text)):
+        return [(m.start(), m.start() + 1) for m in _ASCII_TAG.finditer(text)]
+    # Is there any? At C speed where possible; the exact places are found below.
+    plain = decoded(text)
+    if plain.isascii():
+        if not _ASCII_TAG.search(plain):
+            return []
+    elif not has_bracket(plain) or not TAG_READ.search(plain.translate(READINGS)):
+        return []
+    units = _UNITS.findall(text)  # encoded characters and single characters
+    reads = [read_unit(u) if len(u) > 1 else READINGS[ord(u)] for u in units]
+    # Where each unit's reading starts in the whole reading, and each unit in the text.
+    offsets = list(accumulate((len(r) for r in reads), initial=0))
+    places = list(accumulate((len(u) for u in units), initial=0))
+    spans = []
+    for m in TAG_READ.finditer("".join(reads)):
+        k = bisect_right(offsets, m.start()) - 1
+        spans.append((places[k], places[k + 1]))
+    return spans
 
 
 def neutralize(text: str) -> str:
-    """Defang anything in candidate text that reads as one of our delimiters.
+    """Defang anything in data that reads as one of our delimiters or as a special token.
 
-    The `<` (or lookalike) that starts such a tag becomes `‹`, so the judge still sees what the
-    text tried to do, but nothing inside the data reads as the opening or closing tag of any
-    delimiter in TAGS. Linear in the length of the text: no look-ahead window to slip past.
+    Tag characters are shown as the ASCII they hide; special-token strings of chat templates
+    lose their first character (see specials.py); the "<" (or lookalike, or entity) that starts
+    anything that reads as one of our tags (see reader.py) becomes "[". The judge still sees
+    what the text tried to do. Linear in the length of the text.
     """
-    if text.isascii():
-        # Nothing to fold or skip in ASCII: the common case, at regex speed.
-        starts = [m.start() for m in _ASCII_TAG.finditer(text)]
-    else:
-        reads = list(map(_read_char, text))
-        # Where each character's reading starts in the whole reading.
-        offsets = list(accumulate((len(r) for r in reads), initial=0))
-        starts = [bisect_right(offsets, m.start()) - 1 for m in _TAG_READ.finditer("".join(reads))]
-    if not starts:
+    if not text.isascii() and _TAG_RUN.search(text):
+        text = _TAG_RUN.sub(_show_tag_run, text)
+    text = defang_specials(text)
+    spans = _forged(text)
+    if not spans:
         return text
     pieces: list[str] = []
     last = 0
-    for at in starts:
-        pieces.append(text[last:at])
-        pieces.append("‹")
-        last = at + 1
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(DEFANGED)
+        last = end
     pieces.append(text[last:])
     return "".join(pieces)
 
 
+# One section of data in a prompt: its tag, its text and, for one of several, its number.
+Section = tuple[str, str, int | None]
+
+
+def sections(parts: Sequence[Section]) -> str:
+    """The data sections of one request, each between its tags, separated by blank lines.
+
+    Every tag name carries the request's code (`<candidate_response_3f9a61c2>`, see nonce.py),
+    the same in all of them, so no data can predict the real closing tag; `number` names one of
+    several (`<candidate_response_3f9a61c2 id="2">`).
+    """
+    for tag, _, _ in parts:
+        if tag not in TAGS:
+            raise ValueError(
+                f"{tag!r} is not a delimiter: add it to TAGS so that data cannot fake it"
+            )
+    code = request_nonce(
+        (tag if number is None else f"{tag}#{number}", text) for tag, text, number in parts
+    )
+    out = []
+    for tag, text, number in parts:
+        name = f"{tag}_{code}"
+        opening = name if number is None else f'{name} id="{number}"'
+        out.append(f"<{opening}>\n{neutralize(text)}\n</{name}>")
+    return "\n\n".join(out)
+
+
 def tagged(tag: str, text: str, number: int | None = None) -> str:
-    """`text` between the tags; `number` names one of several (`<candidate_response id="2">`)."""
-    if tag not in TAGS:
-        raise ValueError(f"{tag!r} is not a delimiter: add it to TAGS so that data cannot fake it")
-    opening = tag if number is None else f'{tag} id="{number}"'
-    return f"<{opening}>\n{neutralize(text)}\n</{tag}>"
+    """One data section alone (`sections` with one part)."""
+    return sections([(tag, text, number)])

@@ -220,6 +220,7 @@ class PairMaker:
         todo, empty, dupes = self.distinct(group)
         ranked: list[Ranked] = []
         failed = empty
+        unscored: list[str] = []
         info: dict[str, Any] = {}
         for index, cand in todo:
             where = describe(path, cand.row_index)
@@ -232,6 +233,7 @@ class PairMaker:
             score = given.number_of(cand.row["score"])
             if score is None:
                 failed += 1
+                unscored.append(_UNSCORED)
                 continue
             if not isinstance(score, float) or not 0 <= score <= 1:
                 raise InputError(
@@ -242,7 +244,9 @@ class PairMaker:
             ranked.append(Ranked(index, cand.response, score, given.per_principle_of(cand.row)))
             if not info:
                 info = given.object_of(cand.row.get("judge")) or {}
-        return self._finish(group, ranked, self.input_provenance(info), failed=failed, dupes=dupes)
+        provenance = self.input_provenance(info)
+        notes = _notes(group) + unscored
+        return self._finish(group, ranked, provenance, failed=failed, dupes=dupes, errors=notes)
 
     def input_provenance(self, info: dict[str, Any]) -> Provenance:
         """Who made the scores of an already-scored input: its `judge` field, where it has one."""
@@ -381,6 +385,7 @@ class PairMaker:
         """`_finish` for a group this run judged: the distinct candidates not ranked failed."""
         todo, empty, dupes = d
         failed = empty + len(todo) - len(ranked)
+        rest["errors"] = _notes(group) + (rest.get("errors") or [])
         return self._finish(group, ranked, self.provenance(), failed=failed, dupes=dupes, **rest)
 
     def _finish(
@@ -441,3 +446,12 @@ def _pair_key(prompt: str, a: str, b: str) -> str:
     return hashlib.sha256("\0".join((prompt, lo, hi)).encode("utf-8", "surrogatepass")).hexdigest()[
         :16
     ]
+
+
+_UNSCORED = "its score in INPUT is null (the run that scored it left it unjudged)"
+
+
+def _notes(group: Group) -> list[str]:
+    """Why candidates of `group` were not judged before any call (an empty response): the
+    summary's reasons add up to its count of candidates not judged."""
+    return [c.note for c in group.candidates if c.note]

@@ -14,6 +14,7 @@ from judge.calibration import Calibration
 from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
+from judge.engine.stats import RunStats
 from judge.io import is_folder_output, write_text_atomic
 from judge.io.tempfiles import remove_work_folder, work_folder
 from judge.panel import report as panel_report
@@ -25,7 +26,7 @@ from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
 from judge.tasks.pairs.results import GroupResult, PairsStats
 from judge.tasks.pairs.rows import empty_schema, write_empty
 from judge.tasks.score import OUT
-from judge.tasks.summary import dollars, human_tokens, plan_text, plural
+from judge.tasks.summary import Coverage, dollars, human_tokens, most_common, plan_text, plural
 
 STAGED = "staged"  # the dataset folder pushed to the Hub when the output is no folder
 
@@ -158,6 +159,14 @@ class PairsTask(Defaults):
     def failure(self) -> str | None:
         return self._refused
 
+    def coverage(self, stats: RunStats) -> Coverage:
+        """Candidates, not prompts: the distinct texts the run had to judge (a duplicate is
+        judged once, with its first copy)."""
+        s = self.stats
+        what = "comparison" if self.options.mode == "compare" else "candidate"
+        reason = most_common(s.errors, what)
+        return Coverage(s.candidates - s.duplicates, s.failed, "candidates", reason)
+
     # -- the rest of the finish ----------------------------------------------------------------
 
     def _staged(self) -> str | None:
@@ -235,9 +244,9 @@ class PairsTask(Defaults):
     def _report(self) -> str:
         s, o = self.stats, self.options
         lines = [
-            f"judge: {plural(s.prompts, 'prompt')}, {plural(s.candidates, 'candidate')} "
-            f"({s.judged} judged, {s.failed} not judged, "
-            f"{plural(s.duplicates, 'duplicate text')}) -> pairs: {s.pairs} "
+            f"judge: {plural(s.prompts, 'prompt')}, {plural(s.candidates, 'candidate')}: "
+            f"{s.judged} judged, {s.failed} not judged, "
+            f"{plural(s.duplicates, 'duplicate text')} (judged once) -> pairs: {s.pairs} "
             f"({o.strategy}, --min-margin {o.min_margin:g})"
         ]
         if s.prompts_without_pair and s.pairs:  # with no pair at all, "no pair survived" said why
@@ -251,8 +260,12 @@ class PairsTask(Defaults):
                 f"{_pct(s.first_position_rate)} of orderings"
             )
         if s.errors:
-            top = sorted(s.errors.items(), key=lambda kv: -kv[1])[:3]
-            reasons = "; ".join(f"{e} ({n}x)" for e, n in top)
+            # Score mode: a reason a candidate; compare mode: a reason a failed comparison.
+            what = "comparison" if o.mode == "compare" else "candidate"
+            top = sorted(s.errors.items(), key=lambda kv: -kv[1])
+            reasons = "; ".join(f"{e} ({plural(n, what)})" for e, n in top[:3])
+            more = sum(n for _, n in top[3:])
+            reasons += f"; other reasons ({plural(more, what)})" if more else ""
             lines.append(f"judge: not judged because: {reasons}")
         if self.runner is None:
             lines.append("judge: 0 calls (the scores came from INPUT)")

@@ -1,0 +1,55 @@
+"""--dry-run estimates the time of a run, from the backend's speed and the concurrency."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from judge.cli import main
+from judge.testing import FakeBackend
+
+
+def dry_run(tmp_path: Path, constitution_file: Path, *extra: str) -> str:
+    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(8)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["score", str(src), "-c", str(constitution_file), "-m", "fake/j", "--dry-run"]
+    result = CliRunner().invoke(main, [*args, *extra], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return str(result.stderr)
+
+
+def test_the_time_follows_the_configured_latency_and_the_concurrency(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("JUDGE_CALL_SECONDS", "30")
+    text = dry_run(tmp_path, constitution_file, "--concurrency", "2")
+    assert "time: at most about 2 min (JUDGE_CALL_SECONDS=30 a call, --concurrency 2)" in text
+    text = dry_run(tmp_path, constitution_file, "--concurrency", "8")
+    assert "time: at most about 30 s (JUDGE_CALL_SECONDS=30 a call, --concurrency 8)" in text
+    assert fake_backend.requests == []
+
+
+def test_without_a_configured_latency_the_assumption_is_said(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend, monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("JUDGE_CALL_SECONDS", raising=False)
+    text = dry_run(tmp_path, constitution_file)
+    assert re.search(r"time: at most about \d+ s \(assumed 1 s a call", text), text
+
+
+@pytest.mark.embedded
+def test_the_embedded_model_measures_its_speed(tmp_path: Path, constitution_file: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    rows = [{"prompt": "2+2?", "response": "4"}]
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    args = ["score", str(src), "-c", str(constitution_file), "--dry-run", "--no-cache"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"measured here: \d+ prompt and \d+ output tokens/s", result.stderr)
