@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 MARKER = "<!-- judge.__all__ -->"
+SESSION_METHODS = ("score", "filter", "pairs", "calibrate", "revise", "plan", "check", "averdicts")
 
 
 def exported_blocks() -> list[str]:
@@ -23,7 +24,9 @@ def exported_blocks() -> list[str]:
     for name in judge.__all__:
         obj = getattr(judge, name)
         block = f"::: {obj.__module__}.{obj.__qualname__}"
-        if inspect.isclass(obj):
+        if name == "Session":
+            block += "\n    options:\n      members: [" + ", ".join(SESSION_METHODS) + "]"
+        elif inspect.isclass(obj):
             block += "\n    options:\n      members: false"
         blocks.append(block)
     return blocks

@@ -1,8 +1,24 @@
-"""judge: constitutional-AI and RLAIF judging toolkit."""
+"""judge: constitutional-AI and RLAIF judging toolkit.
+
+`judge.Session` holds the judges and what they share across calls; `judge.score`, `judge.filter`,
+`judge.pairs`, `judge.calibrate` and `judge.revise` are one-call conveniences over a Session.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from judge.api import calibrate, filter, load_constitution, pairs, revise, score
+from judge.calibration.labels import LabelFields
+from judge.engine.settings import Settings
+from judge.errors import RunFailed
+from judge.io import FieldMap
+from judge.judging.comparison import CompareOptions
+from judge.judging.revision import ReviseOptions
+from judge.judging.scoring import ScoreOptions
+from judge.panel.members import Judge, load_judges
+from judge.session import Session
+from judge.tasks.calibrate import JudgeSetup
+from judge.tasks.pairs.pipeline import PairsOptions
+from judge.tasks.score import Scored
 
 __all__ = [
     "CompareOptions",
@@ -15,6 +31,7 @@ __all__ = [
     "RunFailed",
     "ScoreOptions",
     "Scored",
+    "Session",
     "Settings",
     "calibrate",
     "filter",
@@ -24,12 +41,3 @@ __all__ = [
     "revise",
     "score",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so `judge --help` and the constitution commands start fast.
-    if name in __all__:
-        from judge import api
-
-        return getattr(api, name)
-    raise AttributeError(name)

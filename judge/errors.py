@@ -1,12 +1,53 @@
-"""Errors the CLI turns into clear messages and exit codes (2: bad input or usage, 1: other)."""
+"""Errors the CLI turns into clear messages and exit codes (2: bad input or usage, 1: other).
+
+An option in a message is written `{opt:max_cost}`: the error knows which options it is about
+(`options`), and each caller names them its own way. `str(error)` says `max_cost=` (the
+keyword of judge.Session and judge.score); the CLI says `--max-cost` (judge.cli).
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+OPTION = re.compile(r"\{opt:(\w+)\}")
+
+# Keywords whose flag is not `--` + the keyword with dashes.
+FLAGS = {"model": "-m/--model", "constitution": "-c/--constitution", "output": "-o/--output"}
+
+
+def as_keyword(name: str) -> str:
+    return f"{name}="
+
+
+def as_flag(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def spelled(text: str, spell: Callable[[str], str] = as_keyword) -> str:
+    """`text` with each `{opt:NAME}` written as `spell(NAME)`."""
+    return OPTION.sub(lambda m: spell(m.group(1)), text)
 
 
 class JudgeError(Exception):
     """Base class: the message names the problem and, where possible, the fix."""
 
     exit_code = 1
+
+    @property
+    def options(self) -> list[str]:
+        """The options (keyword names) the message is about."""
+        return OPTION.findall(self.template)
+
+    @property
+    def template(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def render(self, spell: Callable[[str], str]) -> str:
+        return spelled(self.template, spell)
+
+    def __str__(self) -> str:
+        return self.render(as_keyword)
 
 
 class InputError(JudgeError):
@@ -16,8 +57,13 @@ class InputError(JudgeError):
 
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where
-        self.message = message
+        self._message = message
         super().__init__(f"{where}: {message}" if where else message)
+
+    @property
+    def message(self) -> str:
+        """The problem without where it is, its options as keywords (`render` for flags)."""
+        return spelled(self._message)
 
 
 class ConfigError(JudgeError):

@@ -399,6 +399,7 @@ class _FakeServer:
         self._answered = 0
         self._seen_prefixes: set[str] = set()
         self._connections: set[socket.socket] = set()
+        self.connections_opened = 0  # every TCP connection accepted (a client's pool reuses them)
         self._stopping = threading.Event()
         self.batches = FakeBatches(self, self.batch_provider)
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
@@ -494,6 +495,7 @@ class _FakeServer:
         with self._lock:
             if add:
                 self._connections.add(conn)
+                self.connections_opened += 1
             else:
                 self._connections.discard(conn)
 

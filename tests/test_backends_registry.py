@@ -93,7 +93,7 @@ def test_local_with_and_without_a_name(fake_local: None) -> None:
 
 
 def test_local_refuses_a_base_url(fake_local: None) -> None:
-    with pytest.raises(ConfigError, match="--base-url"):
+    with pytest.raises(ConfigError, match="base_url="):
         get_backend("local/smollm2", base_url="http://localhost:8000/v1")
 
 

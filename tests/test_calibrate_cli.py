@@ -306,7 +306,7 @@ def test_usage_errors_and_dry_run(folder: Path, backends: list[FakeBackend]) -> 
     result = invoke(folder, "calibrate", labels, "--mode", "compare")
     assert result.exit_code == 2 and "--mode compare needs pairwise labels" in result.output
     result = invoke(folder, "calibrate", labels, "-o", labels)
-    assert result.exit_code == 2 and "give -o a folder" in result.stderr
+    assert result.exit_code == 2 and "a folder for the report" in result.stderr
     out = folder / "dry"
     result = invoke(folder, "calibrate", labels, "-o", str(out), "--dry-run")
     assert result.exit_code == 0

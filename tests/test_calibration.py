@@ -26,14 +26,14 @@ from judge.calibration.fitted import (
     brier,
     choose_map,
     fit_map,
-    precision_curve,
     principle_weights,
 )
 from judge.calibration.fitting import fit
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
+from judge.calibration.metrics import precision_curve
 from judge.constitution import parse
-from judge.errors import InputError
+from judge.errors import InputError, as_flag
 
 CONSTITUTION = parse(
     "name: two\nscale: 1-5\n\n## useful\nIs it useful?\n\n## polite\nIs it polite?\n"
@@ -174,7 +174,8 @@ def test_file_round_trip_and_warnings(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError) as refused:
         load_for(path, kind="absolute", sha256="1" * 64)
     assert CONSTITUTION.sha256 in str(refused.value) and "1" * 64 in str(refused.value)
-    assert "--force" in str(refused.value) and refused.value.exit_code == 2
+    assert "force=" in str(refused.value) and refused.value.exit_code == 2
+    assert "--force" in refused.value.render(as_flag)  # as the CLI says it
     same, found = load_for(path, kind="absolute", sha256="1" * 64, force=True)
     assert same.kind == "absolute" and len(found) == 1
     # Another model only warns.

@@ -16,7 +16,7 @@ from judge.backends.base import Response
 from judge.backends.chat_completion import Unreadable, read_completion
 from judge.constitution import Principle, Scale
 from judge.judging.comparison import WINNER_KEY, soft_label
-from judge.judging.scoring import SCORE_KEY, expected_scores
+from judge.judging.logprobs import SCORE_KEY, expected_scores
 
 
 def token_entry(token: str, lp: float, alts: dict[str, float], with_bytes: bool) -> dict[str, Any]:

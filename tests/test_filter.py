@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from judge.backends.base import Request
 from judge.calibration import Calibration, ProbabilityMap, save
-from judge.calibration.fitted import precision_curve
+from judge.calibration.metrics import precision_curve
 from judge.cli import main
 from judge.cli.filter_cmd import filter_
 from judge.constitution import load
@@ -223,7 +223,7 @@ def test_target_precision_picks_the_threshold_from_the_calibration(
     [
         ([], "give exactly one of --min-score"),
         (["--min-score", "0.5", "--keep-top", "0.1"], "give exactly one of"),
-        (["--target-precision", "0.9"], "needs --calibration FILE"),
+        (["--target-precision", "0.9"], "needs --calibration"),
         (["--keep-top", "0"], "0<x<=1"),
     ],
 )

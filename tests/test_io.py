@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from judge import io as jio
-from judge.errors import InputError
+from judge.errors import InputError, as_flag
 from judge.io import (
     FieldMap,
     count_rows,
@@ -444,21 +444,21 @@ def test_missing_response_names_fields_present_and_options(tmp_path: Path) -> No
     assert err.where == f"{path}:1"
     assert "no 'response' or 'responses' field" in err.message
     assert "the row has: id, prompt, answer" in err.message
-    assert "--response-field" in err.message
+    assert "response_field=" in err.message and "--response-field" in err.render(as_flag)
 
 
 def test_missing_prompt(tmp_path: Path) -> None:
     path = write_text(tmp_path / "in.jsonl", jsonl({"id": 1, "question": "q", "response": "a"}))
     err = error_of(iter_candidates, path)
     assert "no 'prompt' field (the row has: id, question, response)" in err.message
-    assert "--prompt-field" in err.message
+    assert "prompt_field=" in err.message
 
 
 def test_no_known_fields_at_all(tmp_path: Path) -> None:
     path = write_text(tmp_path / "in.jsonl", jsonl({"id": 1, "question": "q", "answer": "a"}))
     err = error_of(iter_candidates, path)
     assert "the row has: id, question, answer" in err.message
-    assert "--prompt-field" in err.message and "--text-field" in err.message
+    assert "prompt_field=" in err.message and "text_field=" in err.message
     path = write_text(tmp_path / "empty_row.jsonl", jsonl({}))
     assert "the row is empty" in error_of(iter_candidates, path).message
 

@@ -189,7 +189,8 @@ def make(answer: Any, tmp_path: Path, rows: list[dict[str, Any]], **options: Any
     path = write_jsonl(tmp_path / "in.jsonl", rows)
 
     async def go() -> list[GroupResult]:
-        return [r async for r in maker.stream(runner, iter_groups(path, FieldMap()))]
+        groups = iter_groups(path, FieldMap())
+        return [r async for _, r in runner.run(groups, lambda g: maker.judge(runner, g))]
 
     results = asyncio.run(go())
     stats = PairsStats()
@@ -433,13 +434,15 @@ def test_a_calibration_adds_the_calibrated_probability(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "in.jsonl", rows)
 
     async def go() -> list[GroupResult]:
-        return [r async for r in maker.stream(Runner(backend), iter_groups(path, FieldMap()))]
+        runner = Runner(backend)
+        groups = iter_groups(path, FieldMap())
+        return [r async for _, r in runner.run(groups, lambda g: maker.judge(runner, g))]
 
     (row,) = asyncio.run(go())[0].rows
     assert row["p_calibrated"] == pytest.approx(1 / (1 + 2.718281828 ** (-4 * row["margin"])))
-    with pytest.raises(CalibrationError, match="--mode compare"):
+    with pytest.raises(CalibrationError, match="mode= compare"):
         PairMaker(constitution(), calibration=pairwise_calibration("p_a"))
-    with pytest.raises(CalibrationError, match="--mode score"):
+    with pytest.raises(CalibrationError, match="mode= score"):
         PairMaker(
             constitution(), PairsOptions(mode="compare"), calibration=pairwise_calibration("margin")
         )

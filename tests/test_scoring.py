@@ -12,14 +12,9 @@ import pytest
 from judge.backends.base import Request, Response, TokenLogprob
 from judge.constitution import Constitution, parse
 from judge.engine.runner import Runner, RunnerConfig
+from judge.judging.logprobs import expected_scores, score_key
 from judge.judging.prompts import neutralize
-from judge.judging.scoring import (
-    ScoreOptions,
-    Scorer,
-    expected_scores,
-    parse_verdict,
-    score_key,
-)
+from judge.judging.scoring import ScoreOptions, Scorer, parse_verdict
 from judge.records import Candidate
 from judge.tasks.driver import RowList, drive
 from judge.tasks.score import OUT, ScoreTask, output_row

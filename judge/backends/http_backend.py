@@ -67,12 +67,14 @@ class HttpBackend:
             netloc = urlsplit(url).netloc
         except ValueError as exc:
             raise ConfigError(
-                f"the server URL {redact(url)} (--base-url or {self.base_url_env}) is not a URL: "
+                f"the server URL {redact(url)} ({{opt:base_url}} or {self.base_url_env}) is not "
+                "a URL: "
                 f"{exc}"
             ) from None
         if "@" in netloc:
             raise ConfigError(
-                f"the server URL {redact(url)} (--base-url or {self.base_url_env}) carries a user "
+                f"the server URL {redact(url)} ({{opt:base_url}} or {self.base_url_env}) "
+                "carries a user "
                 f"name or password; give the URL without 'user:password@' and put the key in "
                 f"{self.key_env} (sent as an Authorization header)"
             )

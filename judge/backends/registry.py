@@ -102,8 +102,9 @@ def _anthropic(name: str, **kwargs: Any) -> Backend:
 def _local(name: str, **kwargs: Any) -> Backend:
     if kwargs.get("base_url") is not None:
         raise ConfigError(
-            "--base-url is for OpenAI-compatible servers; use -m openai/NAME --base-url URL, "
-            "or drop --base-url for the embedded local model"
+            "{opt:base_url} is for OpenAI-compatible servers; use -m openai/NAME {opt:base_url} "
+            "URL, "
+            "or drop {opt:base_url} for the embedded local model"
         )
     # Network options (timeout, api_key) mean nothing to a model running in this process.
     for option in ("base_url", "timeout", "api_key", "require_key"):

@@ -221,28 +221,6 @@ def _log_sigmoid(z: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -z)
 
 
-def precision_curve(scores: Sequence[float], positive: Sequence[bool]) -> list[dict[str, float]]:
-    """For each distinct score t (high to low): the items with score >= t, their precision
-    (share of positives) and recall (share of all positives kept)."""
-    s = np.asarray(scores, dtype=float)
-    pos = np.asarray(positive, dtype=bool)
-    total_pos = int(pos.sum())
-    curve = []
-    for t in sorted(set(s.tolist()), reverse=True):
-        kept = s >= t - TIE_TOLERANCE
-        n_kept = int(kept.sum())
-        hits = int((kept & pos).sum())
-        curve.append(
-            {
-                "threshold": t,
-                "precision": hits / n_kept,
-                "recall": hits / total_pos if total_pos else 0.0,
-                "kept": n_kept / len(s),
-            }
-        )
-    return curve
-
-
 @dataclass
 class Calibration:
     kind: str  # "absolute" | "pairwise"
@@ -294,13 +272,13 @@ class Calibration:
             if score_a is not None or score_b is not None:
                 raise CalibrationError(
                     f"{self.where}: this calibration maps the comparison's p_a (calibrate "
-                    "--mode compare); give p_a, or calibrate with --mode score for scores"
+                    "{opt:mode} compare); give p_a, or calibrate with {opt:mode} score for scores"
                 )
             return self.probability(p_a)
         if p_a is not None:
             raise CalibrationError(
-                f"{self.where}: this calibration maps score differences (calibrate --mode "
-                "score); give the two scores, or calibrate with --mode compare for p_a"
+                f"{self.where}: this calibration maps score differences (calibrate {{opt:mode}} "
+                "score); give the two scores, or calibrate with {opt:mode} compare for p_a"
             )
         if score_a is None or score_b is None:
             return None
@@ -310,7 +288,7 @@ class Calibration:
         """The lowest score threshold whose precision on the labels is >= `precision`."""
         if self.kind != "absolute" or not self.thresholds:
             raise CalibrationError(
-                f"{self.where}: --target-precision needs a calibration fitted on absolute "
+                f"{self.where}: {{opt:target_precision}} needs a calibration fitted on absolute "
                 "labels (a response or text with a numeric label)"
             )
         reaching = [t for t in self.thresholds if t["precision"] >= precision - TIE_TOLERANCE]
@@ -319,7 +297,8 @@ class Calibration:
             raise CalibrationError(
                 f"no score threshold reaches precision {precision:g} on the labels of "
                 f"{self.where} (the best is {best['precision']:.3f}, at score >= "
-                f"{best['threshold']:.3f}); lower --target-precision, or give --min-score"
+                f"{best['threshold']:.3f}); lower {{opt:target_precision}}, or give "
+                f"{{opt:min_score}}"
             )
         return min(reaching, key=lambda t: t["threshold"])
 
@@ -333,7 +312,7 @@ class Calibration:
             raise CalibrationError(
                 f"{self.where} was fitted under another constitution (sha256 {fitted}), not the "
                 f"one given (sha256 {sha256}), so its probabilities do not hold for these scores: "
-                "run judge calibrate again with this constitution, or add --force to apply it "
+                "run judge calibrate again with this constitution, or add {opt:force} to apply it "
                 "anyway"
             )
         return self.warnings(sha256=sha256, model=model)

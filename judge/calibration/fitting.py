@@ -22,11 +22,11 @@ from judge.calibration.fitted import (
     choose_map,
     fit_map,
     log_loss,
-    precision_curve,
     principle_weights,
 )
 from judge.calibration.judgments import Judgment
 from judge.calibration.labels import AbsoluteItem, PairItem
+from judge.calibration.metrics import precision_curve
 from judge.constitution import Constitution
 
 FLAT = 1e-9  # an isotonic map whose levels differ by no more than this is one level

@@ -146,8 +146,9 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
         value = value.strip().lower()
         if not sep or not key.strip() or value not in PREFERENCES:
             raise InputError(
-                f"bad --label-map entry {part.strip()!r}: write VALUE=a, VALUE=b or VALUE=tie, "
-                'separated by commas, e.g. --label-map "0=a,1=b"'
+                f"bad {{opt:label_map}} entry {part.strip()!r}: write VALUE=a, VALUE=b or "
+                "VALUE=tie, "
+                'separated by commas, e.g. {opt:label_map} "0=a,1=b"'
             )
         out[key.strip().lower()] = value
     return out
@@ -240,7 +241,7 @@ class _Reader:
         if self.label is None and self.annotators is None:
             raise InputError(
                 f"no label field: looked for {', '.join(candidates)} ({_keys(row)}); "
-                "name yours with --label-field",
+                "name yours with {opt:label_field}",
                 where,
             )
 
@@ -296,7 +297,7 @@ class _Reader:
         raise InputError(
             f"{name!r} is {value!r}; a preference is a, b or tie (any case), 1, 2 or 0 "
             "(1 = response_a, 2 = response_b, 0 = tie), model_a or model_b; map other codes "
-            'with --label-map, e.g. --label-map "first=a,second=b,same=tie"',
+            'with {opt:label_map}, e.g. {opt:label_map} "first=a,second=b,same=tie"',
             where,
         )
 
@@ -324,9 +325,10 @@ def detect_kind(row: dict[str, Any], fields: LabelFields) -> tuple[Kind, str]:
     raise InputError(
         f"cannot tell the kind of labels ({_keys(row)}): give {fields.response_a} + "
         f"{fields.response_b} + a preference, {fields.chosen} + {fields.rejected}, or "
-        f"{fields.response} (or {fields.text}) + a numeric label; map yours with --prompt-field, "
-        "--response-a-field, --response-b-field, --chosen-field, --rejected-field, "
-        "--response-field, --text-field, --label-field"
+        f"{fields.response} (or {fields.text}) + a numeric label; map yours with "
+        f"{{opt:prompt_field}}, "
+        "{opt:response_a_field}, {opt:response_b_field}, {opt:chosen_field}, {opt:rejected_field}, "
+        "{opt:response_field}, {opt:text_field}, {opt:label_field}"
     )
 
 
@@ -366,7 +368,7 @@ def load_labels(
         raise InputError(
             "the preferences are only the numbers 0 and 1; numbers are read as 1 = response_a, "
             "2 = response_b, 0 = tie (as in PandaLM). If yours mean 0 = response_a and "
-            '1 = response_b, say so with --label-map "0=a,1=b"',
+            '1 = response_b, say so with {opt:label_map} "0=a,1=b"',
             reader.numeric_where,
         )
     used.update(reader.used())
@@ -383,13 +385,14 @@ def _forced_shape(row: dict[str, Any], fields: LabelFields, kind: Kind, where: s
         if has_field(row, fields.response) or has_field(row, fields.text):
             return "absolute"
         raise InputError(
-            f"--kind absolute needs a {fields.response!r} or {fields.text!r} field ({_keys(row)})",
+            f"{{opt:kind}} absolute needs a {fields.response!r} or {fields.text!r} field "
+            f"({_keys(row)})",
             where,
         )
     if has_field(row, fields.chosen) and has_field(row, fields.rejected):
         return "dpo"
     raise InputError(
-        f"--kind pairwise needs {fields.response_a!r} and {fields.response_b!r}, or "
+        f"{{opt:kind}} pairwise needs {fields.response_a!r} and {fields.response_b!r}, or "
         f"{fields.chosen!r} and {fields.rejected!r} ({_keys(row)})",
         where,
     )

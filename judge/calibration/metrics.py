@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from judge.calibration.fitted import TIE_TOLERANCE
 from judge.calibration.votes import majority
 
 PREFERENCE_CODE = {"a": 1.0, "tie": 0.0, "b": -1.0}  # ordinal: a over tie over b
@@ -238,3 +239,25 @@ def annotator_matrix(
     return [
         [code(votes[k]) if k < len(votes) else None for votes in annotations] for k in range(width)
     ]
+
+
+def precision_curve(scores: Sequence[float], positive: Sequence[bool]) -> list[dict[str, float]]:
+    """For each distinct score t (high to low): the items with score >= t, their precision
+    (share of positives) and recall (share of all positives kept)."""
+    s = np.asarray(scores, dtype=float)
+    pos = np.asarray(positive, dtype=bool)
+    total_pos = int(pos.sum())
+    curve = []
+    for t in sorted(set(s.tolist()), reverse=True):
+        kept = s >= t - TIE_TOLERANCE
+        n_kept = int(kept.sum())
+        hits = int((kept & pos).sum())
+        curve.append(
+            {
+                "threshold": t,
+                "precision": hits / n_kept,
+                "recall": hits / total_pos if total_pos else 0.0,
+                "kept": n_kept / len(s),
+            }
+        )
+    return curve

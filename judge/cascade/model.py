@@ -164,7 +164,7 @@ def load(path: str | Path) -> Cascade:
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(
             f"not a cascade.json ({type(exc).__name__}: {exc}); make one with judge calibrate "
-            "LABELS -m CHEAP --escalate-to STRONG --target-agreement A --delta D",
+            "LABELS -m CHEAP {opt:escalate_to} STRONG {opt:target_agreement} A {opt:delta} D",
             where,
         ) from exc
     if not cascade.trusted:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from judge.backends.base import Request
 from judge.cascade.model import ABSTAINED, Cascade, CascadeJudge
 from judge.constitution import Constitution
-from judge.engine.plan import Plan
+from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import Price
 from judge.engine.runner import Runner
 from judge.engine.settings import Settings, make_runner
@@ -165,6 +165,7 @@ class CascadeRun:
         """The --dry-run lines: calls per judge at the coverage the fit expects."""
         unit_list = list(units)
         lines = [f"judge: dry run for a cascade of {plural(len(self.steps), 'judge')}: {what}"]
+        total = Plan()
         for name, runner, threshold, reach in self.steps:
             plan = Plan()
             for requests in unit_list:
@@ -177,7 +178,8 @@ class CascadeRun:
                     _scaled(plan, reach),
                 )
             )
-        return "\n".join(lines)
+            total = total + _scaled(plan, reach)
+        return Estimate("\n".join(lines), total)
 
     def summary(self) -> str:
         t = self.tally

@@ -8,31 +8,29 @@ from typing import Any
 
 import click
 
-from judge.calibration.agreement import label_scale
 from judge.calibration.labels import LabelFields, LabelSet, load_labels, parse_label_map
-from judge.cascade.fit import CascadeFitTask
-from judge.cascade.run import open_judges
-from judge.cli.cascade_args import cascade_from
 from judge.cli.common import (
     choice,
-    compare_options_from,
     constitution_option,
     exit_with,
     group_options,
     number,
     run_task,
     score_options,
-    score_options_from,
     seed_option,
-    settings_from,
 )
+from judge.cli.flags import (
+    comparing_of,
+    judges_of,
+    judging_of,
+    say,
+    settings_of,
+)
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
-from judge.cli.panel_options import panel_from
-from judge.constitution import Constitution, load
-from judge.engine.settings import Settings, make_runner
-from judge.errors import InputError
-from judge.panel.members import Judge, load_judges
-from judge.tasks.calibrate import CalibrateTask, JudgeSetup
+from judge.constitution import load
+from judge.tasks.build import calibrate_task
+from judge.tasks.calibrate import JudgeSetup
 
 _FIELDS = (
     ("prompt", "prompt", "The prompt (optional for absolute labels)."),
@@ -63,7 +61,7 @@ def _label_field_options(func: Any) -> Any:
     )(func)
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("labels_path", metavar="LABELS")
 @constitution_option
 @click.option(
@@ -146,122 +144,44 @@ def calibrate(**kw: Any) -> None:
     numeric label). Writes report.md, report.json, reliability.png, scores.png,
     judgments.jsonl and calibration.json to the output folder.
     """
-    settings = settings_from(kw)
-    # Fitting a cascade from a judges file: its members in order (each its own server, key and
-    # price), the first the cheapest; not a panel.
-    staged: list[Judge] | None = None
-    if kw["target_agreement"] is not None and kw.get("judges"):
-        if kw["escalate_to"] or kw.get("models"):
-            raise click.UsageError(
-                "give a cascade's judges with --judges FILE (in order) or with -m and "
-                "--escalate-to, not both"
-            )
-        staged = load_judges(kw.pop("judges"))
-        if len(staged) < 2:
-            raise click.UsageError("a cascade from --judges FILE needs at least two judges")
-    panel = panel_from(kw, settings)
     constitution = load(kw["constitution_path"])
-    if kw["escalate_to"] or kw["target_agreement"] is not None:
-        if kw["cascade_path"]:
-            raise click.UsageError("--cascade uses a cascade; --escalate-to fits one: give one")
-        if kw["target_agreement"] is None:
-            raise click.UsageError("fitting a cascade needs --target-agreement A (e.g. 0.8)")
-        if panel is not None:
-            raise click.UsageError(
-                "a cascade's judges are -m (once) and each --escalate-to; a panel (-m repeated "
-                "or --judges) is not a stage of a cascade"
-            )
     labels = _labels(kw)
-    if labels.kind == "absolute" and kw["mode"] == "compare":
-        raise click.UsageError("--mode compare needs pairwise labels; these are absolute")
     setup = JudgeSetup(
         mode=kw["mode"],
         tie_margin=kw["tie_margin"],
-        score=score_options_from(kw),
-        compare=compare_options_from(kw),
+        score=judging_of(kw),
+        compare=comparing_of(kw),
     )
-    folder = Path(kw["output_dir"])
-    if folder.exists() and not folder.is_dir():
-        raise InputError("is a file; give -o a folder for the report", where=str(folder))
     meta = {
         "constitution": kw["constitution_path"],
         "labels": kw["labels_path"],
         "sample": kw["sample"],
         "cascade": kw["cascade_path"],
     }
-    if kw["target_agreement"] is not None:
-        models: list[str | Judge] = (
-            [settings.model, *kw["escalate_to"]] if staged is None else list(staged)
-        )
-        fit_task = cascade_fit_task(kw, settings, models, constitution, labels, setup, folder)
-        fit_task.meta = meta
-        exit_with(run_task(fit_task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
-        return
-    run = cascade_from(kw, settings, setup.mode, constitution, panel=panel is not None)
-    task = CalibrateTask(
+    task = calibrate_task(
         constitution,
-        run.runners[0]
-        if run
-        else panel.runners[0]
-        if panel
-        else make_runner(settings, require_key=not kw["dry_run"]),
         labels,
+        settings_of(kw),
+        judges_of(kw),
         setup,
-        folder,
+        Path(kw["output_dir"]),
         meta=meta,
         positive_label=kw["positive_label"],
         seed=kw["seed"],
         resamples=kw["resamples"],
-        panel=panel,
-        cascade=run,
+        escalate_to=kw["escalate_to"],
+        target_agreement=kw["target_agreement"],
+        delta=kw["delta"],
+        warn=say,
     )
     exit_with(run_task(task, {}, quiet=kw["quiet"], dry_run=kw["dry_run"]))
 
 
-def cascade_fit_task(
-    kw: dict[str, Any],
-    settings: Settings,
-    models: list[str | Judge],
-    constitution: Constitution,
-    labels: LabelSet,
-    setup: JudgeSetup,
-    folder: Path,
-) -> CascadeFitTask:
-    """The task that judges the labels with every judge and fits the cascade's thresholds."""
-    if labels.kind == "pairwise" and setup.mode != "compare":
-        raise click.UsageError(
-            "a cascade on pairwise labels needs --mode compare (its confidence is per "
-            "comparison); for score and filter, fit one on absolute labels"
-        )
-    if labels.kind == "absolute":
-        scale = label_scale([i.label for i in labels.absolutes()], kw["positive_label"])
-        if scale.measure in ("continuous", "constant"):
-            raise InputError(
-                f"the labels are {scale.measure}: a cascade needs labels a verdict can agree "
-                "with exactly (binary or a few levels)",
-                where=kw["labels_path"],
-            )
-    if len({m if isinstance(m, str) else m.name for m in models}) < len(models):
-        raise click.UsageError("each judge of a cascade once: -m and --escalate-to repeat one")
-    runners, judges = open_judges(models, settings, require_key=not kw["dry_run"])
-    return CascadeFitTask(
-        constitution,
-        runners,
-        judges,
-        labels,
-        setup,
-        folder,
-        target=kw["target_agreement"],
-        delta=kw["delta"],
-        positive_label=kw["positive_label"],
-    )
-
-
 def _labels(kw: dict[str, Any]) -> LabelSet:
     fields = LabelFields(
-        **{f"{name}": kw.pop(f"{name}_field") for name, _, _ in _FIELDS},
-        label=kw.pop("label_field"),
-        annotators=kw.pop("annotators_field"),
+        **{f"{name}": kw[f"{name}_field"] for name, _, _ in _FIELDS},
+        label=kw["label_field"],
+        annotators=kw["annotators_field"],
     )
     kind = None if kw["kind"] == "auto" else kw["kind"]
     labels = load_labels(

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from judge.cli.common import fields_from
+from judge.cli.flags import (
+    fields_of,
+)
 from judge.cli.ray_run import classify_on_ray
 from judge.distill import model_dir
-from judge.distill.classify import ClassifierFilter, default_processes, describe_counts
-from judge.io import RowWriter, open_writer
-from judge.tasks.filter import FilterCounts
+from judge.distill.classify import (
+    ClassifierFilter,
+    classify_into,
+    default_processes,
+    describe_counts,
+)
 
 # judge filter's options that belong to judging with a model, and make no sense here.
 _JUDGE_ONLY = {
@@ -55,7 +59,7 @@ def classifier_filter(kw: dict[str, Any]) -> None:
         model,
         min_prob=kw["min_prob"],
         keep_top=kw["keep_top"],
-        fields=fields_from(kw),
+        fields=fields_of(kw),
         processes=kw["processes"] or default_processes(),
     )
     if kw["ray_address"]:
@@ -70,28 +74,3 @@ def classifier_filter(kw: dict[str, Any]) -> None:
         err=True,
     )
     click.echo(f"judge: {describe_counts(counts)}", err=True)
-
-
-def classify_into(
-    job: ClassifierFilter,
-    input_path: str,
-    kept_path: str | None,
-    rejected_path: str | None,
-    opener: Callable[[str | None], RowWriter] = open_writer,
-) -> FilterCounts:
-    """Run the filter into its outputs: all written, or none (aborted) if it fails."""
-    kept = opener(kept_path)
-    writers = [kept]
-    rejected = None
-    if rejected_path:
-        rejected = opener(rejected_path)
-        writers.append(rejected)
-    try:
-        counts = job.run(input_path, kept, rejected)
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    for w in writers:
-        w.close()
-    return counts

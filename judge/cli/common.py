@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 
-from judge.cli.field_options import candidate_total as candidate_total
 from judge.cli.field_options import field_options as field_options
-from judge.cli.field_options import fields_from as fields_from
 from judge.cli.progress import Progress
-from judge.engine.batcher import FALLBACKS, BatchConfig
-from judge.engine.runner import RunnerConfig
-from judge.engine.settings import DEFAULT_MODEL, Settings
+from judge.engine.batcher import FALLBACKS
+from judge.engine.settings import DEFAULT_MODEL
+from judge.errors import as_flag, spelled
 from judge.io import open_writer
-from judge.judging.comparison import CompareOptions
-from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES, ScoreOptions, default_rationale
+from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -280,12 +275,6 @@ score_options = stack(
 )
 
 
-def options_from(cls: type[T], kw: Mapping[str, Any], **given: Any) -> T:
-    """The dataclass `cls` from the command's options named like its fields, and `given`."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in kw.items() if k in names and k not in given}, **given)
-
-
 def group_options(seed: bool) -> Callable[[F], F]:
     """--group and --group-size (judge.judging.grouped); `seed`: add --seed too, for commands
     that have none of their own."""
@@ -316,63 +305,6 @@ def group_options(seed: bool) -> Callable[[F], F]:
     return stack(*options)
 
 
-def score_options_from(kw: dict[str, Any]) -> ScoreOptions:
-    """ScoreOptions from the shared scoring options (compare options read them too) and, where
-    the command has them, the group options (--group's flag becomes ScoreOptions.group, the
-    group size; 0 is off)."""
-    if kw.get("group") and kw["per_principle"]:
-        raise click.UsageError("--group judges every principle in one call: drop --per-principle")
-    if kw.get("mix_prompts") and not kw.get("group"):
-        raise click.UsageError("--mix-prompts fills the calls of --group: add --group")
-    group = kw["group_size"] if kw.get("group") else 0
-    return options_from(ScoreOptions, kw, logprobs=not kw["no_logprobs"], group=group)
-
-
-def compare_options_from(kw: dict[str, Any]) -> CompareOptions:
-    """CompareOptions from --principles, --seed and the shared scoring options."""
-    return options_from(CompareOptions, kw, logprobs=not kw["no_logprobs"])
-
-
-def settings_from(kw: dict[str, Any]) -> Settings:
-    """Build Settings from the shared options (removing them from kw). Several -m make a panel
-    (kept in kw["models"] for judge.cli.panel_options) where the command takes one."""
-    kw.pop("fail_under", None)  # read by run_task from the command's parameters
-    models = list(kw.pop("model") or [DEFAULT_MODEL])
-    if "rationale" in kw and kw["rationale"] is None:
-        kw["rationale"] = default_rationale(models[0])
-    if len(models) > 1:
-        if "judges" not in kw:
-            raise click.UsageError(
-                "this command takes one -m; a panel of judges (repeated -m) works on score, "
-                "filter, pairs and calibrate"
-            )
-        kw["models"] = models
-    return Settings(
-        model=models[0],
-        base_url=kw.pop("base_url"),
-        cache=kw.pop("cache_path"),
-        use_cache=not kw.pop("no_cache"),
-        prices=kw.pop("prices"),
-        timeout=kw.pop("timeout"),
-        require_key=not kw.get("dry_run", False),
-        runner=RunnerConfig(
-            concurrency=kw.pop("concurrency"),
-            requests_per_minute=kw.pop("rpm"),
-            tokens_per_minute=kw.pop("tpm"),
-            max_retries=kw.pop("max_retries"),
-            max_cost=kw.pop("max_cost"),
-            batch=BatchConfig(
-                enabled=kw.pop("batch"),
-                fallback=kw.pop("batch_fallback"),
-                max_requests=kw.pop("batch_size"),
-                poll=kw.pop("batch_poll"),
-                poll_max=kw.pop("batch_poll_max"),
-            ),
-            shared=kw.pop("shared_limits", None),  # --ray: the cluster's (judge.ray.permits)
-        ),
-    )
-
-
 def run_task(
     task: Task[Any, Any],
     outputs: Mapping[str, str | None],
@@ -385,7 +317,7 @@ def run_task(
     stderr, the exit status. `outputs` maps the task's sinks to paths (None: stdout); each is
     opened before any call is made, so a bad path fails fast."""
     if dry_run:
-        click.echo(run_sync(plan_only(task)), err=True)
+        click.echo(spelled(run_sync(plan_only(task)), as_flag), err=True)
         raise click.exceptions.Exit(0)
     sinks = {name: open_writer(path) for name, path in outputs.items()}
     progress = Progress(quiet, unit)
@@ -395,7 +327,7 @@ def run_task(
     finally:
         progress.close()
     for line in report.lines:
-        click.echo(line, err=True)
+        click.echo(spelled(line, as_flag), err=True)
     return report
 
 

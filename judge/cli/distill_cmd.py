@@ -9,17 +9,19 @@ import click
 from judge.calibration import load_for
 from judge.cli.common import (
     field_options,
-    fields_from,
     number,
-    options_from,
     rule_options,
     seed_option,
 )
+from judge.cli.flags import (
+    fields_of,
+)
+from judge.cli.help import Sectioned
 from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.distill.run import MIN_CLASS
 
 
-@click.command("distill")
+@click.command("distill", cls=Sectioned)
 @click.argument("scored_path", metavar="SCORED")
 @click.option("-o", "--output", "out_dir", required=True, help="MODEL_DIR to write.")
 @rule_options("Label keep")
@@ -55,15 +57,37 @@ from judge.distill.run import MIN_CLASS
     help="What newlines become in the text fastText reads (datatrove's newline_replacement; "
     "the filter there must use the same).",
 )
-@number("--lr", click.FloatRange(0, min_open=True), 0.5)
+@number(
+    "--lr",
+    click.FloatRange(0, min_open=True),
+    0.5,
+    "Learning rate (fastText's own default, 0.1, leaves P(keep) near 0.5 on long documents; "
+    "a run that diverges is retried with a lower one).",
+)
 @number(
     "--epoch",
     click.IntRange(1),
     help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
 )
-@number("--dim", click.IntRange(1), 64)
-@number("--word-ngrams", click.IntRange(1), 2)
-@number("--min-count", click.IntRange(1), 1)
+@number(
+    "--dim",
+    click.IntRange(1),
+    64,
+    "Size of the word vectors; with --bucket it sets the model's size (about 4 x dim x "
+    "(bucket + words) bytes).",
+)
+@number(
+    "--word-ngrams",
+    click.IntRange(1),
+    2,
+    "Longest word n-gram used as a feature (2: words and bigrams, as DCLM's filter).",
+)
+@number(
+    "--min-count",
+    click.IntRange(1),
+    1,
+    "Words seen fewer times than this in the training rows are left out.",
+)
 @number(
     "--bucket",
     click.IntRange(1),
@@ -106,8 +130,27 @@ def distill_(**kw: Any) -> None:
         target_precision=kw["target_precision"],
         calibration=calibration,
     )
-    settings = options_from(FastTextSettings, kw)
-    options = options_from(DistillOptions, kw, rule=rule, fields=fields_from(kw), fasttext=settings)
+    settings = FastTextSettings(
+        lr=kw["lr"],
+        epoch=kw["epoch"],
+        dim=kw["dim"],
+        word_ngrams=kw["word_ngrams"],
+        min_count=kw["min_count"],
+        bucket=kw["bucket"],
+        threads=kw["threads"],
+    )
+    options = DistillOptions(
+        rule=rule,
+        fields=fields_of(kw),
+        held_out=kw["held_out"],
+        seed=kw["seed"],
+        min_prob=kw["min_prob"],
+        newline_replacement=kw["newline_replacement"],
+        min_class=kw["min_class"],
+        score_field=kw["score_field"],
+        fasttext=settings,
+        force=kw["force"],
+    )
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
     m, data = meta["metrics"], meta["data"]

@@ -1,5 +1,5 @@
 """The input-field options of the commands that read candidates (--prompt-field, ...,
---messages-field, --turns, --reference-field), and the FieldMap they make."""
+--messages-field, --turns, --reference-field); judge.cli.flags.fields_of makes their FieldMap."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from judge.io import FieldMap, count_rows, iter_candidates
 from judge.io.conversations import TURNS
 
 _OPTIONS = (
@@ -62,33 +61,3 @@ def field_options(func: Any) -> Any:
     for option in reversed(_OPTIONS):
         func = option(func)
     return func
-
-
-def fields_from(kw: dict[str, Any]) -> FieldMap:
-    return FieldMap(
-        prompt=kw.pop("prompt_field"),
-        response=kw.pop("response_field"),
-        responses=kw.pop("responses_field"),
-        text=kw.pop("text_field"),
-        messages=kw.pop("messages_field"),
-        reference=kw.pop("reference_field"),
-        turns=kw.pop("turns"),
-    )
-
-
-COUNT_UP_TO = 100_000  # inputs of up to this many rows are counted candidate by candidate
-
-
-def candidate_total(path: str, fields: FieldMap) -> int | None:
-    """Candidates to judge, for the progress display. Up to COUNT_UP_TO rows they are counted
-    (read once more: a row may hold a list of responses, or turns); above, the rows, unless the
-    first row holds a list (then no total)."""
-    rows = count_rows(path)
-    if rows is None:
-        return None
-    if rows <= COUNT_UP_TO:
-        return sum(1 for _ in iter_candidates(path, fields))
-    first = next(iter_candidates(path, fields), None)
-    if first is not None and first.turn is not None and fields.turns == "all":
-        return None
-    return rows if first is None or first.response_index is None else None

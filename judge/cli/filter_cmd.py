@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from judge.calibration import Calibration, load_for
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
     calibration_options,
@@ -19,15 +18,19 @@ from judge.cli.common import (
     run_task,
     score_options,
 )
+from judge.cli.flags import (
+    say,
+    score_job,
+)
+from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
-from judge.cli.score_cmd import scoring_task
-from judge.constitution import load
-from judge.tasks.filter import REJECTED, FilterTask, Rule
+from judge.tasks.build import filter_rule
+from judge.tasks.filter import REJECTED, FilterTask
 from judge.tasks.score import OUT
 
 
-@click.command("filter")
+@click.command("filter", cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "-c",
@@ -86,54 +89,15 @@ def filter_(**kw: Any) -> None:
             "give -c/--constitution FILE to filter with a judge, or --classifier MODEL_DIR "
             "(from judge distill) to filter with a classifier"
         )
+    job = score_job(kw, FilterTask)
+    rule = filter_rule(
+        kw["min_score"], kw["keep_top"], kw["target_precision"], job.calibration, say
+    )
     out = kw["output"]
     if kw["ray_address"]:
-        return _filter_on_ray(kw)
-
-    def extra(calibration: Calibration | None) -> dict[str, Any]:
-        return {"rule": _rule(kw, calibration), "output": out}
-
-    task = scoring_task(kw, FilterTask, extra)
+        job.extra = {"rule": rule}
+        return judge_on_ray(kw, job)
+    job.extra = {"rule": rule, "output": out}
+    task = job.task(kw["input_path"], say)
     outputs = {OUT: out, **({REJECTED: kw["rejected_path"]} if kw["rejected_path"] else {})}
     exit_with(run_task(task, outputs, quiet=kw["quiet"], dry_run=kw["dry_run"], unit="cand"))
-
-
-def _filter_on_ray(kw: dict[str, Any]) -> None:
-    """The rule is chosen here, once (--target-precision says which threshold it picked)."""
-    calibration = None
-    if kw["calibration_path"] and kw["target_precision"] is not None:
-        calibration, _ = load_for(
-            kw["calibration_path"],
-            kind="absolute",
-            sha256=load(kw["constitution_path"]).sha256,
-            force=kw["force"],
-        )
-    rule = _rule(kw, calibration)
-    judge_on_ray(kw, scoring_task, FilterTask, lambda _: {"rule": rule})
-
-
-def _rule(kw: dict[str, Any], calibration: Calibration | None) -> Rule:
-    given = [k for k in ("min_score", "keep_top", "target_precision") if kw[k] is not None]
-    if len(given) != 1:
-        raise click.UsageError(
-            "give exactly one of --min-score S, --keep-top FRACTION, or --target-precision P "
-            "(with --calibration FILE)"
-        )
-    if kw["min_score"] is not None:
-        return Rule(min_score=kw["min_score"])
-    if kw["keep_top"] is not None:
-        return Rule(keep_top=kw["keep_top"])
-    if calibration is None:
-        raise click.UsageError(
-            "--target-precision needs --calibration FILE (the calibration.json that "
-            "judge calibrate writes from absolute labels)"
-        )
-    chosen = calibration.threshold(kw["target_precision"])
-    click.echo(
-        f"judge: --target-precision {kw['target_precision']:g}: keeping scores >= "
-        f"{chosen['threshold']:.4g} (on the {calibration.n} labelled items of "
-        f"{calibration.where}: precision {chosen['precision']:.3f}, recall "
-        f"{chosen['recall']:.3f}, {chosen['kept']:.1%} kept)",
-        err=True,
-    )
-    return Rule(min_score=chosen["threshold"])

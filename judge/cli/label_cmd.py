@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from judge.cli.common import number, seed_option
+from judge.cli.help import Sectioned
 from judge.errors import InputError
 from judge.label.items import load_items
 from judge.label.select import METHODS, select
@@ -41,7 +42,7 @@ def _scale(spec: str | None, kw_constitution: Any) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "-o", "--output", "output", required=True, help="Labels file (.jsonl): created or continued."

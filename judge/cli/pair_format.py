@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from judge.tasks.pairs.rows import FORMATS, SEPARATOR
+from judge.tasks.pairs.rows import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
@@ -44,17 +44,6 @@ def pair_format_options(what: str) -> Callable[[F], F]:
     return apply
 
 
-def pair_format_from(kw: dict[str, Any]) -> tuple[bool, str]:
-    """(conversational, separator) from the options of pair_format_options."""
-    chosen, alias = kw["pair_format"], kw["conversational"]
-    if alias and chosen == "standard":
-        raise click.UsageError("--conversational and --format standard contradict each other")
-    conversational = (chosen or "conversational") == "conversational"
-    separator = kw["separator"]
-    if separator is not None and conversational:
-        raise click.UsageError(
-            "--separator is for --format standard (the conversational form has no joined text)"
-        )
-    if separator is None:
-        return conversational, SEPARATOR
-    return conversational, re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], separator)
+def unescape(separator: str) -> str:
+    r"""--separator's \n, \t, \r and \\ as the characters they name."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], separator)

@@ -1,25 +1,26 @@
 """`--ray [auto|ADDRESS]` on judge score and judge filter: the command over a folder (or glob) of
-shards, one Ray task a shard (judge.ray). Each task runs the command's own work on its shard:
-the scoring task through the one driver, or the classifier filter; this module only plans the
-shards, connects, and sums the shards' results into the usual summary and exit status."""
+shards, one Ray task a shard (judge.ray.run: the workers get a typed job, no click). This module
+checks the options, and prints the shards' progress, the summary and the exit status."""
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import click
 
+from judge.distill.classify import ClassifierFilter
 from judge.engine.runner import Runner
 from judge.engine.stats import RunStats, combined
-from judge.io import RowWriter
-from judge.tasks.driver import drive, report, run_sync
-from judge.tasks.filter import REJECTED, FilterCounts
-from judge.tasks.score import OUT, ScoreTask
+from judge.errors import as_flag, spelled
+from judge.tasks.driver import report
+from judge.tasks.judges import Judges
+from judge.tasks.score import ScoreTask
+from judge.tasks.score_job import ScoreJob
 from judge.tasks.summary import Coverage, coverage
 
 ray_option = click.option(
@@ -30,16 +31,6 @@ ray_option = click.option(
     "shards (.parquet, .jsonl, ...), -o a folder that gets one output shard per input shard "
     "under the same name; a re-run skips finished shards. auto: the cluster this machine runs, "
     "else a local one; ADDRESS: host:port of `ray start --head`.",
-)
-
-_PATHS = (
-    "constitution_path",
-    "calibration_path",
-    "cache_path",
-    "prices",
-    "classifier_dir",
-    "judges",
-    "cascade_path",
 )
 
 
@@ -59,8 +50,7 @@ class _Described:
 
 
 def _shards(kw: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-    """Every shard and those still to do; paths made absolute for workers elsewhere."""
-    from judge.ray.shards import plan_shards
+    from judge.ray import run
 
     if kw.get("dry_run"):
         raise click.UsageError("--dry-run does not go with --ray: dry-run one shard without --ray")
@@ -69,20 +59,12 @@ def _shards(kw: dict[str, Any]) -> tuple[list[Any], list[Any]]:
             "--keep-top needs every score before the cut, so it does not go with --ray (each "
             "shard is filtered on its own): give a threshold (--min-score, --min-prob)"
         )
-    for key in _PATHS:
-        if kw.get(key):
-            kw[key] = os.path.abspath(kw[key])
-    shards = plan_shards(kw["input_path"], kw["output"], kw.get("rejected_path"))
-    shards = [replace(s, input=os.path.abspath(s.input)) for s in shards]
-    shards = [replace(s, output=os.path.abspath(s.output)) for s in shards]
-    shards = [replace(s, rejected=s.rejected and os.path.abspath(s.rejected)) for s in shards]
-    return shards, [s for s in shards if not s.finished]
+    return run.plan(kw["input_path"], kw["output"], kw.get("rejected_path"))
 
 
 def _run(kw: dict[str, Any], todo: list[Any], work: Callable[[Any], Any]) -> list[Any]:
-    from judge.ray.cluster import connect, run_shards
+    from judge.ray import run
 
-    connect(kw.pop("ray_address"))
     quiet = kw["quiet"]
     finished = [0]
 
@@ -91,7 +73,7 @@ def _run(kw: dict[str, Any], todo: list[Any], work: Callable[[Any], Any]) -> lis
         if not quiet:
             click.echo(f"judge: shard {shard.name} done ({finished[0]}/{len(todo)})", err=True)
 
-    return run_shards(todo, work, on_done=shown)
+    return run.run(kw["ray_address"], todo, work, shown)
 
 
 def _skipped_line(shards: list[Any], todo: list[Any]) -> str:
@@ -112,36 +94,47 @@ def _unwritten_line(failed: list[Any], run: int, named: int = 3) -> str:
     )
 
 
-def judge_on_ray(
-    kw: dict[str, Any],
-    scoring_task: Callable[..., ScoreTask],
-    cls: type[ScoreTask],
-    extra: Callable[[Any], dict[str, Any]],
-) -> None:
+def _absolute(job: ScoreJob) -> ScoreJob:
+    """The job with its files' paths absolute: workers run elsewhere."""
+
+    def full(path: str | Path | None) -> str | None:
+        return None if path is None else os.path.abspath(path)
+
+    s = job.settings
+    settings = replace(s, cache=full(s.cache), prices=full(s.prices))
+    j = job.judges
+    panel = full(j.panel) if isinstance(j.panel, str | Path) else j.panel
+    cascade = full(j.cascade) if isinstance(j.cascade, str | Path) else j.cascade
+    return replace(job, settings=settings, judges=Judges(panel or (), j.quorum, cascade))
+
+
+def judge_on_ray(kw: dict[str, Any], job: ScoreJob) -> None:
     """judge score / judge filter (LLM) with --ray; exits with the run's status."""
+    from judge.ray import run
     from judge.ray.shards import unwritten
 
     shards, todo = _shards(kw)
+    job = _absolute(job)
     if todo and (kw["rpm"] or kw["tpm"] or kw["max_cost"] is not None):
         from judge.ray.cluster import connect
         from judge.ray.permits import Limits
 
         connect(kw["ray_address"])
-        kw["shared_limits"] = Limits()  # one rate limit and one budget for every worker
+        job = job.with_shared(Limits())  # one rate limit and one budget for every worker
     started = time.monotonic()
-    work = functools.partial(_judge_shard, dict(kw, ray_address=None), scoring_task, cls, extra)
-    dones = _run(kw, todo, work) if todo else []
+    dones = _run(kw, todo, run.judge_shards(job)) if todo else []
     stats = combined([d.stats for d in dones], started)
     lines = []
+    cls = job.cls
     if cls is not ScoreTask:
         from judge.tasks.filter import describe_counts
 
         written = [d for d in dones if d.exit_code == 0]  # a failed shard's rows are not out
-        line = f"judge: {describe_counts(_summed([d.counts for d in written]))}"
+        line = f"judge: {describe_counts(run.summed([d.counts for d in written]))}"
         if len(written) < len(dones):
             line += f" (in the {len(written)} of {len(dones)} shards written)"
         lines.append(line)
-    # Unlike one output file, a shard whose run failed is not written (see _judge_shard).
+    # Unlike one output file, a shard whose run failed is not written (see judge.ray.run).
     fail_under = click.get_current_context().params.get("fail_under")
     described = _Described(cls.noun, cls.verb)
     done = report(described, stats, lines, written=False, fail_under=fail_under)
@@ -149,67 +142,22 @@ def judge_on_ray(
     if failed:
         done.lines.append(_unwritten_line(failed, len(todo)))
     for line in [_skipped_line(shards, todo), *done.lines]:
-        click.echo(line, err=True)
+        click.echo(spelled(line, as_flag), err=True)
     code = max([done.exit_code, *(d.exit_code for d in dones)])
     if code:
         raise click.exceptions.Exit(code)
 
 
-def _judge_shard(
-    kw: dict[str, Any],
-    scoring_task: Callable[..., ScoreTask],
-    cls: type[ScoreTask],
-    extra: Callable[[Any], dict[str, Any]],
-    shard: Any,
-) -> Any:
-    """One shard, in a Ray worker: the command's task through the driver, into its outputs."""
-    from judge.ray.cluster import ShardDone
-    from judge.ray.shards import open_output
-
-    task = scoring_task(dict(kw, input_path=shard.input), cls, extra)
-    sinks = {OUT: _Held(open_output(shard, shard.output))}
-    if shard.rejected is not None:
-        sinks[REJECTED] = _Held(open_output(shard, shard.rejected))
-    done = run_sync(drive(task, sinks))
-    # A shard whose run failed (model unreachable, budget reached) is not written, so that the
-    # next run does it again: its verdicts so far come from the cache then.
-    # Too few items judged is the whole run's to decide (its summary reads every shard's stats).
-    code = 0 if done.shortfall else done.exit_code
-    for sink in sinks.values():
-        sink.commit() if code == 0 else sink.abort()
-    counts = getattr(task, "counts", None)
-    return ShardDone(stats=done.stats, counts=counts, exit_code=code, lines=done.lines)
-
-
-class _Held:
-    """A sink whose close waits for commit(): the driver closes it, the shard's fate decides."""
-
-    def __init__(self, sink: RowWriter) -> None:
-        self.sink = sink
-
-    def write(self, row: dict[str, Any]) -> None:
-        self.sink.write(row)
-
-    def close(self) -> None:
-        return None
-
-    def commit(self) -> None:
-        self.sink.close()
-
-    def abort(self) -> None:
-        self.sink.abort()
-
-
-def classify_on_ray(kw: dict[str, Any], job: Any) -> None:
+def classify_on_ray(kw: dict[str, Any], job: ClassifierFilter) -> None:
     """judge filter --classifier with --ray: one process a shard (Ray gives each a CPU)."""
     from judge.distill.classify import describe_counts
+    from judge.ray import run
 
     shards, todo = _shards(kw)
     start = time.perf_counter()
-    work = functools.partial(_classify_shard, replace(job, processes=1))
-    dones = _run(kw, todo, work) if todo else []
+    dones = _run(kw, todo, run.classify_shards(job)) if todo else []
     seconds = time.perf_counter() - start
-    counts = _summed([d.counts for d in dones])
+    counts = run.summed([d.counts for d in dones])
     rows = counts.kept + counts.dropped + counts.failed
     click.echo(_skipped_line(shards, todo), err=True)
     click.echo(
@@ -218,22 +166,3 @@ def classify_on_ray(kw: dict[str, Any], job: Any) -> None:
         err=True,
     )
     click.echo(f"judge: {describe_counts(counts)}", err=True)
-
-
-def _classify_shard(job: Any, shard: Any) -> Any:
-    """One shard, in a Ray worker: the classifier filter into the shard's outputs."""
-    from judge.cli.classifier_filter import classify_into
-    from judge.ray.cluster import ShardDone
-    from judge.ray.shards import open_output
-
-    opener = functools.partial(open_output, shard)
-    counts = classify_into(job, shard.input, shard.output, shard.rejected, opener)
-    return ShardDone(counts=counts)
-
-
-def _summed(parts: list[FilterCounts]) -> FilterCounts:
-    return FilterCounts(
-        kept=sum(p.kept for p in parts),
-        dropped=sum(p.dropped for p in parts),
-        failed=sum(p.failed for p in parts),
-    )

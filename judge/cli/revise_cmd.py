@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import click
 
 from judge.cli.common import (
     batch_options,
-    candidate_total,
     exit_with,
     field_options,
-    fields_from,
     id_field_option,
     model_options,
     number,
-    options_from,
     output_option,
     run_task,
     seed_option,
-    settings_from,
 )
-from judge.cli.pair_format import pair_format_from, pair_format_options
+from judge.cli.flags import (
+    fields_of,
+    one_judge,
+    settings_of,
+)
+from judge.cli.help import Sectioned
+from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
-from judge.engine.settings import make_runner
-from judge.errors import InputError
-from judge.io import FieldMap, describe, iter_candidates
-from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions, Reviser
-from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
-from judge.records import Candidate
-from judge.tasks.revise import CANDIDATES, PAIRS, ReviseTask
+from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions
+from judge.judging.scoring import DEFAULT_MAX_CHARS
+from judge.tasks.build import Source, pair_format, revise_task
+from judge.tasks.revise import CANDIDATES, PAIRS
 from judge.tasks.score import OUT
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "-c",
@@ -108,56 +105,37 @@ def revise(**kw: Any) -> None:
 
     INPUT rows have `prompt` + `response` (or `prompt` + `responses`, revised one by one).
     """
-    settings = settings_from(kw)
-    fields = fields_from(kw)
-    constitution = load(kw["constitution_path"])
-    options = options_from(
-        ReviseOptions,
-        kw,
+    one_judge(kw)
+    settings = settings_of(kw)
+    options = ReviseOptions(
+        rounds=kw["rounds"],
+        seed=kw["seed"],
+        min_margin=kw["min_margin"],
         critique_tokens=kw["critique_max_tokens"],
         revision_tokens=kw["revision_max_tokens"],
+        max_chars=kw["max_chars"],
     )
-    reviser = Reviser(constitution, options, ScoreOptions(max_chars=kw["max_chars"]))
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
     if to_stdout.count(True) > 1:
         raise click.UsageError("only one output can go to stdout; give the others a file name")
-    conversational, separator = pair_format_from(kw)
+    conversational, separator = pair_format(
+        kw["pair_format"], kw["conversational"], kw["separator"]
+    )
     if not kw["pairs_path"] and (kw["pair_format"] or kw["separator"] is not None):
         raise click.UsageError("--format and --separator shape the --pairs rows: add --pairs OUT")
-    input_path: str = kw["input_path"]
-    require_key = not kw["dry_run"]
-    runner = make_runner(settings, require_key=require_key)
-    judge_runner = runner
-    judge_model = kw["judge_model"] or settings.model
-    # --base-url belongs to -m: a different judge model gets only --judge-base-url.
-    same = judge_model == settings.model
-    judge_url = kw["judge_base_url"] or (settings.base_url if same else None)
-    if (judge_model, judge_url) != (settings.model, settings.base_url):
-        judge_settings = replace(settings, model=judge_model, base_url=judge_url)
-        judge_runner = make_runner(judge_settings, require_key=require_key)
     paths = {OUT: kw["output"], PAIRS: kw["pairs_path"], CANDIDATES: kw["candidates_path"]}
     paths = {name: path for name, path in paths.items() if name == OUT or path}
-    task = ReviseTask(
-        reviser,
-        runner,
-        judge_runner,
-        lambda: _candidates(input_path, fields),
-        fields=fields,
+    task = revise_task(
+        load(kw["constitution_path"]),
+        Source(kw["input_path"]),
+        settings,
+        options=options,
+        fields=fields_of(kw),
+        judge_model=kw["judge_model"],
+        judge_base_url=kw["judge_base_url"],
         paths=paths,
         id_field=kw["id_field"] or None,
         conversational=conversational,
-        separator=separator,
-        count=None if kw["dry_run"] else candidate_total(input_path, fields),
+        separator=None if separator is None else unescape(separator),
     )
     exit_with(run_task(task, paths, quiet=kw["quiet"], dry_run=kw["dry_run"]))
-
-
-def _candidates(path: str, fields: FieldMap) -> Iterator[Candidate]:
-    for cand in iter_candidates(path, fields):
-        if cand.is_document or cand.prompt is None:
-            raise InputError(
-                f"revise needs a prompt and a response; this row has only {fields.text!r} "
-                "(map yours with --prompt-field and --response-field)",
-                describe(path, cand.row_index),
-            )
-        yield cand

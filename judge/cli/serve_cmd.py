@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import model_options, number, settings_from
+from judge.cli.common import model_options, number
+from judge.cli.flags import one_judge, settings_of
 from judge.constitution import load
 from judge.judging.scoring import ScoreOptions
 from judge.label.server import LOOPBACK
@@ -18,14 +19,6 @@ from judge.rewards.server import MAX_BATCH, MAX_BYTES, make_app
 from judge.rewards.verdicts import Judging
 
 DEFAULT_PORT = 8377
-# settings_from reads the batch options, which judge serve has not: calls are made at once
-_NO_BATCH = {
-    "batch": False,
-    "batch_fallback": "none",
-    "batch_size": None,
-    "batch_poll": 1.0,
-    "batch_poll_max": 60.0,
-}
 
 
 @click.command()
@@ -79,9 +72,8 @@ def serve(**kw: Any) -> None:
     if kw.pop("dry_run"):
         raise click.UsageError("judge serve makes calls as requests come: it has no --dry-run")
     kw.pop("quiet")
-    for key, value in _NO_BATCH.items():
-        kw.setdefault(key, value)
-    settings = settings_from(kw)
+    one_judge(kw)
+    settings = settings_of(kw)  # no --batch here: calls are made as requests come
     constitution = only(load(kw["constitution_path"]), kw["principle"])
     calibration = None
     if kw["calibration_path"]:

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any
@@ -119,7 +119,7 @@ class ClassifierFilter:
 
     def __post_init__(self) -> None:
         if (self.min_prob is None) == (self.keep_top is None):
-            raise ConfigError("give exactly one of --min-prob P and --keep-top FRACTION")
+            raise ConfigError("give exactly one of {opt:min_prob} P and {opt:keep_top} FRACTION")
 
     def run(self, path: str, kept: RowWriter, rejected: RowWriter | None = None) -> FilterCounts:
         if self.min_prob is not None:
@@ -198,3 +198,32 @@ def _route(
 
 def describe_counts(counts: FilterCounts) -> str:
     return judged_counts(counts, of="", failed="empty {} (no text, not kept)")
+
+
+def classify_into(
+    job: ClassifierFilter,
+    input_path: str,
+    kept_path: str | None,
+    rejected_path: str | None,
+    opener: Callable[[str | None], RowWriter] | None = None,
+) -> FilterCounts:
+    """Run the filter into its outputs: all written, or none (aborted) if it fails."""
+    if opener is None:
+        from judge.io import open_writer
+
+        opener = open_writer
+    kept = opener(kept_path)
+    writers = [kept]
+    rejected = None
+    if rejected_path:
+        rejected = opener(rejected_path)
+        writers.append(rejected)
+    try:
+        counts = job.run(input_path, kept, rejected)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
+    return counts

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from judge.calibration.fitted import precision_curve
-from judge.calibration.metrics import spearman
+from judge.calibration.metrics import precision_curve, spearman
 
 TABLE_STEPS = 10  # thresholds 0.1, 0.2, ..., 0.9
 

@@ -60,19 +60,19 @@ def choose_rule(
     given = [v for v in (min_score, keep_top, target_precision) if v is not None]
     if len(given) != 1:
         raise ConfigError(
-            "give exactly one label rule: --min-score S, --keep-top FRACTION, or "
-            "--target-precision P (with --calibration FILE)"
+            "give exactly one label rule: {opt:min_score} S, {opt:keep_top} FRACTION, or "
+            "{opt:target_precision} P (with {opt:calibration} FILE)"
         )
     if min_score is not None:
         return LabelRule("min_score", min_score, min_score=min_score)
     if keep_top is not None:
         if not 0 < keep_top <= 1:
-            raise ConfigError(f"--keep-top is a fraction in (0, 1], got {keep_top}")
+            raise ConfigError(f"{{opt:keep_top}} is a fraction in (0, 1], got {keep_top}")
         return LabelRule("keep_top", keep_top)
     assert target_precision is not None
     if calibration is None:
         raise ConfigError(
-            "--target-precision needs --calibration FILE (the calibration.json that "
+            "{opt:target_precision} needs {opt:calibration} FILE (the calibration.json that "
             "judge calibrate writes from absolute labels)"
         )
     chosen = calibration.threshold(target_precision)

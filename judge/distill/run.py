@@ -66,11 +66,11 @@ def distill(
 ) -> model_dir.ModelDir:
     """Train, evaluate on the held-out rows, and write MODEL_DIR (see model_dir)."""
     if not 0 <= options.held_out < 1:
-        raise ConfigError(f"--held-out is a fraction in [0, 1), got {options.held_out}")
+        raise ConfigError(f"{{opt:held_out}} is a fraction in [0, 1), got {options.held_out}")
     check_writable(out_dir, folder=True)  # before the training, not after
     build, mixed = build_problem()
     if mixed and not options.force:
-        raise ConfigError(f"{build}; or give --force to train with it anyway")
+        raise ConfigError(f"{build}; or give {{opt:force}} to train with it anyway")
     with tempfile.TemporaryDirectory(prefix=".judge-distill-") as tmp:
         texts_path = os.path.join(tmp, "texts.txt")
         seen = _read(scored_path, options, texts_path)
@@ -111,7 +111,7 @@ def _read(path: str, options: DistillOptions, texts_path: str) -> _Pass:
             if name not in c.row:
                 raise InputError(
                     f"no {name!r} field: give the output of judge score or judge filter "
-                    "(or name the field with --score-field)",
+                    "(or name the field with {opt:score_field})",
                     where=describe(path, c.row_index),
                 )
             value = c.row[name]

@@ -115,5 +115,5 @@ def train(
             current = dataclasses.replace(current, lr=current.lr / 2)
     raise TrainingError(
         f"fastText diverged (NaN) {NAN_RETRIES + 1} times, down to learning rate "
-        f"{current.lr:g}; give a lower --lr, or fewer --epoch"
+        f"{current.lr:g}; give a lower {{opt:lr}}, or fewer {{opt:epoch}}"
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from judge.backends.base import Request, Response
 from judge.backends.batch import (
@@ -39,7 +39,10 @@ from judge.backends.batch import (
 from judge.engine.batch_jobs import BatchJobs
 from judge.engine.cache import Cache
 from judge.engine.stats import RunStats
-from judge.errors import BackendError
+
+if TYPE_CHECKING:
+    from judge.engine.runner import Runner
+from judge.errors import BackendError, ConfigError
 
 FALLBACKS = ("none", "realtime")
 T = TypeVar("T")
@@ -316,3 +319,29 @@ class Batcher:
         if exc.retry_after is not None:
             return min(exc.retry_after, self.config.poll_max)
         return min(self.config.poll * 2**errors, self.config.poll_max)
+
+
+def for_runner(runner: Runner) -> Batcher:
+    """The batcher of a runner with --batch; ConfigError for a backend without a batch API."""
+    backend = runner.backend
+    api = backend.batch
+    if api is None:
+        from judge.backends.presets import providers
+
+        with_batch = ", ".join(f"{p.name}/" for p in providers() if p.features.batch)
+        raise ConfigError(
+            f"{{opt:batch}}: {backend.name} has no batch API that judge can use; pick a model "
+            f"of a provider with one ({with_batch}; also openai/NAME with {{opt:base_url}} for "
+            "a server that implements /v1/batches), or drop {opt:batch} (judge models lists "
+            "them)"
+        )
+    server = backend.identity().get("base_url")
+    return Batcher(
+        api,
+        runner.config.batch,
+        cache=runner.cache,
+        model=backend.name,
+        server=None if server is None else str(server),
+        stats=lambda: runner.stats,
+        notify=lambda: runner.on_progress(runner.stats) if runner.on_progress else None,
+    )

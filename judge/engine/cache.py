@@ -97,7 +97,7 @@ class Cache:
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(
                 f"cannot open the cache at {self.path}: {exc}; "
-                "choose another file with --cache PATH, or run with --no-cache"
+                "choose another file with {opt:cache}, or run with {opt:no_cache}"
             ) from exc
 
     @property

@@ -3,11 +3,12 @@ its outcome, and the runner's settings."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from judge.backends.base import Request, Response
+from judge.backends.base import Message, Request, Response
 from judge.engine.batcher import BatchConfig
 from judge.engine.claims import CLAIM_TTL
 from judge.engine.limits import SharedLimits
@@ -59,3 +60,30 @@ class RunnerConfig:
     # Limits shared with other processes (judge.ray: one rate limit and one --max-cost budget
     # for a cluster); None: this process's own.
     shared: SharedLimits | None = None
+
+
+def reask(request: Request, response: Response, problem: str) -> Request:
+    """The same question, with the unparseable answer and what was wrong with it."""
+    wanted = "the JSON object" if request.schema is not None else "the text"
+    follow_up = (
+        f"Your answer could not be used: {problem}. Answer again with only {wanted} "
+        "the instructions ask for, with no other text."
+    )
+    messages = (
+        *request.messages,
+        Message("assistant", response.text[:4000]),
+        Message("user", follow_up),
+    )
+    return replace(request, messages=messages)
+
+
+MAX_RETRY_AFTER = 600.0  # seconds
+
+
+def backoff(config: RunnerConfig, attempt: int, retry_after: float | None) -> float:
+    """The wait before retry `attempt`: what the server said, else exponential with jitter."""
+    if retry_after is not None:
+        # The server knows best; the cap only guards against absurd values.
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    cap = min(config.backoff_max, config.backoff_base * (2**attempt))
+    return random.uniform(cap / 2, cap)  # full jitter

@@ -75,6 +75,53 @@ class Plan:
             else "assumed 1 s a call + 80 output tokens/s; set JUDGE_CALL_SECONDS"
         ) + f", --concurrency {runner.config.concurrency}"
 
+    def __add__(self, other: Plan) -> Plan:
+        def both(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a + b
+
+        return Plan(
+            self.calls + other.calls,
+            self.cached + other.cached,
+            self.input_tokens + other.input_tokens,
+            self.max_output_tokens + other.max_output_tokens,
+            both(self.input_cost, other.input_cost),
+            both(self.max_cost, other.max_cost),
+            self.batch or other.batch,
+        )
+
+
+class Estimate(str):
+    """The --dry-run text, with the figures it states (judge.Session.plan returns it)."""
+
+    plan: Plan
+
+    def __new__(cls, text: str, plan: Plan | None = None) -> Estimate:
+        made = super().__new__(cls, text)
+        made.plan = plan if plan is not None else Plan()
+        return made
+
+    @property
+    def calls(self) -> int:
+        return self.plan.calls
+
+    @property
+    def cached(self) -> int:
+        """Calls the cache answers already: free."""
+        return self.plan.cached
+
+    @property
+    def input_tokens(self) -> int:
+        return self.plan.input_tokens
+
+    @property
+    def max_output_tokens(self) -> int:
+        return self.plan.max_output_tokens
+
+    @property
+    def max_cost(self) -> float | None:
+        """Dollars at most (None: a model without a price)."""
+        return self.plan.max_cost
+
 
 def plan_all(units: Iterable[T], plan_unit: Callable[[Plan, T], object]) -> tuple[Plan, int]:
     """Plan every unit of a task (for --dry-run); returns the plan and how many units it read."""

@@ -22,12 +22,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from judge.backends.base import Backend, Message, Request, Response, request_key
-from judge.engine.batcher import Batcher, RealtimeFallback
+from judge.backends.base import Backend, Request, Response, request_key
+from judge.engine.batcher import Batcher, RealtimeFallback, for_runner
 from judge.engine.budget import Budget
 from judge.engine.cache import Cache
 from judge.engine.claims import Claims
-from judge.engine.jobs import Job, Outcome, RunnerConfig
+from judge.engine.jobs import Job, Outcome, RunnerConfig, backoff, reask
 from judge.engine.limits import Limiter, MinuteLimiter, Slots
 from judge.engine.prices import Price, PriceTable
 from judge.engine.stats import (
@@ -40,15 +40,13 @@ from judge.engine.stats import (
     UNREACHABLE,
     RunStats,
 )
-from judge.errors import BackendError, BudgetReached, ConfigError, ParseError
+from judge.errors import BackendError, BudgetReached, ParseError
 from judge.io.values import has_lone_surrogate
 from judge.records import Usage
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
-
-MAX_RETRY_AFTER = 600.0  # seconds
 
 
 class Runner:
@@ -60,9 +58,12 @@ class Runner:
         config: RunnerConfig | None = None,
         prices: PriceTable | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
+        owned: bool = True,
     ) -> None:
         self.backend = backend
         self.cache = cache
+        # False: a Session's pool lent the backend and the cache, and closes them itself.
+        self.owned = owned
         self.config = config or RunnerConfig()
         table = prices or PriceTable()
         self.price: Price | None = table.lookup(backend.name)
@@ -77,7 +78,7 @@ class Runner:
         self._fatal: BackendError | None = None  # once set, no further call is made
         self.batcher: Batcher | None = None
         if self.config.batch.enabled:
-            self.batcher = self._make_batcher()
+            self.batcher = for_runner(self)
             # Batch calls are billed at the provider's batch discount: the summary, --dry-run
             # and --max-cost all count it.
             if self.price is not None:
@@ -91,29 +92,6 @@ class Runner:
             return None
         shared = self.config.shared
         return MinuteLimiter(per_minute) if shared is None else shared.limiter(kind, per_minute)
-
-    def _make_batcher(self) -> Batcher:
-        backend = self.backend
-        api = backend.batch
-        if api is None:
-            from judge.backends.presets import providers
-
-            with_batch = ", ".join(f"{p.name}/" for p in providers() if p.features.batch)
-            raise ConfigError(
-                f"--batch: {backend.name} has no batch API that judge can use; pick a model of a "
-                f"provider with one ({with_batch}; also openai/NAME with --base-url for a server "
-                "that implements /v1/batches), or drop --batch (judge models lists them)"
-            )
-        server = backend.identity().get("base_url")
-        return Batcher(
-            api,
-            self.config.batch,
-            cache=self.cache,
-            model=backend.name,
-            server=None if server is None else str(server),
-            stats=lambda: self.stats,
-            notify=lambda: self.on_progress(self.stats) if self.on_progress else None,
-        )
 
     @property
     def batching(self) -> bool:
@@ -137,10 +115,13 @@ class Runner:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the run's claims, then close the backend and the cache (idempotent)."""
+        """End the run's claims, then close the backend and the cache (idempotent) unless a
+        Session's pool lent them."""
         if self.batcher is not None:
             self.batcher.close()
         self.release_claims()
+        if not self.owned:
+            return
         await self.backend.aclose()
         if self.cache is not None:
             self.cache.close()
@@ -252,11 +233,11 @@ class Runner:
                             if told:
                                 slots.rate_limited(epoch)
                                 self.stats.rate_limits += 1
-                                self._note_limit(slots)
+                                self.stats.note_limit(slots.limit, slots.ceiling)
                         else:
                             if slots.limit < slots.ceiling:
                                 slots.succeeded()
-                                self._note_limit(slots)
+                                self.stats.note_limit(slots.limit, slots.ceiling)
                             return response, True
                 finally:
                     slots.release()
@@ -291,14 +272,6 @@ class Runner:
             self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         return self._slots
 
-    def _note_limit(self, slots: Slots) -> None:
-        """Show the adaptive limit in the progress display and the summary."""
-        below = slots.limit < slots.ceiling
-        self.stats.in_flight_limit = slots.limit if below else None
-        low = self.stats.lowest_in_flight_limit
-        if below and (low is None or slots.limit < low):
-            self.stats.lowest_in_flight_limit = slots.limit
-
     def _failed(self, exc: BackendError, attempt: int, limited: int) -> tuple[float, bool]:
         """Raise if the call must not be retried; else the wait before the next attempt, and
         whether the server rate-limited it (said when to come back)."""
@@ -316,19 +289,11 @@ class Runner:
                     f"{exc} (gave up after {attempt + limited + 1} attempts)", transient=True
                 ) from exc
             raise exc
-        wait = self._backoff(attempt, exc.retry_after)
+        wait = backoff(self.config, attempt, exc.retry_after)
         if told:
             # The server said when it will take requests again: hold everyone.
             self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
         return wait, told
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            # The server knows best; the cap only guards against absurd values.
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-        # Exponential backoff with full jitter.
-        cap = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
-        return random.uniform(cap / 2, cap)
 
     async def call(self, job: Job[T]) -> Outcome[T]:
         """Run one job: answer, parse, and re-ask a bounded number of times if it does not parse.
@@ -383,7 +348,7 @@ class Runner:
                     return outcome
                 reasks += 1
                 self.stats.reasks += 1
-                request = _reask(request, response, str(exc))
+                request = reask(request, response, str(exc))
                 continue
             return Outcome(value, None, usage, cached=all_cached, response=response)
 
@@ -423,6 +388,7 @@ class Runner:
         """Yield (item, work(item)) in input order, with at most `window` units in flight."""
         self._slots = Slots(self.config.concurrency, adaptive=self.config.adaptive)
         self.stats = RunStats(total=total)
+        self._fatal = None  # a Session's runner may run again after a fatal error
         # --batch: a round is as many units as a job holds (their calls make one job).
         window = self.config.window or (
             self.batcher.max_requests
@@ -493,18 +459,3 @@ class Runner:
         while self.on_progress is not None:
             self.on_progress(self.stats)
             await asyncio.sleep(1.0)
-
-
-def _reask(request: Request, response: Response, problem: str) -> Request:
-    """The same question, with the unparseable answer and what was wrong with it."""
-    wanted = "the JSON object" if request.schema is not None else "the text"
-    follow_up = (
-        f"Your answer could not be used: {problem}. Answer again with only {wanted} "
-        "the instructions ask for, with no other text."
-    )
-    messages = (
-        *request.messages,
-        Message("assistant", response.text[:4000]),
-        Message("user", follow_up),
-    )
-    return replace(request, messages=messages)

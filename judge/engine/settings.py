@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from judge.backends.base import Backend
 from judge.backends.http_errors import looks_like_key
 from judge.backends.registry import get_backend
 from judge.engine.cache import Cache
+from judge.engine.pool import Pool
 from judge.engine.prices import Price, PriceTable
 from judge.engine.runner import Runner, RunnerConfig
 from judge.engine.stats import RunStats
@@ -37,6 +38,9 @@ class Settings:
     # A judge of its own (judge.panel.members): the variable holding its key, and its price.
     api_key_env: str | None = None
     price: Price | None = None
+    # Inside a Session: the backends, caches, limits and budget its runners share (the pool
+    # closes them when the Session ends). None: each runner has its own and closes them.
+    pool: Pool | None = field(default=None, compare=False, repr=False)
 
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -68,9 +72,16 @@ def make_backend(settings: Settings, *, require_key: bool = True) -> Backend:
     extra: dict[str, Any] = {} if require_key and settings.require_key else {"require_key": False}
     if settings.api_key_env and os.environ.get(settings.api_key_env):
         extra["api_key"] = os.environ[settings.api_key_env]
-    return get_backend(
-        settings.model, base_url=settings.base_url, timeout=settings.timeout, **extra
-    )
+
+    def make() -> Backend:
+        return get_backend(
+            settings.model, base_url=settings.base_url, timeout=settings.timeout, **extra
+        )
+
+    if settings.pool is None:
+        return make()
+    key = (settings.model, settings.base_url, settings.api_key_env, settings.timeout, *extra)
+    return settings.pool.backend(key, make)
 
 
 def make_runner(
@@ -84,10 +95,18 @@ def make_runner(
     prices = PriceTable(settings.prices)
     if settings.price is not None:
         prices.prices[backend.name] = settings.price
+    pool = settings.pool
+    cache = None
+    if settings.use_cache:
+        cache = Cache(settings.cache) if pool is None else pool.cache(settings.cache)
+    config = settings.runner
+    if pool is not None and config.shared is None:
+        config = replace(config, shared=pool)  # one budget and one rate limit for the Session
     return Runner(
         backend,
-        cache=Cache(settings.cache) if settings.use_cache else None,
-        config=settings.runner,
+        cache=cache,
+        config=config,
         prices=prices,
         on_progress=on_progress,
+        owned=pool is None,
     )

@@ -51,6 +51,14 @@ class RunStats:
     batch_resubmitted: int = 0
     batch_cancelled: set[str] = field(default_factory=set)
 
+    def note_limit(self, limit: int, ceiling: int) -> None:
+        """The adaptive limit on calls in flight, for the progress display and the summary."""
+        below = limit < ceiling
+        self.in_flight_limit = limit if below else None
+        low = self.lowest_in_flight_limit
+        if below and (low is None or limit < low):
+            self.lowest_in_flight_limit = limit
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started

@@ -150,7 +150,7 @@ def _row_candidates(row: Any, fields: FieldMap, is_csv: bool) -> Iterator[_Part]
     if fields.responses not in row:
         raise _RowProblem(
             f"no {fields.response!r} or {fields.responses!r} field ({_row_keys(row)}); "
-            "map yours with --response-field/--responses-field/--prompt-field",
+            "map yours with {opt:response_field}/{opt:responses_field}/{opt:prompt_field}",
         )
     items = _responses_list(row[fields.responses], fields.responses, is_csv)
     if not items:
@@ -248,13 +248,14 @@ def _document(row: dict[str, Any], fields: FieldMap) -> _Part:
         return _Part(None, _optional_text(row, fields.text), None, True)
     if has_response or fields.response in row or fields.responses in row:
         raise _RowProblem(
-            f"no {fields.prompt!r} field ({_row_keys(row)}); map yours with --prompt-field, "
+            f"no {fields.prompt!r} field ({_row_keys(row)}); map yours with {{opt:prompt_field}}, "
             f"or give documents alone in a {fields.text!r} field",
         )
     raise _RowProblem(
         f"no {fields.prompt!r} and {fields.response!r} fields, nor {fields.messages!r} or "
-        f"{fields.text!r} ({_row_keys(row)}); map yours with --prompt-field/--response-field, "
-        "--messages-field for conversations, or --text-field for documents",
+        f"{fields.text!r} ({_row_keys(row)}); map yours with {{opt:prompt_field}}/"
+        "{opt:response_field}, {opt:messages_field} for conversations, or {opt:text_field} for "
+        "documents",
     )
 
 

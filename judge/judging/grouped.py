@@ -32,6 +32,7 @@ from judge.engine.runner import Job, Runner
 from judge.engine.stats import UNPARSEABLE
 from judge.errors import ParseError
 from judge.judging import prompts, sections
+from judge.judging.logprobs import expected_scores, score_key
 from judge.judging.parsing import json_object
 from judge.judging.scoring import (
     _DUTY,
@@ -41,11 +42,9 @@ from judge.judging.scoring import (
     ScoreOptions,
     Scorer,
     answer_text,
-    expected_scores,
     parse_scores,
     principle_text,
     rationale_of,
-    score_key,
     verdict_schema,
 )
 from judge.judging.sections import cut_response, kind_of

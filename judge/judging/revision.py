@@ -137,7 +137,7 @@ def clean_revision(response: Response, current: str) -> str:
     if response.finish_reason == "length":
         raise ParseError(
             "the revision was cut off at the token limit; write a shorter revision "
-            "(or raise --revision-max-tokens)"
+            "(or raise {opt:revision_max_tokens})"
         )
     text = _LABEL.sub("", response.text.strip(), count=1).strip()
     if _wrapped(current.strip()) is None:

@@ -193,6 +193,6 @@ def runner_for(judge: Judge, settings: Settings) -> Runner:
     try:
         return make_runner(settings_for(judge, settings), require_key=settings.require_key)
     except ConfigError as exc:
-        if str(exc).startswith(f"judge {judge.name!r}"):
+        if exc.template.startswith(f"judge {judge.name!r}"):
             raise
-        raise ConfigError(f"judge {judge.name!r}: {exc}") from None
+        raise ConfigError(f"judge {judge.name!r}: {exc.template}") from None

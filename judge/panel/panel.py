@@ -35,7 +35,9 @@ def resolve_quorum(quorum: int | None, members: int) -> int:
     """The quorum asked for (default: a majority), checked against the panel's size."""
     chosen = default_quorum(members) if quorum is None else quorum
     if not 1 <= chosen <= members:
-        raise ConfigError(f"--quorum {chosen} is not between 1 and the panel's {members} members")
+        raise ConfigError(
+            f"{{opt:quorum}} {chosen} is not between 1 and the panel's {members} members"
+        )
     return chosen
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from judge.backends.base import Request
-from judge.engine.plan import Plan, plan_all
+from judge.engine.plan import Estimate, Plan, plan_all
 from judge.engine.runner import Runner
 from judge.panel.agreement import fleiss_kappa, krippendorff_alpha
 from judge.panel.panel import Panel
@@ -43,14 +43,8 @@ def plan(
         p, n = plan_all(units(), add)
         line = plan_text(f"member {m.judge.name}", plural(n, noun), p)
         lines.append("judge:   " + line.removeprefix("judge: "))
-        total.calls += p.calls
-        total.cached += p.cached
-        total.input_tokens += p.input_tokens
-        total.max_output_tokens += p.max_output_tokens
-        for attr in ("input_cost", "max_cost"):
-            a, b = getattr(total, attr), getattr(p, attr)
-            setattr(total, attr, None if a is None or b is None else a + b)
-    return "\n".join([plan_text(panel.name, plural(n, noun), total), *lines])
+        total = total + p
+    return Estimate("\n".join([plan_text(panel.name, plural(n, noun), total), *lines]), total)
 
 
 def agreement(panel: Panel) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -32,6 +32,7 @@ from judge.engine.settings import Settings
 from judge.errors import RunFailed
 from judge.io import FieldMap
 from judge.judging.scoring import ScoreOptions
+from judge.keywords import ScoreCall
 from judge.ray.permits import Limits
 
 
@@ -65,16 +66,15 @@ class BatchScorer:
     def __call__(self, batch: Any) -> Any:
         arrow = not isinstance(batch, (pd.DataFrame, dict))
         frame = batch if isinstance(batch, pd.DataFrame) else _frame(batch)
+        extra: ScoreCall = {"settings": self.settings}
+        if self.options is not None:
+            extra["options"] = self.options
+        if self.fields is not None:
+            extra["fields"] = self.fields
         try:
-            out = score(
-                frame,
-                self.constitution,
-                options=self.options,
-                settings=self.settings,
-                fields=self.fields,
-            )
+            out: pd.DataFrame = score(frame, self.constitution, **extra)
         except RunFailed as failed:  # model unreachable, budget: every row, without a verdict
-            out = failed.result
+            out = cast(pd.DataFrame, failed.result)
         if arrow:
             import pyarrow as pa
 

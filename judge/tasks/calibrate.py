@@ -112,7 +112,8 @@ class LabelJudge:
         if panel is not None:  # every member judges; the verdicts aggregate
             if setup.score.group:
                 raise ConfigError(
-                    "grouped scoring (--group) does not run with a panel of judges yet: give one -m"
+                    "grouped scoring ({opt:group}) does not run with a panel of judges yet: "
+                    "give one -m"
                 )
             self.scorer = with_verifiers(constitution, lambda c: PanelScorer(c, setup.score, panel))
             self.comparer = PanelComparer(constitution, setup.compare, panel)

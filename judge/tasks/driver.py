@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from judge.engine.plan import Estimate
 from judge.engine.runner import Runner
 from judge.engine.stats import CANCELLED, TOO_LONG, UNREACHABLE, RunStats
 from judge.errors import ConfigError
@@ -156,10 +157,10 @@ def check_budget(runners: Sequence[Runner]) -> None:
     for runner in runners:
         if runner.config.max_cost is not None and runner.price is None:
             raise ConfigError(
-                f"--max-cost needs the price of {runner.backend.name}, which the built-in "
-                "table does not know; give it with --prices FILE (JSON: "
+                f"{{opt:max_cost}} needs the price of {runner.backend.name}, which the built-in "
+                "table does not know; give it with {opt:prices} FILE (JSON: "
                 '{"PROVIDER/MODEL": {"input": USD per 1M tokens, "output": ...}}) or drop '
-                "--max-cost"
+                "{opt:max_cost}"
             )
 
 
@@ -223,7 +224,9 @@ async def plan_only(task: Task[Any, Any]) -> str:
         for runner in task.runners:
             await stack.enter_async_context(runner)
         notes = (price_age_note(r.backend.name, r.price) for r in task.runners)
-        return "\n".join([task.dry_run(), *dict.fromkeys(n for n in notes if n is not None)])
+        planned = task.dry_run()
+        text = "\n".join([planned, *dict.fromkeys(n for n in notes if n is not None)])
+        return Estimate(text, planned.plan) if isinstance(planned, Estimate) else text
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -277,8 +280,8 @@ def report(
         noun = "item" if task.noun == "labelled items" else task.noun.removesuffix("s")
         verb = "is" if stats.failed == 1 else "are"
         report.lines.append(
-            f"judge: the --max-cost budget was reached; {plural(stats.failed, noun)} {verb} "
-            f"not judged{' (the rows say why)' if written else ''}. Raise --max-cost and run "
+            f"judge: the {{opt:max_cost}} budget was reached; {plural(stats.failed, noun)} {verb} "
+            f"not judged{' (the rows say why)' if written else ''}. Raise {{opt:max_cost}} and run "
             "the same command again: verdicts already paid for come from the cache."
         )
     if stats.failures.get(UNREACHABLE):
@@ -299,7 +302,7 @@ def report(
         report.exit_code = 1
         report.lines.append(
             "judge: error: no item fits the model's context window; raise the server's context "
-            "(llama.cpp: --n_ctx 8192, vLLM: --max-model-len) or lower --max-chars"
+            "(llama.cpp: --n_ctx 8192, vLLM: --max-model-len) or lower {opt:max_chars}"
         )
     if failure is not None:
         report.exit_code = 1

@@ -97,8 +97,8 @@ class ScoreTask(JudgedBy, Defaults):
     def __post_init__(self) -> None:
         if self.options.group and (self.panel is not None or self.cascade is not None):
             raise ConfigError(
-                "grouped scoring (--group) does not run with a panel of judges or a cascade yet: "
-                "give one -m and no --cascade"
+                "grouped scoring ({opt:group}) does not run with a panel of judges or a cascade "
+                "yet: give one {opt:model} and no {opt:cascade}"
             )
         self.scorer = with_verifiers(self.constitution, self._scorer)
         self.mode = (

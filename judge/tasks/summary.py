@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from judge.backends.base import Backend
-from judge.engine.plan import Plan
+from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import STALE_AFTER_DAYS, Price
 from judge.engine.stats import (
     BUDGET,
@@ -88,7 +88,7 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates", counts: bo
         parts.append(
             f"{plural(stats.rate_limits, 'rate-limited answer')}"
             + (f", calls in flight lowered to {lowest} at the least" if lowest else "")
-            + " (--rpm/--tpm at the provider's limits avoid them)"
+            + " ({opt:rpm}/{opt:tpm} at the provider's limits avoid them)"
         )
     return "; ".join(parts)
 
@@ -169,19 +169,20 @@ def price_age_note(model: str, price: Price | None) -> str | None:
 
 def plan_text(
     model: str, what: str, plan: Plan, *, calls_note: str = "", input_note: str = ""
-) -> str:
-    """The --dry-run line every judging command prints."""
+) -> Estimate:
+    """The --dry-run line every judging command prints, with its figures."""
     todo = plan.calls - plan.cached
-    return (
+    text = (
         f"judge: dry run for {model}: {what} -> {plural(plan.calls, 'call')}{calls_note} "
         f"({plan.cached} already cached, {todo} to make); "
         f"~{human_tokens(plan.input_tokens)} input tokens "
         f"(estimated at 4 characters a token{input_note}), "
         f"at most {human_tokens(plan.max_output_tokens)} output tokens; "
         f"input {dollars(plan.input_cost)}, at most {dollars(plan.max_cost)} in all"
-        + (" (batch prices: the provider's batch API, --batch)" if plan.batch else "")
+        + (" (batch prices: the provider's batch API, {opt:batch})" if plan.batch else "")
         + (_time(plan) if todo else "")
     )
+    return Estimate(text, plan)
 
 
 def _time(plan: Plan) -> str:

@@ -12,18 +12,18 @@ def check_calibration(calibration: Calibration, mode: str) -> None:
     where = calibration.where
     if calibration.kind == "pairwise" and calibration.input == "p_a" and mode != "compare":
         raise CalibrationError(
-            f"{where} maps comparison probabilities (judge calibrate --mode compare): use it "
-            "with --mode compare, or calibrate with --mode score for score-mode pairs"
+            f"{where} maps comparison probabilities (judge calibrate {{opt:mode}} compare): use it "
+            "with {opt:mode} compare, or calibrate with {opt:mode} score for score-mode pairs"
         )
     if calibration.kind == "pairwise" and calibration.input != "p_a" and mode == "compare":
         raise CalibrationError(
-            f"{where} maps score differences (judge calibrate --mode score): use it with "
-            "--mode score, or calibrate with --mode compare for compare-mode pairs"
+            f"{where} maps score differences (judge calibrate {{opt:mode}} score): use it with "
+            "{opt:mode} score, or calibrate with {opt:mode} compare for compare-mode pairs"
         )
     if calibration.kind != "pairwise" and mode == "compare":
         raise CalibrationError(
-            f"{where} maps absolute scores, which --mode compare does not produce: use "
-            "--mode score, or a calibration fitted on pairwise labels with --mode compare"
+            f"{where} maps absolute scores, which {{opt:mode}} compare does not produce: use "
+            "{opt:mode} score, or a calibration fitted on pairwise labels with {opt:mode} compare"
         )
 
 

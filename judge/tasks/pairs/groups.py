@@ -87,7 +87,7 @@ def iter_groups(
         if cand.is_document or cand.prompt is None:
             raise InputError(
                 f"pairs needs a prompt and its responses; this row has only {fields.text!r} "
-                f"(map yours with --prompt-field and --responses-field)",
+                f"(map yours with {{opt:prompt_field}} and {{opt:responses_field}})",
                 where,
             )
         # a conversation's own last turn: rows of one context are a group, as rows of one prompt

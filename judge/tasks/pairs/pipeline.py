@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -37,6 +36,7 @@ from judge.judging.verifiers import with_verifiers
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
+from judge.tasks.pairs import rows as given
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
 from judge.tasks.pairs.groups import Group, prompt_key, response_index
 from judge.tasks.pairs.ranking import (
@@ -110,8 +110,9 @@ class PairMaker:
         grouped = score_options is not None and score_options.group
         if grouped and (self.options.mode != "score" or panel is not None):
             raise ConfigError(
-                "grouped scoring (--group) is for --mode score with one judge: drop --group, "
-                "or use --mode score and one -m"
+                "grouped scoring ({opt:group}) is for {opt:mode} score with one judge: drop "
+                "{opt:group}, "
+                "or use {opt:mode} score and one -m"
             )
         if panel is not None:  # every member judges; the verdicts aggregate
             self.scorer = with_verifiers(
@@ -126,7 +127,7 @@ class PairMaker:
         confident judge; the rows say which judge decided and how sure it was."""
         if self.scorer.options.group:
             raise ConfigError(
-                "grouped scoring (--group) does not run with a cascade yet: drop one of them"
+                "grouped scoring ({opt:group}) does not run with a cascade yet: drop one of them"
             )
         self.cascade = run
         options = self.scorer.options
@@ -226,10 +227,10 @@ class PairMaker:
             if "score" not in cand.row:
                 raise InputError(
                     "no 'score' field, but the first row had one; give every row a score, or "
-                    "add --rescore to judge them all",
+                    "add {opt:rescore} to judge them all",
                     where,
                 )
-            score = _number(cand.row["score"])
+            score = given.number_of(cand.row["score"])
             if score is None:
                 failed += 1
                 unscored.append(_UNSCORED)
@@ -237,12 +238,12 @@ class PairMaker:
             if not isinstance(score, float) or not 0 <= score <= 1:
                 raise InputError(
                     f"'score' must be a number in [0, 1] or null, got {cand.row['score']!r} "
-                    "(add --rescore to judge the responses instead)",
+                    "(add {opt:rescore} to judge the responses instead)",
                     where,
                 )
-            ranked.append(Ranked(index, cand.response, score, _per_principle(cand.row)))
+            ranked.append(Ranked(index, cand.response, score, given.per_principle_of(cand.row)))
             if not info:
-                info = _object(cand.row.get("judge")) or {}
+                info = given.object_of(cand.row.get("judge")) or {}
         provenance = self.input_provenance(info)
         notes = _notes(group) + unscored
         return self._finish(group, ranked, provenance, failed=failed, dupes=dupes, errors=notes)
@@ -437,45 +438,6 @@ class PairMaker:
             errors=errors or [],
             ranked=ranked,
         )
-
-    async def stream(
-        self, runner: Runner, groups: Iterable[Group], *, total: int | None = None
-    ) -> AsyncIterator[GroupResult]:
-        """Judge groups concurrently; results in input order."""
-
-        async def work(group: Group) -> GroupResult:
-            return await self.judge(runner, group)
-
-        async for _, result in runner.run(groups, work, total=total, failed=lambda r: r.all_failed):
-            yield result
-
-
-def _number(value: Any) -> float | str | None:
-    """A score as written: a number, or number text (CSV), or null / an empty CSV cell."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        return str(value)
-
-
-def _object(value: Any) -> dict[str, Any] | None:
-    """An object field of a scored row (JSON text in CSV), or None."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, dict) else None
-
-
-def _per_principle(row: dict[str, Any]) -> dict[str, float | None] | None:
-    return _object(row.get("scores"))
 
 
 def _pair_key(prompt: str, a: str, b: str) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 DEFAULT_PRIOR = 0.01  # L2 penalty on the strengths: a Gaussian prior of variance 100
 
@@ -73,6 +72,8 @@ def bradley_terry(
         np.add.at(grad, i, r)
         np.add.at(grad, j, -r)
         return nll + 0.5 * prior * float(s @ s), grad + prior * s
+
+    from scipy.optimize import minimize  # here: importing scipy.optimize takes half a second
 
     fit = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B")
     s = fit.x - fit.x.mean()  # the prior already centres them; this removes round-off

@@ -11,6 +11,7 @@ No column is named `completion`, `messages` or `label`, which TRL would read as 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -223,3 +224,34 @@ def write_empty(path: str | None, schema: Any) -> None:
         return
     header = {".csv": ",".join(schema.names) + "\n", ".json": "[]\n"}
     write_text_atomic(target, header.get(suffix, ""))
+
+
+# -- reading the rows of judge score (pairs from scores already in the input) --
+
+
+def number_of(value: Any) -> float | str | None:
+    """A score as written: a number, or number text (CSV), or null / an empty CSV cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return str(value)
+
+
+def object_of(value: Any) -> dict[str, Any] | None:
+    """An object field of a scored row (JSON text in CSV), or None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def per_principle_of(row: dict[str, Any]) -> dict[str, float | None] | None:
+    return object_of(row.get("scores"))
