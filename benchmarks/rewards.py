@@ -45,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.throughput import loopback_server  # noqa: E402
 from judge.constitution import load  # noqa: E402
 from judge.engine.prices import PriceTable  # noqa: E402
 from judge.judging.scoring import ScoreOptions, build_request  # noqa: E402
@@ -52,7 +53,6 @@ from judge.records import Candidate  # noqa: E402
 from judge.rewards import constitution_reward  # noqa: E402
 
 CONSTITUTION = ROOT / "constitutions" / "helpful-honest-harmless.md"
-SERVER = ROOT / "benchmarks" / "loopback_server.py"
 OUT = ROOT / "benchmarks" / "results" / "rewards.json"
 MODEL = "openai/gpt-4o-mini"
 TTFT, PER_TOKEN = 0.2, 0.01
@@ -61,17 +61,9 @@ G, CONCURRENCY = 8, 64
 
 @contextmanager
 def loopback() -> Iterator[str]:
-    cmd = [sys.executable, str(SERVER), "--latency", str(TTFT), "--per-token", str(PER_TOKEN)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the loopback server did not start: {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The loopback server answering after TTFT plus PER_TOKEN a token; its /v1 base URL."""
+    with loopback_server(TTFT, "--per-token", str(PER_TOKEN)) as server:
+        yield f"{server}/v1"
 
 
 def served(base: str) -> int:

@@ -112,9 +112,9 @@ def judge_score(*args: str) -> list[str]:
 
 
 @contextmanager
-def loopback_server(latency: float) -> Iterator[str]:
-    """Start benchmarks/loopback_server.py; yield its base URL."""
-    cmd = [sys.executable, str(SERVER), "--latency", str(latency)]
+def loopback_server(latency: float, *options: str) -> Iterator[str]:
+    """Start benchmarks/loopback_server.py (with its further `options`); yield its base URL."""
+    cmd = [sys.executable, str(SERVER), "--latency", str(latency), *options]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
