@@ -19,6 +19,7 @@ from judge.constitution.problems import (
     SECTIONS,
     Report,
 )
+from judge.constitution.rubric import RUBRIC_LINE, parse_rubric
 from judge.constitution.verify_spec import parse_verify, read_schema, schema_text
 
 UNSAID = "requires a reference but its statement does not say how to use the reference answer"
@@ -26,17 +27,7 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # `key: value`; `(?!//)` keeps a URL such as `https://...` from looking like a key.
 _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\s*:(?!//)\s*(.*)\Z")
 _SCALE = re.compile(r"(\d+)\s*-\s*(\d+)\Z")
-_RUBRIC_LINE = re.compile(r"(?:[-*+]\s+)?(-?\d+)\s*:\s*(.*)\Z")
 _HEADING = re.compile(r" {0,3}(#{1,6})(.*)\Z")
-# Lines that look like a rubric level but are not `N: text`: a number word (`four: ...`) or a
-# number with another mark (`4 - ...`, `4. ...`, `4) ...`, `4 = ...`). Merged into the level
-# above as its continuation, they would silently lose a level.
-_NUMBER_WORDS = "zero|one|two|three|four|five|six|seven|eight|nine|ten"
-_LEVEL_LIKE = re.compile(
-    r"(?:[-*+]\s+)?(?:(-?\d+)\s*(?:[-\u2013\u2014.)=](?:\s|\Z)|\Z)"
-    rf"|({_NUMBER_WORDS})\s*[-\u2013\u2014:.)=](?:\s|\Z))",
-    re.IGNORECASE,
-)
 
 
 def _text(lines: list[Line]) -> str:
@@ -169,7 +160,7 @@ class Parser:
         """Rubric levels (`N: text`) inside a statement: most often a rubric whose `### Rubric`
         heading was deleted, its levels now silently part of the principle's text."""
         for ln in body:
-            if not ln.blank and not ln.code and _RUBRIC_LINE.match(ln.text.strip()):
+            if not ln.blank and not ln.code and RUBRIC_LINE.match(ln.text.strip()):
                 self.report.warn(
                     ln.no,
                     f"`{ln.text.strip()[:60]}` looks like a rubric level inside the statement "
@@ -338,7 +329,7 @@ class Parser:
                 continue
             section_lines[name] = ln.no
             if name == "rubric":
-                rubric = self._rubric(ln, body, scale)
+                rubric = parse_rubric(report, ln, body, scale)
             elif name == "schema":
                 verify = self._schema(ln, body, verify, verify_line) if ok else verify
             elif text := _text(body):
@@ -413,56 +404,3 @@ class Parser:
             self.report.error(heading.no, problem)
             return None
         return verify.model_copy(update={"json_schema": schema})
-
-    def _rubric(self, heading: Line, body: list[Line], scale: Scale | None) -> dict[int, str]:
-        """`N: text` lines; a level's text may go on over the next lines (no blank line between)."""
-        report = self.report
-        texts: dict[int, list[str]] = {}
-        first_line: dict[int, int] = {}
-        current: int | None = None
-        # After a level line with an error, the lines that continue it are part of that
-        # error, not each a second one ("expected a rubric line").
-        swallow = False
-        for ln in body:
-            if ln.blank:
-                current, swallow = None, False
-                continue
-            m = None if ln.code else _RUBRIC_LINE.match(ln.text.strip())
-            if m is None and not ln.code and (like := _LEVEL_LIKE.match(ln.text.strip())):
-                current = None
-                word = (like.group(2) or "").lower()
-                number = like.group(1) or str(_NUMBER_WORDS.split("|").index(word))
-                on = f" on the scale {scale}" if scale else ""
-                report.error(
-                    ln.no,
-                    f"`{ln.text.strip()}` looks like a rubric level but is not `N: text`; "
-                    f"start it with `{number}:` (a whole number{on} and a colon), or reword it if "
-                    "it goes on the level above",
-                )
-                swallow = True
-                continue
-            if m is None:
-                if swallow:
-                    continue
-                if current is None:
-                    hint = f" (N on the scale {scale})" if scale else ""
-                    report.error(ln.no, f"expected a rubric line `N: what N means`{hint}")
-                else:
-                    texts[current].append(ln.text.strip())
-                continue
-            level, text = int(m.group(1)), m.group(2).strip()
-            current, swallow = None, True
-            if level in first_line:
-                report.error(
-                    ln.no, f"rubric level {level} twice (first on line {first_line[level]})"
-                )
-            elif scale is not None and not scale.low <= level <= scale.high:
-                report.error(ln.no, f"rubric level {level} is outside the scale {scale}")
-            elif not text:
-                report.error(ln.no, f"rubric level {level} has no description")
-            else:
-                first_line[level], texts[level], current = ln.no, [text], level
-                swallow = False
-        if not any(not ln.blank for ln in body):
-            report.error(heading.no, "`### Rubric` has no levels; write lines like `1: ...`")
-        return {level: " ".join(parts) for level, parts in sorted(texts.items())}

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from judge.engine.stats import (
     UNREACHABLE,
     RunStats,
 )
+from judge.engine.window import in_order
 from judge.errors import BackendError, BudgetReached, ParseError
 from judge.io.values import has_lone_surrogate
 from judge.records import Usage
@@ -395,67 +396,17 @@ class Runner:
             if self.batcher is not None
             else max(64, 4 * self.config.concurrency)
         )
-        pending: deque[tuple[I, asyncio.Task[R]]] = deque()
-        iterator = iter(items)
-        exhausted = False
-        last_report = 0.0
-        ticker = None if self.on_progress is None else asyncio.ensure_future(self._tick())
-
-        def finished(task: asyncio.Task[R]) -> None:
-            # Progress counts units as they finish, in any order: the output waits for the
-            # head of the window, and a slow first item kept the display at 0 for minutes.
-            if not task.cancelled() and task.exception() is None:
-                self.stats.finished += 1
-                self.stats.finished_failed += failed is not None and failed(task.result())
-
+        units = in_order(
+            items,
+            work,
+            window=window,
+            stats=self.stats,
+            failed=failed,
+            on_progress=self.on_progress,
+        )
         try:
-            while True:
-                while not exhausted and len(pending) < window:
-                    try:
-                        item = next(iterator)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    unit = asyncio.ensure_future(work(item))
-                    unit.add_done_callback(finished)
-                    pending.append((item, unit))
-                if not pending:
-                    break
-                item, task = pending[0]
-                if not task.done():
-                    # Wait for the head, but wake on any failure so a fatal error stops at once.
-                    # Only unfinished tasks: a finished one would wake the wait at once, forever
-                    # (a busy loop that starved the embedded model's thread of the GIL).
-                    running = [t for _, t in pending if not t.done()]
-                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for t in done:
-                        if t.exception() is not None:
-                            raise t.exception()  # type: ignore[misc]
-                    continue
-                pending.popleft()
-                result = task.result()
-                self.stats.done += 1
-                if failed is not None and failed(result):
-                    self.stats.failed += 1
-                now = time.monotonic()
-                if self.on_progress is not None and (now - last_report > 0.1 or not pending):
-                    last_report = now
-                    self.on_progress(self.stats)
-                yield item, result
+            async with aclosing(units):
+                async for done in units:
+                    yield done
         finally:
-            if ticker is not None:
-                ticker.cancel()
-            for _, task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
             self.release_claims()
-            if self.on_progress is not None:
-                self.on_progress(self.stats)
-
-    async def _tick(self) -> None:
-        """Show progress once a second whatever finishes (the display decides what to print):
-        a run whose first answer takes a minute still shows its clock, and a log its life."""
-        while self.on_progress is not None:
-            self.on_progress(self.stats)
-            await asyncio.sleep(1.0)

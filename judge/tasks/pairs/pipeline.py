@@ -20,7 +20,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from judge.backends.base import Request
 from judge.calibration import Calibration
@@ -38,7 +38,8 @@ from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Usage
 from judge.tasks.pairs import rows as given
 from judge.tasks.pairs.calibrated import calibrated, check_calibration
-from judge.tasks.pairs.groups import Group, prompt_key, response_index
+from judge.tasks.pairs.distinct import Distinct, distinct, not_judged
+from judge.tasks.pairs.groups import Group, prompt_key
 from judge.tasks.pairs.ranking import (
     PairOutcome,
     all_pairs,
@@ -52,17 +53,6 @@ from judge.tasks.pairs.rows import SEPARATOR, Provenance, decided, pair_row, sco
 from judge.tasks.pairs.selection import Allowed, Ranked, Selection, select
 
 MODES = ("score", "compare")
-Todo = list[tuple[int, Candidate]]  # (response index, candidate) of a group's judged texts
-
-
-class Distinct(NamedTuple):
-    """A group's candidates to judge, and how many had no text or repeated an earlier one."""
-
-    todo: Todo
-    empty: int
-    dupes: int
-
-
 COMPARISONS = ("all", "adaptive")
 
 
@@ -145,28 +135,7 @@ class PairMaker:
             calibration=self.options.calibration,
         )
 
-    # -- which candidates are judged ------------------------------------------------------
-
-    @staticmethod
-    def distinct(group: Group) -> Distinct:
-        """(response index, candidate) to judge, candidates with no text, duplicates."""
-        out: list[tuple[int, Candidate]] = []
-        texts: set[str] = set()
-        empty = dupes = 0
-        for position, cand in enumerate(group.candidates):
-            if cand.note:
-                empty += 1
-                continue
-            text = cand.response.strip()
-            if text in texts:
-                dupes += 1
-                continue
-            texts.add(text)
-            out.append((response_index(cand, position), cand))
-        if len({i for i, _ in out}) < len(out):  # response_index fields that repeat: positions
-            positions = {id(c): p for p, c in enumerate(group.candidates)}
-            out = [(positions[id(c)], c) for _, c in out]
-        return Distinct(out, empty, dupes)
+    # -- which candidates are judged (judge.tasks.pairs.distinct) --------------------------
 
     def plan(self, groups: Iterable[Group]) -> Iterator[Group]:
         """The prompts, each once its candidates' calls are planned (--group: the scorer forms
@@ -179,7 +148,7 @@ class PairMaker:
 
         def candidates() -> Iterator[Candidate]:
             for group in groups:
-                todo = self.distinct(group)[0]
+                todo = distinct(group)[0]
                 waiting.append([group, len(todo)])
                 yield from (c for _, c in todo)
 
@@ -195,7 +164,7 @@ class PairMaker:
 
     def requests(self, group: Group) -> list[Request]:
         """The model calls a group needs (adaptive: the worst case of the sort), for --dry-run."""
-        todo, _, _ = self.distinct(group)
+        todo, _, _ = distinct(group)
         if self.options.mode == "score":
             return [r for _, c in todo for r in self.scorer.requests(c)]
         pairs = all_pairs(list(range(len(todo))))
@@ -210,14 +179,14 @@ class PairMaker:
     # -- judging --------------------------------------------------------------------------
 
     async def judge(self, runner: Runner, group: Group) -> GroupResult:
-        todo, empty, dupes = self.distinct(group)
+        todo, empty, dupes = distinct(group)
         if self.options.mode == "score":
             return await self._by_score(runner, group, Distinct(todo, empty, dupes))
         return await self._by_comparison(runner, group, Distinct(todo, empty, dupes))
 
     def from_scores(self, group: Group, path: str) -> GroupResult:
         """Use the `score` (and `scores`) fields already in the input: no model call."""
-        todo, empty, dupes = self.distinct(group)
+        todo, empty, dupes = distinct(group)
         ranked: list[Ranked] = []
         failed = empty
         unscored: list[str] = []
@@ -245,7 +214,7 @@ class PairMaker:
             if not info:
                 info = given.object_of(cand.row.get("judge")) or {}
         provenance = self.input_provenance(info)
-        notes = _notes(group) + unscored
+        notes = not_judged(group) + unscored
         return self._finish(group, ranked, provenance, failed=failed, dupes=dupes, errors=notes)
 
     def input_provenance(self, info: dict[str, Any]) -> Provenance:
@@ -385,7 +354,7 @@ class PairMaker:
         """`_finish` for a group this run judged: the distinct candidates not ranked failed."""
         todo, empty, dupes = d
         failed = empty + len(todo) - len(ranked)
-        rest["errors"] = _notes(group) + (rest.get("errors") or [])
+        rest["errors"] = not_judged(group) + (rest.get("errors") or [])
         return self._finish(group, ranked, self.provenance(), failed=failed, dupes=dupes, **rest)
 
     def _finish(
@@ -449,9 +418,3 @@ def _pair_key(prompt: str, a: str, b: str) -> str:
 
 
 _UNSCORED = "its score in INPUT is null (the run that scored it left it unjudged)"
-
-
-def _notes(group: Group) -> list[str]:
-    """Why candidates of `group` were not judged before any call (an empty response): the
-    summary's reasons add up to its count of candidates not judged."""
-    return [c.note for c in group.candidates if c.note]
