@@ -20,19 +20,21 @@ whose `result` holds what it would have returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from judge.by_kind import Records, by_kind
 from judge.keywords import CalibrateCall, FilterCall, PairsCall, ReviseCall, ScoreCall, split
-from judge.session import Records, Session
+from judge.session import Session
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
+    from judge.by_kind import Table
     from judge.commands import ConstitutionLike
     from judge.constitution import Constitution
     from judge.tasks.score import Scored
@@ -46,73 +48,34 @@ def load_constitution(path: str | Path) -> Constitution:
     return load(path)
 
 
-def _once(method: str, data: Any, constitution: Any, model: Model, kw: dict[str, Any]) -> Any:
+def _once(method: str, data: Any, constitution: Any, model: Model, kw: Mapping[str, Any]) -> Any:
     session_kw, call_kw = split(kw)
     with Session(model, **session_kw) as session:
         return getattr(session, method)(data, constitution, **call_kw)
 
 
-@overload
+@by_kind
 def score(
-    data: Records, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ScoreCall]
-) -> list[Scored]: ...
-@overload
-def score(
-    data: pd.DataFrame, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ScoreCall]
-) -> pd.DataFrame: ...
-@overload
-def score(
-    data: datasets.Dataset,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[ScoreCall],
-) -> datasets.Dataset: ...
-def score(data: Any, constitution: ConstitutionLike, model: Model = None, **kw: Any) -> Any:
+    data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ScoreCall]
+) -> Table[Scored]:
     """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
     of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
     return _once("score", data, constitution, model, kw)
 
 
-@overload
+@by_kind
 def filter(
-    data: Records, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterCall]
-) -> list[dict[str, Any]]: ...
-@overload
-def filter(
-    data: pd.DataFrame,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[FilterCall],
-) -> pd.DataFrame: ...
-@overload
-def filter(
-    data: datasets.Dataset,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[FilterCall],
-) -> datasets.Dataset: ...
-def filter(data: Any, constitution: ConstitutionLike, model: Model = None, **kw: Any) -> Any:
+    data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterCall]
+) -> Table[dict[str, Any]]:
     """The rows a judge keeps (`min_score`, `keep_top` or `target_precision`), with their scores,
     as the same kind of table as `data`."""
     return _once("filter", data, constitution, model, kw)
 
 
-@overload
+@by_kind
 def pairs(
-    data: Records, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[PairsCall]
-) -> list[dict[str, Any]]: ...
-@overload
-def pairs(
-    data: pd.DataFrame, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[PairsCall]
-) -> pd.DataFrame: ...
-@overload
-def pairs(
-    data: datasets.Dataset,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[PairsCall],
-) -> datasets.Dataset: ...
-def pairs(data: Any, constitution: ConstitutionLike, model: Model = None, **kw: Any) -> Any:
+    data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[PairsCall]
+) -> Table[dict[str, Any]]:
     """DPO preference pairs from prompts with several responses (`prompt` + `responses`, or
     rows of one prompt next to each other), as the same kind of table as `data`; rows that
     already have a `score` are ranked by it, with no model call."""
@@ -135,25 +98,10 @@ def calibrate(
         return session.calibrate(labels, constitution, output_dir=str(output_dir), **call_kw)
 
 
-@overload
+@by_kind
 def revise(
-    data: Records, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ReviseCall]
-) -> list[dict[str, Any]]: ...
-@overload
-def revise(
-    data: pd.DataFrame,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[ReviseCall],
-) -> pd.DataFrame: ...
-@overload
-def revise(
-    data: datasets.Dataset,
-    constitution: ConstitutionLike,
-    model: Model = None,
-    **kw: Unpack[ReviseCall],
-) -> datasets.Dataset: ...
-def revise(data: Any, constitution: ConstitutionLike, model: Model = None, **kw: Any) -> Any:
+    data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ReviseCall]
+) -> Table[dict[str, Any]]:
     """Critique and revise each response under the constitution, judged against the original
     by `judge_model` (default: `model`); rows as `judge revise` writes them."""
     return _once("revise", data, constitution, model, kw)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from judge.tasks.pairs.pipeline import PairsOptions
 
 
-class SessionKeywords(TypedDict, total=False):
-    """How to reach the judges and how hard to push them; who judges."""
+class SettingsKeywords(TypedDict, total=False):
+    """How to reach the judges and how hard to push them (judge.options.make_settings)."""
 
     base_url: str | None
     concurrency: int
@@ -41,6 +41,11 @@ class SessionKeywords(TypedDict, total=False):
     batch_size: int | None
     batch_poll: float
     batch_poll_max: float
+
+
+class SessionKeywords(SettingsKeywords, total=False):
+    """How to reach the judges and how hard to push them; who judges."""
+
     judges: str | Path | Sequence[str | Judge] | None  # a judges file, or the panel's members
     quorum: int | None
     cascade: str | Path | Cascade | None

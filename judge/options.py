@@ -6,72 +6,64 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from typing_extensions import Unpack
 
 from judge.engine.settings import DEFAULT_MODEL, Settings
 from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
+if TYPE_CHECKING:
+    from judge.keywords import SettingsKeywords
+
 T = TypeVar("T")
+
+
+# Where each keyword of make_settings goes: a field of Settings, of its runner (RunnerConfig) or
+# of the runner's batch configuration.
+_SETTINGS = {k: k for k in ("model", "base_url", "cache", "prices", "timeout")}
+_RUNNER = {
+    "concurrency": "concurrency",
+    "rpm": "requests_per_minute",
+    "tpm": "tokens_per_minute",
+    "max_retries": "max_retries",
+    "max_cost": "max_cost",
+}
+_BATCH = {
+    "batch": "enabled",
+    "batch_fallback": "fallback",
+    "batch_size": "max_requests",
+    "batch_poll": "poll",
+    "batch_poll_max": "poll_max",
+}
 
 
 def make_settings(
     *,
     model: str | None = None,
-    base_url: str | None = None,
-    concurrency: int | None = None,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    max_retries: int | None = None,
-    timeout: float | None = None,
-    cache: str | Path | None = None,
-    no_cache: bool | None = None,
-    max_cost: float | None = None,
-    prices: str | Path | None = None,
-    batch: bool | None = None,
-    batch_fallback: str | None = None,
-    batch_size: int | None = None,
-    batch_poll: float | None = None,
-    batch_poll_max: float | None = None,
     dry_run: bool = False,
     base: Settings | None = None,
+    **given: Unpack[SettingsKeywords],
 ) -> Settings:
     """How to reach the judge model and how hard to push it: `base` (default Settings()) with
     every keyword that is not None in its place."""
     s = base or Settings()
-    r = s.runner
-    batch_config = _overlay(
-        r.batch,
-        enabled=batch,
-        fallback=batch_fallback,
-        max_requests=batch_size,
-        poll=batch_poll,
-        poll_max=batch_poll_max,
-    )
-    runner = _overlay(
-        r,
-        concurrency=concurrency,
-        requests_per_minute=rpm,
-        tokens_per_minute=tpm,
-        max_retries=max_retries,
-        max_cost=max_cost,
-    )
-    settings = _overlay(
-        s, model=model, base_url=base_url, cache=cache, prices=prices, timeout=timeout
-    )
-    settings.runner = replace(runner, batch=batch_config)
-    if no_cache is not None:
-        settings.use_cache = not no_cache
+    values: dict[str, Any] = {"model": model, **given}
+
+    def overlay(obj: T, fields: dict[str, str]) -> T:
+        """`obj` with each value that is not None in its place (a new object)."""
+        new = {field: values[k] for k, field in fields.items() if values.get(k) is not None}
+        return replace(obj, **new)  # type: ignore[type-var]
+
+    settings = overlay(s, _SETTINGS)
+    settings.runner = replace(overlay(s.runner, _RUNNER), batch=overlay(s.runner.batch, _BATCH))
+    if given.get("no_cache") is not None:
+        settings.use_cache = not given["no_cache"]
     settings.require_key = s.require_key and not dry_run  # a dry run calls nothing: no key
     _check(settings)
     return settings
-
-
-def _overlay(obj: T, **values: Any) -> T:
-    """`obj` with each value that is not None in its place (a new object)."""
-    return replace(obj, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
 
 
 def _check(settings: Settings) -> None:

@@ -24,14 +24,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Unpack
 
+from judge.by_kind import Records, by_kind, sync
 from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
@@ -42,6 +43,7 @@ from judge.keywords import (
     ReviseKeywords,
     ScoreKeywords,
     SessionKeywords,
+    SettingsKeywords,
     check,
     keys,
 )
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
+    from judge.by_kind import Table
     from judge.commands import Call, ConstitutionLike
     from judge.constitution import Problem
     from judge.engine.plan import Estimate
@@ -59,9 +62,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Command = Literal["score", "filter", "pairs", "calibrate", "revise"]
-Records = Iterable[Mapping[str, Any]]
 # The Session's keywords that make its Settings (the others say who judges).
-_SETTINGS = keys(SessionKeywords) - {"judges", "quorum", "cascade", "settings"}
+_SETTINGS = keys(SettingsKeywords)
 
 
 class Session:
@@ -219,25 +221,14 @@ class Session:
 
     # -- the commands -------------------------------------------------------------------------
 
-    @overload
-    def score(
-        self, data: Records, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
-    ) -> list[Scored]: ...
-    @overload
-    def score(
-        self, data: pd.DataFrame, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
-    ) -> pd.DataFrame: ...
-    @overload
-    def score(
-        self, data: datasets.Dataset, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
-    ) -> datasets.Dataset: ...
-    def score(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
+    async def ascore(
+        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
+    ) -> Table[Scored]:
         """Score every candidate: a list of `Scored` for records, or the same kind of table with
         `score`, `scores`, `rationales` and `judge` added."""
-        return self._wait(self.ascore(data, constitution, **kw))
-
-    async def ascore(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
         return await self._drive("score", data, constitution, kw)
+
+    score = sync(ascore)
 
     async def averdicts(
         self, data: Records, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
@@ -247,45 +238,23 @@ class Session:
         scored: list[Scored] = await self._drive("score", list(data), constitution, kw)
         return [s.verdict for s in scored]
 
-    @overload
-    def filter(
-        self, data: Records, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
-    ) -> list[dict[str, Any]]: ...
-    @overload
-    def filter(
-        self, data: pd.DataFrame, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
-    ) -> pd.DataFrame: ...
-    @overload
-    def filter(
-        self, data: datasets.Dataset, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
-    ) -> datasets.Dataset: ...
-    def filter(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
+    async def afilter(
+        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
+    ) -> Table[dict[str, Any]]:
         """The rows the judge keeps (`min_score`, `keep_top` or `target_precision`), with their
         scores; `rejected=True`: every row, each with `kept`."""
-        return self._wait(self.afilter(data, constitution, **kw))
-
-    async def afilter(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
         return await self._drive("filter", data, constitution, kw)
 
-    @overload
-    def pairs(
-        self, data: Records, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
-    ) -> list[dict[str, Any]]: ...
-    @overload
-    def pairs(
-        self, data: pd.DataFrame, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
-    ) -> pd.DataFrame: ...
-    @overload
-    def pairs(
-        self, data: datasets.Dataset, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
-    ) -> datasets.Dataset: ...
-    def pairs(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
+    filter = sync(afilter)
+
+    async def apairs(
+        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
+    ) -> Table[dict[str, Any]]:
         """DPO preference pairs from prompts with several responses (rows that already have a
         `score` are ranked by it, with no model call unless `rescore=True`)."""
-        return self._wait(self.apairs(data, constitution, **kw))
-
-    async def apairs(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
         return await self._drive("pairs", data, constitution, kw)
+
+    pairs = sync(apairs)
 
     def calibrate(
         self,
@@ -307,25 +276,14 @@ class Session:
         )
         return result
 
-    @overload
-    def revise(
-        self, data: Records, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]
-    ) -> list[dict[str, Any]]: ...
-    @overload
-    def revise(
-        self, data: pd.DataFrame, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]
-    ) -> pd.DataFrame: ...
-    @overload
-    def revise(
-        self, data: datasets.Dataset, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]
-    ) -> datasets.Dataset: ...
-    def revise(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
+    async def arevise(
+        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]
+    ) -> Table[dict[str, Any]]:
         """Critique and revise each response, judged against the original (`pairs=True`: the
         revision-vs-original preference pairs instead of the rows)."""
-        return self._wait(self.arevise(data, constitution, **kw))
-
-    async def arevise(self, data: Any, constitution: ConstitutionLike, **kw: Any) -> Any:
         return await self._drive("revise", data, constitution, kw)
+
+    revise = sync(arevise)
 
     # -- no judge called ----------------------------------------------------------------------
 
@@ -342,19 +300,11 @@ class Session:
         check(kw, DistillKeywords, "distill")
         return api.distill(scored, output_dir, kw)
 
-    @overload
+    @by_kind
+    @staticmethod
     def classify(
-        self, data: Records, model_dir: str, **kw: Unpack[ClassifyKeywords]
-    ) -> list[dict[str, Any]]: ...
-    @overload
-    def classify(
-        self, data: pd.DataFrame, model_dir: str, **kw: Unpack[ClassifyKeywords]
-    ) -> pd.DataFrame: ...
-    @overload
-    def classify(
-        self, data: datasets.Dataset, model_dir: str, **kw: Unpack[ClassifyKeywords]
-    ) -> datasets.Dataset: ...
-    def classify(self, data: Any, model_dir: str, **kw: Any) -> Any:
+        data: Any, /, model_dir: str, **kw: Unpack[ClassifyKeywords]
+    ) -> Table[dict[str, Any]]:
         """Filter with a classifier from distill (`min_prob` or `keep_top`), at CPU speed, no
         model call: the kept rows with `classifier_prob`."""
         from judge.distill import api

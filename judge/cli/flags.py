@@ -15,6 +15,7 @@ from judge.errors import as_flag, spelled
 from judge.io import FieldMap
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import ScoreOptions
+from judge.keywords import SettingsKeywords, keys
 from judge.options import make_settings, one_model
 from judge.tasks.build import calibration_for
 from judge.tasks.judges import Judges
@@ -25,25 +26,9 @@ from judge.tasks.score_job import ScoreJob
 def settings_of(kw: Mapping[str, Any]) -> Settings:
     """Settings from the model options (and --batch's, where the command has them)."""
     model, _ = one_model(kw["model"])
-    return make_settings(
-        model=model,
-        base_url=kw["base_url"],
-        concurrency=kw["concurrency"],
-        rpm=kw["rpm"],
-        tpm=kw["tpm"],
-        max_retries=kw["max_retries"],
-        timeout=kw["timeout"],
-        cache=kw["cache_path"],
-        no_cache=kw["no_cache"],
-        max_cost=kw["max_cost"],
-        prices=kw["prices"],
-        batch=kw.get("batch"),
-        batch_fallback=kw.get("batch_fallback"),
-        batch_size=kw.get("batch_size"),
-        batch_poll=kw.get("batch_poll"),
-        batch_poll_max=kw.get("batch_poll_max"),
-        dry_run=kw.get("dry_run", False),
-    )
+    given: dict[str, Any] = {name: kw.get(name) for name in keys(SettingsKeywords)}
+    given["cache"] = kw["cache_path"]  # click names --cache's value cache_path
+    return make_settings(model=model, dry_run=kw.get("dry_run", False), **given)
 
 
 def judges_of(kw: Mapping[str, Any]) -> Judges:

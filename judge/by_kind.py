@@ -1,0 +1,81 @@
+"""The API's commands typed once for the three kinds of table: a DataFrame, a Dataset or records
+in, the same kind out.
+
+Each command's own arguments and keywords (a TypedDict, so that a misspelt one is a type error)
+are taken from its implementation's signature; the overloads over the kind of table are written
+here once for all of them:
+
+    @by_kind
+    def score(data: Any, /, c: ConstitutionLike, **kw: Unpack[ScoreCall]) -> Table[Scored]: ...
+
+    class Session:
+        async def ascore(self, data: Any, /, c, **kw: Unpack[Keywords]) -> Table[Scored]: ...
+        score = sync(ascore)       # s.score(df, c, ...) -> DataFrame, typed
+
+The record type (Scored above, a dict for most commands) is read from the return annotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeAlias, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+P = ParamSpec("P")
+R = TypeVar("R")  # what a record comes back as: Scored for score, a dict for the others
+S = TypeVar("S")
+Records = Iterable[Mapping[str, Any]]
+
+if TYPE_CHECKING:
+    import datasets
+    import pandas as pd
+
+    # What a command returns, whatever it was given (ByKind says which for which).
+    Table: TypeAlias = pd.DataFrame | datasets.Dataset | list[R]
+
+
+class ByKind(Protocol[P, R]):
+    """A command: records in, a list of R out; a DataFrame in, a DataFrame out; a Dataset in, a
+    Dataset out."""
+
+    @overload
+    def __call__(self, data: Records, /, *args: P.args, **kwargs: P.kwargs) -> list[R]: ...
+    @overload
+    def __call__(
+        self, data: pd.DataFrame, /, *args: P.args, **kwargs: P.kwargs
+    ) -> pd.DataFrame: ...
+    @overload
+    def __call__(
+        self, data: datasets.Dataset, /, *args: P.args, **kwargs: P.kwargs
+    ) -> datasets.Dataset: ...
+
+
+def by_kind(command: Callable[Concatenate[Any, P], Table[R]]) -> ByKind[P, R]:
+    """Type a command written for any table (`data: Any, /` first) as ByKind."""
+    return command  # type: ignore[return-value]  # ByKind is how it behaves, per kind
+
+
+class Waits(Protocol):
+    def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any: ...
+
+
+class sync(Generic[P, R]):
+    """The blocking method of a Session's async one: `s.score(...)` runs `s.ascore(...)` on the
+    Session's loop and waits for it."""
+
+    def __init__(self, amethod: Callable[Concatenate[S, Any, P], Awaitable[Table[R]]]) -> None:
+        self.amethod: Callable[..., Coroutine[Any, Any, Any]] = amethod  # type: ignore[assignment]
+        self.__doc__ = amethod.__doc__
+
+    def __get__(self, session: Waits | None, owner: type[Any]) -> ByKind[P, R]:
+        amethod = self.amethod
+
+        def call(data: Any, *args: Any, **kw: Any) -> Any:
+            assert session is not None, "a method of an instance"
+            return session._wait(amethod(session, data, *args, **kw))
+
+        update_wrapper(call, amethod)
+        call.__name__ = call.__qualname__ = amethod.__name__.removeprefix("a")
+        return call  # type: ignore[return-value]  # ByKind is how it behaves, per kind
