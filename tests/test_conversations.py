@@ -16,6 +16,7 @@ from judge.errors import InputError
 from judge.io import FieldMap, iter_candidates
 from judge.judging import prompts
 from judge.testing import without_codes
+from tests import cli
 from tests.fakes import FakeOpenAIServer, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +46,7 @@ def cands(tmp_path: Path, rows: list[Any], **fields: str) -> list[Any]:
 def judge(*args: str, tmp_path: Path, server: FakeOpenAIServer | None = None) -> Any:
     env = {"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test", "HOME": str(tmp_path)}
     extra = ["-m", "openai/gpt-4o-mini", "--base-url", server.base_url] if server else []
-    return subprocess.run(
-        [sys.executable, "-m", "judge", *args, *extra, "--no-cache", "-q"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+    return cli.judge(*args, *extra, "--no-cache", "-q", base_env=env, cwd=ROOT, timeout=120)
 
 
 def sent(server: FakeOpenAIServer) -> list[str]:

@@ -21,19 +21,10 @@ from click.testing import CliRunner
 from judge.cli import main
 from judge.errors import InputError
 from judge.io import check_writable, open_writer
+from tests.cli import judge
 from tests.fakes import FakeOpenAIServer
 
 KEY = "sk-proj-AbCdEf0123456789xyzXYZ"
-
-
-def judge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "judge", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": "."},
-    )
 
 
 def rows_file(path: Path, n: int, size: int = 10) -> Path:

@@ -4,12 +4,10 @@ Anthropic one in one panel (a judges file), repeated -m on one server, a member 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests.cli import judge
 from tests.fakes import FakeAnthropicServer, FakeOpenAIServer, Fault
 
 
@@ -18,16 +16,6 @@ def scorer(score: int) -> Any:
         return {p: {"rationale": "r", "score": score} for p in ("helpful", "honest")}
 
     return handler
-
-
-def judge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "judge", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": ".", **(env or {})},
-    )
 
 
 def rows_of(text: str) -> list[dict[str, Any]]:

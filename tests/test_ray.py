@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from judge.io import read_rows
+from tests import cli
 from tests.fakes import FakeOpenAIServer, HandlerResult
 from tests.ray_cluster import RAY_ENV, local_cluster, ray_env
 
@@ -61,15 +62,8 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 def judge(*args: str, cwd: Path, extra_env: dict[str, str] | None = None) -> Any:
-    env = {**ray_env(), "OPENAI_API_KEY": KEY, **(extra_env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "judge", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"OPENAI_API_KEY": KEY, **(extra_env or {})}
+    return cli.judge(*args, cwd=cwd, base_env=ray_env(), env=env, timeout=300)
 
 
 def model_args(server: FakeOpenAIServer, constitution: Path) -> list[str]:

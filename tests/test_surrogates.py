@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from judge.io.values import _dumps, replace_surrogates
+from tests.cli import judge
 from tests.fakes import FakeOpenAIServer
 
 ROWS = (
@@ -28,16 +26,6 @@ GROUPS = (
     '{"id": 2, "prompt": "q2 \\udc00", "responses": ["a2", "b2"]}\n'
     '{"id": 3, "prompt": "q3", "responses": ["a3 \\ud800", "b3"]}\n'
 )
-
-
-def judge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "judge", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": "."},
-    )
 
 
 @pytest.fixture
