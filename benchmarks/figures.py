@@ -78,24 +78,14 @@ def clear() -> None:
 # --- how a value is written -------------------------------------------------------------------
 
 
-def f0(x: float) -> str:
-    return f"{x:,.0f}"
+def fixed(digits: int, thousands: bool = False) -> Callable[[float], str]:
+    """A number with `digits` decimals (and `,` between thousands)."""
+    spec = f"{',' if thousands else ''}.{digits}f"
+    return lambda x: format(x, spec)
 
 
-def f1(x: float) -> str:
-    return f"{x:,.1f}"
-
-
-def f2(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def f3(x: float) -> str:
-    return f"{x:.3f}"
-
-
-def f4(x: float) -> str:
-    return f"{x:.4f}"
+f0, f1 = fixed(0, thousands=True), fixed(1, thousands=True)
+f2, f3, f4 = fixed(2), fixed(3), fixed(4)
 
 
 def pct(x: float) -> str:
@@ -166,6 +156,11 @@ NONE = "judge --group --mix-prompts --group-size 32 --rationale none"
 
 def target(level: str, kind: str, which: str = "cost") -> dict[str, Any]:
     return dict(results(which)["target"][level][kind])
+
+
+def times_peer(level: str, tool: str, which: str = "cost") -> float:
+    """judge's realtime dollars at `level` as a multiple of the peer `tool`'s."""
+    return float(target(level, "realtime", which)["ratio_to_peers"][tool])
 
 
 def sim() -> dict[str, Any]:
@@ -296,34 +291,24 @@ FIGURES: dict[str, Figure] = {
     "cost.load": lambda: load(results("cost")["meta"]["load_average_start"]),
     "cost.cheapest_rt": lambda: f4(target("per principle", "realtime")["usd_per_1000"]),
     "cost.cheapest_batch": lambda: f4(target("per principle", "batch")["usd_per_1000"]),
-    "cost.x_uf4": lambda: f2(
-        target("per principle", "realtime")["ratio_to_peers"]["distilabel-ultrafeedback-4-aspects"]
-    ),
-    "cost.x_prometheus": lambda: f2(
-        target("per principle", "realtime")["ratio_to_peers"]["distilabel-prometheus"]
-    ),
-    "cost.x_alpaca": lambda: f2(
-        target("per principle", "realtime")["ratio_to_peers"]["alpaca-eval"]
-    ),
+    "cost.x_uf4": lambda: f2(times_peer("per principle", "distilabel-ultrafeedback-4-aspects")),
+    "cost.x_prometheus": lambda: f2(times_peer("per principle", "distilabel-prometheus")),
+    "cost.x_alpaca": lambda: f2(times_peer("per principle", "alpaca-eval")),
     "cost.brief_rt": lambda: f4(target("one a verdict", "realtime")["usd_per_1000"]),
     "cost.brief_batch": lambda: f4(target("one a verdict", "batch")["usd_per_1000"]),
-    "cost.brief_x_prometheus": lambda: f2(
-        target("one a verdict", "realtime")["ratio_to_peers"]["distilabel-prometheus"]
-    ),
+    "cost.brief_x_prometheus": lambda: f2(times_peer("one a verdict", "distilabel-prometheus")),
     "cost.none_rt": lambda: f4(target("none", "realtime")["usd_per_1000"]),
     "cost.none_batch": lambda: f4(target("none", "batch")["usd_per_1000"]),
-    "cost.none_x_alpaca": lambda: f2(target("none", "realtime")["ratio_to_peers"]["alpaca-eval"]),
+    "cost.none_x_alpaca": lambda: f2(times_peer("none", "alpaca-eval")),
     "cost.short_load": lambda: load(results("cost_short")["meta"]["load_average_start"]),
     "cost.short_commit": lambda: results("cost_short")["meta"]["commit"],
     "cost.short_cheapest_rt": lambda: f4(
         target("per principle", "realtime", "cost_short")["usd_per_1000"]
     ),
     "cost.short_x_prometheus": lambda: f2(
-        target("per principle", "realtime", "cost_short")["ratio_to_peers"]["distilabel-prometheus"]
+        times_peer("per principle", "distilabel-prometheus", "cost_short")
     ),
-    "cost.short_x_alpaca": lambda: f2(
-        target("per principle", "realtime", "cost_short")["ratio_to_peers"]["alpaca-eval"]
-    ),
+    "cost.short_x_alpaca": lambda: f2(times_peer("per principle", "alpaca-eval", "cost_short")),
     # benchmarks/cascade_fidelity.py (simulation)
     "cascade.commit": lambda: sim()["commit"],
     "cascade.real_exit_08": lambda: str(real_run(0.8)["exit_code"]),
