@@ -26,18 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from judge.by_kind import Records, by_kind
+from judge.by_kind import Records, Row, by_kind
 from judge.keywords import CalibrateCall, FilterCall, PairsCall, ReviseCall, ScoreCall, split
 from judge.session import Session
+from judge.tasks.score import Scored
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
-    from judge.by_kind import Table
     from judge.commands import ConstitutionLike
     from judge.constitution import Constitution
-    from judge.tasks.score import Scored
 
 Model = str | Sequence[str] | None
 
@@ -54,28 +53,28 @@ def _once(method: str, data: Any, constitution: Any, model: Model, kw: Mapping[s
         return getattr(session, method)(data, constitution, **call_kw)
 
 
-@by_kind
+@by_kind(Scored)
 def score(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ScoreCall]
-) -> Table[Scored]:
+) -> Any:
     """Score records, a DataFrame or a Dataset: a list of `Scored` for records, or the same kind
     of table with the output columns (`score`, `scores`, `rationales`, `judge`) added."""
     return _once("score", data, constitution, model, kw)
 
 
-@by_kind
+@by_kind(Row)
 def filter(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterCall]
-) -> Table[dict[str, Any]]:
+) -> Any:
     """The rows a judge keeps (`min_score`, `keep_top` or `target_precision`), with their scores,
     as the same kind of table as `data`."""
     return _once("filter", data, constitution, model, kw)
 
 
-@by_kind
+@by_kind(Row)
 def pairs(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[PairsCall]
-) -> Table[dict[str, Any]]:
+) -> Any:
     """DPO preference pairs from prompts with several responses (`prompt` + `responses`, or
     rows of one prompt next to each other), as the same kind of table as `data`; rows that
     already have a `score` are ranked by it, with no model call."""
@@ -98,10 +97,10 @@ def calibrate(
         return session.calibrate(labels, constitution, output_dir=str(output_dir), **call_kw)
 
 
-@by_kind
+@by_kind(Row)
 def revise(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[ReviseCall]
-) -> Table[dict[str, Any]]:
+) -> Any:
     """Critique and revise each response under the constitution, judged against the original
     by `judge_model` (default: `model`); rows as `judge revise` writes them."""
     return _once("revise", data, constitution, model, kw)

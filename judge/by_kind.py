@@ -5,21 +5,21 @@ Each command's own arguments and keywords (a TypedDict, so that a misspelt one i
 are taken from its implementation's signature; the overloads over the kind of table are written
 here once for all of them:
 
-    @by_kind
-    def score(data: Any, /, c: ConstitutionLike, **kw: Unpack[ScoreCall]) -> Table[Scored]: ...
+    @by_kind(Scored)
+    def score(data: Any, /, c: ConstitutionLike, **kw: Unpack[ScoreCall]) -> Any: ...
 
     class Session:
-        async def ascore(self, data: Any, /, c, **kw: Unpack[Keywords]) -> Table[Scored]: ...
-        score = sync(ascore)       # s.score(df, c, ...) -> DataFrame, typed
+        async def ascore(self, data: Any, /, c, **kw: Unpack[ScoreKeywords]) -> Any: ...
+        score = sync(ascore, Scored)       # s.score(df, c, ...) -> DataFrame, typed
 
-The record type (Scored above, a dict for most commands) is read from the return annotation.
+The record type (Scored above, a dict for most commands) is what a list of records comes back as.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from functools import update_wrapper
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
@@ -27,13 +27,11 @@ P = ParamSpec("P")
 R = TypeVar("R")  # what a record comes back as: Scored for score, a dict for the others
 S = TypeVar("S")
 Records = Iterable[Mapping[str, Any]]
+Row = dict[str, Any]  # most commands' records come back as rows
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
-
-    # What a command returns, whatever it was given (ByKind says which for which).
-    Table: TypeAlias = pd.DataFrame | datasets.Dataset | list[R]
 
 
 class ByKind(Protocol[P, R]):
@@ -52,9 +50,13 @@ class ByKind(Protocol[P, R]):
     ) -> datasets.Dataset: ...
 
 
-def by_kind(command: Callable[Concatenate[Any, P], Table[R]]) -> ByKind[P, R]:
+def by_kind(record: type[R]) -> Callable[[Callable[Concatenate[Any, P], Any]], ByKind[P, R]]:
     """Type a command written for any table (`data: Any, /` first) as ByKind."""
-    return command  # type: ignore[return-value]  # ByKind is how it behaves, per kind
+
+    def typed(command: Callable[Concatenate[Any, P], Any]) -> ByKind[P, R]:
+        return command
+
+    return typed
 
 
 class Waits(Protocol):
@@ -65,7 +67,9 @@ class sync(Generic[P, R]):
     """The blocking method of a Session's async one: `s.score(...)` runs `s.ascore(...)` on the
     Session's loop and waits for it."""
 
-    def __init__(self, amethod: Callable[Concatenate[S, Any, P], Awaitable[Table[R]]]) -> None:
+    def __init__(
+        self, amethod: Callable[Concatenate[S, Any, P], Awaitable[Any]], record: type[R]
+    ) -> None:
         self.amethod: Callable[..., Coroutine[Any, Any, Any]] = amethod  # type: ignore[assignment]
         self.__doc__ = amethod.__doc__
 

@@ -185,6 +185,10 @@ class ClassifyKeywords(Fields, total=False):
     rejected: bool  # also the dropped rows, each with `kept`
 
 
+class CheckKeywords(TypedDict, total=False):
+    strict: bool  # warnings count as errors: returned with level "error"
+
+
 class ScoreCall(SessionKeywords, ScoreKeywords, total=False):
     """judge.score's keywords: the Session's and the method's."""
 

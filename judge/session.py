@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Unpack
 
-from judge.by_kind import Records, by_kind, sync
+from judge.by_kind import Records, Row, by_kind, sync
 from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
+    CheckKeywords,
     ClassifyKeywords,
     DistillKeywords,
     FilterKeywords,
@@ -47,18 +48,17 @@ from judge.keywords import (
     check,
     keys,
 )
+from judge.tasks.score import Scored
 
 if TYPE_CHECKING:
     import datasets
     import pandas as pd
 
-    from judge.by_kind import Table
     from judge.commands import Call, ConstitutionLike
     from judge.constitution import Problem
     from judge.engine.plan import Estimate
     from judge.engine.pool import Pool
     from judge.records import Verdict
-    from judge.tasks.score import Scored
 
 T = TypeVar("T")
 Command = Literal["score", "filter", "pairs", "calibrate", "revise"]
@@ -223,12 +223,12 @@ class Session:
 
     async def ascore(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
-    ) -> Table[Scored]:
+    ) -> Any:
         """Score every candidate: a list of `Scored` for records, or the same kind of table with
         `score`, `scores`, `rationales` and `judge` added."""
         return await self._drive("score", data, constitution, kw)
 
-    score = sync(ascore)
+    score = sync(ascore, Scored)
 
     async def averdicts(
         self, data: Records, constitution: ConstitutionLike, **kw: Unpack[ScoreKeywords]
@@ -240,21 +240,21 @@ class Session:
 
     async def afilter(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
-    ) -> Table[dict[str, Any]]:
+    ) -> Any:
         """The rows the judge keeps (`min_score`, `keep_top` or `target_precision`), with their
         scores; `rejected=True`: every row, each with `kept`."""
         return await self._drive("filter", data, constitution, kw)
 
-    filter = sync(afilter)
+    filter = sync(afilter, Row)
 
     async def apairs(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
-    ) -> Table[dict[str, Any]]:
+    ) -> Any:
         """DPO preference pairs from prompts with several responses (rows that already have a
         `score` are ranked by it, with no model call unless `rescore=True`)."""
         return await self._drive("pairs", data, constitution, kw)
 
-    pairs = sync(apairs)
+    pairs = sync(apairs, Row)
 
     def calibrate(
         self,
@@ -278,12 +278,12 @@ class Session:
 
     async def arevise(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]
-    ) -> Table[dict[str, Any]]:
+    ) -> Any:
         """Critique and revise each response, judged against the original (`pairs=True`: the
         revision-vs-original preference pairs instead of the rows)."""
         return await self._drive("revise", data, constitution, kw)
 
-    revise = sync(arevise)
+    revise = sync(arevise, Row)
 
     # -- no judge called ----------------------------------------------------------------------
 
@@ -300,11 +300,9 @@ class Session:
         check(kw, DistillKeywords, "distill")
         return api.distill(scored, output_dir, kw)
 
-    @by_kind
+    @by_kind(Row)
     @staticmethod
-    def classify(
-        data: Any, /, model_dir: str, **kw: Unpack[ClassifyKeywords]
-    ) -> Table[dict[str, Any]]:
+    def classify(data: Any, /, model_dir: str, **kw: Unpack[ClassifyKeywords]) -> Any:
         """Filter with a classifier from distill (`min_prob` or `keep_top`), at CPU speed, no
         model call: the kept rows with `classifier_prob`."""
         from judge.distill import api
@@ -313,12 +311,17 @@ class Session:
         return api.classify(data, model_dir, kw)
 
     @staticmethod
-    def check(*paths: str | Path) -> list[Problem]:
+    def check(*paths: str | Path, **kw: Unpack[CheckKeywords]) -> list[Problem]:
         """Lint constitution files: every problem (`str(p)` is `FILE:LINE: message`), warnings
-        included (`p.level`); an empty list when they are clean."""
+        included (`p.level`); an empty list when they are clean. `strict=True` (the CLI's
+        `--strict`): warnings fail the check too, so they come back as errors."""
         from judge.constitution import check_file
 
-        return [problem for path in paths for problem in check_file(path)]
+        check(kw, CheckKeywords, "check")
+        problems = [problem for path in paths for problem in check_file(path)]
+        if kw.get("strict"):
+            problems = [replace(p, level="error") for p in problems]
+        return problems
 
 
 def _warn(message: str) -> None:

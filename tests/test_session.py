@@ -161,6 +161,7 @@ with judge.Session("x", max_cost=2.0) as s:
     first: float | None = results[0].verdict.score
     s.score(rows, "c.md", per_principl=True)
     s.filter(rows, "c.md", min_scor=0.5)
+    results[0].verdikt  # records in, typed records out: Scored has no `verdikt`
 """
 
 
@@ -189,7 +190,7 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
     )
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    assert lines == [5, 9, 10], done.stdout
+    assert lines == [5, 9, 10, 11], done.stdout
     assert '"modle"' in done.stdout and '"per_principl"' in done.stdout
 
 
@@ -244,3 +245,16 @@ def test_pairs_from_scores_refuse_a_panel_they_would_not_ask(
     with pytest.raises(ConfigError, match="rescore="):
         judge.pairs(scored, constitution_file, model=["fake/a", "fake/b"])
     assert len(judge.pairs(scored, constitution_file, model="fake/judge")) == 1
+
+
+def test_check_is_strict_like_the_cli(tmp_path: Path) -> None:
+    """`judge constitution check --strict` fails on warnings; Session.check(strict=True) returns
+    them as errors (a Critique without a Revision is a warning)."""
+    path = tmp_path / "c.md"
+    path.write_text("name: c\n\n## kind\n\nIs it kind?\n\n### Critique\nSay what is unkind.\n")
+    (warning,) = judge.Session.check(path)
+    assert warning.level == "warning" and "Revision" in warning.message
+    (strict,) = judge.Session.check(path, strict=True)
+    assert strict.level == "error" and strict.message == warning.message
+    with pytest.raises(TypeError, match="strict"):
+        judge.Session.check(path, strikt=True)  # type: ignore[call-arg]

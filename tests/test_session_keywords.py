@@ -9,6 +9,7 @@ import pytest
 from judge.cli import main
 from judge.keywords import (
     CalibrateKeywords,
+    CheckKeywords,
     ClassifyKeywords,
     DistillKeywords,
     FilterKeywords,
@@ -26,6 +27,7 @@ METHODS = {
     "calibrate": CalibrateKeywords,
     "revise": ReviseKeywords,
     "distill": DistillKeywords,
+    "constitution check": CheckKeywords,  # Session.check
 }
 
 # The click parameter's name where it differs from its keyword.
@@ -58,11 +60,16 @@ CLI_ONLY = {
     "classifier_dir": "filter --classifier: Session.classify's model_dir argument",
     "scored_path": "the scored rows: distill's first argument",
     "out_dir": "distill's required output_dir argument",
+    "files": "the constitution files: check's arguments",
 }
 
 
 def options(command: str) -> list[click.Parameter]:
-    cmd = main.get_command(click.Context(main), command)
+    """The parameters of `command` ("score", or a group's "constitution check")."""
+    cmd: click.Command | None = main
+    for name in command.split():
+        assert isinstance(cmd, click.Group)
+        cmd = cmd.get_command(click.Context(cmd), name)
     assert cmd is not None
     return list(cmd.params)
 
