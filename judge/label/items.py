@@ -164,7 +164,7 @@ def _pairs(path: str, rows: list[tuple[int, Any]], seed: int) -> Iterator[Item]:
             keys = ", ".join(list(row)[:12])
             raise InputError(
                 "a pair needs response_a and response_b, chosen and rejected, or a responses "
-                f"list (the row has: {keys}); for single responses use --kind absolute",
+                f"list (the row has: {keys}); for single responses use {{opt:kind}} absolute",
                 where,
             )
         for suffix, a, b in found:

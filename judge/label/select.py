@@ -160,7 +160,9 @@ def select(
     rng = random.Random(seed)
     order = list(items)
     if method in ("uncertain", "disagree", "stratified") and judgments is None:
-        raise InputError(f"--select {method} needs --judgments FILE (from judge score/pairs)")
+        raise InputError(
+            f"{{opt:select}} {method} needs {{opt:judgments}} FILE (from judge score/pairs)"
+        )
     result = Selection(order)
     if method == "random":
         rng.shuffle(order)
@@ -198,7 +200,7 @@ def _ordered(
         valued = [(i, s.value) for i, s in found if s.value is not None]
         if not valued:
             raise InputError(
-                "--select stratified needs the judge's scores, margins or probabilities, and "
+                "{opt:select} stratified needs the judge's scores, margins or probabilities, and "
                 "these judgments have none",
                 judgments,
             )
@@ -215,8 +217,8 @@ def _ordered(
         ranked = [(i, getattr(s, attr)) for i, s in found if getattr(s, attr) is not None]
         if not ranked and method == "disagree":
             raise InputError(
-                "--select disagree needs the verdicts of a panel of judges (a judge.panel "
-                "field) and these judgments have none; use --select uncertain or stratified",
+                "{opt:select} disagree needs the verdicts of a panel of judges (a judge.panel "
+                "field) and these judgments have none; use {opt:select} uncertain or stratified",
                 judgments,
             )
         ranked.sort(key=lambda p: (-p[1], ties[p[0].id]))

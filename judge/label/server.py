@@ -192,7 +192,7 @@ async def serve(
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE or not fallback:
                 raise InputError(
-                    f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port "
+                    f"cannot listen on {host}:{port}: {exc.strerror}; choose another {{opt:port}} "
                     "(0: any free port)"
                 ) from None
             site = web.TCPSite(runner, host, 0)

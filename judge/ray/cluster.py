@@ -45,7 +45,7 @@ def require_ray() -> ModuleType:
         import ray
     except ImportError:
         raise ConfigError(
-            "--ray needs Ray, an optional extra: pip install 'judge[ray]' (or 'ray[data]>=2.9')"
+            "Ray is an optional extra: pip install 'judge[ray]' (or 'ray[data]>=2.9')"
         ) from None
     return ray
 
@@ -72,7 +72,7 @@ def connect(address: str) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(
             f"could not reach the Ray cluster at {address}: {exc}. Start one with `ray start "
-            "--head` and give its address (host:port), or use --ray auto for a local one"
+            "--head` and give its address (host:port), or use {opt:ray} auto for a local one"
         ) from None
 
 

@@ -74,7 +74,9 @@ def start(cpus: int | None = None) -> str:
         detail = getattr(exc, "stderr", b"") or b""
         lines = detail.decode("utf-8", "replace").strip().splitlines() if detail else []
         why = f"{exc}: {lines[-1]}" if lines else str(exc)
-        raise ConfigError(f"--ray auto: could not start a local Ray cluster ({why})") from None
+        raise ConfigError(
+            f"{{opt:ray}} auto: could not start a local Ray cluster ({why})"
+        ) from None
     return f"127.0.0.1:{port}"
 
 

@@ -56,7 +56,7 @@ def input_shards(pattern: str) -> list[str]:
     )
     if not shards:
         raise InputError(
-            f"no shards found (with --ray, INPUT is a folder or a glob of "
+            f"no shards found (with {{opt:ray}}, INPUT is a folder or a glob of "
             f"{', '.join(SHARD_SUFFIXES)} files)",
             where=pattern,
         )
@@ -76,17 +76,21 @@ def input_shards(pattern: str) -> list[str]:
 def plan_shards(pattern: str, output: str | None, rejected: str | None = None) -> list[Shard]:
     """Every shard of INPUT with its outputs in the OUTPUT folder (and the --rejected folder)."""
     if not output or output == "-":
-        raise InputError("with --ray, -o/--output is a folder: one output shard per input shard")
+        raise InputError(
+            "with {opt:ray}, {opt:output} is a folder: one output shard per input shard"
+        )
     folders = [output] if rejected is None else [output, rejected]
     for folder in folders:
         if os.path.splitext(folder.rstrip("/" + os.sep))[1].lower() in SHARD_SUFFIXES:
             raise InputError(
-                "with --ray the output is a folder (one output shard per input shard), not a "
+                "with {opt:ray} the output is a folder (one output shard per input shard), not a "
                 "file: give a folder name without an extension",
                 where=folder,
             )
         if os.path.exists(folder) and not os.path.isdir(folder):
-            raise InputError("with --ray the output must be a folder; this is a file", where=folder)
+            raise InputError(
+                "with {opt:ray} the output must be a folder; this is a file", where=folder
+            )
     shards = []
     for path in input_shards(pattern):
         name = os.path.basename(path)

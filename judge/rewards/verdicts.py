@@ -64,8 +64,8 @@ class Judging:
         self.runner: Runner = make_runner(self.settings)
         if self.runner.config.max_cost is not None and self.runner.price is None:
             raise ConfigError(
-                f"--max-cost needs the price of {self.runner.backend.name}, which is unknown: "
-                "give it with --prices FILE, or drop --max-cost"
+                f"{{opt:max_cost}} needs the price of {self.runner.backend.name}, which is "
+                "unknown: give it with {opt:prices} FILE, or drop {opt:max_cost}"
             )
         self.scorer = self._scorer(self.score_options)
         grouped = dataclasses.replace(self.score_options, group=self.group_size)
