@@ -11,6 +11,7 @@ import click
 import pytest
 
 from judge.cli import _COMMANDS, main
+from judge.cli.help import Sectioned
 
 ROOT = Path(__file__).parent.parent
 
@@ -70,3 +71,21 @@ def test_the_command_list_is_whole_and_imports_no_command() -> None:
     assert "..." not in listed
     for name, (_, _, line) in _COMMANDS.items():
         assert line.endswith(".") and name in done.stdout
+
+
+@pytest.mark.parametrize(("name", "command"), commands())
+def test_every_page_is_in_sections(name: str, command: click.Command) -> None:
+    """serve, models, batches and constitution too: the same sections as score's page."""
+    assert isinstance(command, Sectioned), f"judge {name} --help is not in sections"
+
+
+def test_serve_page_has_the_judge_model_section() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "judge", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    titles = [line for line in out.splitlines() if line and line[0].isalpha() and line[-1] == ":"]
+    assert titles == ["Options:", "Judge model:", "Scoring:", "Calibration:"]

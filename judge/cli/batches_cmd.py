@@ -6,6 +6,7 @@ import datetime
 
 import click
 
+from judge.cli.help import Sectioned
 from judge.engine.batch_admin import cancel_jobs, list_jobs
 from judge.engine.batch_jobs import dumps
 from judge.tasks.driver import run_sync
@@ -24,7 +25,7 @@ def batches() -> None:
     """Batch jobs that --batch runs submitted, as recorded in the cache."""
 
 
-@batches.command("list")
+@batches.command("list", cls=Sectioned)
 @cache_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one job a line.")
 def list_(cache_path: str | None, as_json: bool) -> None:
@@ -46,7 +47,7 @@ def list_(cache_path: str | None, as_json: bool) -> None:
         )
 
 
-@batches.command()
+@batches.command(cls=Sectioned)
 @click.argument("job_id", metavar="[JOB]", required=False)
 @cache_option
 @click.option(

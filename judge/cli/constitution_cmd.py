@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from judge.cli.help import Sectioned
 from judge.constitution import Constitution, Principle, Problem, load_checked
 
 
@@ -28,7 +29,7 @@ def _targets(arg: str) -> list[str] | Problem:
     return files or Problem(arg, None, "no constitution files (*.md) in this directory")
 
 
-@constitution.command(short_help="Validate constitution files.")
+@constitution.command(cls=Sectioned, short_help="Validate constitution files.")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--strict", is_flag=True, help="Fail (exit 2) on warnings too.")
 def check(files: tuple[str, ...], strict: bool) -> None:
@@ -60,7 +61,7 @@ def check(files: tuple[str, ...], strict: bool) -> None:
         raise SystemExit(2)
 
 
-@constitution.command(short_help="Print a parsed constitution (text or JSON).")
+@constitution.command(cls=Sectioned, short_help="Print a parsed constitution (text or JSON).")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed constitution as JSON.")
 def show(file: str, as_json: bool) -> None:

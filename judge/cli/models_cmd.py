@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from judge.backends.presets import Provider, providers
+from judge.cli.help import Sectioned
 from judge.engine.prices import STALE_AFTER_DAYS, Price, PriceTable
 from judge.errors import ConfigError
 
@@ -93,7 +94,7 @@ def _text(entry: dict[str, Any]) -> list[str]:
     return lines
 
 
-@click.command(short_help="Providers, key variables, models, prices and features.")
+@click.command(cls=Sectioned, short_help="Providers, key variables, models, prices and features.")
 @click.argument("names", nargs=-1, metavar="[PROVIDER]...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option(

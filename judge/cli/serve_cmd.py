@@ -10,6 +10,7 @@ import click
 from judge.calibration import load_for
 from judge.cli.common import model_options, number
 from judge.cli.flags import one_judge, settings_of
+from judge.cli.help import Sectioned
 from judge.constitution import load
 from judge.judging.scoring import ScoreOptions
 from judge.label.server import LOOPBACK
@@ -21,7 +22,7 @@ from judge.rewards.verdicts import Judging
 DEFAULT_PORT = 8377
 
 
-@click.command()
+@click.command(cls=Sectioned)
 @click.option(
     "-c",
     "--constitution",
