@@ -12,6 +12,7 @@ import pytest
 
 from judge.cli import _COMMANDS, main
 from judge.cli.help import Sectioned
+from tests.cli import judge
 
 ROOT = Path(__file__).parent.parent
 
@@ -37,16 +38,15 @@ def test_every_option_says_what_it_does(name: str, command: click.Command) -> No
     assert silent == [], f"judge {name}: options without help: {silent}"
 
 
+def titles(command: str) -> list[str]:
+    """The section titles of `judge COMMAND --help`, as a user's terminal shows them."""
+    done = judge(command, "--help")
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stdout.splitlines() if line[:1].isalpha() and line[-1] == ":"]
+
+
 def test_a_long_page_is_in_sections() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "judge", "score", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    titles = [line for line in out.splitlines() if line and line[0].isalpha() and line[-1] == ":"]
-    assert titles == [
+    assert titles("score") == [
         "Options:",
         "Judge model:",
         "Panel and cascade:",
@@ -80,12 +80,4 @@ def test_every_page_is_in_sections(name: str, command: click.Command) -> None:
 
 
 def test_serve_page_has_the_judge_model_section() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "judge", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    titles = [line for line in out.splitlines() if line and line[0].isalpha() and line[-1] == ":"]
-    assert titles == ["Options:", "Judge model:", "Scoring:", "Calibration:"]
+    assert titles("serve") == ["Options:", "Judge model:", "Scoring:", "Calibration:"]
