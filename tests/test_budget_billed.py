@@ -7,9 +7,11 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from judge.backends.base import Message, Request
 from judge.backends.openai import OpenAIBackend
 from judge.engine.prices import PriceTable
 from judge.engine.runner import Job, Runner, RunnerConfig
-from tests.fakes import FakeOpenAIServer, Fault, Reply
+from tests.fakes import FakeOpenAIServer, Fault, Reply, auto_reply
 
 MAX_TOKENS = 10
 # $0.1 an output token and nothing for input: every call costs its worst case, $1.
@@ -132,3 +134,63 @@ def test_cli_summary_counts_what_the_server_received(
     assert "given up without an answer" in proc.stderr, proc.stderr
     calls = int(proc.stderr.split(" calls, ")[0].rsplit("; ", 1)[-1])
     assert calls >= received, proc.stderr  # old code: 40 calls counted, 79 received
+
+
+def test_ctrl_c_summary_counts_the_calls_in_flight(tmp_path: Path, constitution_file: Path) -> None:
+    """SIGINT to `judge score` while calls are in flight: the run exits 130 and its summary's
+    calls and dollars cover every request the server received, the cancelled ones at their
+    worst case (old code: no summary; the cancelled calls were not counted)."""
+    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(12)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prices = tmp_path / "prices.json"
+    # A dollar an output token and nothing for input: an answered call bills the one output
+    # token it says it wrote; one never answered can bill at most its max_tokens.
+    prices.write_text(json.dumps({"openai/test": {"input": 0, "output": 1_000_000}}))
+    serial = itertools.count()
+    lock = threading.Lock()
+
+    def handler(body: dict[str, Any]) -> Reply | Fault:
+        with lock:
+            n = next(serial)
+        return Reply(auto_reply(body), output_tokens=1) if n < 4 else Fault.delay(120)
+
+    with FakeOpenAIServer(handler=handler) as server:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)),
+                *("-m", "openai/test", "--base-url", server.base_url, "--no-cache"),
+                *("--prices", str(prices), "--concurrency", "4", "-q"),
+                *("-o", str(tmp_path / "out.jsonl")),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": "."},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while server.count < 8 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert server.count >= 8, f"only {server.count} requests arrived"
+            time.sleep(0.3)  # any request still on its way arrives
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        received = server.count
+        answered = server.answered
+        cap = min(b.get("max_completion_tokens") or b.get("max_tokens") for b in server.bodies)
+        unanswered_caps = (received - answered) * cap
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr, stderr
+    summary = next((line for line in stderr.splitlines() if " calls, " in line), None)
+    assert summary is not None, f"no summary after Ctrl-C: {stderr}"
+    calls = int(summary.split(" calls, ")[0].rsplit("; ", 1)[-1])
+    cost = float(summary.split("; $")[1].split(";")[0].replace(",", ""))
+    assert calls >= received, summary
+    # The dollars cover what the answered calls billed and the worst case of the others.
+    assert cost >= answered + unanswered_caps - 1e-6, (summary, answered, unanswered_caps)
+    assert "Ctrl-C" in summary, summary
