@@ -101,17 +101,32 @@ def test_a_refused_connection_is_not_billed(tmp_path: Path) -> None:
     assert runner.stats.spent.cost_usd == 0
 
 
+def _inputs(tmp_path: Path, n: int, price: dict[str, float]) -> tuple[Path, Path]:
+    """A JSONL file of `n` items, and a prices file giving openai/test `price`."""
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(n)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"openai/test": price}))
+    return src, prices
+
+
+def _score(src: Path, constitution: Path, prices: Path, base_url: str) -> list[str]:
+    """`judge score` of `src` at the loopback server, no cache, 4 calls in flight."""
+    return [
+        *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution)),
+        *("-m", "openai/test", "--base-url", base_url, "--no-cache"),
+        *("--prices", str(prices), "--concurrency", "4"),
+    ]
+
+
 def test_cli_summary_counts_what_the_server_received(
     tmp_path: Path, constitution_file: Path
 ) -> None:
     """`judge score --max-cost --timeout` against a server where half the calls stall: the
     summary's dollars are the dollars of the requests the server received, within the budget."""
-    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(40)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    prices = tmp_path / "prices.json"
     # A dollar per million input tokens and nothing for output: each request bills its prompt.
-    prices.write_text(json.dumps({"openai/test": {"input": 1_000_000, "output": 0}}))
+    src, prices = _inputs(tmp_path, 40, {"input": 1_000_000, "output": 0})
     slow = itertools.count()
 
     def handler(body: dict[str, Any]) -> Fault | None:
@@ -120,10 +135,8 @@ def test_cli_summary_counts_what_the_server_received(
     with FakeOpenAIServer(handler=handler) as server:
         proc = subprocess.run(
             [
-                *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)),
-                *("-m", "openai/test", "--base-url", server.base_url, "--no-cache"),
-                *("--prices", str(prices), "--max-cost", "20000", "--timeout", "0.5"),
-                *("--concurrency", "4", "-o", str(tmp_path / "out.jsonl")),
+                *_score(src, constitution_file, prices, server.base_url),
+                *("--max-cost", "20000", "--timeout", "0.5", "-o", str(tmp_path / "out.jsonl")),
             ],
             capture_output=True,
             text=True,
@@ -140,13 +153,9 @@ def test_ctrl_c_summary_counts_the_calls_in_flight(tmp_path: Path, constitution_
     """SIGINT to `judge score` while calls are in flight: the run exits 130 and its summary's
     calls and dollars cover every request the server received, the cancelled ones at their
     worst case (old code: no summary; the cancelled calls were not counted)."""
-    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(12)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    prices = tmp_path / "prices.json"
     # A dollar an output token and nothing for input: an answered call bills the one output
     # token it says it wrote; one never answered can bill at most its max_tokens.
-    prices.write_text(json.dumps({"openai/test": {"input": 0, "output": 1_000_000}}))
+    src, prices = _inputs(tmp_path, 12, {"input": 0, "output": 1_000_000})
     serial = itertools.count()
     lock = threading.Lock()
 
@@ -158,10 +167,8 @@ def test_ctrl_c_summary_counts_the_calls_in_flight(tmp_path: Path, constitution_
     with FakeOpenAIServer(handler=handler) as server:
         proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)),
-                *("-m", "openai/test", "--base-url", server.base_url, "--no-cache"),
-                *("--prices", str(prices), "--concurrency", "4", "-q"),
-                *("-o", str(tmp_path / "out.jsonl")),
+                *_score(src, constitution_file, prices, server.base_url),
+                *("-q", "-o", str(tmp_path / "out.jsonl")),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
