@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from judge.api import calibrate, filter, load_constitution, pairs, revise, score
+from judge.by_kind import Filtered
 from judge.calibration.labels import LabelFields
 from judge.engine.settings import Settings
 from judge.errors import RunFailed
@@ -23,6 +24,7 @@ from judge.tasks.score import Scored
 __all__ = [
     "CompareOptions",
     "FieldMap",
+    "Filtered",
     "Judge",
     "JudgeSetup",
     "LabelFields",

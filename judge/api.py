@@ -26,8 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from judge.by_kind import Records, Row, by_kind
-from judge.keywords import CalibrateCall, FilterCall, PairsCall, ReviseCall, ScoreCall, split
+from judge.by_kind import Records, Row, by_kind, filters
+from judge.keywords import (
+    CalibrateCall,
+    FilterCall,
+    FilterSplitCall,
+    PairsCall,
+    ReviseCall,
+    ScoreCall,
+    split,
+)
 from judge.session import Session
 from judge.tasks.score import Scored
 
@@ -62,6 +70,13 @@ def score(
     return _once("score", data, constitution, model, kw)
 
 
+def _filter_rejected(
+    data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterSplitCall]
+) -> None:
+    """judge.filter's keywords with rejected=True (a declaration for type checkers)."""
+
+
+@filters(_filter_rejected)
 @by_kind(Row)
 def filter(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterCall]

@@ -18,12 +18,15 @@ The record type (Scored above, a dict for most commands) is what a list of recor
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")  # a filter's keywords with rejected=True
+T = TypeVar("T")
 R = TypeVar("R")  # what a record comes back as: Scored for score, a dict for the others
 S = TypeVar("S")
 Records = Iterable[Mapping[str, Any]]
@@ -83,3 +86,54 @@ class sync(Generic[P, R]):
         update_wrapper(call, amethod)
         call.__name__ = call.__qualname__ = amethod.__name__.removeprefix("a")
         return call  # type: ignore[return-value]  # ByKind is how it behaves, per kind
+
+
+@dataclass(frozen=True)
+class Filtered(Generic[T]):
+    """What a filter returns with `rejected=True`: the rows it keeps and the rows it does not
+    (dropped, or left unjudged), each the kind of table it was given: the CLI's -o FILE and
+    --rejected FILE."""
+
+    kept: T
+    rejected: T
+
+
+class Filters(Protocol[P, Q, R]):
+    """A filter: as ByKind, and with `rejected=True` (the keywords Q) a Filtered of the same
+    kind of table."""
+
+    @overload
+    def __call__(
+        self, data: Records, /, *args: Q.args, **kwargs: Q.kwargs
+    ) -> Filtered[list[R]]: ...
+    @overload
+    def __call__(
+        self, data: pd.DataFrame, /, *args: Q.args, **kwargs: Q.kwargs
+    ) -> Filtered[pd.DataFrame]: ...
+    @overload
+    def __call__(
+        self, data: datasets.Dataset, /, *args: Q.args, **kwargs: Q.kwargs
+    ) -> Filtered[datasets.Dataset]: ...
+    @overload
+    def __call__(self, data: Records, /, *args: P.args, **kwargs: P.kwargs) -> list[R]: ...
+    @overload
+    def __call__(
+        self, data: pd.DataFrame, /, *args: P.args, **kwargs: P.kwargs
+    ) -> pd.DataFrame: ...
+    @overload
+    def __call__(
+        self, data: datasets.Dataset, /, *args: P.args, **kwargs: P.kwargs
+    ) -> datasets.Dataset: ...
+
+
+def filters(
+    split: Callable[Concatenate[Any, Q], Any],
+) -> Callable[[ByKind[P, R] | sync[P, R]], Filters[P, Q, R]]:
+    """Type a filter (a ByKind command) as Filters, its `rejected=True` keywords read from the
+    signature of `split` (a declaration: it is never called): `@filters(split)` above
+    `@by_kind(Row)`, or `filter = filters(split)(sync(afilter, Row))`."""
+
+    def typed(kept: ByKind[P, R] | sync[P, R]) -> Filters[P, Q, R]:
+        return kept  # type: ignore[return-value]  # it returns a Filtered when rejected=True
+
+    return typed

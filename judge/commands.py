@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from judge.by_kind import Filtered
 from judge.constitution import Constitution, load
 from judge.engine.settings import Settings
 from judge.io import FieldMap
@@ -145,22 +146,6 @@ def score_call(g: Given) -> Call:
     return _rows_out(task, g.kind)
 
 
-class _Marked:
-    """A sink that adds `kept` to each row and writes it to a shared list (filter rejected=)."""
-
-    def __init__(self, rows: RowList, kept: bool) -> None:
-        self.rows, self.kept = rows, kept
-
-    def write(self, row: dict[str, Any]) -> None:
-        self.rows.write({**row, "kept": self.kept})
-
-    def close(self) -> None:
-        return None
-
-    def abort(self) -> None:
-        return None
-
-
 def filter_call(g: Given) -> Call:
     from judge.tasks.filter import REJECTED, FilterTask
 
@@ -168,8 +153,12 @@ def filter_call(g: Given) -> Call:
     out = RowList()
     if not g.kw.get("rejected"):
         return _rows_out(task, g.kind, out)
-    sinks = {"out": _Marked(out, True), REJECTED: _Marked(out, False)}
-    return Call(task, sinks, lambda: like(out.rows, g.kind))
+    rejected = RowList()  # the CLI's --rejected FILE
+
+    def result() -> Filtered[Any]:
+        return Filtered(like(out.rows, g.kind), like(rejected.rows, g.kind))
+
+    return Call(task, {"out": out, REJECTED: rejected}, result)
 
 
 def pairs_call(g: Given) -> Call:

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from typing_extensions import Required
+
 if TYPE_CHECKING:
     from judge.calibration import Calibration
     from judge.calibration.labels import LabelFields
@@ -91,11 +93,21 @@ class ScoreKeywords(Judging, Fields, Calibrated, Failing, total=False):
     options: ScoreOptions  # the judging keywords at once
 
 
-class FilterKeywords(ScoreKeywords, total=False):
+class Keeping(ScoreKeywords, total=False):
     min_score: float | None
     keep_top: float | None
     target_precision: float | None
-    rejected: bool  # also the dropped and unjudged rows, each with `kept`
+
+
+class FilterKeywords(Keeping, total=False):
+    rejected: Literal[False]  # True: FilterSplit
+
+
+class FilterSplit(Keeping, total=False):
+    """rejected=True: a Filtered, the kept rows and the dropped and unjudged ones (the CLI's
+    --rejected FILE)."""
+
+    rejected: Required[Literal[True]]
 
 
 class PairsKeywords(Judging, Fields, Calibrated, Failing, total=False):
@@ -178,11 +190,18 @@ class DistillKeywords(Fields, total=False):
     force: bool  # write a classifier that fails the quality checks
 
 
-class ClassifyKeywords(Fields, total=False):
+class ClassifyBy(Fields, total=False):
     min_prob: float | None
     keep_top: float | None
     processes: int | None
-    rejected: bool  # also the dropped rows, each with `kept`
+
+
+class ClassifyKeywords(ClassifyBy, total=False):
+    rejected: Literal[False]  # True: ClassifySplit
+
+
+class ClassifySplit(ClassifyBy, total=False):
+    rejected: Required[Literal[True]]  # a Filtered: the kept rows and the dropped ones
 
 
 class CheckKeywords(TypedDict, total=False):
@@ -194,6 +213,10 @@ class ScoreCall(SessionKeywords, ScoreKeywords, total=False):
 
 
 class FilterCall(SessionKeywords, FilterKeywords, total=False):
+    pass
+
+
+class FilterSplitCall(SessionKeywords, FilterSplit, total=False):
     pass
 
 

@@ -32,14 +32,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Unpack
 
-from judge.by_kind import Records, Row, by_kind, sync
+from judge.by_kind import Records, Row, by_kind, filters, sync
 from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
     CheckKeywords,
     ClassifyKeywords,
+    ClassifySplit,
     DistillKeywords,
     FilterKeywords,
+    FilterSplit,
     PairsKeywords,
     ReviseKeywords,
     ScoreKeywords,
@@ -64,6 +66,16 @@ T = TypeVar("T")
 Command = Literal["score", "filter", "pairs", "calibrate", "revise"]
 # The Session's keywords that make its Settings (the others say who judges).
 _SETTINGS = keys(SettingsKeywords)
+
+
+def _filter_rejected(
+    data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterSplit]
+) -> None:
+    """Session.filter's keywords with rejected=True (a declaration for type checkers)."""
+
+
+def _classify_rejected(data: Any, /, model_dir: str, **kw: Unpack[ClassifySplit]) -> None:
+    """Session.classify's keywords with rejected=True (a declaration for type checkers)."""
 
 
 class Session:
@@ -242,10 +254,11 @@ class Session:
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
     ) -> Any:
         """The rows the judge keeps (`min_score`, `keep_top` or `target_precision`), with their
-        scores; `rejected=True`: every row, each with `kept`."""
+        scores; `rejected=True`: a Filtered, `.kept` and `.rejected` (the rows dropped or left
+        unjudged), each the kind of table given."""
         return await self._drive("filter", data, constitution, kw)
 
-    filter = sync(afilter, Row)
+    filter = filters(_filter_rejected)(sync(afilter, Row))
 
     async def apairs(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
@@ -300,11 +313,13 @@ class Session:
         check(kw, DistillKeywords, "distill")
         return api.distill(scored, output_dir, kw)
 
+    @filters(_classify_rejected)
     @by_kind(Row)
     @staticmethod
     def classify(data: Any, /, model_dir: str, **kw: Unpack[ClassifyKeywords]) -> Any:
         """Filter with a classifier from distill (`min_prob` or `keep_top`), at CPU speed, no
-        model call: the kept rows with `classifier_prob`."""
+        model call: the kept rows with `classifier_prob` (`rejected=True`: a Filtered, the
+        kept rows and the dropped ones)."""
         from judge.distill import api
 
         check(kw, ClassifyKeywords, "classify")

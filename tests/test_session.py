@@ -162,6 +162,7 @@ with judge.Session("x", max_cost=2.0) as s:
     s.score(rows, "c.md", per_principl=True)
     s.filter(rows, "c.md", min_scor=0.5)
     results[0].verdikt  # records in, typed records out: Scored has no `verdikt`
+    s.filter(rows, "c.md", rejected=True).kep  # rejected=True: a Filtered (.kept, .rejected)
 """
 
 
@@ -190,7 +191,7 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
     )
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    assert lines == [5, 9, 10, 11], done.stdout
+    assert lines == [5, 9, 10, 11, 12], done.stdout
     assert '"modle"' in done.stdout and '"per_principl"' in done.stdout
 
 
@@ -201,11 +202,14 @@ def test_distill_and_classify_from_a_session(tmp_path: Path) -> None:
     with judge.Session() as s:
         meta = s.distill(frame, str(tmp_path / "model"), min_score=0.5, seed=1)
         kept = s.classify(frame, str(tmp_path / "model"), min_prob=0.5)
-        every = s.classify(good[:2] + bad[:2], str(tmp_path / "model"), min_prob=0.5, rejected=True)
+        both = s.classify(good[:2] + bad[:2], str(tmp_path / "model"), min_prob=0.5, rejected=True)
     assert meta["data"]["keep"] == 30 and meta["data"]["drop"] == 30
     assert isinstance(kept, pd.DataFrame) and "classifier_prob" in kept
     assert set(kept["text"]) <= {r["text"] for r in good} and len(kept) > 20
-    assert [r["kept"] for r in every] == [True, True, False, False]
+    assert both.kept == [
+        {**r, "classifier_prob": both.kept[i]["classifier_prob"]} for i, r in enumerate(good[:2])
+    ]
+    assert [r["text"] for r in both.rejected] == [r["text"] for r in bad[:2]]
 
 
 def test_a_dataset_of_mixed_shapes_keeps_every_column(fake_backend: FakeBackend) -> None:
@@ -258,3 +262,38 @@ def test_check_is_strict_like_the_cli(tmp_path: Path) -> None:
     assert strict.level == "error" and strict.message == warning.message
     with pytest.raises(TypeError, match="strict"):
         judge.Session.check(path, strikt=True)  # type: ignore[call-arg]
+
+
+def test_filter_with_rejected_returns_both_tables_of_the_kind_given(
+    constitution_file: Path, fake_backend: FakeBackend
+) -> None:
+    """filter rejected=True is the CLI's --rejected FILE: the kept rows and the others, two
+    tables of the kind given (records, a DataFrame, a Dataset)."""
+    import datasets
+
+    data = rows("r", 6)
+    with judge.Session("fake/judge") as s:
+        kept = s.filter(data, constitution_file, keep_top=0.5)
+        both = s.filter(data, constitution_file, keep_top=0.5, rejected=True)
+        frames = s.filter(pd.DataFrame(data), constitution_file, keep_top=0.5, rejected=True)
+        sets = s.filter(
+            datasets.Dataset.from_list(data), constitution_file, keep_top=0.5, rejected=True
+        )
+
+    def prompts(table: list[dict[str, Any]]) -> list[str]:
+        return [r["prompt"] for r in table]
+
+    assert isinstance(both, judge.Filtered) and prompts(both.kept) == prompts(kept)
+    assert len(both.kept) + len(both.rejected) == len(data)
+    assert {r["prompt"] for r in both.kept}.isdisjoint(r["prompt"] for r in both.rejected)
+    assert "kept" not in both.kept[0] and "score" in both.rejected[0]
+    assert isinstance(frames.kept, pd.DataFrame) and isinstance(frames.rejected, pd.DataFrame)
+    assert list(frames.rejected["prompt"]) == [r["prompt"] for r in both.rejected]
+    assert isinstance(sets.rejected, datasets.Dataset) and sets.rejected.num_rows == len(
+        both.rejected
+    )
+    one = judge.filter(data, constitution_file, model="fake/judge", keep_top=0.5, rejected=True)
+    assert (prompts(one.kept), prompts(one.rejected)) == (
+        prompts(both.kept),
+        prompts(both.rejected),
+    )

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import orjson
 
+from judge.by_kind import Filtered
 from judge.commands import fields_of
 from judge.io import RowWriter
 from judge.io.tables import Kind, like, records_of
@@ -60,7 +61,7 @@ def distill(data: Any, output_dir: str, kw: Mapping[str, Any]) -> dict[str, Any]
 
 def classify(data: Any, model_dir: str, kw: Mapping[str, Any]) -> Any:
     """The rows a distilled classifier keeps (`min_prob` or `keep_top`), each with
-    `classifier_prob`; `rejected=True`: every row, each with `kept`."""
+    `classifier_prob`; `rejected=True`: a Filtered, the kept rows and the dropped ones."""
     from judge.distill import model_dir as models
     from judge.distill.classify import ClassifierFilter
     from judge.tasks.driver import RowList
@@ -82,5 +83,4 @@ def classify(data: Any, model_dir: str, kw: Mapping[str, Any]) -> Any:
         job.run(path, cast(RowWriter, kept), cast(RowWriter, dropped))
     if not kw.get("rejected"):
         return like(kept.rows, kind)
-    marked = [{**r, "kept": True} for r in kept.rows]
-    return like(marked + [{**r, "kept": False} for r in dropped.rows], kind)
+    return Filtered(like(kept.rows, kind), like(dropped.rows, kind))
