@@ -13,7 +13,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from judge.backends.batch import JobStatus
@@ -59,17 +59,7 @@ class JobRecord:
     collected: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "model": self.model,
-            "server": self.server,
-            "state": self.state,
-            "total": self.total,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "created": self.created,
-            "collected": self.collected,
-        }
+        return asdict(self)  # every field, in order (judge batches list --json)
 
 
 _COLUMNS = "id, model, server, state, total, succeeded, failed, created, collected"
