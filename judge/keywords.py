@@ -93,21 +93,29 @@ class ScoreKeywords(Judging, Fields, Calibrated, Failing, total=False):
     options: ScoreOptions  # the judging keywords at once
 
 
+class KeptOnly(TypedDict, total=False):
+    rejected: Literal[False]  # a filter returns the kept rows
+
+
+class Split(TypedDict, total=False):
+    """rejected=True: a filter returns a Filtered, the kept rows and the others (dropped, or
+    left unjudged), as the CLI writes -o FILE and --rejected FILE."""
+
+    rejected: Required[Literal[True]]
+
+
 class Keeping(ScoreKeywords, total=False):
     min_score: float | None
     keep_top: float | None
     target_precision: float | None
 
 
-class FilterKeywords(Keeping, total=False):
-    rejected: Literal[False]  # True: FilterSplit
+class FilterKeywords(Keeping, KeptOnly, total=False):
+    pass
 
 
-class FilterSplit(Keeping, total=False):
-    """rejected=True: a Filtered, the kept rows and the dropped and unjudged ones (the CLI's
-    --rejected FILE)."""
-
-    rejected: Required[Literal[True]]
+class FilterSplit(Keeping, Split, total=False):
+    pass
 
 
 class PairsKeywords(Judging, Fields, Calibrated, Failing, total=False):
@@ -196,12 +204,12 @@ class ClassifyBy(Fields, total=False):
     processes: int | None
 
 
-class ClassifyKeywords(ClassifyBy, total=False):
-    rejected: Literal[False]  # True: ClassifySplit
+class ClassifyKeywords(ClassifyBy, KeptOnly, total=False):
+    pass
 
 
-class ClassifySplit(ClassifyBy, total=False):
-    rejected: Required[Literal[True]]  # a Filtered: the kept rows and the dropped ones
+class ClassifySplit(ClassifyBy, Split, total=False):
+    pass
 
 
 class CheckKeywords(TypedDict, total=False):
