@@ -252,6 +252,27 @@ def test_a_slow_verification_holds_up_no_other_request(tmp_path: Path) -> None:
     assert fast_done < 2.5 < slow_done, (fast_done, slow_done)
 
 
+def test_checking_workers_end_with_a_server_killed_outright(tmp_path: Path) -> None:
+    """kill -9 gives judge serve no chance to stop its checking workers: they notice and exit,
+    not keeping its port (the listening socket they inherited) and memory for good."""
+    exact = "name: exact\n\n## exact\nverify: answer\n\nThe final answer.\n"
+    fast = {"prompts": ["p"], "completions": [r"\boxed{42}"], "reference": ["42"]}
+    with (
+        FakeOpenAIServer(handler=reward_judge.answer) as judge,
+        served(tmp_path, judge.base_url, "--no-cache", text=exact) as (proc, url),
+    ):
+        assert httpx.post(f"{url}/v1/rewards", json=fast, timeout=60).json()["rewards"] == [1.0]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        workers = [int(p) for p in children.read_text().split()]
+        assert workers  # the checks ran in worker processes
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers):
+            assert time.monotonic() < deadline, "checking workers outlived judge serve"
+            time.sleep(0.1)
+
+
 def test_the_drain_follows_the_call_timeout_or_drain_timeout(tmp_path: Path) -> None:
     """SIGTERM waits for requests in flight as long as a call may take (--timeout), not a fixed
     60 s; --drain-timeout sets it, and a request still in flight after it is cut."""

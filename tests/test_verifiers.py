@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -294,3 +296,14 @@ def test_checks_past_the_time_limit_leave_the_candidate_unchecked(
     got = asyncio.run(checks([Verifier(kind="answer"), Verifier(kind="json")], SLOW, "42"))
     assert time.monotonic() - started < 3
     assert got == [Check(None, "not checked: the check took over 0.5 s")] * 2
+
+
+def test_a_dead_checking_worker_is_replaced() -> None:
+    answer = [Verifier(kind="answer")]
+    assert asyncio.run(checks(answer, "42", "42"))[0].passed is True
+    pool = checking._pool
+    assert pool is not None
+    for pid in list(pool._processes):  # killed, as by the kernel when memory runs out
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert asyncio.run(checks(answer, "41", "42"))[0].passed is False  # checked all the same

@@ -18,6 +18,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,19 +34,30 @@ _pool: ProcessPoolExecutor | None = None
 _owner = 0  # the pid that made _pool: a forked child makes its own
 
 
-def _quiet_worker() -> None:
-    """Ctrl-C and SIGTERM are the parent's to handle: it stops the workers itself."""
+def _worker_start(parent: int) -> None:
+    """Ctrl-C and SIGTERM are the parent's to handle: it stops the workers itself. A parent
+    killed outright (kill -9) cannot: the worker then exits by itself, within a second, not
+    holding on to what it inherited (a server's listening socket)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)  # an asyncio parent's wake-up socket is not the worker's
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="judge-check-parent", daemon=True).start()
 
 
 def _workers() -> ProcessPoolExecutor:
     global _pool, _owner
     if _pool is None or _owner != os.getpid():
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-        _pool = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_quiet_worker)
         _owner = os.getpid()
+        _pool = ProcessPoolExecutor(
+            WORKERS, mp_context=context, initializer=_worker_start, initargs=(_owner,)
+        )
     return _pool
 
 
@@ -55,12 +68,14 @@ def check_all(verifiers: Sequence[Verifier], text: str, reference: str | None) -
 async def checks(verifiers: Sequence[Verifier], text: str, reference: str | None) -> list[Check]:
     """Each verifier's check of `text`, run in a worker process within LIMIT seconds."""
     global _pool
-    try:
-        future = _workers().submit(check_all, list(verifiers), text, reference)
-        return await asyncio.wait_for(asyncio.wrap_future(future), LIMIT)
-    except TimeoutError:
-        why = f"not checked: the check took over {LIMIT:g} s"
-    except BrokenProcessPool:
-        _pool = None  # a worker died (killed, out of memory): the next check makes new ones
-        why = "not checked: the checking process died"
+    for _ in range(2):
+        try:
+            future = _workers().submit(check_all, list(verifiers), text, reference)
+            return await asyncio.wait_for(asyncio.wrap_future(future), LIMIT)
+        except TimeoutError:
+            why = f"not checked: the check took over {LIMIT:g} s"
+            break
+        except BrokenProcessPool:
+            _pool = None  # a worker died (killed, out of memory): new workers, once
+            why = "not checked: the checking process died"
     return [Check(None, why) for _ in verifiers]
