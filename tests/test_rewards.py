@@ -287,3 +287,5 @@ def test_calls_from_many_threads_and_loops_share_one_session(server: FakeOpenAIS
     assert got == [want] * 9
     with pytest.raises(ConfigError, match="open the Session first"):
         session.run(asyncio.sleep(0))  # closed with the reward
+    with pytest.raises(ConfigError, match=r"is closed .* make another"):
+        reward(prompts=PROMPTS, completions=COMPLETIONS)

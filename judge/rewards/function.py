@@ -25,6 +25,7 @@ from typing import Any
 from judge.calibration import Calibration, load_for
 from judge.constitution import Constitution, load
 from judge.engine.settings import Settings
+from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import ScoreOptions
 from judge.rewards.core import Reward, RewardCore, only
@@ -48,8 +49,16 @@ class ConstitutionReward:
     def __call__(
         self, prompts: list[Any], completions: list[Any], **columns: Any
     ) -> list[float | None]:
+        self._check_open()
         found = self.session.run(self.core.rewards(prompts, completions, columns))
         return self._log(found, columns)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError(
+                f"the reward function {self.__name__} is closed (close(), or its `with` block "
+                "ended): make another with judge.rewards.constitution_reward(...)"
+            )
 
     def as_async(self) -> Callable[..., Awaitable[list[float | None]]]:
         """The same reward as a coroutine function (TRL runs those concurrently)."""
@@ -57,6 +66,7 @@ class ConstitutionReward:
         async def reward(
             prompts: list[Any], completions: list[Any], **columns: Any
         ) -> list[float | None]:
+            self._check_open()
             found = await self.session.run_async(self.core.rewards(prompts, completions, columns))
             return self._log(found, columns)
 
