@@ -47,6 +47,10 @@ class Request:
     # top-k alternatives for each of its ~100 tokens: kept whole they cost more CPU and cache
     # space than everything else in a verdict (benchmarks/throughput.py).
     logprobs_after: str | None = None
+    # The most words each free-text string of the answer (a rationale) may hold, as the prompt
+    # asks. The embedded model's grammar enforces it (judge.backends.local_grammar); HTTP
+    # backends send nothing of it. Not in the cache key: the prompt that asks for it is.
+    words: int | None = None
 
     def key_material(self) -> dict[str, Any]:
         """Everything in the request that changes the answer (feeds the cache key)."""

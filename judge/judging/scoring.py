@@ -54,6 +54,9 @@ _FIELDS = {
     "none": "and nothing else.",
 }
 _TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "brief": 8, "none": 4}  # a principle's output
+# The most words a rationale may hold, as _DUTY and _FIELDS ask (a sentence: 25 words); a
+# grammar-constrained backend (the embedded model) enforces it, see Request.words.
+WORDS = {"full": 50, "short": 10, "brief": 10, "none": None}
 
 
 def default_rationale(model: str) -> str:
@@ -189,6 +192,7 @@ def build_request(
         temperature=options.temperature,
         logprobs=5 if options.logprobs else None,
         logprobs_after=score_key(principles, options.rationale) if options.logprobs else None,
+        words=WORDS[options.rationale],
     )
     return request, truncated
 
