@@ -85,6 +85,9 @@ class Response:
     finish_reason: str | None = None  # "stop", "length", ...
     # Of input_tokens: written to the prompt cache, billed above the input rate (Anthropic).
     cache_write_input_tokens: int = 0
+    # How long the backend took to give it, as the runner measured (None: not measured, e.g.
+    # a batch job's): kept in the cache, it is the latency --dry-run estimates time from.
+    seconds: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         at = 0
@@ -104,6 +107,7 @@ class Response:
             "logprobs": None
             if self.logprobs is None
             else [[t.token, t.logprob, t.top, t.offset] for t in self.logprobs],
+            **({} if self.seconds is None else {"seconds": round(self.seconds, 3)}),
         }
 
     @classmethod
@@ -119,6 +123,7 @@ class Response:
             finish_reason=data.get("finish_reason"),
             # [token, logprob, top, offset]; entries cached before offsets have no offset.
             logprobs=None if lps is None else [TokenLogprob(*entry) for entry in lps],
+            seconds=data.get("seconds"),
         )
 
 

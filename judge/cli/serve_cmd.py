@@ -11,7 +11,6 @@ from judge.calibration import load_for
 from judge.cli.common import model_options, number
 from judge.cli.flags import one_judge, settings_of
 from judge.constitution import load
-from judge.judging.scoring import ScoreOptions
 from judge.label.server import LOOPBACK
 from judge.label.server import serve as serve_app
 from judge.rewards.core import RewardCore, only
@@ -82,7 +81,7 @@ def serve(**kw: Any) -> None:
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
-    verdicts = Judging(constitution, settings, ScoreOptions())
+    verdicts = Judging(constitution, settings)
     core = RewardCore(
         verdicts,
         group=kw["group"],

@@ -93,6 +93,12 @@ class ScoreOptions:
     # prompt, so that a call carries --group-size candidates when prompts have few responses.
     mix_prompts: bool = False
 
+    @classmethod
+    def for_model(cls, model: str, **given: Any) -> ScoreOptions:
+        """The options for judging with `model` (its default rationale level unless given):
+        what every command, the CLI's and the API's, starts from."""
+        return cls(**{"rationale": default_rationale(model), **given})
+
     def __post_init__(self) -> None:
         if self.rationale not in RATIONALES:
             raise ValueError(f"rationale must be one of {RATIONALES}, got {self.rationale!r}")

@@ -171,8 +171,7 @@ def constitution_reward(
                 use_cache=use_cache,
                 runner=RunnerConfig(concurrency=concurrency, max_cost=max_cost),
             )
-        options = score_options or ScoreOptions()
-        verdicts = Judging(c, settings, options, CompareOptions(), group_size=group_size)
+        verdicts = Judging(c, settings, score_options, CompareOptions(), group_size=group_size)
     core = RewardCore(
         verdicts, group=group, pairwise=pairwise, calibration=cal, reference=reference
     )
