@@ -15,13 +15,7 @@ from judge.testing import FakeBackend
 
 
 def dry_run(tmp_path: Path, constitution_file: Path, *extra: str) -> str:
-    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(8)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    args = ["score", str(src), "-c", str(constitution_file), "-m", "fake/j", "--dry-run"]
-    result = CliRunner().invoke(main, [*args, *extra], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return str(result.stderr)
+    return run(tmp_path, constitution_file, "q", "--dry-run", *extra)
 
 
 def test_the_time_follows_the_configured_latency_and_the_concurrency(
