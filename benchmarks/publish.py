@@ -8,7 +8,8 @@ benchmarks/tables.py (TABLES). The markers are HTML comments: invisible on GitHu
 
     python benchmarks/publish.py           # check: every figure that differs; exit 1 if any
     python benchmarks/publish.py --write   # rewrite them from the results files
-    python benchmarks/publish.py --commits # the commit each results file ran at, against HEAD
+    python benchmarks/publish.py --commits # the commit each results file ran at, and whether
+                                           # the code it measures (MEASURES) changed since
 
 In the sections that quote benchmarks (QUOTING below), every number outside the markers must be
 one of the section's stated set-up values (NOT_MEASURED): a number there that no results file
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import COMMITS, FIGURES, clear, commit_of  # noqa: E402
+from benchmarks.figures import COMMITS, FIGURES, RESULTS, clear, commit_of  # noqa: E402
 from benchmarks.tables import TABLES  # noqa: E402
 
 FILES = (
@@ -39,6 +40,63 @@ FILES = (
     "docs/backends.md",
     "docs/formats.md",
 )
+# What each results file measures: the code whose change can change its numbers (git pathspecs).
+# `--commits` tells, per file, whether any of it changed since the commit the file ran at.
+HHH = "constitutions/helpful-honest-harmless.md"
+# A `judge` command run end to end: prompts, parsing, the run's calls (re-asks), the options.
+JUDGING = (
+    "judge/judging", "judge/constitution", "judge/tasks", "judge/engine", "judge/io",
+    "judge/cli", "judge/data", "judge/records.py", "judge/options.py", "judge/keywords.py",
+    "judge/commands.py", "judge/errors.py",
+)  # fmt: skip
+# ... through the OpenAI backend: the request body, what is counted of the answer.
+OPENAI = (
+    "judge/backends/base.py", "judge/backends/openai.py", "judge/backends/chat_completion.py",
+    "judge/backends/http_backend.py", "judge/backends/http_errors.py",
+    "judge/backends/lean_http.py", "judge/backends/registry.py", "judge/backends/presets.py",
+)  # fmt: skip
+# ... through the embedded model.
+LOCAL = (
+    "judge/backends/base.py", "judge/backends/local.py", "judge/backends/local_chat.py",
+    "judge/backends/registry.py",
+)  # fmt: skip
+COST_SERVER = (
+    "benchmarks/peers/cost_server.py", "benchmarks/peers/server.py", "benchmarks/peers/run.py",
+    "tests/fakes.py", HHH,
+)  # fmt: skip
+# A wall time depends on all of judge (start-up imports included) and on the machine.
+MEASURES: dict[str, tuple[str, ...]] = {
+    "peers": ("judge", "benchmarks/peers", "pyproject.toml"),
+    "drills": ("judge", "benchmarks/drills", "tests/fakes.py"),
+    "throughput": ("judge", "benchmarks/throughput.py", "benchmarks/loopback_server.py"),
+    "classifier": ("judge", "benchmarks/classifier_throughput.py"),
+    "ray": ("judge", "benchmarks/ray_throughput.py", "benchmarks/loopback_server.py"),
+    # Token and call counts of judge's modes and of the peers (their drivers; the peers' own
+    # code is the pinned versions in benchmarks/.venvs).
+    "cost": (*JUDGING, *OPENAI, *COST_SERVER, "benchmarks/peers/cost.py",
+             "benchmarks/peers/drive_alpaca_eval.py", "benchmarks/peers/drive_distilabel.py"),
+    "cost_short": (*JUDGING, *OPENAI, *COST_SERVER, "benchmarks/peers/cost.py",
+                   "benchmarks/peers/drive_alpaca_eval.py", "benchmarks/peers/drive_distilabel.py"),
+    "cascade": (*JUDGING, *OPENAI, *LOCAL, "judge/cascade", "judge/calibration",
+                "benchmarks/cascade_fidelity.py", "benchmarks/cascade_sim.py",
+                "benchmarks/cascade_truth.py", "tests/fakes.py", HHH),
+    # Arithmetic on other results files and the price table.
+    "sheet": ("benchmarks/cost_sheet.py", "judge/engine/prices.py", "judge/data/prices.json",
+              "judge/backends/presets.py", "benchmarks/results/cost.json",
+              "benchmarks/results/classifier_throughput.json"),
+    # PairMaker with a fake backend: calls per prompt.
+    "pairs": ("judge/tasks/pairs", "judge/judging", "judge/constitution", "judge/engine",
+              "judge/io", "judge/backends/base.py", "judge/testing.py",
+              "benchmarks/pairs_calls.py", "tests/quality_judge.py"),
+    "embedded": (*JUDGING, *LOCAL, "benchmarks/embedded_agreement.py", HHH),
+    "unjudged": (*JUDGING, *LOCAL, "benchmarks/embedded_unjudged.py", HHH),
+    # fastText trained on human labels: the held-out metrics.
+    "distill": ("judge/distill", "judge/cli/distill_cmd.py", "judge/io",
+                "benchmarks/distill_xstest.py"),
+    "conversations": (*JUDGING, *OPENAI, *COST_SERVER, "benchmarks/conversations.py",
+                      "benchmarks/peers/cost.py"),
+}  # fmt: skip
+
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline
 TABLE = re.compile(r"<!--t:([\w.-]+)-->\n(.*?)\n?<!--/t-->", re.S)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -149,19 +207,45 @@ def problems() -> list[str]:
     return out
 
 
+def since(name: str, head: str) -> str:
+    """Whether the code results file `name` measures (MEASURES) changed between the commit it
+    ran at and `head`."""
+    ran = commit_of(name)
+    if not ran:
+        return "no commit recorded: re-run it"
+    if ran == head:
+        return "HEAD"
+    if "+" in ran:
+        return "ran on uncommitted changes: re-run it"
+    code = [p for p in MEASURES[name] if not p.startswith("benchmarks/results/")]
+    inputs = [p for p in MEASURES[name] if p.startswith("benchmarks/results/")]
+    # Results read as input count from the commit that wrote this file (it ran before then).
+    wrote = _git("log", "-1", "--format=%h", "--", RESULTS[name]).stdout.strip()
+    diffs = [_git("diff", "--quiet", ran, head, "--", *code)]
+    if inputs:
+        diffs.append(_git("diff", "--quiet", wrote or ran, head, "--", *inputs))
+    failed = [d.stderr.strip() for d in diffs if d.returncode not in (0, 1)]
+    if failed:
+        return f"unknown commit: re-run it ({failed[0]})"
+    if any(d.returncode == 1 for d in diffs):
+        return "not HEAD; measured code changed: re-run it"
+    return "not HEAD; measured code unchanged since"
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--write", action="store_true", help="rewrite the figures and tables")
     ap.add_argument("--commits", action="store_true", help="list each results file's commit")
     args = ap.parse_args()
     if args.commits:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=7", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
+        head = _git("rev-parse", "--short=7", "HEAD").stdout.strip()
         for name in COMMITS:
-            ran = commit_of(name)
-            said = "HEAD" if ran and ran == head else "not HEAD: re-run it"
-            print(f"{name:<11} {ran or '(none recorded)':<15} {said}")
+            ran = commit_of(name) or "(none recorded)"
+            print(f"{name:<13} {ran:<15} {since(name, head)}")
         return 0
     if args.write:
         clear()

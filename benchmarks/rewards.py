@@ -11,7 +11,7 @@ requested schema. A step is 64 prompts x G = 8 completions (512), new texts ever
 hit), constitutions/helpful-honest-harmless.md (4 principles, full rationales), model named
 openai/gpt-4o-mini (so dollars are priced; the server is loopback), 64 calls in flight.
 
-- judge: `constitution_reward(...)` called as TRL calls it, once a step (its own runner, cache
+- judge: `constitution_reward(...)` called as TRL calls it, once a step (its Session, cache
   off, retries, parsing, verdicts).
 - sdk: the same requests (judge's own prompts and JSON schema, so the server answers the same
   number of tokens), sent with `AsyncOpenAI().chat.completions.create` under an asyncio

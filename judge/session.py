@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from judge.constitution import Problem
     from judge.engine.plan import Estimate
     from judge.engine.pool import Pool
+    from judge.engine.settings import Settings
     from judge.records import Verdict
     from judge.tasks.score import Scored
 
@@ -153,6 +154,25 @@ class Session:
         except BaseException:
             future.cancel()  # Ctrl-C: the call stops, the Session closes what it opened
             raise
+
+    # -- for code that keeps one Session across many calls of its own (judge.rewards) ----------
+
+    def shared_settings(self) -> Settings:
+        """Settings whose runners borrow this open Session's backends, cache, limits and
+        budget (judge.engine.settings.make_runner); the Session closes them, not the runner."""
+        settings: Settings = self._settings()
+        return settings
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on this sync Session's event loop and wait for it, from any thread."""
+        return self._wait(coro)
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await `coro` run on this sync Session's event loop, from a coroutine on any other
+        loop: the Session's connections never move between loops."""
+        if self._loop is None:
+            return self._wait(coro)  # says why not
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     def _settings(self, dry_run: bool = False) -> Any:
         if self._pool is None:

@@ -7,9 +7,11 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from judge.backends.base import Message, Request
 from judge.backends.openai import OpenAIBackend
 from judge.engine.prices import PriceTable
 from judge.engine.runner import Job, Runner, RunnerConfig
-from tests.fakes import FakeOpenAIServer, Fault, Reply
+from tests.fakes import FakeOpenAIServer, Fault, Reply, auto_reply
 
 MAX_TOKENS = 10
 # $0.1 an output token and nothing for input: every call costs its worst case, $1.
@@ -99,17 +101,32 @@ def test_a_refused_connection_is_not_billed(tmp_path: Path) -> None:
     assert runner.stats.spent.cost_usd == 0
 
 
+def _inputs(tmp_path: Path, n: int, price: dict[str, float]) -> tuple[Path, Path]:
+    """A JSONL file of `n` items, and a prices file giving openai/test `price`."""
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(n)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"openai/test": price}))
+    return src, prices
+
+
+def _score(src: Path, constitution: Path, prices: Path, base_url: str) -> list[str]:
+    """`judge score` of `src` at the loopback server, no cache, 4 calls in flight."""
+    return [
+        *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution)),
+        *("-m", "openai/test", "--base-url", base_url, "--no-cache"),
+        *("--prices", str(prices), "--concurrency", "4"),
+    ]
+
+
 def test_cli_summary_counts_what_the_server_received(
     tmp_path: Path, constitution_file: Path
 ) -> None:
     """`judge score --max-cost --timeout` against a server where half the calls stall: the
     summary's dollars are the dollars of the requests the server received, within the budget."""
-    rows = [{"id": i, "prompt": f"q{i}", "response": f"a{i}"} for i in range(40)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    prices = tmp_path / "prices.json"
     # A dollar per million input tokens and nothing for output: each request bills its prompt.
-    prices.write_text(json.dumps({"openai/test": {"input": 1_000_000, "output": 0}}))
+    src, prices = _inputs(tmp_path, 40, {"input": 1_000_000, "output": 0})
     slow = itertools.count()
 
     def handler(body: dict[str, Any]) -> Fault | None:
@@ -118,10 +135,8 @@ def test_cli_summary_counts_what_the_server_received(
     with FakeOpenAIServer(handler=handler) as server:
         proc = subprocess.run(
             [
-                *(sys.executable, "-m", "judge", "score", str(src), "-c", str(constitution_file)),
-                *("-m", "openai/test", "--base-url", server.base_url, "--no-cache"),
-                *("--prices", str(prices), "--max-cost", "20000", "--timeout", "0.5"),
-                *("--concurrency", "4", "-o", str(tmp_path / "out.jsonl")),
+                *_score(src, constitution_file, prices, server.base_url),
+                *("--max-cost", "20000", "--timeout", "0.5", "-o", str(tmp_path / "out.jsonl")),
             ],
             capture_output=True,
             text=True,
@@ -132,3 +147,57 @@ def test_cli_summary_counts_what_the_server_received(
     assert "given up without an answer" in proc.stderr, proc.stderr
     calls = int(proc.stderr.split(" calls, ")[0].rsplit("; ", 1)[-1])
     assert calls >= received, proc.stderr  # old code: 40 calls counted, 79 received
+
+
+def test_ctrl_c_summary_counts_the_calls_in_flight(tmp_path: Path, constitution_file: Path) -> None:
+    """SIGINT to `judge score` while calls are in flight: the run exits 130 and its summary's
+    calls and dollars cover every request the server received, the cancelled ones at their
+    worst case (old code: no summary; the cancelled calls were not counted)."""
+    # A dollar an output token and nothing for input: an answered call bills the one output
+    # token it says it wrote; one never answered can bill at most its max_tokens.
+    src, prices = _inputs(tmp_path, 12, {"input": 0, "output": 1_000_000})
+    serial = itertools.count()
+    lock = threading.Lock()
+
+    def handler(body: dict[str, Any]) -> Reply | Fault:
+        with lock:
+            n = next(serial)
+        return Reply(auto_reply(body), output_tokens=1) if n < 4 else Fault.delay(120)
+
+    with FakeOpenAIServer(handler=handler) as server:
+        proc = subprocess.Popen(
+            [
+                *_score(src, constitution_file, prices, server.base_url),
+                *("-q", "-o", str(tmp_path / "out.jsonl")),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": "."},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while server.count < 8 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert server.count >= 8, f"only {server.count} requests arrived"
+            time.sleep(0.3)  # any request still on its way arrives
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        received = server.count
+        answered = server.answered
+        cap = min(b.get("max_completion_tokens") or b.get("max_tokens") for b in server.bodies)
+        unanswered_caps = (received - answered) * cap
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr, stderr
+    summary = next((line for line in stderr.splitlines() if " calls, " in line), None)
+    assert summary is not None, f"no summary after Ctrl-C: {stderr}"
+    calls = int(summary.split(" calls, ")[0].rsplit("; ", 1)[-1])
+    cost = float(summary.split("; $")[1].split(";")[0].replace(",", ""))
+    assert calls >= received, summary
+    # The dollars cover what the answered calls billed and the worst case of the others.
+    assert cost >= answered + unanswered_caps - 1e-6, (summary, answered, unanswered_caps)
+    assert "Ctrl-C" in summary, summary

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import judge
-from judge.engine.settings import Settings
 from judge.judging import scoring
 from judge.judging.scoring import ScoreOptions
 from judge.rewards.verdicts import Judging
@@ -57,6 +56,6 @@ def test_a_reward_function_picks_the_models_level(constitution_file: Path, tmp_p
     """constitution_reward and `judge serve` judge through Judging: ScoreOptions() was full."""
     constitution = judge.load_constitution(constitution_file)
     for model, level in ((EMBEDDED, "short"), ("openai/gpt-4o-mini", "full")):
-        settings = Settings(model=model, cache=tmp_path / "c.sqlite", require_key=False)
-        options = Judging(constitution, settings).score_options
+        with judge.Session(model, cache=tmp_path / "c.sqlite") as session:
+            options = Judging(constitution, session).score_options
         assert options is not None and options.rationale == level, model

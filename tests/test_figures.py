@@ -5,6 +5,7 @@ or a number typed into a quoting section by hand, fails here."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from benchmarks import publish
 from benchmarks.figures import FIGURES, RESULTS, ROOT
@@ -70,3 +71,42 @@ def test_commits_lists_the_commit_of_every_results_file() -> None:
     assert len(lines) == len(publish.COMMITS)
     assert all(("HEAD" in line) for line in lines)
     assert all(line.split()[1] != "(none" for line in lines)  # every file records its commit
+    assert all(line.endswith(("HEAD", "unchanged since", "re-run it")) for line in lines), lines
+
+
+def _git(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_every_results_file_names_the_code_it_measures() -> None:
+    assert set(publish.MEASURES) == set(publish.COMMITS)
+    for name, paths in publish.MEASURES.items():
+        assert paths, name
+        for path in paths:  # each names files in the repository (a typo would match nothing)
+            assert _git("ls-files", "--", path), (name, path)
+
+
+def test_commits_tells_whether_the_measured_code_changed(monkeypatch: Any) -> None:
+    # A recent commit that changed code outside benchmarks/: its parent ran "the benchmark".
+    commit = next(
+        c
+        for c in _git("log", "-n", "200", "--no-merges", "--format=%h").split()
+        if any(not p.startswith("benchmarks/") for p in _diff(f"{c}~1", c))
+    )
+    changed = next(p for p in _diff(f"{commit}~1", commit) if not p.startswith("benchmarks/"))
+    unchanged = next(p for p in _git("ls-files").split() if p not in _diff(f"{commit}~1", commit))
+    monkeypatch.setattr(
+        publish, "commit_of", lambda name: _git("rev-parse", "--short=7", f"{commit}~1")
+    )
+    monkeypatch.setitem(publish.MEASURES, "pairs", (unchanged,))
+    assert publish.since("pairs", commit) == "not HEAD; measured code unchanged since"
+    monkeypatch.setitem(publish.MEASURES, "pairs", (unchanged, changed))
+    assert publish.since("pairs", commit) == "not HEAD; measured code changed: re-run it"
+
+
+def _diff(a: str, b: str) -> list[str]:
+    return _git("diff", "--name-only", a, b).split()

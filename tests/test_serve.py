@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextlib.contextmanager
 def served(
-    tmp_path: Path, judge_url: str, *args: str
+    tmp_path: Path, judge_url: str, *args: str, text: str = reward_judge.CONSTITUTION
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`judge serve` on a free port; yields the process and its base URL."""
+    """`judge serve` on a free port, under the constitution `text`; yields the process and its
+    base URL."""
     constitution = tmp_path / "known.md"
-    constitution.write_text(reward_judge.CONSTITUTION)
+    constitution.write_text(text)
     log = tmp_path / f"serve-{time.monotonic_ns()}.log"
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as err:
@@ -219,6 +220,87 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
     assert status == 200 and answer["rewards"] == [0.25, 0.5]
     with pytest.raises(httpx.ConnectError):  # it is gone
         httpx.post(f"{url}/v1/rewards", json=body(["a"]))
+
+
+def test_a_slow_verification_holds_up_no_other_request(tmp_path: Path) -> None:
+    """A final answer whose math parse takes 5 s (math-verify's limit) is checked off the event
+    loop: another request is answered meanwhile."""
+    exact = "name: exact\n\n## exact\nverify: answer\n\nThe final answer.\n"
+    slow = {"prompts": ["p"], "completions": [r"\boxed{9^{9^{9^{9}}}}"], "reference": ["42"]}
+    fast = {"prompts": ["p"], "completions": [r"\boxed{42}"], "reference": ["42"]}
+    with (
+        FakeOpenAIServer(handler=reward_judge.answer) as judge,
+        served(tmp_path, judge.base_url, "--no-cache", text=exact) as (_, url),
+    ):
+        httpx.post(f"{url}/v1/rewards", json=fast, timeout=60)  # the checking workers started
+
+        async def both() -> tuple[float, float, list[Any], list[Any]]:
+            async with aiohttp.ClientSession() as session:
+                started = time.monotonic()
+                held = asyncio.ensure_future(session.post(f"{url}/v1/rewards", json=slow))
+                await asyncio.sleep(0.3)  # the slow parse under way
+                async with session.post(f"{url}/v1/rewards", json=fast) as r:
+                    quick = (await r.json())["rewards"]
+                fast_done = time.monotonic() - started
+                response = await held
+                slow_done = time.monotonic() - started
+                return fast_done, slow_done, quick, (await response.json())["rewards"]
+
+        fast_done, slow_done, quick, late = asyncio.run(both())
+        assert judge.count == 0  # verifiers only: no model call
+    assert quick == [1.0] and late == [0.0]
+    assert fast_done < 2.5 < slow_done, (fast_done, slow_done)
+
+
+def test_checking_workers_end_with_a_server_killed_outright(tmp_path: Path) -> None:
+    """kill -9 gives judge serve no chance to stop its checking workers: they notice and exit,
+    not keeping its port (the listening socket they inherited) and memory for good."""
+    exact = "name: exact\n\n## exact\nverify: answer\n\nThe final answer.\n"
+    fast = {"prompts": ["p"], "completions": [r"\boxed{42}"], "reference": ["42"]}
+    with (
+        FakeOpenAIServer(handler=reward_judge.answer) as judge,
+        served(tmp_path, judge.base_url, "--no-cache", text=exact) as (proc, url),
+    ):
+        assert httpx.post(f"{url}/v1/rewards", json=fast, timeout=60).json()["rewards"] == [1.0]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        workers = [int(p) for p in children.read_text().split()]
+        assert workers  # the checks ran in worker processes
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers):
+            assert time.monotonic() < deadline, "checking workers outlived judge serve"
+            time.sleep(0.1)
+
+
+def test_the_drain_follows_the_call_timeout_or_drain_timeout(tmp_path: Path) -> None:
+    """SIGTERM waits for requests in flight as long as a call may take (--timeout), not a fixed
+    60 s; --drain-timeout sets it, and a request still in flight after it is cut."""
+    with (
+        FakeOpenAIServer(handler=reward_judge.answer, latency=20) as judge,
+        served(tmp_path, judge.base_url, "--no-cache", "--timeout", "300") as (proc, url),
+    ):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        log = next(tmp_path.glob("serve-*.log")).read_text()
+        assert "SIGTERM drains for up to 300 s" in log
+        with served(tmp_path, judge.base_url, "--no-cache", "--drain-timeout", "1") as (proc, url):
+
+            async def post_then_stop() -> float:
+                async with aiohttp.ClientSession() as session:
+                    request = asyncio.ensure_future(
+                        session.post(f"{url}/v1/rewards", json=body(["a"]))
+                    )
+                    await asyncio.sleep(0.5)  # in flight at the judge, which takes 20 s
+                    proc.send_signal(signal.SIGTERM)
+                    started = time.monotonic()
+                    with contextlib.suppress(aiohttp.ClientError):
+                        await request
+                    return time.monotonic() - started
+
+            cut_after = asyncio.run(post_then_stop())
+            assert proc.wait(timeout=30) == 0
+    assert cut_after < 10, cut_after
 
 
 def test_health_and_details(tmp_path: Path) -> None:

@@ -3,9 +3,13 @@ combined with the model-judged principles in one verdict (counted at a loopback 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +17,9 @@ import pytest
 
 from judge.constitution import check_text, load, parse, render
 from judge.constitution.model import Verifier
-from judge.judging.verifiers import check, check_answer
-from judge.records import Candidate
+from judge.judging import checking
+from judge.judging.checking import checks
+from judge.judging.verifiers import Check, check, check_answer
 from tests.fakes import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +53,6 @@ def test_a_reference_that_is_not_math_is_compared_as_text() -> None:
     assert missing.passed is None and "no `reference`" in missing.what
 
 
-def cand(response: str, **row: Any) -> Candidate:
-    return Candidate(index=0, row_index=1, prompt="q", response=response, row=row)
-
-
 @pytest.mark.parametrize(
     ("verifier", "response", "passed", "what"),
     [
@@ -79,7 +80,7 @@ def cand(response: str, **row: Any) -> Candidate:
     ],
 )
 def test_checks(verifier: Verifier, response: str, passed: bool, what: str) -> None:
-    result = check(verifier, cand(response))
+    result = check(verifier, response)
     assert result.passed is passed and what in result.what, result.what
 
 
@@ -259,3 +260,50 @@ def _answer(body: dict[str, Any]) -> dict[str, Any]:
         "clear-steps": {"rationale": "clear", "score": 4},
         "sound-steps": {"rationale": "sound", "score": 3},
     }
+
+
+SLOW = r"\boxed{9^{9^{9^{9}}}}"  # math-verify gives up on this parse after 5 s
+
+
+def test_a_slow_check_runs_off_the_event_loop() -> None:
+    """A slow math parse runs in a worker process: the loop keeps ticking and another check is
+    answered meanwhile (both on the loop that makes the model calls before, and blocked)."""
+    answer = [Verifier(kind="answer")]
+
+    async def run() -> tuple[list[Check], float, float, list[Check]]:
+        slow = asyncio.ensure_future(checks(answer, SLOW, "42"))
+        started = time.monotonic()
+        fast = await checks(answer, r"\boxed{42}", "42")
+        fast_took = time.monotonic() - started
+        longest = 0.0
+        while not slow.done():
+            tick = time.monotonic()
+            await asyncio.sleep(0.05)
+            longest = max(longest, time.monotonic() - tick)
+        return fast, fast_took, longest, await slow
+
+    fast, fast_took, longest, slow = asyncio.run(run())
+    assert fast[0].passed is True and fast_took < 3
+    assert longest < 1, f"the event loop stalled {longest:.1f} s"
+    assert slow[0].passed is False  # math-verify's own time limit held in the worker
+
+
+def test_checks_past_the_time_limit_leave_the_candidate_unchecked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(checking, "LIMIT", 0.5)
+    started = time.monotonic()
+    got = asyncio.run(checks([Verifier(kind="answer"), Verifier(kind="json")], SLOW, "42"))
+    assert time.monotonic() - started < 3
+    assert got == [Check(None, "not checked: the check took over 0.5 s")] * 2
+
+
+def test_a_dead_checking_worker_is_replaced() -> None:
+    answer = [Verifier(kind="answer")]
+    assert asyncio.run(checks(answer, "42", "42"))[0].passed is True
+    pool = checking._pool
+    assert pool is not None
+    for pid in list(pool._processes):  # killed, as by the kernel when memory runs out
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert asyncio.run(checks(answer, "41", "42"))[0].passed is False  # checked all the same

@@ -15,6 +15,7 @@ from judge.errors import as_flag, spelled
 from judge.io import open_writer
 from judge.judging.scoring import DEFAULT_MAX_CHARS, RATIONALES
 from judge.tasks.driver import Report, Task, drive, plan_only, run_sync
+from judge.tasks.summary import run_summary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -324,6 +325,14 @@ def run_task(
     fail_under = click.get_current_context().params.get("fail_under")
     try:
         report = run_sync(drive(task, sinks, on_progress=progress, fail_under=fail_under))
+    except KeyboardInterrupt:
+        # Ctrl-C: what was spent so far, calls cancelled in flight included (the provider
+        # bills them); the group then says how to resume and exits 130.
+        progress.close()
+        if task.runners:
+            summary = run_summary(task.verb, task.runners[0].stats, task.noun)
+            click.echo(spelled(summary, as_flag), err=True)
+        raise
     finally:
         progress.close()
     for line in report.lines:

@@ -13,9 +13,11 @@ from judge.cli.flags import one_judge, settings_of
 from judge.constitution import load
 from judge.label.server import LOOPBACK
 from judge.label.server import serve as serve_app
+from judge.records import Usage
 from judge.rewards.core import RewardCore, only
 from judge.rewards.server import MAX_BATCH, MAX_BYTES, make_app
 from judge.rewards.verdicts import Judging
+from judge.session import Session
 
 DEFAULT_PORT = 8377
 
@@ -62,11 +64,18 @@ DEFAULT_PORT = 8377
 )
 @number("--max-batch", click.IntRange(1), MAX_BATCH, "Most completions one request may hold.")
 @number("--max-bytes", click.IntRange(1024), MAX_BYTES, "Largest request body, in bytes.")
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0),
+    help="Seconds SIGTERM or Ctrl-C waits for requests in flight before it cancels them. "
+    "Default: --timeout, the longest a model call waits.",
+)
 def serve(**kw: Any) -> None:
     """Serve rewards over HTTP: POST /v1/rewards and OpenRLHF's POST /get_reward.
 
     Every request shares one judge (cache, --max-cost budget, limits). SIGTERM or Ctrl-C stops
-    taking requests and answers the ones in flight before exiting. See docs/rewards.md.
+    taking requests and answers the ones in flight (for up to --drain-timeout seconds) before
+    exiting. See docs/rewards.md.
     """
     if kw.pop("dry_run"):
         raise click.UsageError("judge serve makes calls as requests come: it has no --dry-run")
@@ -81,17 +90,9 @@ def serve(**kw: Any) -> None:
         )
         for warning in warnings:
             click.echo(f"judge: warning: {warning}", err=True)
-    verdicts = Judging(constitution, settings)
-    core = RewardCore(
-        verdicts,
-        group=kw["group"],
-        pairwise=kw["pairwise"],
-        calibration=calibration,
-        reference=kw["reference_field"],
-    )
-    app = make_app(core, token=kw["token"], max_bytes=kw["max_bytes"], max_batch=kw["max_batch"])
-    host = kw["host"]
-    if host not in LOOPBACK and not kw["token"]:
+    token, host = kw["token"], kw["host"]
+    drain = settings.timeout if kw["drain_timeout"] is None else kw["drain_timeout"]
+    if host not in LOOPBACK and not token:
         click.echo(
             f"judge: warning: listening on {host} without --token: anyone who reaches this "
             "address can spend your judge budget",
@@ -102,11 +103,26 @@ def serve(**kw: Any) -> None:
         shown = f"[{host}]" if ":" in host else host
         click.echo(
             f"judge serve: {constitution.name} with {settings.model} on http://{shown}:{port} "
-            "(POST /v1/rewards, POST /get_reward)",
+            f"(POST /v1/rewards, POST /get_reward); SIGTERM drains for up to {drain:g} s",
             err=True,
         )
 
-    asyncio.run(serve_app(app, host, kw["port"], ready))
-    spent = core.spent()
+    async def run() -> Usage:
+        # one Session for the server's lifetime: every request shares its connections, cache,
+        # limits and budget; it closes them after the last request is answered
+        async with Session(settings=settings) as session:
+            verdicts = Judging(constitution, session)
+            core = RewardCore(
+                verdicts,
+                group=kw["group"],
+                pairwise=kw["pairwise"],
+                calibration=calibration,
+                reference=kw["reference_field"],
+            )
+            app = make_app(core, token=token, max_bytes=kw["max_bytes"], max_batch=kw["max_batch"])
+            await serve_app(app, host, kw["port"], ready, drain=drain)
+            return core.spent()
+
+    spent = asyncio.run(run())
     cost = "" if spent.cost_usd is None else f", ${spent.cost_usd:.4f}"
     click.echo(f"judge serve: stopped after {spent.calls} model calls{cost}", err=True)

@@ -6,8 +6,9 @@ in flight together can never pass --max-cost. A model without a price has unknow
 never counted as zero (the driver refuses --max-cost for such a model before any call).
 
 A call given up without an answer (a timeout, a connection broken after the request was sent, a
-malformed 200) may still be billed by the provider: it counts as spent at its worst case, and a
-retry is made only while the budget still holds its reservation.
+malformed 200, a call cancelled in flight by Ctrl-C) may still be billed by the provider: it
+counts as spent at its worst case, and a retry is made only while the budget still holds its
+reservation.
 
 Many processes judging one job (judge.ray) share one budget through a Ledger: the reservation
 and the spending are then the whole cluster's, not this process's.
@@ -129,8 +130,8 @@ class Budget:
         return worst
 
     async def lost(self, request: Request, stats: RunStats) -> None:
-        """A call given up without an answer that the provider may bill (BackendError.billed):
-        count it as made and spent at its worst case."""
+        """A call given up without an answer that the provider may bill (BackendError.billed,
+        or cancelled in flight): count it as made and spent at its worst case."""
         _, _, worst = self.estimate(request)
         stats.calls += 1
         stats.lost_calls += 1

@@ -226,6 +226,11 @@ class Runner:
                         started = time.monotonic()
                         try:
                             response = await self.backend.generate(request)
+                        except asyncio.CancelledError:
+                            # Ctrl-C (or a fatal error elsewhere) while the request is out: the
+                            # provider may have it and bill it, as a timeout.
+                            await self.budget.lost(request, self.stats)
+                            raise
                         except BackendError as exc:
                             billed = exc.billed
                             if billed:

@@ -30,7 +30,7 @@ class RunStats:
     finished: int = 0  # units whose work is done, in any order (the progress display's count)
     finished_failed: int = 0
     calls: int = 0  # model calls made (not cached), lost ones included
-    lost_calls: int = 0  # given up without an answer (timeouts, resets): billed at worst case
+    lost_calls: int = 0  # no answer (timeouts, resets, Ctrl-C in flight): at their worst case
     cached_calls: int = 0
     retries: int = 0
     reasks: int = 0

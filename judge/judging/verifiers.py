@@ -42,10 +42,10 @@ def reference_of(candidate: Candidate) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def check(verifier: Verifier, candidate: Candidate) -> Check:
-    text = candidate.response
+def check(verifier: Verifier, text: str, reference: str | None = None) -> Check:
+    """The check of `text` (a response); `reference`: what `verify: answer` compares with."""
     if verifier.kind == "answer":
-        return check_answer(text, reference_of(candidate))
+        return check_answer(text, reference)
     if verifier.kind == "regex":
         pattern = verifier.pattern or ""
         found = re.search(pattern, text) is not None
@@ -160,24 +160,27 @@ class VerifiedScorer(Scorer):
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
             return Verdict(score=None, error=f"not judged: {candidate.note}")
+        from judge.judging.checking import checks
+
         judged = await self.inner.score(runner, candidate) if self.inner else Verdict(score=None)
-        return merge(self.constitution, self.verifiers, candidate, judged, self.inner is None)
+        kinds = [p.verify for p in self.verifiers if p.verify is not None]
+        results = await checks(kinds, candidate.response, reference_of(candidate))
+        return merge(self.constitution, self.verifiers, results, judged, self.inner is None)
 
 
 def merge(
     constitution: Constitution,
     verifiers: list[Principle],
-    candidate: Candidate,
+    results: list[Check],
     judged: Verdict,
     alone: bool,
 ) -> Verdict:
-    """One verdict: the model's on its principles, the checks' on theirs, in the file's order."""
+    """One verdict: the model's on its principles, the checks' (`results`, one a verifier) on
+    theirs, in the file's order."""
     scores = dict(judged.scores)
     rationales = dict(judged.rationales)
     errors = [judged.error] if judged.error else []
-    for p in verifiers:
-        assert p.verify is not None
-        result = check(p.verify, candidate)
+    for p, result in zip(verifiers, results, strict=True):
         scores[p.id] = scored(p, result)
         rationales[p.id] = f"checked: {result.what}"
         if result.passed is None:

@@ -173,11 +173,13 @@ async def serve(
     *,
     fallback: bool = False,
     on_error: Callable[[str], None] | None = None,
+    drain: float = 60.0,
 ) -> None:
     """Serve until SIGINT or SIGTERM; on_ready(port) once listening. `fallback`: a port in use
     gives a free one instead of an error. `on_error`: one line for each request that failed
-    (malformed HTTP, a bug), instead of aiohttp's traceback."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    (malformed HTTP, a bug), instead of aiohttp's traceback. `drain`: seconds the requests in
+    flight have to finish once stopped (then they are cancelled)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=drain)
     await runner.setup()
     logger = logging.getLogger("aiohttp.server")
     one_line = None if on_error is None else _OneLine(on_error)

@@ -7,87 +7,58 @@ RLOOTrainer and OnlineDPOTrainer take in `reward_funcs` as it is.
 
 TRL calls it with `prompts`, `completions` and every dataset column (one value a completion) as
 keywords, and takes a list of floats back; None leaves that completion out of the reward. The
-function keeps one judge (connections, cache, budget, rate limits) and one event loop, in a
-thread of its own, for its lifetime: every step shares them, and a step's completions are judged
-concurrently. `.as_async()` is the same reward as a coroutine function, for TRL's async path.
+function holds one judge.Session for its lifetime (connections, cache, budget, rate limits, on
+the Session's event loop in a thread of its own): every step shares it, whichever thread or event
+loop calls, and a step's completions are judged concurrently. `.as_async()` is the same reward as
+a coroutine function, for TRL's async path. TRL never closes a reward: the Session is closed at
+interpreter exit, or by `close()` or a `with` block.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from judge.calibration import Calibration, load_for
 from judge.constitution import Constitution, load
-from judge.engine.runner import RunnerConfig
 from judge.engine.settings import Settings
+from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import ScoreOptions
 from judge.rewards.core import Reward, RewardCore, only
 from judge.rewards.inputs import REFERENCE
-from judge.rewards.verdicts import Judging, Verdicts
-
-T = TypeVar("T")
-
-
-class _Loop:
-    """One event loop for the reward's lifetime: the judge's connections live on it across
-    steps. A trainer that calls from a thread without a running loop (TRL's sync path) runs it
-    right there, so that math-verify's time limits (SIGALRM, main thread only) hold for
-    `verify: answer`; once called from a running loop (TRL's async path, a notebook), the loop
-    moves to a daemon thread of its own for good."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread: threading.Thread | None = None
-
-    def _threaded(self) -> None:
-        if self.thread is None:
-            self.thread = threading.Thread(
-                target=self.loop.run_forever, name="judge-rewards", daemon=True
-            )
-            self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            if self.thread is None:
-                return self.loop.run_until_complete(coro)
-        self._threaded()
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
-        self._threaded()
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        if self.thread is not None:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join()
-        self.loop.close()
+from judge.rewards.verdicts import Judging
+from judge.session import Session
 
 
 class ConstitutionReward:
     """A reward function: `reward(prompts, completions, **columns) -> list[float | None]`."""
 
-    def __init__(self, core: RewardCore, name: str) -> None:
+    def __init__(self, core: RewardCore, name: str, session: Session) -> None:
         self.core = core
+        self.session = session  # open; the reward closes it
         self.__name__ = name  # TRL logs rewards/<name>/mean
-        self._loop = _Loop()
         self.last: list[Reward] = []  # the last call's rewards with their verdicts
+        self._closing = threading.Lock()
+        self._closed = False
         atexit.register(self.close)  # the cache and connections closed even if no one does
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], **columns: Any
     ) -> list[float | None]:
-        return self._log(self._loop.run(self.core.rewards(prompts, completions, columns)), columns)
+        self._check_open()
+        found = self.session.run(self.core.rewards(prompts, completions, columns))
+        return self._log(found, columns)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError(
+                f"the reward function {self.__name__} is closed (close(), or its `with` block "
+                "ended): make another with judge.rewards.constitution_reward(...)"
+            )
 
     def as_async(self) -> Callable[..., Awaitable[list[float | None]]]:
         """The same reward as a coroutine function (TRL runs those concurrently)."""
@@ -95,7 +66,8 @@ class ConstitutionReward:
         async def reward(
             prompts: list[Any], completions: list[Any], **columns: Any
         ) -> list[float | None]:
-            found = await self._loop.submit(self.core.rewards(prompts, completions, columns))
+            self._check_open()
+            found = await self.session.run_async(self.core.rewards(prompts, completions, columns))
             return self._log(found, columns)
 
         reward.__name__ = reward.__qualname__ = self.__name__
@@ -114,11 +86,16 @@ class ConstitutionReward:
         return [r.reward for r in found]
 
     def close(self) -> None:
-        """Close the judge's connections and cache, then the loop (also at exit)."""
-        if not self._loop.loop.is_closed():
-            self._loop.run(self.core.verdicts.aclose())
-            self._loop.close()
-            atexit.unregister(self.close)
+        """Close the Session: its connections, its cache, then its loop (also at exit); once."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self.close)
+        try:
+            self.session.run(self.core.verdicts.aclose())
+        finally:
+            self.session.__exit__(None, None, None)
 
     def __enter__(self) -> ConstitutionReward:
         return self
@@ -145,7 +122,6 @@ def constitution_reward(
     score_options: ScoreOptions | None = None,
     group_size: int = 64,
     name: str | None = None,
-    verdicts: Verdicts | None = None,
 ) -> ConstitutionReward:
     """The constitution as a TRL reward function (see the module's doc).
 
@@ -155,25 +131,32 @@ def constitution_reward(
     `pairwise=True` makes each reward the completion's win rate against the others of its
     prompt (compare mode, both orders). `reference` names the dataset column of reference
     answers (`verify: answer` principles). `settings` replaces model, base_url, concurrency,
-    max_cost and cache; `verdicts` replaces the judge altogether (tests, other judges).
+    max_cost and cache.
     """
     c = constitution if isinstance(constitution, Constitution) else load(constitution)
     c = only(c, principle)
     cal = calibration
     if cal is not None and not isinstance(cal, Calibration):
         cal = load_for(cal, kind="absolute", sha256=c.sha256)[0]
-    if verdicts is None:
-        if settings is None:
-            settings = Settings(
-                model=model or Settings.model,
-                base_url=base_url,
-                cache=cache,
-                use_cache=use_cache,
-                runner=RunnerConfig(concurrency=concurrency, max_cost=max_cost),
-            )
-        verdicts = Judging(c, settings, score_options, CompareOptions(), group_size=group_size)
+    if settings is None:
+        session = Session(
+            model,
+            base_url=base_url,
+            cache=cache,
+            no_cache=not use_cache,
+            concurrency=concurrency,
+            max_cost=max_cost,
+        )
+    else:
+        session = Session(settings=settings)
+    session.__enter__()
+    try:
+        verdicts = Judging(c, session, score_options, CompareOptions(), group_size=group_size)
+    except BaseException:
+        session.__exit__(None, None, None)
+        raise
     core = RewardCore(
         verdicts, group=group, pairwise=pairwise, calibration=cal, reference=reference
     )
     label = name or (c.name if principle is None else f"{c.name}.{principle}")
-    return ConstitutionReward(core, label)
+    return ConstitutionReward(core, label, session)

@@ -1,8 +1,9 @@
 """What online rewards need of the judge: verdicts on a list of candidates, and comparisons.
 
 `Verdicts` is the narrow interface the reward function and the reward server call; `Judging`
-implements it with one runner (connections, cache, budget, rate limits) kept for its lifetime, so
-that every step and every request shares them.
+implements it with one runner kept for its lifetime on a judge.Session, whose pool owns the
+connections, the cache, the budget and the rate limits: every step and every request shares them,
+and the Session, not the reward, closes them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
-from judge.engine.settings import Settings, make_runner
+from judge.engine.settings import make_runner
 from judge.engine.stats import BUDGET
 from judge.errors import ConfigError
 from judge.judging.comparison import CompareOptions, Comparer
@@ -24,6 +25,7 @@ from judge.judging.grouped import make_scorer
 from judge.judging.scoring import ScoreOptions, Scorer
 from judge.judging.verifiers import with_verifiers
 from judge.records import Candidate, Comparison, Usage, Verdict
+from judge.session import Session
 
 
 class Verdicts(Protocol):
@@ -52,23 +54,24 @@ class Verdicts(Protocol):
 
 @dataclass
 class Judging:
-    """Verdicts through one runner, for the lifetime of this object."""
+    """Verdicts through one runner on `session` (open), for the lifetime of this object."""
 
     constitution: Constitution
-    settings: Settings
+    session: Session
     # None: the model's default (ScoreOptions.for_model: short rationales on the embedded one)
     score_options: ScoreOptions | None = None
     compare_options: CompareOptions = field(default_factory=CompareOptions)
     group_size: int = 64  # group=True: at most this many candidates a call
 
     def __post_init__(self) -> None:
-        self.runner: Runner = make_runner(self.settings)
+        # the runner borrows the Session's backends, cache, limits and budget
+        self.runner: Runner = make_runner(self.session.shared_settings())
         if self.runner.config.max_cost is not None and self.runner.price is None:
             raise ConfigError(
                 f"--max-cost needs the price of {self.runner.backend.name}, which is unknown: "
                 "give it with --prices FILE, or drop --max-cost"
             )
-        options = self.score_options or ScoreOptions.for_model(self.settings.model)
+        options = self.score_options or ScoreOptions.for_model(self.session.settings.model)
         self.score_options = options
         self.scorer = self._scorer(options)
         grouped = dataclasses.replace(options, group=self.group_size)
@@ -107,4 +110,5 @@ class Judging:
         return stats.budget_hit or stats.failures.get(BUDGET, 0) > 0
 
     async def aclose(self) -> None:
+        """End the runner's cache claims (the Session closes what it lent)."""
         await self.runner.aclose()

@@ -74,8 +74,8 @@ def run_summary(verb: str, stats: RunStats, noun: str = "candidates", counts: bo
     ]
     if stats.lost_calls:
         parts.append(
-            f"{plural(stats.lost_calls, 'call')} given up without an answer (timeouts, resets) "
-            "counted at their worst-case cost, as the provider may bill them"
+            f"{plural(stats.lost_calls, 'call')} given up without an answer (timeouts, resets, "
+            "Ctrl-C) counted at their worst-case cost, as the provider may bill them"
         )
     if stats.retries or stats.reasks:
         parts.append(
