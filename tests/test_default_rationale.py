@@ -52,8 +52,11 @@ def test_the_api_picks_short_on_the_embedded_model(
     assert seen and set(seen) == {"short"}, (command, seen)
 
 
-def test_a_reward_function_picks_the_models_level(constitution_file: Path, tmp_path: Path) -> None:
+def test_a_reward_function_picks_the_models_level(
+    constitution_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """constitution_reward and `judge serve` judge through Judging: ScoreOptions() was full."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # nothing is called
     constitution = judge.load_constitution(constitution_file)
     for model, level in ((EMBEDDED, "short"), ("openai/gpt-4o-mini", "full")):
         with judge.Session(model, cache=tmp_path / "c.sqlite") as session:
