@@ -50,7 +50,9 @@ def measure(n: int, comparisons: str, noise: float, folder: Path) -> dict[str, f
     maker = PairMaker(parse(CONSTITUTION), PairsOptions(mode="compare", comparisons=comparisons))
 
     async def go() -> list[GroupResult]:
-        return [r async for r in maker.stream(runner, iter_groups(str(path), FieldMap()))]
+        # As the driver runs `judge pairs`: the maker's plan through the runner.
+        groups = maker.plan(iter_groups(str(path), FieldMap()))
+        return [r async for _, r in runner.run(groups, lambda g: maker.judge(runner, g))]
 
     results = asyncio.run(go())
     best = taus = 0.0
