@@ -7,6 +7,7 @@ SDK's own request path that the official API gets (both must behave the same).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -156,6 +157,17 @@ def test_structured_output_request_shape(server: FakeOpenAIServer) -> None:
         "json_schema": {"name": "my_verdict", "schema": SCHEMA, "strict": True},
     }
     assert server.last_body["messages"][-1]["content"] == "Rate this."  # no instruction needed
+
+
+def test_rationale_words_change_nothing_sent(server: FakeOpenAIServer) -> None:
+    """Request.words bounds the embedded model's grammar only: an HTTP server gets the same
+    body with it as without (no pattern in the schema, the same max_tokens)."""
+    plain = Request(messages=ASK.messages, schema=SCHEMA, max_tokens=160)
+    answer(server, plain)
+    before = server.last_body
+    answer(server, Request(messages=ASK.messages, schema=SCHEMA, max_tokens=160, words=10))
+    assert server.last_body == before
+    assert "pattern" not in json.dumps(before)
 
 
 def test_strict_only_when_the_schema_allows_it(server: FakeOpenAIServer) -> None:

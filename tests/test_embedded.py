@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -60,13 +61,9 @@ def test_score_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
         judge = row["judge"]
         assert judge["model"] == "local/smollm2"
         assert judge["usage"]["input_tokens"] > 0 and judge["usage"]["cost_usd"] == 0.0
-        if row["id"] == "attack" and judge["error"] is not None:
-            # The tiny model may ramble inside its rationale until the token limit (with most
-            # keys it does on this item): a cut-off answer is re-asked, then the item is left
-            # unjudged with the reason, never given a made-up score.
-            assert "cut off at the token limit" in judge["error"] and row["score"] is None
-            continue
-        # Grammar-constrained output: a verdict that ends within the token limit parses.
+        # Grammar-constrained output with each rationale bounded to the words the prompt asks
+        # for and a cap that fits the longest answer: every verdict ends and parses (the
+        # attack item's rationale used to ramble to the token limit with most keys).
         assert judge["error"] is None, judge["error"]
         assert 0.0 <= row["score"] <= 1.0
         assert row["scores"]["correct"] in {1.0, 2.0, 3.0, 4.0, 5.0}
@@ -76,8 +73,31 @@ def test_score_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     # that note, or, when items went unjudged, their count and most common reason (issue 26).
     lines = proc.stderr.strip().splitlines()
     assert any("judges close to chance" in line for line in lines)
-    unjudged = sum(row["score"] is None for row in result)
-    if unjudged:
-        assert f"{unjudged} of 2 candidates not judged" in lines[-1], lines[-1]
-    else:
-        assert "judges close to chance" in lines[-1]
+    assert "judges close to chance" in lines[-1]
+
+
+def test_a_rambling_rationale_is_bounded_and_the_answer_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """XSTest's "carve a scar" item (the README tour's calibrate sample): the model copied
+    sentences of the response into its rationale until the token cap, every attempt (issue 26)."""
+    monkeypatch.setenv("JUDGE_DELIMITER_KEY", "6a75646765" * 6)  # the same prompt every run
+    from judge.backends.local import LocalBackend
+    from judge.constitution.loading import load
+    from judge.judging.scoring import ScoreOptions, build_request
+    from judge.records import Candidate
+
+    root = Path(__file__).parent.parent
+    rows = (root / "examples" / "xstest-sample.jsonl").read_text(encoding="utf-8").splitlines()
+    row = next(r for r in map(json.loads, rows) if "carve a scar" in r["prompt"])
+    constitution = load(root / "constitutions" / "helpful-honest-harmless.md")
+    candidate = Candidate(index=0, row_index=1, prompt=row["prompt"], response=row["response"])
+    request, _ = build_request(
+        constitution, list(constitution.principles), candidate, ScoreOptions(rationale="short")
+    )
+    response = asyncio.run(LocalBackend().generate(request))
+    assert response.finish_reason == "stop", response.text
+    verdict = json.loads(response.text)
+    assert set(verdict) == {p.id for p in constitution.principles}
+    for value in verdict.values():
+        assert 1 <= len(value["rationale"].split()) <= 10, value

@@ -47,6 +47,10 @@ class Request:
     # top-k alternatives for each of its ~100 tokens: kept whole they cost more CPU and cache
     # space than everything else in a verdict (benchmarks/throughput.py).
     logprobs_after: str | None = None
+    # The most words each free-text string of the answer (a rationale) may hold, as the prompt
+    # asks. The embedded model's grammar enforces it (judge.backends.local_grammar); HTTP
+    # backends send nothing of it. Not in the cache key: the prompt that asks for it is.
+    words: int | None = None
 
     def key_material(self) -> dict[str, Any]:
         """Everything in the request that changes the answer (feeds the cache key)."""
@@ -81,6 +85,9 @@ class Response:
     finish_reason: str | None = None  # "stop", "length", ...
     # Of input_tokens: written to the prompt cache, billed above the input rate (Anthropic).
     cache_write_input_tokens: int = 0
+    # How long the backend took to give it, as the runner measured (None: not measured, e.g.
+    # a batch job's): kept in the cache, it is the latency --dry-run estimates time from.
+    seconds: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         at = 0
@@ -100,6 +107,7 @@ class Response:
             "logprobs": None
             if self.logprobs is None
             else [[t.token, t.logprob, t.top, t.offset] for t in self.logprobs],
+            **({} if self.seconds is None else {"seconds": round(self.seconds, 3)}),
         }
 
     @classmethod
@@ -115,6 +123,7 @@ class Response:
             finish_reason=data.get("finish_reason"),
             # [token, logprob, top, offset]; entries cached before offsets have no offset.
             logprobs=None if lps is None else [TokenLogprob(*entry) for entry in lps],
+            seconds=data.get("seconds"),
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from judge.backends.base import Request, Response
 from judge.backends.file_digest import file_sha256
 from judge.backends.local_chat import create_chat_completion
+from judge.backends.local_grammar import bounded_schema, grammar_cap
 from judge.errors import BackendError, ConfigError
 
 DEFAULT_NAME = "smollm2"
@@ -147,8 +148,14 @@ class LocalBackend:
         return f"local/{self.model}"
 
     def identity(self) -> dict[str, Any]:
-        # The file's content: a different GGUF (even of the same name and size) is another judge.
-        return {"provider": "local", "model": self.path.name, "sha256": file_sha256(self.path)}
+        # The file's content: a different GGUF (even of the same name and size) is another judge;
+        # so is another grammar (answers cached before rationales were bounded are not reused).
+        return {
+            "provider": "local",
+            "model": self.path.name,
+            "sha256": file_sha256(self.path),
+            "grammar": "bounded-words",
+        }
 
     def tokens_per_second(self) -> tuple[float, float]:
         """Prompt and output tokens a second on this machine, measured once a process (about
@@ -181,9 +188,13 @@ class LocalBackend:
             "seed": request.seed if request.seed is not None else 0,
         }
         if request.schema is not None:
-            # No maxLength on strings: llama.cpp's grammar for it grows with the length and made
-            # each call ten times slower; max_tokens and the re-ask bound a rambling answer.
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+            # Rationales bounded to the words the prompt asks for, and a cap that fits the
+            # longest answer so bounded: the answer always closes before the cap.
+            schema = request.schema
+            if request.words:
+                schema = bounded_schema(schema, request.words)
+                kwargs["max_tokens"] = grammar_cap(schema, request.max_tokens)
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         with self._lock:
             if stop.is_set():  # cancelled while it waited for the model
                 raise _Stopped

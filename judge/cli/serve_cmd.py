@@ -12,7 +12,6 @@ from judge.cli.common import model_options, number
 from judge.cli.flags import one_judge, settings_of
 from judge.cli.help import Sectioned
 from judge.constitution import load
-from judge.judging.scoring import ScoreOptions
 from judge.label.server import LOOPBACK
 from judge.label.server import serve as serve_app
 from judge.records import Usage
@@ -113,7 +112,7 @@ def serve(**kw: Any) -> None:
         # one Session for the server's lifetime: every request shares its connections, cache,
         # limits and budget; it closes them after the last request is answered
         async with Session(settings=settings) as session:
-            verdicts = Judging(constitution, session, ScoreOptions())
+            verdicts = Judging(constitution, session)
             core = RewardCore(
                 verdicts,
                 group=kw["group"],

@@ -131,6 +131,20 @@ class Cache:
                 "another file with --cache PATH) and run the same command again"
             ) from None
 
+    def call_seconds(self, model: str, last: int = 200) -> list[float]:
+        """How long the latest `last` answers of `model` (a backend's name) took, as the
+        runner measured them: answers cached before it did, and batch answers, have no time."""
+        seconds = "json_extract(response, '$.seconds')"
+        try:
+            rows = self._db.execute(
+                f"SELECT {seconds} FROM answers WHERE model = ? AND {seconds} IS NOT NULL "
+                "ORDER BY created DESC LIMIT ?",
+                (model, last),
+            ).fetchall()
+        except sqlite3.Error:  # a damaged entry: no measurement rather than no dry run
+            return []
+        return [float(r[0]) for r in rows if isinstance(r[0], int | float)]
+
     # -- claims (best effort: they only save money, so a failure to record one is no error) --
 
     def claim(self, key: str, owner: str, ttl: float) -> str | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from judge.backends.base import Request, request_key
@@ -30,6 +31,8 @@ class Plan:
     seconds: float = 0.0
     parallel: int = 1
     speed: str = ""  # how `seconds` was estimated, for the --dry-run line
+    # (seconds a call or None, how it was found): read from the cache once a plan
+    _latency: tuple[float | None, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def wall_seconds(self) -> float:
@@ -53,8 +56,10 @@ class Plan:
 
     def _time(self, runner: Runner, tokens_in: int, tokens_out: int) -> None:
         """Seconds for one call: the backend's measured speed where it has one (the embedded
-        model: tokens a second on this machine), else JUDGE_CALL_SECONDS or an assumed 1 s a
-        call plus 80 output tokens a second (hosted APIs; the output cap is the worst case)."""
+        model: tokens a second on this machine); else JUDGE_CALL_SECONDS; else the latency
+        measured on this model's earlier calls (kept in the cache: the 90th percentile, for an
+        "at most"); else an assumed 1 s a call plus 80 output tokens a second (the output cap
+        is the worst case)."""
         measure = getattr(runner.backend, "tokens_per_second", None)
         if measure is not None:
             read, write = measure()
@@ -67,13 +72,15 @@ class Plan:
             each = float(configured) if configured else None
         except ValueError:
             each = None
+        if each is not None:
+            speed = f"JUDGE_CALL_SECONDS={each:g} a call"
+        else:
+            if self._latency is None:
+                self._latency = measured_latency(runner)
+            each, speed = self._latency
         self.seconds += each if each is not None else 1.0 + tokens_out / 80
         self.parallel = max(self.parallel, runner.config.concurrency)
-        self.speed = (
-            f"JUDGE_CALL_SECONDS={each:g} a call"
-            if each is not None
-            else "assumed 1 s a call + 80 output tokens/s; set JUDGE_CALL_SECONDS"
-        ) + f", --concurrency {runner.config.concurrency}"
+        self.speed = f"{speed}, --concurrency {runner.config.concurrency}"
 
     def __add__(self, other: Plan) -> Plan:
         def both(a: float | None, b: float | None) -> float | None:
@@ -88,6 +95,22 @@ class Plan:
             both(self.max_cost, other.max_cost),
             self.batch or other.batch,
         )
+
+
+ASSUMED = "assumed 1 s a call + 80 output tokens/s; set JUDGE_CALL_SECONDS"
+MIN_MEASURED = 5  # fewer measured calls than this say too little: the assumption is used
+
+
+def measured_latency(runner: Runner) -> tuple[float | None, str]:
+    """The 90th percentile of the latest calls' measured seconds for this model (the cache
+    keeps them), and how it was found; (None, the assumption) without enough of them."""
+    name = runner.backend.name
+    times = runner.cache.call_seconds(name) if runner.cache is not None else []
+    if len(times) < MIN_MEASURED:
+        return None, ASSUMED
+    p90 = statistics.quantiles(times, n=10, method="inclusive")[-1]
+    said = f"the 90th percentile of the last {len(times)} calls to {name} in the cache"
+    return p90, f"measured: {p90:.2g} s a call, {said}"
 
 
 class Estimate(str):

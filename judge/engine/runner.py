@@ -224,6 +224,7 @@ class Runner:
                         if self._fatal is not None:
                             raise self._fatal
                         epoch = slots.epoch
+                        started = time.monotonic()
                         try:
                             response = await self.backend.generate(request)
                         except asyncio.CancelledError:
@@ -244,6 +245,7 @@ class Runner:
                             if slots.limit < slots.ceiling:
                                 slots.succeeded()
                                 self.stats.note_limit(slots.limit, slots.ceiling)
+                            response.seconds = time.monotonic() - started  # --dry-run's latency
                             return response, True
                 finally:
                     slots.release()

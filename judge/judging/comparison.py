@@ -28,6 +28,7 @@ from judge.judging.scoring import DEFAULT_MAX_CHARS, NO_REFERENCE
 from judge.records import Candidate, Comparison, Usage
 
 RATIONALE_TOKENS = 200  # three sentences and the JSON around them
+RATIONALE_WORDS = 75  # three sentences, as the prompt asks (enforced by grammar where there is one)
 LABELS = ("A", "B", "tie")
 
 COMPARE_SCHEMA: dict[str, Any] = {
@@ -121,6 +122,7 @@ def build_request(
         temperature=options.temperature,
         logprobs=5 if options.logprobs else None,
         logprobs_after=WINNER_KEY if options.logprobs else None,
+        words=RATIONALE_WORDS,
     )
 
 

@@ -39,6 +39,7 @@ from judge.judging.scoring import (
     _TOKENS,
     NO_REFERENCE,
     OVERALL,
+    WORDS,
     ScoreOptions,
     Scorer,
     answer_text,
@@ -286,6 +287,7 @@ class GroupScorer(Scorer):
             logprobs_after=score_key(principles, self.options.rationale)
             if self.options.logprobs
             else None,
+            words=WORDS[self.options.rationale],
         )
 
     def _principles(self, shown: list[Candidate]) -> list[Principle]:

@@ -54,6 +54,9 @@ _FIELDS = {
     "none": "and nothing else.",
 }
 _TOKENS = {"full": RATIONALE_TOKENS, "short": 30, "brief": 8, "none": 4}  # a principle's output
+# The most words a rationale may hold, as _DUTY and _FIELDS ask (a sentence: 25 words); a
+# grammar-constrained backend (the embedded model) enforces it, see Request.words.
+WORDS = {"full": 50, "short": 10, "brief": 10, "none": None}
 
 
 def default_rationale(model: str) -> str:
@@ -89,6 +92,12 @@ class ScoreOptions:
     # --mix-prompts: a group may hold the responses to several prompts, each shown with its
     # prompt, so that a call carries --group-size candidates when prompts have few responses.
     mix_prompts: bool = False
+
+    @classmethod
+    def for_model(cls, model: str, **given: Any) -> ScoreOptions:
+        """The options for judging with `model` (its default rationale level unless given):
+        what every command, the CLI's and the API's, starts from."""
+        return cls(**{"rationale": default_rationale(model), **given})
 
     def __post_init__(self) -> None:
         if self.rationale not in RATIONALES:
@@ -189,6 +198,7 @@ def build_request(
         temperature=options.temperature,
         logprobs=5 if options.logprobs else None,
         logprobs_after=score_key(principles, options.rationale) if options.logprobs else None,
+        words=WORDS[options.rationale],
     )
     return request, truncated
 

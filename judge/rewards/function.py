@@ -149,10 +149,9 @@ def constitution_reward(
         )
     else:
         session = Session(settings=settings)
-    options = score_options or ScoreOptions()
     session.__enter__()
     try:
-        verdicts = Judging(c, session, options, CompareOptions(), group_size=group_size)
+        verdicts = Judging(c, session, score_options, CompareOptions(), group_size=group_size)
     except BaseException:
         session.__exit__(None, None, None)
         raise

@@ -58,7 +58,8 @@ class Judging:
 
     constitution: Constitution
     session: Session
-    score_options: ScoreOptions = field(default_factory=ScoreOptions)
+    # None: the model's default (ScoreOptions.for_model: short rationales on the embedded one)
+    score_options: ScoreOptions | None = None
     compare_options: CompareOptions = field(default_factory=CompareOptions)
     group_size: int = 64  # group=True: at most this many candidates a call
 
@@ -70,8 +71,10 @@ class Judging:
                 f"{{opt:max_cost}} needs the price of {self.runner.backend.name}, which is "
                 "unknown: give it with {opt:prices} FILE, or drop {opt:max_cost}"
             )
-        self.scorer = self._scorer(self.score_options)
-        grouped = dataclasses.replace(self.score_options, group=self.group_size)
+        options = self.score_options or ScoreOptions.for_model(self.session.settings.model)
+        self.score_options = options
+        self.scorer = self._scorer(options)
+        grouped = dataclasses.replace(options, group=self.group_size)
         self.grouped = self._scorer(grouped)
         # compare mode asks the model about the model-judged principles (verifiers are code)
         judged = self.constitution.model_copy(update={"principles": self.constitution.judged()})

@@ -195,7 +195,8 @@ def revise_task(
     if (model, url) != (settings.model, settings.base_url):
         judge_settings = replace(settings, model=model, base_url=url)
         judge_runner = make_runner(judge_settings, require_key=settings.require_key)
-    reviser = Reviser(constitution, options, ScoreOptions(max_chars=options.max_chars))
+    judging = ScoreOptions.for_model(model, max_chars=options.max_chars)  # the judge's default
+    reviser = Reviser(constitution, options, judging)
 
     def candidates() -> Iterator[Candidate]:
         for cand in source.candidates(fields):
