@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import statistics
@@ -86,9 +87,15 @@ def step_batch(run: str, step: int, prompts: int) -> tuple[list[str], list[str]]
 
 
 def summary(
-    name: str, times: list[float], n: int, calls: int, dollars: float, steps: int
+    name: str, times: list[float], n: int, calls: int, usage: tuple[float, int], steps: int
 ) -> dict[str, Any]:
+    """One reward's row. `usage`: dollars and output tokens over all steps. The server's floor is
+    the step's calls in waves of CONCURRENCY, each wave as long as one answer (every answer to
+    the same schema has the same length at this server)."""
     ordered = sorted(times)
+    dollars, output_tokens = usage
+    tokens_per_call = output_tokens / calls if calls else 0.0
+    waves = math.ceil(calls / steps / CONCURRENCY)
     return {
         "name": name,
         "steps": steps,
@@ -98,6 +105,8 @@ def summary(
         "step_p99_s": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
         "calls_per_step": calls / steps,
         "dollars_per_step": round(dollars / steps, 6),
+        "output_tokens_per_call": round(tokens_per_call, 1),
+        "server_floor_s": round(waves * (TTFT + PER_TOKEN * tokens_per_call), 3),
     }
 
 
@@ -116,9 +125,10 @@ def run_judge(base: str, steps: int, prompts: int, group: bool) -> dict[str, Any
             got = reward(prompts=ps, completions=cs)
             times.append(time.perf_counter() - start)
             unjudged += sum(r is None for r in got)
-        dollars = reward.core.spent().cost_usd or 0.0
+        spent = reward.core.spent()
     name = "judge group=True" if group else "judge"
-    out = summary(name, times, len(cs), served(base) - before, dollars, steps)
+    usage = (spent.cost_usd or 0.0, spent.output_tokens)
+    out = summary(name, times, len(cs), served(base) - before, usage, steps)
     out["unjudged"] = unjudged
     return out
 
@@ -133,15 +143,16 @@ def run_sdk(base: str, steps: int, prompts: int) -> dict[str, Any]:
     times: list[float] = []
     before = served(base)
     dollars = 0.0
+    output_tokens = 0
     unjudged = 0
 
     async def steps_loop() -> None:
-        nonlocal dollars, unjudged
+        nonlocal dollars, output_tokens, unjudged
         client = AsyncOpenAI(base_url=base, api_key="sk-bench", max_retries=2)
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(prompt: str, completion: str) -> float | None:
-            nonlocal dollars
+            nonlocal dollars, output_tokens
             cand = Candidate(index=0, row_index=0, prompt=prompt, response=completion)
             request, _ = build_request(constitution, constitution.principles, cand, options)
             async with gate:
@@ -162,6 +173,7 @@ def run_sdk(base: str, steps: int, prompts: int) -> dict[str, Any]:
                     top_logprobs=5,
                 )
             if answer.usage is not None:
+                output_tokens += answer.usage.completion_tokens
                 dollars += price.cost(
                     answer.usage.prompt_tokens, answer.usage.completion_tokens, 0, 0
                 )
@@ -184,7 +196,9 @@ def run_sdk(base: str, steps: int, prompts: int) -> dict[str, Any]:
 
     asyncio.run(steps_loop())
     n = prompts * G
-    out = summary("plain OpenAI SDK loop", times, n, served(base) - before, dollars, steps)
+    out = summary(
+        "plain OpenAI SDK loop", times, n, served(base) - before, (dollars, output_tokens), steps
+    )
     out["unjudged"] = unjudged
     return out
 
