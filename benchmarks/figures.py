@@ -31,6 +31,7 @@ RESULTS = {  # short name -> the results file (each written by one command, name
     "unjudged": "benchmarks/results/embedded_unjudged.json",
     "distill": "benchmarks/results/distill_xstest.json",
     "conversations": "benchmarks/results/conversations.json",
+    "rewards": "benchmarks/results/rewards.json",
 }
 
 
@@ -50,6 +51,7 @@ COMMITS = {
     "unjudged": ("commit",),
     "distill": ("commit",),
     "conversations": ("commit",),
+    "rewards": ("machine", "commit"),
 }
 
 
@@ -405,7 +407,28 @@ FIGURES: dict[str, Figure] = {
     },
     "conv.n": lambda: f0(results("conversations")["data"]["conversations"]),
     "conv.load": lambda: load(results("conversations")["load_average"]["before"]),
+    # benchmarks/rewards.py
+    "rewards.group_speed": lambda: f2(
+        reward("judge")["step_p50_s"] / reward("group")["step_p50_s"]
+    ),
+    "rewards.group_usd": lambda: f2(
+        reward("group")["dollars_per_step"] / reward("judge")["dollars_per_step"]
+    ),
+    "rewards.floor_share": lambda: f2(
+        reward("judge")["server_floor_s"] / reward("judge")["step_p50_s"]
+    ),
+    "rewards.floor": lambda: f1(reward("judge")["server_floor_s"]),
+    "rewards.group_floor": lambda: f1(reward("group")["server_floor_s"]),
+    "rewards.tokens": lambda: f0(reward("judge")["output_tokens_per_call"]),
+    "rewards.group_tokens": lambda: f0(reward("group")["output_tokens_per_call"]),
+    "rewards.judge_p50": lambda: f2(reward("judge")["step_p50_s"]),
 }
+
+
+def reward(name: str) -> dict[str, Any]:
+    """A row of benchmarks/rewards.py's results: `plain`, `judge` or `group`."""
+    full = {"plain": "plain OpenAI SDK loop", "judge": "judge", "group": "judge group=True"}[name]
+    return next(r for r in results("rewards")["results"] if r["name"] == full)
 
 
 def conv_ratio(name: str, key: str, sub: str | None) -> float:

@@ -95,6 +95,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
                 "benchmarks/distill_xstest.py"),
     "conversations": (*JUDGING, *OPENAI, *COST_SERVER, "benchmarks/conversations.py",
                       "benchmarks/peers/cost.py"),
+    "rewards": ("judge", "benchmarks/rewards.py", "benchmarks/loopback_server.py",
+                "benchmarks/throughput.py"),
 }  # fmt: skip
 
 FIGURE = re.compile(r"<!--f:([\w.-]+)-->([^<\n]*)<!--/f-->")  # a figure is inline

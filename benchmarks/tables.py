@@ -290,6 +290,26 @@ def conversations() -> str:
     return _table([*head, "$/1k list", "$/1k cached"], rows) + f"\n\nRun at {when}."
 
 
+def rewards() -> str:
+    d = results("rewards")
+    names = {
+        "plain OpenAI SDK loop": "plain asyncio loop of OpenAI SDK calls (same requests, same "
+        f"{d['setup']['concurrency']} in flight)",
+        "judge": "`constitution_reward(...)`",
+        "judge group=True": "`constitution_reward(..., group=True)`",
+    }
+    rows = [
+        [names[r["name"]], f1(r["verdicts_per_s"]), f"{f2(r['step_p50_s'])} s",
+         f"{f2(r['step_p99_s'])} s", f0(r["calls_per_step"]), f"${f4(r['dollars_per_step'])}",
+         f"{f1(r['server_floor_s'])} s", r["unjudged"]]
+        for r in d["results"]
+    ]  # fmt: skip
+    head = ["reward", "verdicts/s", "step p50", "step p99", "calls a step", "$ a step"]
+    m = d["machine"]
+    when = _when(m["load_average_at_start"], m["load_average_at_end"], m["commit"])
+    return _table([*head, "server's floor", "unjudged"], rows) + f"\n\nRun at {when}."
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "peers": peers,
     "drills": drills,
@@ -305,4 +325,5 @@ TABLES: dict[str, Callable[[], str]] = {
     "classifier": classifier,
     "pairs": pairs,
     "conversations": conversations,
+    "rewards": rewards,
 }
