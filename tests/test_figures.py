@@ -110,3 +110,18 @@ def test_commits_tells_whether_the_measured_code_changed(monkeypatch: Any) -> No
 
 def _diff(a: str, b: str) -> list[str]:
     return _git("diff", "--name-only", a, b).split()
+
+
+def test_writing_a_results_file_is_no_change_to_the_code_it_measures(monkeypatch: Any) -> None:
+    # peers' results file lives inside benchmarks/peers/, which MEASURES names as measured code.
+    results = publish.RESULTS["peers"]
+    commit = next(
+        c
+        for c in _git("log", "-n", "400", "--no-merges", "--format=%h").split()
+        if [p for p in _diff(f"{c}~1", c) if p.startswith("benchmarks/peers/")] == [results]
+    )
+    monkeypatch.setattr(
+        publish, "commit_of", lambda name: _git("rev-parse", "--short=7", f"{commit}~1")
+    )
+    monkeypatch.setitem(publish.MEASURES, "peers", ("benchmarks/peers",))
+    assert publish.since("peers", commit) == "not HEAD; measured code unchanged since"
