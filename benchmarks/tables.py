@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.figures import f0, f1, f2, f3, f4, load, money, results, usd
+from benchmarks.figures import f0, f1, f2, f3, f4, load, money, results, reward, usd
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -292,18 +292,20 @@ def conversations() -> str:
 
 def rewards() -> str:
     d = results("rewards")
-    names = {
-        "plain OpenAI SDK loop": "plain asyncio loop of OpenAI SDK calls (same requests, same "
+    labels = {
+        "plain": "plain asyncio loop of OpenAI SDK calls (same requests, same "
         f"{d['setup']['concurrency']} in flight)",
         "judge": "`constitution_reward(...)`",
-        "judge group=True": "`constitution_reward(..., group=True)`",
+        "group": "`constitution_reward(..., group=True)`",
     }
-    rows = [
-        [names[r["name"]], f1(r["verdicts_per_s"]), f"{f2(r['step_p50_s'])} s",
-         f"{f2(r['step_p99_s'])} s", f0(r["calls_per_step"]), f"${f4(r['dollars_per_step'])}",
-         f"{f1(r['server_floor_s'])} s", r["unjudged"]]
-        for r in d["results"]
-    ]  # fmt: skip
+    rows = []
+    for key, label in labels.items():
+        r = reward(key)
+        rows.append(
+            [label, f1(r["verdicts_per_s"]), f"{f2(r['step_p50_s'])} s",
+             f"{f2(r['step_p99_s'])} s", f0(r["calls_per_step"]),
+             f"${f4(r['dollars_per_step'])}", f"{f1(r['server_floor_s'])} s", r["unjudged"]]
+        )  # fmt: skip
     head = ["reward", "verdicts/s", "step p50", "step p99", "calls a step", "$ a step"]
     m = d["machine"]
     when = _when(m["load_average_at_start"], m["load_average_at_end"], m["commit"])
