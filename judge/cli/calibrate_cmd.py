@@ -19,13 +19,7 @@ from judge.cli.common import (
     score_options,
     seed_option,
 )
-from judge.cli.flags import (
-    comparing_of,
-    judges_of,
-    judging_of,
-    say,
-    settings_of,
-)
+from judge.cli.flags import comparing_of, judges_of, judging_of, options_of, say, settings_of
 from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.constitution import load
@@ -146,12 +140,7 @@ def calibrate(**kw: Any) -> None:
     """
     constitution = load(kw["constitution_path"])
     labels = _labels(kw)
-    setup = JudgeSetup(
-        mode=kw["mode"],
-        tie_margin=kw["tie_margin"],
-        score=judging_of(kw),
-        compare=comparing_of(kw),
-    )
+    setup = options_of(JudgeSetup, kw, score=judging_of(kw), compare=comparing_of(kw))
     meta = {
         "constitution": kw["constitution_path"],
         "labels": kw["labels_path"],

@@ -240,14 +240,26 @@ force_option = click.option(
     "differs).",
 )
 
-constitution_option = click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file (check one with `judge constitution check`).",
-)
+
+def constitution_flag(
+    help: str = "Constitution file (check one with `judge constitution check`).",
+    *,
+    required: bool = True,
+    type: click.ParamType | None = None,
+) -> Callable[[F], F]:
+    """-c/--constitution FILE (env JUDGE_CONSTITUTION), required unless `required` is False."""
+    return click.option(
+        "-c",
+        "--constitution",
+        "constitution_path",
+        required=required,
+        envvar="JUDGE_CONSTITUTION",
+        type=type,
+        help=help,
+    )
+
+
+constitution_option = constitution_flag()
 
 score_options = stack(
     click.option(

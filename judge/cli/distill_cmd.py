@@ -7,15 +7,8 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import (
-    field_options,
-    number,
-    rule_options,
-    seed_option,
-)
-from judge.cli.flags import (
-    fields_of,
-)
+from judge.cli.common import field_options, number, rule_options, seed_option
+from judge.cli.flags import fields_of, options_of
 from judge.cli.help import Sectioned
 from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
 from judge.distill.run import MIN_CLASS
@@ -130,27 +123,9 @@ def distill_(**kw: Any) -> None:
         target_precision=kw["target_precision"],
         calibration=calibration,
     )
-    settings = FastTextSettings(
-        lr=kw["lr"],
-        epoch=kw["epoch"],
-        dim=kw["dim"],
-        word_ngrams=kw["word_ngrams"],
-        min_count=kw["min_count"],
-        bucket=kw["bucket"],
-        threads=kw["threads"],
-    )
-    options = DistillOptions(
-        rule=rule,
-        fields=fields_of(kw),
-        held_out=kw["held_out"],
-        seed=kw["seed"],
-        min_prob=kw["min_prob"],
-        newline_replacement=kw["newline_replacement"],
-        min_class=kw["min_class"],
-        score_field=kw["score_field"],
-        fasttext=settings,
-        force=kw["force"],
-    )
+    # --seed seeds the held-out split; fastText here has always trained with its default seed
+    settings = options_of(FastTextSettings, kw, seed=FastTextSettings.seed)
+    options = options_of(DistillOptions, kw, rule=rule, fields=fields_of(kw), fasttext=settings)
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
     m, data = meta["metrics"], meta["data"]

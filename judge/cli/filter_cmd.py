@@ -9,6 +9,7 @@ import click
 from judge.cli.classifier_filter import classifier_filter
 from judge.cli.common import (
     calibration_options,
+    constitution_flag,
     exit_with,
     field_options,
     group_options,
@@ -18,10 +19,7 @@ from judge.cli.common import (
     run_task,
     score_options,
 )
-from judge.cli.flags import (
-    say,
-    score_job,
-)
+from judge.cli.flags import say, score_job
 from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
@@ -32,12 +30,9 @@ from judge.tasks.score import OUT
 
 @click.command("filter", cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file (check one with `judge constitution check`); not with --classifier.",
+@constitution_flag(
+    "Constitution file (check one with `judge constitution check`); not with --classifier.",
+    required=False,
 )
 @click.option(
     "--classifier",

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from judge.cli.common import number, seed_option
+from judge.cli.common import constitution_flag, number, seed_option
 from judge.cli.help import Sectioned
 from judge.errors import InputError
 from judge.label.items import load_items
@@ -58,12 +58,8 @@ def _scale(spec: str | None, kw_constitution: Any) -> tuple[int, int]:
 @click.option(
     "--annotator", default=_default_annotator, show_default="your user name", help="Your name."
 )
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution whose principles and rubrics the page shows for reference.",
+@constitution_flag(
+    "Constitution whose principles and rubrics the page shows for reference.", required=False
 )
 @click.option("--scale", help="Rating scale LOW-HIGH (default: the constitution's, else 1-5).")
 @click.option(

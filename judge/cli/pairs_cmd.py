@@ -25,6 +25,7 @@ from judge.cli.flags import (
     fields_of,
     judges_of,
     judging_of,
+    options_of,
     say,
     settings_of,
 )
@@ -128,12 +129,9 @@ def pairs(**kw: Any) -> None:
     conversational, separator = pair_format(
         kw["pair_format"], kw["conversational"], kw["separator"]
     )
-    options = PairsOptions(
-        mode=kw["mode"],
-        comparisons=kw["comparisons"],
-        strategy=kw["strategy"],
-        min_margin=kw["min_margin"],
-        seed=kw["seed"],
+    options = options_of(
+        PairsOptions,
+        kw,
         conversational=conversational,
         separator=SEPARATOR if separator is None else unescape(separator),
     )

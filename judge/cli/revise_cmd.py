@@ -8,6 +8,7 @@ import click
 
 from judge.cli.common import (
     batch_options,
+    constitution_flag,
     exit_with,
     field_options,
     id_field_option,
@@ -17,11 +18,7 @@ from judge.cli.common import (
     run_task,
     seed_option,
 )
-from judge.cli.flags import (
-    fields_of,
-    one_judge,
-    settings_of,
-)
+from judge.cli.flags import fields_of, one_judge, options_of, settings_of
 from judge.cli.help import Sectioned
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
@@ -34,13 +31,8 @@ from judge.tasks.score import OUT
 
 @click.command(cls=Sectioned)
 @click.argument("input_path", metavar="INPUT")
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    help="Constitution file; principles with `### Critique` and `### Revision` drive the rounds.",
+@constitution_flag(
+    "Constitution file; principles with `### Critique` and `### Revision` drive the rounds."
 )
 @output_option()
 @number(
@@ -107,14 +99,8 @@ def revise(**kw: Any) -> None:
     """
     one_judge(kw)
     settings = settings_of(kw)
-    options = ReviseOptions(
-        rounds=kw["rounds"],
-        seed=kw["seed"],
-        min_margin=kw["min_margin"],
-        critique_tokens=kw["critique_max_tokens"],
-        revision_tokens=kw["revision_max_tokens"],
-        max_chars=kw["max_chars"],
-    )
+    renames = {"critique_tokens": "critique_max_tokens", "revision_tokens": "revision_max_tokens"}
+    options = options_of(ReviseOptions, kw, renames)
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
     if to_stdout.count(True) > 1:
         raise click.UsageError("only one output can go to stdout; give the others a file name")

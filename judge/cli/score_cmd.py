@@ -16,10 +16,7 @@ from judge.cli.common import (
     run_task,
     score_options,
 )
-from judge.cli.flags import (
-    say,
-    score_job,
-)
+from judge.cli.flags import say, score_job
 from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option

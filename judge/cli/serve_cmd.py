@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import model_options, number
+from judge.cli.common import constitution_flag, model_options, number
 from judge.cli.flags import one_judge, settings_of
 from judge.cli.help import Sectioned
 from judge.constitution import load
@@ -24,15 +24,7 @@ DEFAULT_PORT = 8377
 
 
 @click.command(cls=Sectioned)
-@click.option(
-    "-c",
-    "--constitution",
-    "constitution_path",
-    required=True,
-    envvar="JUDGE_CONSTITUTION",
-    type=click.Path(),
-    help="Constitution file.",
-)
+@constitution_flag("Constitution file.", type=click.Path())
 @model_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @number("--port", click.IntRange(0, 65535), DEFAULT_PORT, "Port (0: any free port).")
