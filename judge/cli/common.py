@@ -42,6 +42,11 @@ def number(
     )
 
 
+def setting(flag: str, kind: click.ParamType, default: float | None, help: str) -> Callable[[F], F]:
+    """A number() a run's environment may set too: --max-cost FLOAT or JUDGE_MAX_COST."""
+    return number(flag, kind, default, help, "JUDGE_" + flag[2:].replace("-", "_").upper())
+
+
 model_options = stack(
     click.option(
         "-m",
@@ -59,38 +64,30 @@ model_options = stack(
         envvar="JUDGE_BASE_URL",
         help="URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, Groq, Together).",
     ),
-    number(
-        "--concurrency",
-        click.IntRange(1, 4096),
-        default=8,
-        help="Model calls in flight at once.",
-        envvar="JUDGE_CONCURRENCY",
-    ),
-    number(
+    setting("--concurrency", click.IntRange(1, 4096), 8, "Model calls in flight at once."),
+    setting(
         "--rpm",
         click.FloatRange(min=0, min_open=True),
-        help="At most this many requests per minute.",
-        envvar="JUDGE_RPM",
+        None,
+        "At most this many requests per minute.",
     ),
-    number(
+    setting(
         "--tpm",
         click.FloatRange(min=0, min_open=True),
-        help="At most this many tokens per minute (estimated before each call).",
-        envvar="JUDGE_TPM",
+        None,
+        "At most this many tokens per minute (estimated before each call).",
     ),
-    number(
+    setting(
         "--max-retries",
         click.IntRange(0, 100),
-        default=8,
-        help="Retries of a call that failed for a passing reason (429, 5xx, timeout, reset).",
-        envvar="JUDGE_MAX_RETRIES",
+        8,
+        "Retries of a call that failed for a passing reason (429, 5xx, timeout, reset).",
     ),
-    number(
+    setting(
         "--timeout",
         click.FloatRange(min=0, min_open=True),
-        default=120.0,
-        help="Seconds before a model call times out (then it is retried).",
-        envvar="JUDGE_TIMEOUT",
+        120.0,
+        "Seconds before a model call times out (then it is retried).",
     ),
     click.option(
         "--cache",
@@ -100,11 +97,11 @@ model_options = stack(
         help="Cache file (SQLite). Default: ~/.cache/judge/cache.sqlite.",
     ),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
-    number(
+    setting(
         "--max-cost",
         click.FloatRange(min=0),
-        help="Stop making calls before this many US dollars would be spent.",
-        envvar="JUDGE_MAX_COST",
+        None,
+        "Stop making calls before this many US dollars would be spent.",
     ),
     click.option(
         "--prices",
@@ -117,12 +114,12 @@ model_options = stack(
         is_flag=True,
         help="Count calls, tokens and dollars, and estimate the time; call nothing.",
     ),
-    number(
+    setting(
         "--fail-under",
         click.FloatRange(0, 1),
-        help="Exit 1 when the fraction of items judged is below this (a run that judged "
+        None,
+        "Exit 1 when the fraction of items judged is below this (a run that judged "
         "nothing always exits 1).",
-        envvar="JUDGE_FAIL_UNDER",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar (the summary stays)."),
 )
@@ -144,27 +141,25 @@ batch_options = stack(
         help="What becomes of batch lines that failed after 2 resubmissions: none (unjudged, "
         "exit 1) or realtime (sent as ordinary calls, at the full price).",
     ),
-    number(
+    setting(
         "--batch-size",
         click.IntRange(1),
-        help="At most this many requests a job. Default: the provider's limit (OpenAI 50,000, "
+        None,
+        "At most this many requests a job. Default: the provider's limit (OpenAI 50,000, "
         "Anthropic 100,000; 200 MB / 256 MB).",
-        envvar="JUDGE_BATCH_SIZE",
     ),
-    number(
+    setting(
         "--batch-poll",
         click.FloatRange(min=0, min_open=True),
         1.0,
         "Seconds before the first check of a job's state; it grows 1.5x a check up to "
         "--batch-poll-max.",
-        "JUDGE_BATCH_POLL",
     ),
-    number(
+    setting(
         "--batch-poll-max",
         click.FloatRange(min=0, min_open=True),
         60.0,
         "Longest wait between two checks of a job's state.",
-        "JUDGE_BATCH_POLL_MAX",
     ),
 )
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from judge.calibration import load_for
-from judge.cli.common import field_options, number, rule_options, seed_option
+from judge.cli.common import F, field_options, number, rule_options, seed_option
 from judge.cli.flags import fields_of, options_of
 from judge.cli.help import Sectioned
 from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
-from judge.distill.run import MIN_CLASS
+
+# The default of each number option: its field's in DistillOptions or FastTextSettings.
+_DEFAULTS = {
+    f.name: f.default
+    for cls in (DistillOptions, FastTextSettings)
+    for f in dataclasses.fields(cls)
+    if f.default is not dataclasses.MISSING
+}
+
+
+def _option(name: str, kind: click.ParamType, help: str) -> Callable[[F], F]:
+    """--held-out for the field held_out: a number() with the field's default."""
+    return number("--" + name.replace("_", "-"), kind, _DEFAULTS[name], help)
 
 
 @click.command("distill", cls=Sectioned)
@@ -30,18 +44,16 @@ from judge.distill.run import MIN_CLASS
     show_default=True,
     help="The field the label rule reads: the judge's score, or e.g. a human label.",
 )
-@number(
-    "--held-out",
+@_option(
+    "held_out",
     click.FloatRange(0, 1, max_open=True),
-    default=0.2,
-    help="Fraction of the judged rows held out (seeded) to measure agreement with the judge.",
+    "Fraction of the judged rows held out (seeded) to measure agreement with the judge.",
 )
 @seed_option("Seed of the held-out split and of fastText.")
-@number(
-    "--min-prob",
+@_option(
+    "min_prob",
     click.FloatRange(0, 1),
-    default=0.5,
-    help="The P(keep) threshold the held-out precision, recall and F1 are reported at.",
+    "The P(keep) threshold the held-out precision, recall and F1 are reported at.",
 )
 @click.option(
     "--newline-replacement",
@@ -50,52 +62,43 @@ from judge.distill.run import MIN_CLASS
     help="What newlines become in the text fastText reads (datatrove's newline_replacement; "
     "the filter there must use the same).",
 )
-@number(
-    "--lr",
+@_option(
+    "lr",
     click.FloatRange(0, min_open=True),
-    0.5,
     "Learning rate (fastText's own default, 0.1, leaves P(keep) near 0.5 on long documents; "
     "a run that diverges is retried with a lower one).",
 )
-@number(
-    "--epoch",
+@_option(
+    "epoch",
     click.IntRange(1),
-    help="Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
+    "Passes over the training rows (default: about 50,000 steps, 5 to 50 passes).",
 )
-@number(
-    "--dim",
+@_option(
+    "dim",
     click.IntRange(1),
-    64,
     "Size of the word vectors; with --bucket it sets the model's size (about 4 x dim x "
     "(bucket + words) bytes).",
 )
-@number(
-    "--word-ngrams",
+@_option(
+    "word_ngrams",
     click.IntRange(1),
-    2,
     "Longest word n-gram used as a feature (2: words and bigrams, as DCLM's filter).",
 )
-@number(
-    "--min-count",
+@_option(
+    "min_count",
     click.IntRange(1),
-    1,
     "Words seen fewer times than this in the training rows are left out.",
 )
-@number(
-    "--bucket",
+@_option(
+    "bucket",
     click.IntRange(1),
-    help="Rows of the hashed n-gram table (most of the model's size: rows x dim x 4 bytes). "
+    "Rows of the hashed n-gram table (most of the model's size: rows x dim x 4 bytes). "
     "Default: the training words, 2,000 to 200,000.",
 )
-@number(
-    "--threads",
-    click.IntRange(1),
-    default=1,
-    help="fastText training threads; only 1 is reproducible for a seed.",
+@_option(
+    "threads", click.IntRange(1), "fastText training threads; only 1 is reproducible for a seed."
 )
-@number(
-    "--min-class", click.IntRange(1), default=MIN_CLASS, help="Fewest training rows of each label."
-)
+@_option("min_class", click.IntRange(1), "Fewest training rows of each label.")
 @click.option(
     "--force",
     is_flag=True,
