@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from judge.backends.base import Request
 from judge.cascade.model import ABSTAINED, Cascade, CascadeJudge
-from judge.constitution import Constitution
 from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import Price
 from judge.engine.runner import Runner
@@ -25,6 +24,7 @@ from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
 from judge.judging.comparison import Ask, CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel.judges import StandIn
 from judge.panel.members import Judge, settings_for
 from judge.records import Candidate, Comparison, Usage, Verdict
 from judge.tasks.summary import plan_text, plural
@@ -235,14 +235,8 @@ def abstained(error: str | None) -> str:
     return ABSTAINED if error is None else f"{ABSTAINED} (the last judge failed: {error})"
 
 
-class CascadeScorer(Scorer):
+class CascadeScorer(StandIn[ScoreOptions, CascadeRun], Scorer):
     """A Scorer whose verdicts come from the cascade (the runner it is given is not used)."""
-
-    def __init__(
-        self, constitution: Constitution, options: ScoreOptions | None, run: CascadeRun
-    ) -> None:
-        super().__init__(constitution, options)
-        self.run = run
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
@@ -251,7 +245,7 @@ class CascadeScorer(Scorer):
         def look(v: Verdict) -> tuple[bool, float | None, Usage]:
             return v.score is not None, v.confidence, v.usage
 
-        v, name, confidence, usage = await self.run.decide(
+        v, name, confidence, usage = await self.judges.decide(
             lambda r: super(CascadeScorer, self).score(r, candidate), look
         )
         if name is None:
@@ -260,20 +254,14 @@ class CascadeScorer(Scorer):
         return v.model_copy(update={"usage": usage, "decided_by": name})
 
 
-class CascadeComparer(Comparer):
+class CascadeComparer(StandIn[CompareOptions, CascadeRun], Comparer):
     """A Comparer whose verdicts come from the cascade (the runner it is given is not used)."""
-
-    def __init__(
-        self, constitution: Constitution, options: CompareOptions | None, run: CascadeRun
-    ) -> None:
-        super().__init__(constitution, options)
-        self.run = run
 
     async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
         def look(c: Comparison) -> tuple[bool, float | None, Usage]:
             return c.p_a is not None, c.confidence, c.usage
 
-        c, name, confidence, usage = await self.run.decide(once, look)
+        c, name, confidence, usage = await self.judges.decide(once, look)
         if name is None:
             return Comparison(
                 a=pair[0],
