@@ -95,18 +95,14 @@ def open_judges(
 class Tally:
     """What the cascade did: verdicts asked of each judge, who decided, how many abstained."""
 
-    asked: dict[str, int]
-    calls: dict[str, int]
-    decided: dict[str, int]
+    # Named as the calibration report writes them (to_json), in its order.
+    calls_by_judge: dict[str, int]
+    verdicts_asked_by_judge: dict[str, int]
+    decided_by_judge: dict[str, int]
     abstained: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "calls_by_judge": dict(self.calls),
-            "verdicts_asked_by_judge": dict(self.asked),
-            "decided_by_judge": dict(self.decided),
-            "abstained": self.abstained,
-        }
+        return dataclasses.asdict(self)
 
 
 class CascadeRun:
@@ -123,9 +119,9 @@ class CascadeRun:
         ]
         names = [name for name, _, _, _ in self.steps]
         self.tally = Tally(
-            asked=dict.fromkeys(names, 0),
-            calls=dict.fromkeys(names, 0),
-            decided=dict.fromkeys(names, 0),
+            calls_by_judge=dict.fromkeys(names, 0),
+            verdicts_asked_by_judge=dict.fromkeys(names, 0),
+            decided_by_judge=dict.fromkeys(names, 0),
         )
 
     @property
@@ -153,10 +149,10 @@ class CascadeRun:
             result = await ask(runner)
             judged, confidence, spent = look(result)
             usage = usage + spent
-            self.tally.asked[name] += 1
-            self.tally.calls[name] += spent.calls
+            self.tally.verdicts_asked_by_judge[name] += 1
+            self.tally.calls_by_judge[name] += spent.calls
             if judged and confidence is not None and confidence >= threshold:
-                self.tally.decided[name] += 1
+                self.tally.decided_by_judge[name] += 1
                 return result, name, confidence, usage
         self.tally.abstained += 1
         return result, None, confidence, usage
@@ -183,8 +179,8 @@ class CascadeRun:
 
     def summary(self) -> str:
         t = self.tally
-        decided = ", ".join(f"{name} {n}" for name, n in t.decided.items())
-        calls = ", ".join(f"{name} {n}" for name, n in t.calls.items())
+        decided = ", ".join(f"{name} {n}" for name, n in t.decided_by_judge.items())
+        calls = ", ".join(f"{name} {n}" for name, n in t.calls_by_judge.items())
         return (
             f"judge: cascade: decided by {decided}; abstained {t.abstained} (no judge "
             f"confident); calls by judge: {calls}"
