@@ -30,6 +30,7 @@ from judge.by_kind import Records, Row, by_kind, filters
 from judge.keywords import (
     CalibrateCall,
     FilterCall,
+    FilterEitherCall,
     FilterSplitCall,
     PairsCall,
     ReviseCall,
@@ -76,7 +77,17 @@ def _filter_rejected(
     """judge.filter's keywords with rejected=True (a declaration for type checkers)."""
 
 
-@filters(_filter_rejected)
+def _filter_either(
+    data: Any,
+    /,
+    constitution: ConstitutionLike,
+    model: Model = None,
+    **kw: Unpack[FilterEitherCall],
+) -> None:
+    """judge.filter's keywords with rejected=<a bool> (a declaration for type checkers)."""
+
+
+@filters(_filter_rejected, _filter_either)
 @by_kind(Row)
 def filter(
     data: Any, /, constitution: ConstitutionLike, model: Model = None, **kw: Unpack[FilterCall]

@@ -26,6 +26,7 @@ from typing_extensions import ParamSpec
 
 P = ParamSpec("P")
 Q = ParamSpec("Q")  # a filter's keywords with rejected=True
+E = ParamSpec("E")  # ... with rejected=<a bool known only at run time>
 T = TypeVar("T")
 R = TypeVar("R")  # what a record comes back as: Scored for score, a dict for the others
 S = TypeVar("S")
@@ -98,9 +99,9 @@ class Filtered(Generic[T]):
     rejected: T
 
 
-class Filters(Protocol[P, Q, R]):
-    """A filter: as ByKind, and with `rejected=True` (the keywords Q) a Filtered of the same
-    kind of table."""
+class Filters(Protocol[P, Q, E, R]):
+    """A filter: as ByKind, with `rejected=True` (the keywords Q) a Filtered of the same kind
+    of table, and with a bool known only at run time (E) either of the two."""
 
     @overload
     def __call__(
@@ -124,16 +125,29 @@ class Filters(Protocol[P, Q, R]):
     def __call__(
         self, data: datasets.Dataset, /, *args: P.args, **kwargs: P.kwargs
     ) -> datasets.Dataset: ...
+    @overload
+    def __call__(
+        self, data: Records, /, *args: E.args, **kwargs: E.kwargs
+    ) -> list[R] | Filtered[list[R]]: ...
+    @overload
+    def __call__(
+        self, data: pd.DataFrame, /, *args: E.args, **kwargs: E.kwargs
+    ) -> pd.DataFrame | Filtered[pd.DataFrame]: ...
+    @overload
+    def __call__(
+        self, data: datasets.Dataset, /, *args: E.args, **kwargs: E.kwargs
+    ) -> datasets.Dataset | Filtered[datasets.Dataset]: ...
 
 
 def filters(
-    split: Callable[Concatenate[Any, Q], Any],
-) -> Callable[[ByKind[P, R] | sync[P, R]], Filters[P, Q, R]]:
+    split: Callable[Concatenate[Any, Q], Any], either: Callable[Concatenate[Any, E], Any]
+) -> Callable[[ByKind[P, R] | sync[P, R]], Filters[P, Q, E, R]]:
     """Type a filter (a ByKind command) as Filters, its `rejected=True` keywords read from the
-    signature of `split` (a declaration: it is never called): `@filters(split)` above
-    `@by_kind(Row)`, or `filter = filters(split)(sync(afilter, Row))`."""
+    signature of `split` and its `rejected=<bool>` ones from `either` (declarations: they are
+    never called): `@filters(split, either)` above `@by_kind(Row)`, or
+    `filter = filters(split, either)(sync(afilter, Row))`."""
 
-    def typed(kept: ByKind[P, R] | sync[P, R]) -> Filters[P, Q, R]:
+    def typed(kept: ByKind[P, R] | sync[P, R]) -> Filters[P, Q, E, R]:
         return kept  # type: ignore[return-value]  # it returns a Filtered when rejected=True
 
     return typed

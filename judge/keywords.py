@@ -104,6 +104,12 @@ class Split(TypedDict, total=False):
     rejected: Required[Literal[True]]
 
 
+class Either(TypedDict, total=False):
+    """rejected=<a bool known only at run time>: a filter returns either of the two."""
+
+    rejected: Required[bool]
+
+
 class Keeping(ScoreKeywords, total=False):
     min_score: float | None
     keep_top: float | None
@@ -116,6 +122,14 @@ class FilterKeywords(Keeping, KeptOnly, total=False):
 
 class FilterSplit(Keeping, Split, total=False):
     pass
+
+
+class FilterEither(Keeping, Either, total=False):
+    pass
+
+
+class FilterAsync(Keeping, total=False):
+    rejected: bool  # afilter returns Any: the rows, or a Filtered with rejected=True
 
 
 class PairsKeywords(Judging, Fields, Calibrated, Failing, total=False):
@@ -212,6 +226,10 @@ class ClassifySplit(ClassifyBy, Split, total=False):
     pass
 
 
+class ClassifyEither(ClassifyBy, Either, total=False):
+    pass
+
+
 class CheckKeywords(TypedDict, total=False):
     strict: bool  # warnings count as errors: returned with level "error"
 
@@ -225,6 +243,10 @@ class FilterCall(SessionKeywords, FilterKeywords, total=False):
 
 
 class FilterSplitCall(SessionKeywords, FilterSplit, total=False):
+    pass
+
+
+class FilterEitherCall(SessionKeywords, FilterEither, total=False):
     pass
 
 

@@ -37,9 +37,12 @@ from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
     CheckKeywords,
+    ClassifyEither,
     ClassifyKeywords,
     ClassifySplit,
     DistillKeywords,
+    FilterAsync,
+    FilterEither,
     FilterKeywords,
     FilterSplit,
     PairsKeywords,
@@ -75,8 +78,18 @@ def _filter_rejected(
     """Session.filter's keywords with rejected=True (a declaration for type checkers)."""
 
 
+def _filter_either(
+    data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterEither]
+) -> None:
+    """Session.filter's keywords with rejected=<a bool> (a declaration for type checkers)."""
+
+
 def _classify_rejected(data: Any, /, model_dir: str, **kw: Unpack[ClassifySplit]) -> None:
     """Session.classify's keywords with rejected=True (a declaration for type checkers)."""
+
+
+def _classify_either(data: Any, /, model_dir: str, **kw: Unpack[ClassifyEither]) -> None:
+    """Session.classify's keywords with rejected=<a bool> (a declaration for type checkers)."""
 
 
 class Session:
@@ -271,14 +284,14 @@ class Session:
         return [s.verdict for s in scored]
 
     async def afilter(
-        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterKeywords]
+        self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[FilterAsync]
     ) -> Any:
         """The rows the judge keeps (`min_score`, `keep_top` or `target_precision`), with their
         scores; `rejected=True`: a Filtered, `.kept` and `.rejected` (the rows dropped or left
         unjudged), each the kind of table given."""
         return await self._drive("filter", data, constitution, kw)
 
-    filter = filters(_filter_rejected)(sync(afilter, Row))
+    filter = filters(_filter_rejected, _filter_either)(sync(afilter, Row))
 
     async def apairs(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[PairsKeywords]
@@ -333,7 +346,7 @@ class Session:
         check(kw, DistillKeywords, "distill")
         return api.distill(scored, output_dir, kw)
 
-    @filters(_classify_rejected)
+    @filters(_classify_rejected, _classify_either)
     @by_kind(Row)
     @staticmethod
     def classify(data: Any, /, model_dir: str, **kw: Unpack[ClassifyKeywords]) -> Any:

@@ -163,6 +163,15 @@ with judge.Session("x", max_cost=2.0) as s:
     s.filter(rows, "c.md", min_scor=0.5)
     results[0].verdikt  # records in, typed records out: Scored has no `verdikt`
     s.filter(rows, "c.md", rejected=True).kep  # rejected=True: a Filtered (.kept, .rejected)
+    flag = len(rows) > 1  # a bool known only at run time: the rows or a Filtered
+    either = s.filter(rows, "c.md", rejected=flag)
+    either.kept  # an error until narrowed
+    if isinstance(either, judge.Filtered):
+        kept: list[dict[str, object]] = either.kept
+
+
+async def online(s: judge.Session) -> None:
+    await s.afilter(rows, "c.md", rejected=True)
 """
 
 
@@ -191,7 +200,7 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
     )
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    assert lines == [5, 9, 10, 11, 12], done.stdout
+    assert lines == [5, 9, 10, 11, 12, 15], done.stdout
     assert '"modle"' in done.stdout and '"per_principl"' in done.stdout
 
 
