@@ -92,3 +92,31 @@ def test_too_few_measured_calls_keep_the_assumption(
     run(tmp_path, constitution_file, "paid", n=4)  # 4 measured calls: too few to say
     text = run(tmp_path, constitution_file, "new", "--dry-run")
     assert "(assumed 1 s a call" in text, text
+
+
+@pytest.mark.parametrize("value", ["thirty", "0", "-2", "nan", "inf"])
+def test_an_unusable_configured_latency_is_refused_not_ignored(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend, monkeypatch: Any, value: str
+) -> None:
+    monkeypatch.setenv("JUDGE_CALL_SECONDS", value)
+    rows = tmp_path / "in.jsonl"
+    rows.write_text('{"prompt": "q", "response": "a"}\n', encoding="utf-8")
+    args = ["score", str(rows), "-c", str(constitution_file), "-m", "fake/j", "--dry-run"]
+    result = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert result.exit_code == 2, result.stderr
+    assert f"JUDGE_CALL_SECONDS={value!r} is not a number of seconds" in result.stderr
+    assert "Traceback" not in result.stderr and fake_backend.requests == []
+
+
+def test_the_latency_measured_on_one_server_is_not_used_for_another(
+    tmp_path: Path, constitution_file: Path, fake_backend: FakeBackend, monkeypatch: Any
+) -> None:
+    """The same model on another server answers at another speed: its times are its own."""
+    monkeypatch.delenv("JUDGE_CALL_SECONDS", raising=False)
+    fake_backend.latency = 0.3
+    monkeypatch.setattr(FakeBackend, "identity", lambda self: {"base_url": "http://a:1/v1"})
+    run(tmp_path, constitution_file, "paid")  # 8 measured calls to the server at a
+    said = run(tmp_path, constitution_file, "new", "--dry-run")
+    assert "the last 8 calls to fake/judge at http://a:1/v1 in the cache" in said, said
+    monkeypatch.setattr(FakeBackend, "identity", lambda self: {"base_url": "http://b:2/v1"})
+    assert "(assumed 1 s a call" in run(tmp_path, constitution_file, "new", "--dry-run")

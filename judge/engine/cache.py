@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from judge.backends.base import Response
+from judge.backends.base import Backend, Response
 from judge.errors import ConfigError, OutputError
 from judge.io.tempfiles import pid_alive
 
@@ -80,6 +80,13 @@ def default_path() -> Path:
     return Path(base) / "judge" / "cache.sqlite"
 
 
+def timing_name(backend: Backend) -> str:
+    """Whose answer times a dry run may estimate from: the model, on the server named (the same
+    model on another server, or on the official API, answers at another speed)."""
+    server = backend.identity().get("base_url")
+    return f"{backend.name} at {server}" if server else backend.name
+
+
 class Cache:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_path()
@@ -115,6 +122,7 @@ class Cache:
             return None  # a damaged entry is a miss, not a crash
 
     def put(self, key: str, model: str, response: Response) -> None:
+        """`model`: timing_name(backend), for call_seconds."""
         try:
             blob = orjson.dumps(response.to_json()).decode("utf-8")
         except orjson.JSONEncodeError:  # a lone surrogate is not UTF-8; json escapes it
@@ -132,7 +140,7 @@ class Cache:
             ) from None
 
     def call_seconds(self, model: str, last: int = 200) -> list[float]:
-        """How long the latest `last` answers of `model` (a backend's name) took, as the
+        """How long the latest `last` answers of `model` (a timing_name) took, as the
         runner measured them: answers cached before it did, and batch answers, have no time."""
         seconds = "json_extract(response, '$.seconds')"
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from collections.abc import Callable, Iterable
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from judge.backends.base import Request, request_key
+from judge.engine.cache import timing_name
+from judge.errors import ConfigError
 
 if TYPE_CHECKING:
     from judge.engine.runner import Runner
@@ -67,11 +70,7 @@ class Plan:
             self.parallel = 1  # one model in the process answers one call at a time
             self.speed = f"measured here: {read:.0f} prompt and {write:.0f} output tokens/s"
             return
-        configured = os.environ.get("JUDGE_CALL_SECONDS")
-        try:
-            each = float(configured) if configured else None
-        except ValueError:
-            each = None
+        each = configured_latency()
         if each is not None:
             speed = f"JUDGE_CALL_SECONDS={each:g} a call"
         else:
@@ -101,10 +100,28 @@ ASSUMED = "assumed 1 s a call + 80 output tokens/s; set JUDGE_CALL_SECONDS"
 MIN_MEASURED = 5  # fewer measured calls than this say too little: the assumption is used
 
 
+def configured_latency() -> float | None:
+    """JUDGE_CALL_SECONDS, seconds a call; ConfigError for a value that is not one (a dry run
+    that quietly fell back to another estimate would not be the one asked for)."""
+    configured = os.environ.get("JUDGE_CALL_SECONDS", "").strip()
+    if not configured:
+        return None
+    try:
+        each = float(configured)
+    except ValueError:
+        each = math.nan
+    if not math.isfinite(each) or each <= 0:
+        raise ConfigError(
+            f"JUDGE_CALL_SECONDS={configured!r} is not a number of seconds above 0; set it "
+            "to one (e.g. 2.5), or unset it to estimate from measured or assumed latency"
+        )
+    return each
+
+
 def measured_latency(runner: Runner) -> tuple[float | None, str]:
     """The 90th percentile of the latest calls' measured seconds for this model (the cache
     keeps them), and how it was found; (None, the assumption) without enough of them."""
-    name = runner.backend.name
+    name = timing_name(runner.backend)
     times = runner.cache.call_seconds(name) if runner.cache is not None else []
     if len(times) < MIN_MEASURED:
         return None, ASSUMED

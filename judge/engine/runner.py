@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from judge.backends.base import Backend, Request, Response, request_key
 from judge.engine.batcher import Batcher, RealtimeFallback, for_runner
 from judge.engine.budget import Budget
-from judge.engine.cache import Cache
+from judge.engine.cache import Cache, timing_name
 from judge.engine.claims import Claims
 from judge.engine.jobs import Job, Outcome, RunnerConfig, backoff, reask
 from judge.engine.limits import Limiter, MinuteLimiter, Slots
@@ -165,7 +165,7 @@ class Runner:
         if self.cache is not None and not stored:
             # The claim stays until the run ends (one statement less per call): a claim on a
             # key with an answer holds nobody up, since a run claims only keys it cannot read.
-            self.cache.put(key, self.backend.name, response)
+            self.cache.put(key, timing_name(self.backend), response)
         return response, False
 
     async def _batch_call(
