@@ -67,9 +67,33 @@ class Waits(Protocol):
     def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any: ...
 
 
+def _blocking(amethod: Callable[..., Coroutine[Any, Any, Any]], session: Waits | None) -> Any:
+    """`amethod` bound to `session`, run on the Session's loop and waited for."""
+
+    def call(*args: Any, **kw: Any) -> Any:
+        assert session is not None, "a method of an instance"
+        return session._wait(amethod(session, *args, **kw))
+
+    update_wrapper(call, amethod)
+    call.__name__ = call.__qualname__ = amethod.__name__.removeprefix("a")
+    return call
+
+
+class blocking(Generic[P, T]):
+    """The blocking method of a Session's async one, typed as it: `s.calibrate(...)` runs
+    `s.acalibrate(...)` on the Session's loop and waits for it."""
+
+    def __init__(self, amethod: Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]) -> None:
+        self.amethod = amethod
+        self.__doc__ = amethod.__doc__
+
+    def __get__(self, session: Waits | None, owner: type[Any]) -> Callable[P, T]:
+        return _blocking(self.amethod, session)
+
+
 class sync(Generic[P, R]):
-    """The blocking method of a Session's async one: `s.score(...)` runs `s.ascore(...)` on the
-    Session's loop and waits for it."""
+    """The blocking method of a Session's async one over a table: `s.score(...)` runs
+    `s.ascore(...)` and waits for it, typed by the kind of table given (ByKind)."""
 
     def __init__(
         self, amethod: Callable[Concatenate[S, Any, P], Awaitable[Any]], record: type[R]
@@ -78,15 +102,7 @@ class sync(Generic[P, R]):
         self.__doc__ = amethod.__doc__
 
     def __get__(self, session: Waits | None, owner: type[Any]) -> ByKind[P, R]:
-        amethod = self.amethod
-
-        def call(data: Any, *args: Any, **kw: Any) -> Any:
-            assert session is not None, "a method of an instance"
-            return session._wait(amethod(session, data, *args, **kw))
-
-        update_wrapper(call, amethod)
-        call.__name__ = call.__qualname__ = amethod.__name__.removeprefix("a")
-        return call  # type: ignore[return-value]  # ByKind is how it behaves, per kind
+        return _blocking(self.amethod, session)  # typed per kind by ByKind
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Unpack
 
-from judge.by_kind import Records, Row, by_kind, filters, sync
+from judge.by_kind import Records, Row, blocking, by_kind, filters, sync
 from judge.errors import ConfigError, RunFailed, spelled
 from judge.keywords import (
     CalibrateKeywords,
@@ -248,7 +248,8 @@ class Session:
     async def aplan(
         self, command: Command, data: Any, constitution: ConstitutionLike, **kw: Any
     ) -> Estimate:
-        """What `command` would cost on `data` (calls, tokens, dollars), calling nothing."""
+        """What `command` would cost on `data` (calls, tokens, dollars), calling nothing: the
+        `--dry-run` line, with its figures as attributes."""
         from judge.engine.plan import Estimate
         from judge.tasks.driver import plan_only
 
@@ -257,12 +258,7 @@ class Session:
         plan = text.plan if isinstance(text, Estimate) else None
         return Estimate(spelled(text), plan)
 
-    def plan(
-        self, command: Command, data: Any, constitution: ConstitutionLike, **kw: Any
-    ) -> Estimate:
-        """What `command` would cost on `data` (calls, tokens, dollars), calling nothing: the
-        `--dry-run` line, with its figures as attributes."""
-        return self._wait(self.aplan(command, data, constitution, **kw))
+    plan = blocking(aplan)
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -302,7 +298,7 @@ class Session:
 
     pairs = sync(apairs, Row)
 
-    def calibrate(
+    async def acalibrate(
         self,
         labels: Records | pd.DataFrame | datasets.Dataset,
         constitution: ConstitutionLike,
@@ -312,15 +308,12 @@ class Session:
     ) -> dict[str, Any]:
         """Measure the judge against human labels and fit a calibration (or, with
         `target_agreement`, a cascade): the report as a dict; its files in `output_dir`."""
-        return self._wait(self.acalibrate(labels, constitution, output_dir=output_dir, **kw))
-
-    async def acalibrate(
-        self, labels: Any, constitution: ConstitutionLike, *, output_dir: str, **kw: Any
-    ) -> dict[str, Any]:
         result: dict[str, Any] = await self._drive(
             "calibrate", labels, constitution, kw, output_dir=output_dir
         )
         return result
+
+    calibrate = blocking(acalibrate)
 
     async def arevise(
         self, data: Any, /, constitution: ConstitutionLike, **kw: Unpack[ReviseKeywords]

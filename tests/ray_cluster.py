@@ -2,7 +2,8 @@
 
 `ray start --head` with its own temporary folder; stopped by ending the processes whose command
 line names that folder (by pid), never with `ray stop`, which would end every Ray cluster of the
-user on the machine.
+user on the machine. A watchdog stops it too when the process that started it is killed (pytest
+ended by a timeout): a cluster left running would be joined by a later `--ray auto`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ def ray_env() -> dict[str, str]:
 
 
 @contextmanager
-def local_cluster(cpus: int = 2) -> Iterator[str]:
-    """Start a head node with `cpus` CPUs; yields its address (127.0.0.1:PORT)."""
+def local_cluster(cpus: int = 2, folder: str | None = None) -> Iterator[str]:
+    """Start a head node with `cpus` CPUs in `folder` (default: a new one); yields its address
+    (127.0.0.1:PORT)."""
     # A short folder: Ray's socket paths must fit in 107 characters.
-    folder = tempfile.mkdtemp(prefix="jr", dir="/tmp")
+    folder = folder or tempfile.mkdtemp(prefix="jr", dir="/tmp")
+    local.watchdog(folder)
     port = local.free_port()
     ray = str(Path(sys.executable).parent / "ray")
     cmd = [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port)]

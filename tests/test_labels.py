@@ -195,6 +195,22 @@ def test_forced_kind_that_the_rows_cannot_be(tmp_path: Path) -> None:
         load_labels(path, kind="absolute")
 
 
+def test_forced_kind_errors_name_the_fields_that_kind_needs(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as absolute:
+        load_labels(write(tmp_path, [pair("a")]), kind="absolute")
+    assert absolute.value.message == (
+        "kind= absolute needs a 'response' or 'text' field "
+        "(the row has: prompt, response_a, response_b, preference)"
+    )
+    with pytest.raises(InputError) as pairwise:
+        load_labels(write(tmp_path, [{"text": "t", "label": 1}]), kind="pairwise")
+    assert pairwise.value.message == (
+        "kind= pairwise needs 'response_a' and 'response_b', or 'chosen' and 'rejected' "
+        "(the row has: text, label)"
+    )
+    assert pairwise.value.where is not None and pairwise.value.where.endswith(":1")
+
+
 def test_csv_labels_with_annotators_as_json_text(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     path.write_text('prompt,response_a,response_b,votes\np,x,y,"[1, 1, 2]"\n', encoding="utf-8")

@@ -111,3 +111,28 @@ def test_a_normal_exit_leaves_no_ray_process(
     assert driver.returncode == 0, err
     assert "scored 10 candidates" in err
     assert ray_processes(ray_tmp) == []  # stopped before the command returned
+
+
+def test_the_tests_own_cluster_ends_when_pytest_is_killed(ray_tmp: str) -> None:
+    """tests/ray_cluster.local_cluster: a pytest killed by a timeout must not leave its cluster
+    running (a later `--ray auto` on the machine would join it)."""
+    code = (
+        "import sys, time\n"
+        "from tests.ray_cluster import local_cluster\n"
+        "with local_cluster(1, sys.argv[1]) as address:\n"
+        "    print(address, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, ray_tmp],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().startswith("127.0.0.1:")
+    assert any("raylet" in c for c in ray_processes(ray_tmp))
+    holder.kill()
+    holder.wait(timeout=30)
+    assert wait_until_gone(ray_tmp, 30) == []

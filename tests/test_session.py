@@ -168,6 +168,7 @@ with judge.Session("x", max_cost=2.0) as s:
     either.kept  # an error until narrowed
     if isinstance(either, judge.Filtered):
         kept: list[dict[str, object]] = either.kept
+    s.calibrate(rows, "c.md", output_dir="o", resampls=3)
 
 
 async def online(s: judge.Session) -> None:
@@ -200,8 +201,10 @@ def test_mypy_refuses_misspelt_keywords(tmp_path: Path) -> None:
     )
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    assert lines == [5, 9, 10, 11, 12, 15], done.stdout
-    assert '"modle"' in done.stdout and '"per_principl"' in done.stdout
+    assert lines == [5, 9, 10, 11, 12, 15, 18], done.stdout
+    assert (
+        '"modle"' in done.stdout and '"per_principl"' in done.stdout and '"resampls"' in done.stdout
+    )
 
 
 def test_distill_and_classify_from_a_session(tmp_path: Path) -> None:

@@ -307,3 +307,32 @@ def test_a_dead_checking_worker_is_replaced() -> None:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     assert asyncio.run(checks(answer, "41", "42"))[0].passed is False  # checked all the same
+
+
+def test_the_checks_run_while_the_model_judges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate's verdict waits for the slower of its model call and its checks, not both."""
+    from judge.engine.runner import Runner
+    from judge.judging.scoring import Scorer
+    from judge.judging.verifiers import with_verifiers
+    from judge.records import Candidate
+    from judge.testing import FakeBackend
+
+    async def slow_checks(kinds: list[Verifier], text: str, reference: str | None) -> list[Check]:
+        await asyncio.sleep(1.0)
+        return [Check(True, "passed") for _ in kinds]
+
+    monkeypatch.setattr(checking, "checks", slow_checks)
+    constitution = load(MATH)
+    scorer = with_verifiers(constitution, Scorer)
+    answer = json.dumps(_answer({}))
+    candidate = Candidate(index=0, row_index=1, prompt="6*7?", response="42", reference="42")
+
+    async def run() -> tuple[float, float | None]:
+        async with Runner(FakeBackend(answer=lambda r: answer, latency=1.0)) as runner:
+            started = time.monotonic()
+            verdict = await scorer.score(runner, candidate)
+            return time.monotonic() - started, verdict.score
+
+    took, got = asyncio.run(run())
+    assert got == pytest.approx((3 * 1.0 + 0.75 + 0.5) / 5)
+    assert took < 1.6, f"{took:.2f} s: the checks waited for the model's answer"

@@ -75,6 +75,17 @@ class TokenLogprob:
     offset: int | None = None
 
 
+# The fields of a Response written to the cache as they are, in the order written, with the value
+# read when an entry lacks one (cache_write_input_tokens: entries cached before it existed).
+_PLAIN: dict[str, Any] = {
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cached_input_tokens": 0,
+    "cache_write_input_tokens": 0,
+    "finish_reason": None,
+}
+
+
 @dataclass
 class Response:
     text: str
@@ -99,11 +110,7 @@ class Response:
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_input_tokens": self.cache_write_input_tokens,
-            "finish_reason": self.finish_reason,
+            **{name: getattr(self, name) for name in _PLAIN},
             "logprobs": None
             if self.logprobs is None
             else [[t.token, t.logprob, t.top, t.offset] for t in self.logprobs],
@@ -115,12 +122,7 @@ class Response:
         lps = data.get("logprobs")
         return cls(
             text=data["text"],
-            input_tokens=data.get("input_tokens", 0),
-            output_tokens=data.get("output_tokens", 0),
-            cached_input_tokens=data.get("cached_input_tokens", 0),
-            # Absent from entries cached before it existed.
-            cache_write_input_tokens=data.get("cache_write_input_tokens", 0),
-            finish_reason=data.get("finish_reason"),
+            **{name: data.get(name, default) for name, default in _PLAIN.items()},
             # [token, logprob, top, offset]; entries cached before offsets have no offset.
             logprobs=None if lps is None else [TokenLogprob(*entry) for entry in lps],
             seconds=data.get("seconds"),

@@ -381,21 +381,17 @@ def load_labels(
 
 
 def _forced_shape(row: dict[str, Any], fields: LabelFields, kind: Kind, where: str) -> str:
+    """The shape of `kind` that the row has (detection chose the other kind)."""
+    f = fields
     if kind == "absolute":
-        if has_field(row, fields.response) or has_field(row, fields.text):
-            return "absolute"
-        raise InputError(
-            f"{{opt:kind}} absolute needs a {fields.response!r} or {fields.text!r} field "
-            f"({_keys(row)})",
-            where,
-        )
-    if has_field(row, fields.chosen) and has_field(row, fields.rejected):
-        return "dpo"
-    raise InputError(
-        f"{{opt:kind}} pairwise needs {fields.response_a!r} and {fields.response_b!r}, or "
-        f"{fields.chosen!r} and {fields.rejected!r} ({_keys(row)})",
-        where,
-    )
+        has, shape = has_field(row, f.response) or has_field(row, f.text), "absolute"
+        needs = f"a {f.response!r} or {f.text!r} field"
+    else:
+        has, shape = has_field(row, f.chosen) and has_field(row, f.rejected), "dpo"
+        needs = f"{f.response_a!r} and {f.response_b!r}, or {f.chosen!r} and {f.rejected!r}"
+    if not has:
+        raise InputError(f"{{opt:kind}} {kind} needs {needs} ({_keys(row)})", where)
+    return shape
 
 
 def _pair(

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from judge.backends.base import Request
 from judge.cascade.model import ABSTAINED, Cascade, CascadeJudge
-from judge.constitution import Constitution
 from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import Price
 from judge.engine.runner import Runner
@@ -25,6 +24,7 @@ from judge.engine.settings import Settings, make_runner
 from judge.errors import InputError
 from judge.judging.comparison import Ask, CompareOptions, Comparer
 from judge.judging.scoring import ScoreOptions, Scorer
+from judge.panel.judges import StandIn
 from judge.panel.members import Judge, settings_for
 from judge.records import Candidate, Comparison, Usage, Verdict
 from judge.tasks.summary import plan_text, plural
@@ -95,18 +95,14 @@ def open_judges(
 class Tally:
     """What the cascade did: verdicts asked of each judge, who decided, how many abstained."""
 
-    asked: dict[str, int]
-    calls: dict[str, int]
-    decided: dict[str, int]
+    # Named as the calibration report writes them (to_json), in its order.
+    calls_by_judge: dict[str, int]
+    verdicts_asked_by_judge: dict[str, int]
+    decided_by_judge: dict[str, int]
     abstained: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "calls_by_judge": dict(self.calls),
-            "verdicts_asked_by_judge": dict(self.asked),
-            "decided_by_judge": dict(self.decided),
-            "abstained": self.abstained,
-        }
+        return dataclasses.asdict(self)
 
 
 class CascadeRun:
@@ -123,9 +119,9 @@ class CascadeRun:
         ]
         names = [name for name, _, _, _ in self.steps]
         self.tally = Tally(
-            asked=dict.fromkeys(names, 0),
-            calls=dict.fromkeys(names, 0),
-            decided=dict.fromkeys(names, 0),
+            calls_by_judge=dict.fromkeys(names, 0),
+            verdicts_asked_by_judge=dict.fromkeys(names, 0),
+            decided_by_judge=dict.fromkeys(names, 0),
         )
 
     @property
@@ -153,10 +149,10 @@ class CascadeRun:
             result = await ask(runner)
             judged, confidence, spent = look(result)
             usage = usage + spent
-            self.tally.asked[name] += 1
-            self.tally.calls[name] += spent.calls
+            self.tally.verdicts_asked_by_judge[name] += 1
+            self.tally.calls_by_judge[name] += spent.calls
             if judged and confidence is not None and confidence >= threshold:
-                self.tally.decided[name] += 1
+                self.tally.decided_by_judge[name] += 1
                 return result, name, confidence, usage
         self.tally.abstained += 1
         return result, None, confidence, usage
@@ -183,8 +179,8 @@ class CascadeRun:
 
     def summary(self) -> str:
         t = self.tally
-        decided = ", ".join(f"{name} {n}" for name, n in t.decided.items())
-        calls = ", ".join(f"{name} {n}" for name, n in t.calls.items())
+        decided = ", ".join(f"{name} {n}" for name, n in t.decided_by_judge.items())
+        calls = ", ".join(f"{name} {n}" for name, n in t.calls_by_judge.items())
         return (
             f"judge: cascade: decided by {decided}; abstained {t.abstained} (no judge "
             f"confident); calls by judge: {calls}"
@@ -235,14 +231,8 @@ def abstained(error: str | None) -> str:
     return ABSTAINED if error is None else f"{ABSTAINED} (the last judge failed: {error})"
 
 
-class CascadeScorer(Scorer):
+class CascadeScorer(StandIn[ScoreOptions, CascadeRun], Scorer):
     """A Scorer whose verdicts come from the cascade (the runner it is given is not used)."""
-
-    def __init__(
-        self, constitution: Constitution, options: ScoreOptions | None, run: CascadeRun
-    ) -> None:
-        super().__init__(constitution, options)
-        self.run = run
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
         if candidate.note:
@@ -251,7 +241,7 @@ class CascadeScorer(Scorer):
         def look(v: Verdict) -> tuple[bool, float | None, Usage]:
             return v.score is not None, v.confidence, v.usage
 
-        v, name, confidence, usage = await self.run.decide(
+        v, name, confidence, usage = await self.judges.decide(
             lambda r: super(CascadeScorer, self).score(r, candidate), look
         )
         if name is None:
@@ -260,20 +250,14 @@ class CascadeScorer(Scorer):
         return v.model_copy(update={"usage": usage, "decided_by": name})
 
 
-class CascadeComparer(Comparer):
+class CascadeComparer(StandIn[CompareOptions, CascadeRun], Comparer):
     """A Comparer whose verdicts come from the cascade (the runner it is given is not used)."""
-
-    def __init__(
-        self, constitution: Constitution, options: CompareOptions | None, run: CascadeRun
-    ) -> None:
-        super().__init__(constitution, options)
-        self.run = run
 
     async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
         def look(c: Comparison) -> tuple[bool, float | None, Usage]:
             return c.p_a is not None, c.confidence, c.usage
 
-        c, name, confidence, usage = await self.run.decide(once, look)
+        c, name, confidence, usage = await self.judges.decide(once, look)
         if name is None:
             return Comparison(
                 a=pair[0],

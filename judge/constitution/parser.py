@@ -43,6 +43,12 @@ def _text(lines: list[Line]) -> str:
 MAX_LEVELS = 101  # 0-100 at most: judges answer with one of the levels, listed in the schema
 
 
+def _key_line(ln: Line, keys: tuple[str, ...]) -> bool:
+    """Whether a line (of text, not code) reads `key: value` with one of `keys`."""
+    m = None if ln.code else _KEY_VALUE.match(ln.text.strip())
+    return m is not None and m.group(1).lower() in keys
+
+
 def _parse_scale(value: str) -> Scale | None:
     m = _SCALE.match(value.strip())
     if not m or not int(m.group(1)) < int(m.group(2)) < int(m.group(1)) + MAX_LEVELS:
@@ -146,10 +152,7 @@ class Parser:
 
     def _warn_misplaced(self, body: list[Line], known: tuple[str, ...], where: str) -> None:
         first = next((ln for ln in body if not ln.blank), None)
-        if first is None or first.code:
-            return
-        m = _KEY_VALUE.match(first.text.strip())
-        if m and m.group(1).lower() in known:
+        if first is not None and _key_line(first, known):
             self.report.warn(
                 first.no,
                 f"`{first.text.strip()}` is read as text of the {where}; "
@@ -176,10 +179,7 @@ class Parser:
         attributes of a principle whose `## id` heading was deleted, now merged into this text."""
         lines = [ln for ln in body if not ln.blank]
         for ln in lines[1:] if skip_first else lines:
-            if ln.code:
-                continue
-            m = _KEY_VALUE.match(ln.text.strip())
-            if m and m.group(1).lower() in ATTRIBUTE_KEYS:
+            if _key_line(ln, ATTRIBUTE_KEYS):
                 self.report.error(
                     ln.no,
                     f"`{ln.text.strip()}` is inside the {where}; attribute lines go right under a "

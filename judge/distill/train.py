@@ -43,6 +43,10 @@ class TrainingError(JudgeError):
     """fastText could not train a model (exit 1)."""
 
 
+# The fields of FastTextSettings that fastText names otherwise.
+_FASTTEXT_NAMES = {"word_ngrams": "wordNgrams", "min_count": "minCount", "threads": "thread"}
+
+
 @dataclass(frozen=True)
 class FastTextSettings:
     """fastText's supervised settings (its names in `kwargs`). Defaults: word bigrams, as DCLM's
@@ -61,18 +65,9 @@ class FastTextSettings:
     seed: int = 0
 
     def kwargs(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "epoch": self.epoch,
-            "dim": self.dim,
-            "wordNgrams": self.word_ngrams,
-            "minCount": self.min_count,
-            "bucket": self.bucket,
-            "thread": self.threads,
-            "seed": self.seed,
-            "loss": "softmax",
-            "verbose": 0,
-        }
+        """fastText's keyword arguments: the fields, under fastText's names."""
+        named = {_FASTTEXT_NAMES.get(k, k): v for k, v in self.to_json().items()}
+        return {**named, "loss": "softmax", "verbose": 0}
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

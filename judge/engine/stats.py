@@ -18,6 +18,16 @@ BUDGET = "budget"  # --max-cost would have been passed
 CANCELLED = "cancelled"  # its batch job was cancelled (judge batches cancel) before answering
 INVALID_TEXT = "invalid_text"  # the item's text is not valid Unicode (a lone surrogate)
 KINDS = (UNREACHABLE, TOO_LONG, REFUSED, UNPARSEABLE, BUDGET, CANCELLED, INVALID_TEXT)
+# Why the calls of each kind went unjudged, as the summary says it (judge.tasks.summary), in the
+# summary's order; the budget is said apart, as a run's stopping point.
+REASONS = {
+    UNREACHABLE: "the model could not be reached",
+    TOO_LONG: "too long for the model's context window",
+    REFUSED: "refused by the model or a content filter",
+    UNPARSEABLE: "the answer never followed the format",
+    CANCELLED: "their batch job was cancelled",
+    INVALID_TEXT: "the text is not valid Unicode",
+}
 
 
 @dataclass

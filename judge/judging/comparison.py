@@ -273,32 +273,27 @@ class Comparer:
     ) -> Comparison:
         """One judge's verdict on a against b, both orders."""
         principles = self.principles_for(key, prompt)
+        pair = Comparison(a=index_a, b=index_b, p_a=None, winner=None)
         if not principles:
-            return Comparison(a=index_a, b=index_b, p_a=None, winner=None, error=NO_REFERENCE)
-        sampled = None if self.options.principles == "all" else principles[0].id
+            return pair.model_copy(update={"error": NO_REFERENCE})
         outcomes = await asyncio.gather(
             *(runner.call(Job(r, self._parse)) for r in self.requests(prompt, a, b, key))
         )
-        usage = sum((o.usage for o in outcomes), Usage())
+        verdict: dict[str, Any] = {
+            "usage": sum((o.usage for o in outcomes), Usage()),
+            "principle": None if self.options.principles == "all" else principles[0].id,
+            "cached": all(o.cached for o in outcomes),
+        }
         errors = [o.error or "not judged" for o in outcomes if o.value is None]
-        unjudged = Comparison(
-            a=index_a,
-            b=index_b,
-            p_a=None,
-            winner=None,
-            usage=usage,
-            principle=sampled,
-            cached=all(o.cached for o in outcomes),
-        )
         if errors:
-            return unjudged.model_copy(update={"error": "; ".join(dict.fromkeys(errors))})
+            return pair.model_copy(update={**verdict, "error": "; ".join(dict.fromkeys(errors))})
         first, second = (_value(o) for o in outcomes)
         p_a, winner, flipped, first_wins = combine(first, second)
-        verdict = {"p_a": p_a, "winner": winner, "flipped": flipped, "rationale": first.rationale}
+        verdict.update(p_a=p_a, winner=winner, flipped=flipped, rationale=first.rationale)
         labels = (first.label, second.label)
         verdict["confidence"] = comparison_confidence(winner, first.mass, second.mass, labels)
         verdict.update(first_position_wins=first_wins, verdicts=[first.label, second.label])
-        return unjudged.model_copy(update=verdict)
+        return pair.model_copy(update=verdict)
 
 
 def _value(outcome: Outcome[OrderVerdict]) -> OrderVerdict:

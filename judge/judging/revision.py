@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import random
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -158,20 +158,18 @@ def clean_critique(response: Response) -> str:
 # --------------------------------------------------------------------------- the reviser
 
 
+@dataclass(eq=False)
 class Reviser:
-    def __init__(
-        self,
-        constitution: Constitution,
-        options: ReviseOptions | None = None,
-        score_options: ScoreOptions | None = None,
-    ) -> None:
-        self.constitution = constitution
-        self.options = options or ReviseOptions()
-        self.principles = constitution.critique_principles()
+    constitution: Constitution
+    options: ReviseOptions = field(default_factory=ReviseOptions)
+    score_options: InitVar[ScoreOptions | None] = None  # how the judge scores
+
+    def __post_init__(self, score_options: ScoreOptions | None) -> None:
+        self.principles = self.constitution.critique_principles()
         if not self.principles:
-            raise ConfigError(no_principle_message(constitution))
+            raise ConfigError(no_principle_message(self.constitution))
         scoring = score_options or ScoreOptions()
-        self.scorer = with_verifiers(constitution, lambda c: Scorer(c, scoring))
+        self.scorer = with_verifiers(self.constitution, lambda c: Scorer(c, scoring))
 
     def draw(self, cand: Candidate) -> list[Principle]:
         """One principle per round, by weight, seeded by --seed and the item's text."""

@@ -9,6 +9,7 @@ response is ever run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -162,9 +163,17 @@ class VerifiedScorer(Scorer):
             return Verdict(score=None, error=f"not judged: {candidate.note}")
         from judge.judging.checking import checks
 
-        judged = await self.inner.score(runner, candidate) if self.inner else Verdict(score=None)
         kinds = [p.verify for p in self.verifiers if p.verify is not None]
-        results = await checks(kinds, candidate.response, reference_of(candidate))
+        # The checks run in a worker process while the model judges the other principles.
+        checking = asyncio.ensure_future(checks(kinds, candidate.response, reference_of(candidate)))
+        try:
+            judged = (
+                await self.inner.score(runner, candidate) if self.inner else Verdict(score=None)
+            )
+        except BaseException:
+            checking.cancel()
+            raise
+        results = await checking
         return merge(self.constitution, self.verifiers, results, judged, self.inner is None)
 
 

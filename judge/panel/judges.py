@@ -7,6 +7,9 @@ They plan the same requests as one judge (for --dry-run, once per member), and t
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Generic, TypeVar
+
 from judge.constitution import Constitution
 from judge.engine.runner import Runner
 from judge.judging.comparison import Ask, CompareOptions, Comparer
@@ -14,25 +17,30 @@ from judge.judging.scoring import ScoreOptions, Scorer
 from judge.panel.panel import Panel
 from judge.records import Candidate, Comparison, Verdict
 
+Opt = TypeVar("Opt")
+Judges = TypeVar("Judges")
 
-class PanelScorer(Scorer):
-    def __init__(
-        self, constitution: Constitution, options: ScoreOptions | None, panel: Panel
-    ) -> None:
-        super().__init__(constitution, options)
-        self.panel = panel
-        self.single = Scorer(constitution, options)  # what each member runs
+
+class StandIn(Generic[Opt, Judges]):
+    """Mixed in before a Scorer or a Comparer whose verdicts come from other judges (a panel, a
+    cascade): it takes them as a third argument, after the constitution and the options."""
+
+    def __init__(self, constitution: Constitution, options: Opt | None, judges: Judges) -> None:
+        # The Scorer's or the Comparer's, next in the method resolution order.
+        super().__init__(constitution, options)  # type: ignore[call-arg]
+        self.judges = judges
+
+
+class PanelScorer(StandIn[ScoreOptions, Panel], Scorer):
+    @cached_property
+    def single(self) -> Scorer:
+        """What each member runs."""
+        return Scorer(self.constitution, self.options)
 
     async def score(self, runner: Runner, candidate: Candidate) -> Verdict:
-        return await self.panel.score(self.single, runner, candidate)
+        return await self.judges.score(self.single, runner, candidate)
 
 
-class PanelComparer(Comparer):
-    def __init__(
-        self, constitution: Constitution, options: CompareOptions | None, panel: Panel
-    ) -> None:
-        super().__init__(constitution, options)
-        self.panel = panel
-
+class PanelComparer(StandIn[CompareOptions, Panel], Comparer):
     async def decide(self, runner: Runner, once: Ask, pair: tuple[int, int]) -> Comparison:
-        return await self.panel.compare(runner, once)
+        return await self.judges.compare(runner, once)

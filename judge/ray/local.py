@@ -50,14 +50,7 @@ def start(cpus: int | None = None) -> str:
     # A short folder: Ray's socket paths must fit in 107 characters.
     base = os.environ.get("RAY_TMPDIR") or ("/tmp" if os.path.isdir("/tmp") else None)
     folder = tempfile.mkdtemp(prefix="jr", dir=base)
-    subprocess.Popen(
-        [sys.executable, "-m", "judge.ray.local", str(os.getpid()), folder],
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
+    watchdog(folder)
     atexit.register(stop, folder)
     port = free_port()
     ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
@@ -78,6 +71,19 @@ def start(cpus: int | None = None) -> str:
             f"{{opt:ray}} auto: could not start a local Ray cluster ({why})"
         ) from None
     return f"127.0.0.1:{port}"
+
+
+def watchdog(folder: str) -> None:
+    """Stop the cluster in `folder` once this process has ended, however it ends (kill -9 too):
+    the watchdog process, in a session of its own."""
+    subprocess.Popen(
+        [sys.executable, "-m", "judge.ray.local", str(os.getpid()), folder],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
 
 
 def pids_of(folder: str) -> list[int]:

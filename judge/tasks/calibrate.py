@@ -19,7 +19,7 @@ from judge.backends.base import Request
 from judge.calibration import save
 from judge.calibration.agreement import label_scale, summarize
 from judge.calibration.fitting import Fit, fit
-from judge.calibration.judgments import Judgment, preference_from_margin
+from judge.calibration.judgments import Judgment, preference_from_margin, rationale
 from judge.calibration.labels import AbsoluteItem, LabelItem, LabelSet, PairItem
 from judge.calibration.report import (
     FILES,
@@ -44,7 +44,7 @@ from judge.judging.verifiers import with_verifiers
 from judge.panel import report as panel_report
 from judge.panel.judges import PanelComparer, PanelScorer
 from judge.panel.panel import Panel
-from judge.records import Candidate, Usage, Verdict
+from judge.records import Candidate, Usage
 from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.judges import JudgedBy
 from judge.tasks.summary import plan_text, plural
@@ -157,18 +157,7 @@ class LabelJudge:
     async def judge(self, runner: Runner, item: LabelItem) -> Judgment:
         if isinstance(item, AbsoluteItem):
             v = await self.scorer.score(runner, candidate(item, item.response))
-            return Judgment(
-                item,
-                error=v.error,
-                usage=v.usage,
-                cached=v.cached,
-                score=v.score,
-                scores=v.scores,
-                rationale=_rationale(v),
-                panel=v.panel,
-                confidence=v.confidence,
-                decided_by=v.decided_by,
-            )
+            return Judgment.of_verdict(item, v)
         if self.setup.mode == "compare":
             return await self._compare(runner, item)
         ca, cb = self._planned_candidates(item)
@@ -183,7 +172,7 @@ class LabelJudge:
             score_b=vb.score,
             scores_a=va.scores,
             scores_b=vb.scores,
-            rationale=f"a: {_rationale(va)} | b: {_rationale(vb)}",
+            rationale=f"a: {rationale(va)} | b: {rationale(vb)}",
             panel=None if va.panel is None else {"a": va.panel, "b": vb.panel},
             confidence=_lower(va.confidence, vb.confidence),
         )
@@ -206,21 +195,7 @@ class LabelJudge:
         c = await self.comparer.compare(
             runner, asked(item), item.response_a, item.response_b, key=str(item.index)
         )
-        return Judgment(
-            item,
-            error=c.error,
-            usage=c.usage,
-            preference=c.winner,
-            signal=c.p_a,
-            compared=True,
-            flipped=c.flipped if c.error is None else None,
-            first_position_wins=c.first_position_wins if c.error is None else None,
-            verdicts=c.verdicts or None,
-            rationale=c.rationale,
-            panel=c.panel,
-            confidence=c.confidence,
-            decided_by=c.decided_by,
-        )
+        return Judgment.of_comparison(item, c)
 
 
 @dataclass
@@ -373,7 +348,3 @@ def write_calibration(task: CalibrateTask) -> tuple[dict[str, Any], list[str], F
 def _lower(x: float | None, y: float | None) -> float | None:
     both = [c for c in (x, y) if c is not None]
     return min(both) if both else None
-
-
-def _rationale(v: Verdict) -> str:
-    return " ".join(f"[{pid}] {text}" for pid, text in v.rationales.items() if text)

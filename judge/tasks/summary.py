@@ -8,30 +8,12 @@ from dataclasses import dataclass
 from judge.backends.base import Backend
 from judge.engine.plan import Estimate, Plan
 from judge.engine.prices import STALE_AFTER_DAYS, Price
-from judge.engine.stats import (
-    BUDGET,
-    CANCELLED,
-    INVALID_TEXT,
-    REFUSED,
-    TOO_LONG,
-    UNPARSEABLE,
-    UNREACHABLE,
-    RunStats,
-)
+from judge.engine.stats import BUDGET, REASONS, RunStats
 
 # The embedded model's agreement with people, measured by benchmarks/embedded_agreement.py
 # (benchmarks/results/embedded_agreement.json; tests/test_summary.py checks they match).
 EMBEDDED_AGREEMENT = "23%"
 EMBEDDED_JUDGED = 39  # of the sample's 40 items; the other has an empty response
-
-_REASONS = {
-    UNREACHABLE: "the model could not be reached",
-    TOO_LONG: "too long for the model's context window",
-    REFUSED: "refused by the model or a content filter",
-    UNPARSEABLE: "the answer never followed the format",
-    CANCELLED: "their batch job was cancelled",
-    INVALID_TEXT: "the text is not valid Unicode",
-}
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:
@@ -123,7 +105,7 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 def unjudged_reasons(stats: RunStats) -> list[str]:
     """One line per kind of failed call: how many, why, and the first message of that kind."""
     lines = []
-    for kind, why in _REASONS.items():
+    for kind, why in REASONS.items():
         n = stats.failures.get(kind, 0)
         if n:
             lines.append(

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from judge.calibration import Calibration
-from judge.constitution import Constitution
 from judge.engine.plan import Plan, plan_all
 from judge.engine.runner import Runner
 from judge.engine.stats import RunStats
@@ -22,7 +21,7 @@ from judge.tasks.driver import Defaults, Sinks
 from judge.tasks.pairs.calibrated import calibration_columns
 from judge.tasks.pairs.card import CardInfo, dataset_card, push_to_hub
 from judge.tasks.pairs.groups import Group
-from judge.tasks.pairs.pipeline import PairMaker, PairsOptions
+from judge.tasks.pairs.pipeline import PairMaker
 from judge.tasks.pairs.results import GroupResult, PairsStats
 from judge.tasks.pairs.rows import empty_schema, write_empty
 from judge.tasks.score import OUT
@@ -70,14 +69,6 @@ class PairsTask(Defaults):
     _refused: str | None = None  # why the push was refused (exit 1)
 
     @property
-    def constitution(self) -> Constitution:
-        return self.maker.constitution
-
-    @property
-    def options(self) -> PairsOptions:
-        return self.maker.options
-
-    @property
     def runners(self) -> Sequence[Runner]:
         if self.maker.cascade is not None:
             return self.maker.cascade.runners
@@ -98,7 +89,7 @@ class PairsTask(Defaults):
         if self.maker.panel is not None:
             return panel_report.plan(self.maker.panel, "prompt", self.groups, self.maker.requests)
         plan, n = plan_all(self.maker.plan(self.groups()), self.plan_one)
-        adaptive = self.options.comparisons == "adaptive"
+        adaptive = self.maker.options.comparisons == "adaptive"
         note = " (adaptive: the worst case of the sort)" if adaptive else ""
         return plan_text(self.runner.backend.name, plural(n, "prompt"), plan, calls_note=note)
 
@@ -125,9 +116,9 @@ class PairsTask(Defaults):
         lines: list[str] = []
         if not self.stats.pairs:
             schema = empty_schema(
-                conversational=self.options.conversational,
-                mode=self.options.mode,
-                principles=[p.id for p in self.constitution.principles],
+                conversational=self.maker.options.conversational,
+                mode=self.maker.options.mode,
+                principles=[p.id for p in self.maker.constitution.principles],
                 calibration=self.calibration is not None,
                 extra=calibration_columns(self.calibration),
                 prompt_id=self.stats.ids,
@@ -163,7 +154,7 @@ class PairsTask(Defaults):
         """Candidates, not prompts: the distinct texts the run had to judge (a duplicate is
         judged once, with its first copy)."""
         s = self.stats
-        what = "comparison" if self.options.mode == "compare" else "candidate"
+        what = "comparison" if self.maker.options.mode == "compare" else "candidate"
         reason = most_common(s.errors, what)
         return Coverage(s.candidates - s.duplicates, s.failed, "candidates", reason)
 
@@ -183,7 +174,7 @@ class PairsTask(Defaults):
     def _provenance_warnings(self) -> list[str]:
         if self.runner is not None:
             return []
-        c = self.constitution
+        c = self.maker.constitution
         return [
             f"judge: warning: INPUT was scored under constitution {name} (sha256 {sha[:12]}), "
             f"not {c.path} ({c.sha256[:12]}); the rows record the one that made the scores"
@@ -194,15 +185,15 @@ class PairsTask(Defaults):
     def _card_info(self) -> CardInfo:
         r = self.runner
         return CardInfo(
-            constitution=self.constitution,
+            constitution=self.maker.constitution,
             model=self._model(),
-            options=self.options,
+            options=self.maker.options,
             stats=self.stats,
             principles=self.maker.comparer.options.principles,
             calls=r.stats.calls if r else 0,
             cached_calls=r.stats.cached_calls if r else 0,
             scores_from_input=r is None,
-            calibration=self.options.calibration,
+            calibration=self.maker.options.calibration,
             source=self.input_path,
         )
 
@@ -237,12 +228,12 @@ class PairsTask(Defaults):
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(s.no_pair_reasons.items()))
         hint = ""
         if "tied, or closer than --min-margin" in s.no_pair_reasons:
-            other = "--mode compare or " if self.options.mode == "score" else ""
+            other = "--mode compare or " if self.maker.options.mode == "score" else ""
             hint = f" (lower --min-margin, or judge with {other}a stronger model)"
         return f"prompts without a pair: {reasons}{hint}"
 
     def _report(self) -> str:
-        s, o = self.stats, self.options
+        s, o = self.stats, self.maker.options
         lines = [
             f"judge: {plural(s.prompts, 'prompt')}, {plural(s.candidates, 'candidate')}: "
             f"{s.judged} judged, {s.failed} not judged, "
