@@ -1,6 +1,7 @@
 """judge.cli.flags.options_of: each command's flags reach the fields of its option dataclass
 (a renamed flag too: --critique-max-tokens is ReviseOptions.critique_tokens), and a field that no
-flag sets keeps its default. The builders after the options are replaced, so nothing is judged."""
+flag sets keeps its default. The builders after the options are replaced, so nothing is judged.
+And judge.cli.common.input_command: the commands that read INPUT are made alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -18,6 +20,7 @@ import judge.cli.pairs_cmd
 import judge.cli.revise_cmd
 from judge.cli import main
 from judge.cli.flags import options_of
+from judge.cli.help import Sectioned
 from judge.distill import FastTextSettings
 from judge.distill.run import MIN_CLASS
 from judge.judging.revision import ReviseOptions
@@ -145,3 +148,13 @@ def test_calibrate_flags_reach_judge_setup(
     setup = got.args_given[4]
     assert (setup.mode, setup.tie_margin) == ("compare", 0.05)
     assert (setup.compare.principles, setup.compare.seed) == ("sample", 4)
+
+
+def test_the_commands_that_read_input_take_it_first_and_print_help_in_sections() -> None:
+    ctx = click.Context(main)
+    for name in ("score", "filter", "pairs", "revise", "label"):
+        command = main.get_command(ctx, name)
+        assert isinstance(command, Sectioned) and command.name == name
+        first = command.params[0]
+        assert isinstance(first, click.Argument) and first.name == "input_path", name
+        assert first.human_readable_name == "INPUT"

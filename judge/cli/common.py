@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from judge.cli.field_options import field_options as field_options
+from judge.cli.help import Sectioned
 from judge.cli.progress import Progress
 from judge.engine.batcher import FALLBACKS
 from judge.engine.settings import DEFAULT_MODEL
@@ -27,6 +28,16 @@ def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
         return func
 
     return apply
+
+
+def input_command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command that reads INPUT (its first argument, input_path), its --help in sections."""
+
+    def make(func: Callable[..., Any]) -> click.Command:
+        command = click.command(name, cls=Sectioned)
+        return command(click.argument("input_path", metavar="INPUT")(func))
+
+    return make
 
 
 def number(

@@ -13,6 +13,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     group_options,
+    input_command,
     number,
     output_option,
     rule_options,
@@ -20,7 +21,6 @@ from judge.cli.common import (
     score_options,
 )
 from judge.cli.flags import say, score_job
-from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.tasks.build import filter_rule
@@ -28,8 +28,7 @@ from judge.tasks.filter import REJECTED, FilterTask
 from judge.tasks.score import OUT
 
 
-@click.command("filter", cls=Sectioned)
-@click.argument("input_path", metavar="INPUT")
+@input_command("filter")
 @constitution_flag(
     "Constitution file (check one with `judge constitution check`); not with --classifier.",
     required=False,

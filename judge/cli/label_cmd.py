@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from judge.cli.common import constitution_flag, number, seed_option
-from judge.cli.help import Sectioned
+from judge.cli.common import constitution_flag, input_command, number, seed_option
 from judge.errors import InputError
 from judge.label.items import load_items
 from judge.label.select import METHODS, select
@@ -42,8 +41,7 @@ def _scale(spec: str | None, kw_constitution: Any) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-@click.command(cls=Sectioned)
-@click.argument("input_path", metavar="INPUT")
+@input_command()
 @click.option(
     "-o", "--output", "output", required=True, help="Labels file (.jsonl): created or continued."
 )

@@ -14,6 +14,7 @@ from judge.cli.common import (
     field_options,
     group_options,
     id_field_option,
+    input_command,
     number,
     output_option,
     run_task,
@@ -29,7 +30,6 @@ from judge.cli.flags import (
     say,
     settings_of,
 )
-from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
@@ -41,8 +41,7 @@ from judge.tasks.pairs.task import STAGED, staging_for
 from judge.tasks.score import OUT
 
 
-@click.command(cls=Sectioned)
-@click.argument("input_path", metavar="INPUT")
+@input_command()
 @constitution_option
 @output_option(
     "Output: a folder (a Hugging Face dataset, for TRL), "

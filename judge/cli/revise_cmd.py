@@ -12,6 +12,7 @@ from judge.cli.common import (
     exit_with,
     field_options,
     id_field_option,
+    input_command,
     model_options,
     number,
     output_option,
@@ -19,7 +20,6 @@ from judge.cli.common import (
     seed_option,
 )
 from judge.cli.flags import fields_of, one_judge, options_of, settings_of
-from judge.cli.help import Sectioned
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
 from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions
@@ -29,8 +29,7 @@ from judge.tasks.revise import CANDIDATES, PAIRS
 from judge.tasks.score import OUT
 
 
-@click.command(cls=Sectioned)
-@click.argument("input_path", metavar="INPUT")
+@input_command()
 @constitution_flag(
     "Constitution file; principles with `### Critique` and `### Revision` drive the rounds."
 )

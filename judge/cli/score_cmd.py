@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
 from judge.cli.common import (
     calibration_options,
     constitution_option,
     exit_with,
     field_options,
     group_options,
+    input_command,
     output_option,
     run_task,
     score_options,
 )
 from judge.cli.flags import say, score_job
-from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.cli.ray_run import judge_on_ray, ray_option
 from judge.tasks.score import OUT, ScoreTask
 
 
-@click.command(cls=Sectioned)
-@click.argument("input_path", metavar="INPUT")
+@input_command()
 @constitution_option
 @output_option()
 @score_options
