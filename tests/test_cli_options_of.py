@@ -121,7 +121,9 @@ def test_distill_flags_reach_distill_options_and_fasttext_settings(
     assert (options.score_field, options.force) == ("label", True)
     assert options.rule.text().endswith("score >= 0.5")
     flags = dict(lr=0.2, epoch=7, dim=32, word_ngrams=1, min_count=2, bucket=1000, threads=2)
-    assert options.fasttext == FastTextSettings(**flags)
+    # --seed seeds fastText too, as the help says and the Session does (the CLI once left
+    # fastText at its default seed)
+    assert options.fasttext == FastTextSettings(**flags, seed=3)
 
 
 def test_distill_defaults_are_the_option_fields_defaults(

@@ -126,8 +126,7 @@ def distill_(**kw: Any) -> None:
         target_precision=kw["target_precision"],
         calibration=calibration,
     )
-    # --seed seeds the held-out split; fastText here has always trained with its default seed
-    settings = options_of(FastTextSettings, kw, seed=FastTextSettings.seed)
+    settings = options_of(FastTextSettings, kw)  # --seed seeds fastText too, as the help says
     options = options_of(DistillOptions, kw, rule=rule, fields=fields_of(kw), fasttext=settings)
     result = distill(kw["scored_path"], kw["out_dir"], options)
     meta = result.meta
