@@ -14,7 +14,7 @@ from judge.constitution import Constitution, load
 from judge.engine.settings import Settings
 from judge.io import FieldMap
 from judge.io.tables import like, records_of
-from judge.options import compare_options, score_options
+from judge.options import REVISE_FLAGS, compare_options, options_of, score_options
 from judge.tasks.build import Source, calibration_for, filter_rule, pair_format, score_task
 from judge.tasks.driver import RowList, Task
 from judge.tasks.judges import Judges, Warn
@@ -285,12 +285,7 @@ def revise_call(g: Given) -> Call:
         raise ConfigError("{opt:pairs} or {opt:emit_candidates}: one table a call")
     c = g.constitution_object()
     base: ReviseOptions = kw.get("options") or ReviseOptions()
-    options = replace(
-        base,
-        **{k: kw[k] for k in ("rounds", "seed", "min_margin", "max_chars") if k in kw},
-        **({"critique_tokens": kw["critique_max_tokens"]} if "critique_max_tokens" in kw else {}),
-        **({"revision_tokens": kw["revision_max_tokens"]} if "revision_max_tokens" in kw else {}),
-    )
+    options = options_of(ReviseOptions, kw, REVISE_FLAGS, base)
     chat, separator = pair_format(
         kw.get("format"), kw.get("conversational", False), kw.get("separator")
     )

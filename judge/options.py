@@ -4,7 +4,8 @@ the option (`{opt:NAME}`, written `--name` by the CLI and `name=` by the API).""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,9 +17,30 @@ from judge.judging.comparison import CompareOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS, ScoreOptions
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from judge.keywords import SettingsKeywords
 
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
+
+# ReviseOptions' fields whose flag (and keyword) is named otherwise.
+REVISE_FLAGS = {"critique_tokens": "critique_max_tokens", "revision_tokens": "revision_max_tokens"}
+
+
+def options_of(
+    cls: type[D],
+    kw: Mapping[str, Any],
+    renames: Mapping[str, str] | None = None,
+    base: D | None = None,
+    **given: Any,
+) -> D:
+    """An option dataclass from flags or keywords: each field from the one of its name, or of
+    the name `renames` gives it (field -> name); `given` sets the fields no one flag sets. A
+    field given no value keeps `base`'s (default: the class's default)."""
+    names = {f.name: (renames or {}).get(f.name, f.name) for f in dataclasses.fields(cls)}
+    found = {field: kw[name] for field, name in names.items() if name in kw and field not in given}
+    return replace(base, **found, **given) if base is not None else cls(**found, **given)
 
 
 # Where each keyword of make_settings goes: a field of Settings, of its runner (RunnerConfig) or

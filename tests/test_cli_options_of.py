@@ -19,11 +19,11 @@ import judge.cli.distill_cmd
 import judge.cli.pairs_cmd
 import judge.cli.revise_cmd
 from judge.cli import main
-from judge.cli.flags import options_of
 from judge.cli.help import Sectioned
 from judge.distill import FastTextSettings
 from judge.distill.run import MIN_CLASS
 from judge.judging.revision import ReviseOptions
+from judge.options import options_of
 from judge.tasks.pairs.pipeline import PairsOptions
 
 

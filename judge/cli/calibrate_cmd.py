@@ -19,10 +19,11 @@ from judge.cli.common import (
     score_options,
     seed_option,
 )
-from judge.cli.flags import comparing_of, judges_of, judging_of, options_of, say, settings_of
+from judge.cli.flags import comparing_of, judges_of, judging_of, say, settings_of
 from judge.cli.help import Sectioned
 from judge.cli.judge_options import judge_options
 from judge.constitution import load
+from judge.options import options_of
 from judge.tasks.build import calibrate_task
 from judge.tasks.calibrate import JudgeSetup
 

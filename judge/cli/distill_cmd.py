@@ -10,9 +10,10 @@ import click
 
 from judge.calibration import load_for
 from judge.cli.common import F, field_options, number, rule_options, seed_option
-from judge.cli.flags import fields_of, options_of
+from judge.cli.flags import fields_of
 from judge.cli.help import Sectioned
 from judge.distill import DistillOptions, FastTextSettings, choose_rule, distill
+from judge.options import options_of
 
 # The default of each number option: its field's in DistillOptions or FastTextSettings.
 _DEFAULTS = {

@@ -3,9 +3,8 @@ judge.tasks.judges.Judges, judge.tasks.score_job.ScoreJob): the CLI's only trans
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
@@ -22,22 +21,6 @@ from judge.tasks.build import calibration_for
 from judge.tasks.judges import Judges
 from judge.tasks.score import ScoreTask
 from judge.tasks.score_job import ScoreJob
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-D = TypeVar("D", bound="DataclassInstance")
-
-
-def options_of(
-    cls: type[D], kw: Mapping[str, Any], renames: Mapping[str, str] | None = None, **given: Any
-) -> D:
-    """An option dataclass from click's values: each field from the flag of its name, or of the
-    name `renames` gives it (field -> flag); `given` sets the fields no one flag sets. A field
-    without a flag keeps its default (as judge.commands replaces only the keywords given)."""
-    flags = {f.name: (renames or {}).get(f.name, f.name) for f in dataclasses.fields(cls)}
-    found = {name: kw[flag] for name, flag in flags.items() if flag in kw and name not in given}
-    return cls(**found, **given)
 
 
 def settings_of(kw: Mapping[str, Any]) -> Settings:

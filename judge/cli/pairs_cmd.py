@@ -26,13 +26,13 @@ from judge.cli.flags import (
     fields_of,
     judges_of,
     judging_of,
-    options_of,
     say,
     settings_of,
 )
 from judge.cli.judge_options import judge_options
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
+from judge.options import options_of
 from judge.tasks.build import Source, calibration_for, pair_format, pairs_task
 from judge.tasks.pairs.pipeline import COMPARISONS, MODES, PairsOptions
 from judge.tasks.pairs.rows import SEPARATOR

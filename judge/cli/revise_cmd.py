@@ -19,11 +19,12 @@ from judge.cli.common import (
     run_task,
     seed_option,
 )
-from judge.cli.flags import fields_of, one_judge, options_of, settings_of
+from judge.cli.flags import fields_of, one_judge, settings_of
 from judge.cli.pair_format import pair_format_options, unescape
 from judge.constitution import load
 from judge.judging.revision import CRITIQUE_TOKENS, DEFAULT_MIN_MARGIN, ReviseOptions
 from judge.judging.scoring import DEFAULT_MAX_CHARS
+from judge.options import REVISE_FLAGS, options_of
 from judge.tasks.build import Source, pair_format, revise_task
 from judge.tasks.revise import CANDIDATES, PAIRS
 from judge.tasks.score import OUT
@@ -98,8 +99,7 @@ def revise(**kw: Any) -> None:
     """
     one_judge(kw)
     settings = settings_of(kw)
-    renames = {"critique_tokens": "critique_max_tokens", "revision_tokens": "revision_max_tokens"}
-    options = options_of(ReviseOptions, kw, renames)
+    options = options_of(ReviseOptions, kw, REVISE_FLAGS)
     to_stdout = [kw["output"] in (None, "-"), kw["pairs_path"] == "-", kw["candidates_path"] == "-"]
     if to_stdout.count(True) > 1:
         raise click.UsageError("only one output can go to stdout; give the others a file name")

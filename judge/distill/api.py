@@ -7,7 +7,6 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +16,7 @@ from judge.by_kind import Filtered
 from judge.commands import fields_of
 from judge.io import RowWriter
 from judge.io.tables import Kind, like, records_of
+from judge.options import options_of
 
 
 @contextmanager
@@ -46,15 +46,8 @@ def distill(data: Any, output_dir: str, kw: Mapping[str, Any]) -> dict[str, Any]
         target_precision=kw.get("target_precision"),
         calibration=calibration,
     )
-    fasttext = FastTextSettings(
-        **{f.name: kw[f.name] for f in dataclass_fields(FastTextSettings) if f.name in kw}
-    )
-    given = {
-        f.name: kw[f.name]
-        for f in dataclass_fields(DistillOptions)
-        if f.name in kw and f.name not in ("rule", "fields", "fasttext")
-    }
-    options = DistillOptions(rule=rule, fields=fields_of(kw), fasttext=fasttext, **given)
+    fasttext = options_of(FastTextSettings, kw)
+    options = options_of(DistillOptions, kw, rule=rule, fields=fields_of(kw), fasttext=fasttext)
     with _as_file(data) as (path, _):
         return run(path, output_dir, options).meta
 
