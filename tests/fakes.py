@@ -397,6 +397,7 @@ class _FakeServer:
         self._lock = threading.Lock()
         self._records: list[Recorded] = []
         self._answered = 0
+        self._rate_limited = 0
         self._seen_prefixes: set[str] = set()
         self._connections: set[socket.socket] = set()
         self.connections_opened = 0  # every TCP connection accepted (a client's pool reuses them)
@@ -437,6 +438,12 @@ class _FakeServer:
         """Requests received, faulted ones included."""
         with self._lock:
             return len(self._records)
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests answered 429 by the rate limit (rpm, burst)."""
+        with self._lock:
+            return self._rate_limited
 
     @property
     def answered(self) -> int:
@@ -557,6 +564,7 @@ class _FakeServer:
         if self._bucket is not None:
             with self._lock:
                 wait = self._bucket.take()
+                self._rate_limited += wait > 0
             if wait > 0:
                 headers = {
                     "Retry-After": str(math.ceil(wait)),

@@ -77,3 +77,4 @@ def test_a_steady_rate_limit_loses_no_item() -> None:
     assert result["exit"] == 0 and not result["traceback"], result
     assert result["rejected_429"] > 0, result
     assert result["judged"] == 120, result
+    assert result["requests"] == result["judged"] + result["rejected_429"], result  # no other

@@ -134,6 +134,6 @@ def rate_limit_drill(
             "traceback": ran.traceback,
             "judged": sum(1 for r in got if r["score"] is not None),
             "requests": server.count,
-            "rejected_429": server.count - server.answered,
+            "rejected_429": server.rate_limited,
             "wall_s": round(ran.wall, 1),
         }

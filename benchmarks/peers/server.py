@@ -133,5 +133,6 @@ class BenchServer(FakeOpenAIServer):
         with self._totals_lock:
             totals = dict(self.totals)
         totals["requests"] = self.count
-        totals["rejected_429"] = self.count - totals["answered"]
+        # Counted where they are sent: a batch's answers arrive in few HTTP requests.
+        totals["rejected_429"] = self.rate_limited
         return totals
