@@ -350,3 +350,35 @@ def test_a_second_run_hits_the_cache(tmp_path: Path, constitution_file: Path) ->
             assert result.exit_code == 0, result.output
     assert len(backend.requests) == 1
     assert json.loads(result.stdout)["judge"]["cached"] is True
+
+
+def test_processes_starting_together_make_one_key(tmp_path: Path) -> None:
+    """The key file is made on first use: processes that start at the same moment must all end
+    up with the one key (one that read a half-written file used a key of its own, so its prompts
+    and cache keys differed: two processes sharing a cache paid twice)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "while time.time() < float(sys.argv[1]): pass\n"
+        "from judge.judging.prompts.nonce import secret_key\n"
+        "print(secret_key().hex())\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    for trial in range(3):
+        folder = tmp_path / f"cache{trial}"
+        env = {**os.environ, "PYTHONPATH": root, "JUDGE_CACHE": str(folder / "cache.sqlite")}
+        env.pop("JUDGE_DELIMITER_KEY", None)
+        start = f"{time.time() + 2.0}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, start], env=env, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(8)
+        ]
+        keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+        assert len(keys) == 1 and (folder / KEY_FILE).read_text().strip() in keys, keys
+        assert [p.name for p in folder.iterdir()] == [KEY_FILE]  # no temporary file left

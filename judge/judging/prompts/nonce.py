@@ -17,6 +17,7 @@ within the run only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -43,11 +44,16 @@ def _key_at(path: Path) -> bytes:
     except (OSError, ValueError):
         pass
     key = secrets.token_bytes(32)
+    temp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a name of its own, then linked into place: a process starting at
+        # the same moment sees no key file or a complete one, never one half written (it then
+        # used a key of its own, and its prompts, hence its cache keys, differed).
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(key.hex() + "\n")
+        os.link(temp, path)
         return key
     except FileExistsError:  # another process made it first: use theirs
         try:
@@ -56,6 +62,9 @@ def _key_at(path: Path) -> bytes:
             return _PROCESS_KEY
     except OSError:
         return _PROCESS_KEY
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def secret_key() -> bytes:
