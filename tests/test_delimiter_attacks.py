@@ -382,3 +382,20 @@ def test_processes_starting_together_make_one_key(tmp_path: Path) -> None:
         keys = {p.communicate(timeout=60)[0].strip() for p in procs}
         assert len(keys) == 1 and (folder / KEY_FILE).read_text().strip() in keys, keys
         assert [p.name for p in folder.iterdir()] == [KEY_FILE]  # no temporary file left
+
+
+def test_a_filesystem_without_hard_links_still_keeps_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from judge.judging.prompts import nonce
+
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / KEY_FILE
+    key = nonce._key_at(path)
+    assert key != nonce._PROCESS_KEY and bytes.fromhex(path.read_text().strip()) == key
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]

@@ -37,6 +37,13 @@ def key_path() -> Path:
     return default_path().parent / KEY_FILE
 
 
+def _write_new(path: Path, key: bytes) -> None:
+    """Create `path` (FileExistsError if it is there), readable by the owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+
+
 @lru_cache(maxsize=8)
 def _key_at(path: Path) -> bytes:
     try:
@@ -50,10 +57,13 @@ def _key_at(path: Path) -> bytes:
         # Written whole under a name of its own, then linked into place: a process starting at
         # the same moment sees no key file or a complete one, never one half written (it then
         # used a key of its own, and its prompts, hence its cache keys, differed).
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(key.hex() + "\n")
-        os.link(temp, path)
+        _write_new(temp, key)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a filesystem without hard links: written in place, as before
+            _write_new(path, key)
         return key
     except FileExistsError:  # another process made it first: use theirs
         try:
